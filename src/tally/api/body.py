@@ -1,0 +1,61 @@
+"""Request bodies: size-capped, parsed with orjson, NDJSON line by line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from tally.errors import TallyError
+from tally.ingest.rows import UnparsableRow
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+def too_large(limit: int) -> TallyError:
+    return TallyError("too_large", f"the request body is larger than {limit} bytes", 413)
+
+
+async def read_bytes(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(data: bytes) -> Any:
+    if not data.strip():
+        raise TallyError("invalid_json", "the request body is empty", 400)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise TallyError("invalid_json", f"the body is not valid JSON: {exc.msg}", 400) from None
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    return parse_json(await read_bytes(request, limit))
+
+
+def parse_rows(data: bytes, content_type: str) -> list[Any]:
+    """A JSON array, or NDJSON (one object per line, blank lines ignored)."""
+    if content_type.split(";")[0].strip().lower() in NDJSON_TYPES:
+        rows: list[Any] = []
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                rows.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                rows.append(UnparsableRow(f"not valid JSON: {exc.msg}"))
+        return rows
+    body = parse_json(data)
+    if not isinstance(body, list):
+        raise TallyError("invalid_json", "the body must be a JSON array of rows (or NDJSON)", 400)
+    return body

@@ -1,0 +1,44 @@
+"""Prometheus metrics, one registry per app so several apps (tests) never collide."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tally_requests_total",
+            "HTTP requests by route and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "tally_request_duration_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.query_time = Histogram(
+            "tally_query_seconds",
+            "Engine time per query",
+            ["dataset"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows_ingested = Counter(
+            "tally_rows_ingested_total",
+            "Rows stored by ingestion",
+            ["dataset"],
+            registry=self.registry,
+        )
+
+    def observe_query(self, dataset: str, seconds: float) -> None:
+        self.query_time.labels(dataset).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

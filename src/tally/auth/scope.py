@@ -1,0 +1,44 @@
+"""The rows a principal may touch in a dataset, optionally narrowed by the request.
+
+A request can narrow its scope, never widen it: asking for a tenant outside the principal's is
+a 403, not an empty answer. A principal without a scope on a dataset's primary tenant column
+cannot use that dataset at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from tally.auth.principal import Principal
+from tally.catalog.model import Dataset
+from tally.errors import forbidden
+from tally.query.scope import Scope
+
+
+def dataset_scope(
+    principal: Principal,
+    dataset: Dataset,
+    narrow: Mapping[str, Sequence[str]] | None = None,
+) -> Scope:
+    if principal.all_tenants:
+        columns: dict[str, tuple[str, ...]] = {}
+    else:
+        if dataset.primary_tenant not in principal.scopes:
+            raise forbidden(f"this token has no access to {dataset.name}")
+        columns = {c: principal.scopes[c] for c in dataset.tenant_columns if c in principal.scopes}
+    for column, values in (narrow or {}).items():
+        wanted = tuple(dict.fromkeys(values))
+        allowed = columns.get(column)
+        if allowed is not None and not set(wanted) <= set(allowed):
+            outside = sorted(set(wanted) - set(allowed))
+            raise forbidden(f"{column} {', '.join(outside)} is outside this token's scope")
+        columns[column] = wanted
+    if not columns:
+        return Scope.everything()
+    return Scope(columns=columns)
+
+
+def may_write(scope: Scope, dataset: Dataset, row: Mapping[str, object]) -> bool:
+    return scope.unrestricted or all(
+        row.get(column) in values for column, values in scope.columns.items()
+    )

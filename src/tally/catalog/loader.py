@@ -1,0 +1,70 @@
+"""Load datasets from the files shipped in the package and from a user directory.
+
+A user adds a dataset by dropping a `.toml`, `.yaml` or `.yml` file into the configured
+directory; a user file with the name of a built-in dataset replaces it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from tally.catalog.model import Dataset
+
+SUFFIXES = (".toml", ".yaml", ".yml")
+
+
+class CatalogError(Exception):
+    """A dataset file that cannot be used; raised at start-up, never during a request."""
+
+
+def _parse(name: str, text: str) -> Dataset:
+    data = tomllib.loads(text) if name.endswith(".toml") else yaml.safe_load(text)
+    try:
+        return Dataset.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(f"{name}: {exc}") from exc
+
+
+def builtin_files() -> Iterable[tuple[str, str]]:
+    root = resources.files("tally.catalog").joinpath("datasets")
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(SUFFIXES):
+            yield entry.name, entry.read_text(encoding="utf-8")
+
+
+class Catalog:
+    """The datasets a running service knows, by name."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self._datasets = {d.name: d for d in datasets}
+
+    @classmethod
+    def load(cls, extra_dir: Path | None = None) -> Catalog:
+        found: dict[str, Dataset] = {}
+        for name, text in builtin_files():
+            ds = _parse(name, text)
+            found[ds.name] = ds
+        if extra_dir is not None and extra_dir.is_dir():
+            for path in sorted(extra_dir.iterdir()):
+                if path.suffix in SUFFIXES:
+                    ds = _parse(path.name, path.read_text(encoding="utf-8"))
+                    found[ds.name] = ds
+        return cls(found.values())
+
+    def get(self, name: str) -> Dataset | None:
+        return self._datasets.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._datasets
+
+    def __iter__(self):
+        return iter(sorted(self._datasets.values(), key=lambda d: d.name))
+
+    def names(self) -> list[str]:
+        return sorted(self._datasets)

@@ -1,0 +1,166 @@
+"""Datasets as data: what a dataset holds, how it is scoped, and what each column may be asked.
+
+Everything downstream (validation, SQL, ingestion, profiles) reads these objects instead of
+hard-coding columns, so adding a dataset is adding a file.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ColumnType(StrEnum):
+    STRING = "string"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+    STRING_ARRAY = "string[]"
+    JSON = "json"
+    FLOAT_MAP = "map<string,float>"
+
+
+NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT})
+ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
+TEXT_OPS = ("contains", "not_contains", "starts_with", "ends_with")
+EQUALITY_OPS = ("eq", "neq", "in", "nin")
+ORDER_OPS = ("gt", "gte", "lt", "lte", "between")
+NULL_OPS = ("is_null", "not_null")
+ARRAY_OPS = ("has_any", "has_all", "has_none")
+ALL_OPS = frozenset(EQUALITY_OPS + ORDER_OPS + TEXT_OPS + NULL_OPS + ARRAY_OPS)
+
+DEFAULT_OPS: dict[ColumnType, tuple[str, ...]] = {
+    ColumnType.STRING: EQUALITY_OPS + ORDER_OPS + TEXT_OPS,
+    ColumnType.INT: EQUALITY_OPS + ORDER_OPS,
+    ColumnType.FLOAT: EQUALITY_OPS + ORDER_OPS,
+    ColumnType.BOOL: ("eq", "neq"),
+    ColumnType.TIMESTAMP: ("eq", "neq") + ORDER_OPS,
+    ColumnType.DATE: ("eq", "neq", "in", "nin") + ORDER_OPS,
+    ColumnType.STRING_ARRAY: ARRAY_OPS,
+    ColumnType.JSON: (),
+    ColumnType.FLOAT_MAP: (),
+}
+
+ALL_MEASURES = ("count", "count_distinct", "sum", "avg", "min", "max", "percentile")
+DEFAULT_MEASURES: dict[ColumnType, tuple[str, ...]] = {
+    ColumnType.STRING: ("count", "count_distinct", "min", "max"),
+    ColumnType.INT: ALL_MEASURES,
+    ColumnType.FLOAT: ALL_MEASURES,
+    ColumnType.BOOL: ("count", "count_distinct"),
+    ColumnType.TIMESTAMP: ("count", "count_distinct", "min", "max"),
+    ColumnType.DATE: ("count", "count_distinct", "min", "max"),
+    ColumnType.STRING_ARRAY: ("count",),
+    ColumnType.JSON: ("count",),
+    ColumnType.FLOAT_MAP: ("count",),
+}
+
+
+class Column(BaseModel):
+    """One column; `name` may be a dotted path into a nested record (`issuer.name`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
+    type: ColumnType
+    nullable: bool = True
+    ops: tuple[str, ...] | None = None
+    measures: tuple[str, ...] | None = None
+    enum: tuple[str, ...] | None = None
+    currency_column: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _known_ops(self) -> Column:
+        unknown = set(self.ops or ()) - ALL_OPS
+        if unknown:
+            raise ValueError(f"column {self.name}: unknown operators {sorted(unknown)}")
+        return self
+
+    @property
+    def physical(self) -> str:
+        """Storage name: nested paths are flattened so every engine stores plain columns."""
+        return self.name.replace(".", "__")
+
+    @property
+    def allowed_ops(self) -> tuple[str, ...]:
+        return self.ops if self.ops is not None else DEFAULT_OPS[self.type]
+
+    @property
+    def allowed_measures(self) -> tuple[str, ...]:
+        return self.measures if self.measures is not None else DEFAULT_MEASURES[self.type]
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+
+class Dataset(BaseModel):
+    """A table Tally owns: its columns, its tenant keys, its time axis and its write mode."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    description: str = ""
+    columns: tuple[Column, ...]
+    tenant_columns: tuple[str, ...] = Field(min_length=1)
+    time_column: str | None = None
+    key_columns: tuple[str, ...] = ("id",)
+    mode: str = Field(default="append", pattern=r"^(append|upsert)$")
+    cache_ttl_seconds: float | None = None
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Dataset:
+        names = {c.name for c in self.columns}
+        if len(names) != len(self.columns):
+            raise ValueError(f"dataset {self.name}: duplicate column names")
+        for ref in (*self.tenant_columns, *self.key_columns, *filter(None, [self.time_column])):
+            if ref not in names:
+                raise ValueError(f"dataset {self.name}: unknown column {ref!r}")
+        if self.time_column and self.column(self.time_column).type not in (
+            ColumnType.TIMESTAMP,
+            ColumnType.DATE,
+        ):
+            raise ValueError(f"dataset {self.name}: time column must be a timestamp or date")
+        for col in self.columns:
+            if col.currency_column and col.currency_column not in names:
+                raise ValueError(f"column {col.name}: unknown currency column")
+        return self
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    def has_column(self, name: str) -> bool:
+        return any(c.name == name for c in self.columns)
+
+    @property
+    def primary_tenant(self) -> str:
+        return self.tenant_columns[0]
+
+    def describe(self) -> dict:
+        """The public view of the dataset served by `GET /v1/datasets/{name}`."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "mode": self.mode,
+            "time_column": self.time_column,
+            "tenant_columns": list(self.tenant_columns),
+            "key_columns": list(self.key_columns),
+            "columns": [
+                {
+                    "name": c.name,
+                    "type": c.type.value,
+                    "nullable": c.nullable,
+                    "operators": list(c.allowed_ops),
+                    "measures": list(c.allowed_measures),
+                    **({"enum": list(c.enum)} if c.enum else {}),
+                    **({"description": c.description} if c.description else {}),
+                }
+                for c in self.columns
+            ],
+        }

@@ -1,0 +1,46 @@
+"""What every engine offers the service: run SQL with parameters, create tables, load batches.
+
+Engines know tables and SQL text, never the query IR; the service hands them compiled SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What an engine needs to know of a dataset to store it."""
+
+    name: str
+    key_columns: tuple[str, ...]
+    upsert: bool
+    order_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    accepted: int
+    duplicates: int
+    updated: int = 0
+
+
+class Engine(Protocol):
+    name: str
+
+    def execute(
+        self, sql: str, params: dict[str, Any], timeout_s: float
+    ) -> tuple[list[str], list[tuple]]: ...
+
+    def ensure_table(
+        self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]
+    ) -> None: ...
+
+    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome: ...
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,266 @@
+"""The orchestration every route uses: parse, validate, normalize, scope, compile, run, shape.
+
+Profiles hand in a `Query` (or the native JSON) and a principal; they get a `Result` back and
+never see SQL or an engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tally.auth.principal import Principal
+from tally.auth.scope import dataset_scope, may_write
+from tally.catalog import Catalog, Dataset
+from tally.config import Settings
+from tally.engines.base import Engine
+from tally.errors import ErrorDetail, TallyError, not_found, unavailable
+from tally.ingest.rows import Rejection, RowValidator
+from tally.query.model import CompareRange, Measure, Query, time_group
+from tally.query.normalize import normalize
+from tally.query.ordering import OTHER_KEY
+from tally.query.parse import parse_model
+from tally.query.scope import Scope
+from tally.query.validate import validate
+from tally.result import Result
+from tally.shaping import fill_buckets, join_previous, name_rows
+from tally.sql.compiler import Compiled, Compiler
+from tally.sql.ddl import column_ddl, create_table, table_spec
+from tally.sql.dialect import Dialect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self, upsert: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"accepted": self.accepted, "duplicates": self.duplicates}
+        if upsert:
+            body["updated"] = self.updated
+        body["rejected"] = [r.as_dict() for r in self.rejected]
+        return body
+
+
+class DataVersions:
+    """A counter per (dataset, tenant) that ingestion bumps; cache keys and watermarks use it."""
+
+    def __init__(self) -> None:
+        self._versions: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def bump(self, dataset: str, tenants: Iterable[str]) -> None:
+        with self._lock:
+            for tenant in tenants:
+                key = (dataset, tenant)
+                self._versions[key] = self._versions.get(key, 0) + 1
+            self._versions[(dataset, "*")] = self._versions.get((dataset, "*"), 0) + 1
+
+    def of(self, dataset: str, tenants: Iterable[str] | None) -> tuple[int, ...]:
+        with self._lock:
+            if tenants is None:
+                return (self._versions.get((dataset, "*"), 0),)
+            return tuple(self._versions.get((dataset, t), 0) for t in sorted(tenants))
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        engine: Engine,
+        dialect: Dialect,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.engine = engine
+        self.dialect = dialect
+        self.clock = clock
+        self.versions = DataVersions()
+        self._validators: dict[str, RowValidator] = {}
+        self._watermarks: dict[tuple, datetime | None] = {}
+        self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
+        self.observers: list[Callable[[str, float], None]] = []
+
+    def start(self) -> None:
+        """Create or extend the table of every dataset the catalog knows."""
+        for dataset in self.catalog:
+            self.engine.ensure_table(
+                create_table(dataset, self.dialect),
+                table_spec(dataset),
+                column_ddl(dataset, self.dialect),
+            )
+
+    def dataset(self, name: str, *, in_body: bool = False) -> Dataset:
+        """The named dataset; unknown is a 400 at /dataset in a query body, else a 404."""
+        dataset = self.catalog.get(name)
+        if dataset is None:
+            reason = f"there is no dataset {name!r}"
+            if in_body:
+                raise TallyError("unknown_dataset", reason, 400, [ErrorDetail("/dataset", reason)])
+            raise not_found(reason)
+        return dataset
+
+    def prepare(self, body: Any) -> Query:
+        return parse_model(Query, body)
+
+    def plan(self, query: Query, principal: Principal) -> tuple[Query, Dataset, Scope]:
+        """Validate, scope and normalize: everything before SQL."""
+        principal.require("viewer")
+        dataset = self.dataset(query.dataset, in_body=True)
+        validate(query, dataset, self.settings.limits)
+        normalized = normalize(query, self.clock(), self.settings.limits)
+        scope = dataset_scope(principal, dataset, normalized.scope)
+        return normalized, dataset, scope
+
+    def explain(self, query: Query, principal: Principal) -> dict[str, Any]:
+        principal.require("admin")
+        normalized, dataset, scope = self.plan(query, principal)
+        compiled = Compiler(self.dialect, dataset, scope).compile(normalized)
+        return {
+            "dialect": self.dialect.name,
+            "sql": compiled.sql,
+            "params": compiled.params,
+            "query": normalized.canonical(),
+        }
+
+    def run(self, query: Query, principal: Principal) -> Result:
+        normalized, dataset, scope = self.plan(query, principal)
+        return self.execute(normalized, dataset, scope)
+
+    def execute(self, query: Query, dataset: Dataset, scope: Scope) -> Result:
+        started = time.perf_counter()
+        compiler = Compiler(self.dialect, dataset, scope)
+        compiled = compiler.compile(query)
+        previous = compiler.compile(query, query.compare) if query.compare else None
+        compile_ms = (time.perf_counter() - started) * 1000
+        tz = ZoneInfo(query.timezone)
+        columns, raw = self._run_sql(compiled)
+        rows, totals = name_rows(compiled, columns, raw, tz)
+        if query.fill != "none":
+            rows = fill_buckets(query, rows, compiled)
+        if previous is not None:
+            prev_columns, prev_raw = self._run_sql(previous)
+            earlier, _ = name_rows(previous, prev_columns, prev_raw, tz)
+            join_previous(query, rows, earlier, compiled)
+        if compiled.has_other:
+            for row in rows:
+                row.pop(OTHER_KEY, None)
+        execute_ms = (time.perf_counter() - started) * 1000 - compile_ms
+        meta = self._meta(query, dataset, scope, compiled, totals)
+        meta["watermark"] = self.watermark(dataset, scope)
+        meta["timing_ms"] = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
+        for observe in self.observers:
+            observe(dataset.name, execute_ms / 1000)
+        return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
+
+    def _run_sql(self, compiled: Compiled) -> tuple[list[str], list[tuple]]:
+        if not self._slots.acquire(timeout=self.settings.queue_timeout_s):
+            raise unavailable("too many queries are running; try again shortly", retry_after=1)
+        try:
+            return self.engine.execute(compiled.sql, compiled.params, self.settings.query_timeout_s)
+        finally:
+            self._slots.release()
+
+    def _meta(
+        self,
+        query: Query,
+        dataset: Dataset,
+        scope: Scope,
+        compiled: Compiled,
+        totals: dict[str, int],
+    ) -> dict[str, Any]:
+        group = time_group(query)
+        meta: dict[str, Any] = {"dataset": dataset.name}
+        if query.time is not None:
+            meta["time"] = {"start": query.time.start, "end": query.time.end}
+        meta["timezone"] = query.timezone
+        if group is not None:
+            meta["interval"] = group.time
+        meta["scope"] = scope.public()
+        if isinstance(query.compare, CompareRange):
+            meta["compare"] = {"start": query.compare.start, "end": query.compare.end}
+        if totals.get("total_groups") is not None:
+            meta["total_groups"] = totals["total_groups"]
+        elif group is None and totals.get("total_rows") is not None:
+            meta["total_groups"] = totals["total_rows"]
+        meta["total_rows"] = totals.get("total_rows") or 0
+        meta["exact"] = compiled.exact
+        meta["warnings"] = []
+        return meta
+
+    def tenants_of(self, scope: Scope, dataset: Dataset) -> tuple[str, ...] | None:
+        if scope.unrestricted or dataset.primary_tenant not in scope.columns:
+            return None
+        return scope.columns[dataset.primary_tenant]
+
+    def watermark(self, dataset: Dataset, scope: Scope) -> datetime | None:
+        """Newest event time in this scope; remembered until the scope's data changes."""
+        if dataset.time_column is None:
+            return None
+        version = self.versions.of(dataset.name, self.tenants_of(scope, dataset))
+        key = (dataset.name, repr(scope.canonical()), version)
+        if key in self._watermarks:
+            return self._watermarks[key]
+        probe = Query(
+            dataset=dataset.name,
+            measures=[Measure(op="max", field=dataset.time_column, as_="newest")],
+            limit=1,
+        )
+        compiled = Compiler(self.dialect, dataset, scope).compile(probe)
+        columns, raw = self._run_sql(compiled)
+        value = raw[0][columns.index("a0")] if raw else None
+        if isinstance(value, datetime):
+            value = value.astimezone(UTC)
+        if len(self._watermarks) > 10_000:
+            self._watermarks.clear()
+        self._watermarks[key] = value
+        return value
+
+    def ingest(
+        self, dataset_name: str, rows: list[Any], principal: Principal, partial: bool
+    ) -> IngestOutcome:
+        """Validate every row, store the good ones in one transaction, report the rest."""
+        principal.require("editor")
+        dataset = self.dataset(dataset_name)
+        if len(rows) > self.settings.max_ingest_rows:
+            raise TallyError(
+                "too_large", f"at most {self.settings.max_ingest_rows} rows per batch", 413
+            )
+        scope = dataset_scope(principal, dataset)
+        validator = self._validators.setdefault(dataset.name, RowValidator(dataset))
+        good: list[dict[str, Any]] = []
+        outcome = IngestOutcome()
+        tenant_physical = dataset.column(dataset.primary_tenant).physical
+        scope_physical = {dataset.column(c).physical: v for c, v in scope.columns.items()}
+        for index, raw in enumerate(rows):
+            clean, problems = validator.check(index, raw)
+            if clean is not None and not may_write(Scope(columns=scope_physical), dataset, clean):
+                problems = [Rejection(index, dataset.primary_tenant, "outside this token's scope")]
+                clean = None
+            if clean is None:
+                outcome.rejected.extend(problems)
+            else:
+                good.append(clean)
+        if outcome.rejected and not partial:
+            return outcome
+        if good:
+            written = self.engine.write(table_spec(dataset), validator.to_arrow(good))
+            outcome.accepted, outcome.duplicates, outcome.updated = (
+                written.accepted,
+                written.duplicates,
+                written.updated,
+            )
+            self.versions.bump(dataset.name, {r[tenant_physical] for r in good})
+        return outcome

@@ -1,0 +1,115 @@
+"""Engine rows -> named result rows, then the steps that need every bucket of a window.
+
+Aggregation is done by the engine; what is left here is arithmetic on the aggregated rows:
+naming columns, the `__other__` label, filling empty buckets, and joining a comparison period.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tally.query.model import CompareRange, Query, time_group
+from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys, sort_rows
+from tally.query.timebuckets import bucket_sequence, parse_interval
+from tally.sql.compiler import GROUPS_ALIAS, OTHER_ALIAS, TIME_ALIAS, TOTAL_ALIAS, Compiled
+
+
+def name_rows(
+    compiled: Compiled, columns: list[str], rows: list[tuple], tz: ZoneInfo
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Rename internal aliases; return the rows and the totals the SQL counted."""
+    names: dict[str, str] = {f"g{i}": g for i, g in enumerate(compiled.groups)}
+    names.update({f"a{i}": m for i, m in enumerate(compiled.measures)})
+    out, totals = [], {}
+    for raw in rows:
+        record = dict(zip(columns, raw, strict=True))
+        row: dict[str, Any] = {}
+        other = bool(record.get(OTHER_ALIAS))
+        for alias, name in names.items():
+            row[name] = OTHER_KEY if other and alias.startswith("g") else record[alias]
+        if compiled.has_time:
+            row[TIME_KEY] = datetime.fromtimestamp(record[TIME_ALIAS] / 1000, UTC).astimezone(tz)
+        if compiled.has_other:
+            row[OTHER_KEY] = other
+        totals = {
+            "total_rows": record.get(TOTAL_ALIAS),
+            "total_groups": record.get(GROUPS_ALIAS),
+        }
+        out.append(row)
+    return out, totals
+
+
+def _key(row: dict[str, Any], groups: list[str]) -> tuple:
+    return tuple(row.get(g) for g in groups)
+
+
+def fill_buckets(query: Query, rows: list[dict[str, Any]], compiled: Compiled) -> list[dict]:
+    """Every bucket of the window for every group key seen, then order, offset and limit."""
+    group = time_group(query)
+    assert group is not None and query.time is not None
+    tz = ZoneInfo(query.timezone)
+    iv = parse_interval(group.time)
+    buckets = [
+        b.astimezone(tz)
+        for b in bucket_sequence(query.time.start, query.time.end, iv, tz, group.origin)
+    ]
+    value = 0 if query.fill == "zero" else None
+    seen = {(_key(r, compiled.groups), r[TIME_KEY]) for r in rows}
+    keys = list(dict.fromkeys(_key(r, compiled.groups) for r in rows)) or (
+        [tuple(None for _ in compiled.groups)] if not compiled.groups else []
+    )
+    filled = list(rows)
+    for key in keys:
+        for bucket in buckets:
+            if (key, bucket) not in seen:
+                row = dict(zip(compiled.groups, key, strict=True))
+                row[TIME_KEY] = bucket
+                row.update({m: value for m in compiled.measures})
+                if compiled.has_other:
+                    row[OTHER_KEY] = key[0] == OTHER_KEY
+                filled.append(row)
+    ordered = sort_rows(filled, order_keys(query))
+    return ordered[query.offset : query.offset + (query.limit or len(ordered))]
+
+
+def bucket_index(query: Query, window: CompareRange) -> dict[datetime, int]:
+    group = time_group(query)
+    if group is None:
+        return {}
+    tz = ZoneInfo(query.timezone)
+    sequence = bucket_sequence(
+        window.start, window.end, parse_interval(group.time), tz, group.origin
+    )
+    return {b: i for i, b in enumerate(sequence)}
+
+
+def join_previous(
+    query: Query,
+    rows: list[dict[str, Any]],
+    previous: list[dict[str, Any]],
+    compiled: Compiled,
+) -> None:
+    """Add `<m>_previous`, `<m>_delta`, `<m>_delta_pct`, matching buckets by their position."""
+    assert query.time is not None and isinstance(query.compare, CompareRange)
+    current_index = bucket_index(query, CompareRange(start=query.time.start, end=query.time.end))
+    previous_index = bucket_index(query, query.compare)
+
+    def match_key(row: dict[str, Any], index: dict[datetime, int]) -> tuple:
+        position = index.get(row[TIME_KEY].astimezone(UTC)) if compiled.has_time else None
+        return (*_key(row, compiled.groups), position)
+
+    earlier = {match_key(r, previous_index): r for r in previous}
+    for row in rows:
+        before = earlier.get(match_key(row, current_index), {})
+        for m in compiled.measures:
+            now_value, then_value = row.get(m), before.get(m)
+            if then_value is None and query.fill == "zero":
+                then_value = 0
+            row[f"{m}_previous"] = then_value
+            both = now_value is not None and then_value is not None
+            row[f"{m}_delta"] = now_value - then_value if both else None
+            row[f"{m}_delta_pct"] = (
+                (now_value - then_value) / then_value * 100 if both and then_value != 0 else None
+            )

@@ -1,0 +1,41 @@
+"""Tables for datasets, spelled per dialect from the catalog (identifiers from the catalog only)."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from tally.catalog.model import Dataset
+from tally.engines.base import TableSpec
+from tally.sql.dialect import Dialect
+
+
+def column_ddl(dataset: Dataset, dialect: Dialect) -> dict[str, str]:
+    return {c.physical: dialect.column_types[c.type] for c in dataset.columns}
+
+
+def create_table(dataset: Dataset, dialect: Dialect) -> str:
+    columns = [
+        exp.ColumnDef(
+            this=exp.to_identifier(c.physical, quoted=True),
+            kind=exp.DataType.build(dialect.column_types[c.type], dialect=dialect.sqlglot_name),
+            constraints=[]
+            if c.nullable
+            else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())],
+        )
+        for c in dataset.columns
+    ]
+    table = exp.Table(this=exp.to_identifier(dataset.name, quoted=True))
+    schema = exp.Schema(this=table, expressions=columns)
+    return exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect=dialect.sqlglot_name)
+
+
+def table_spec(dataset: Dataset) -> TableSpec:
+    keys = tuple(dict.fromkeys((dataset.primary_tenant, *dataset.key_columns)))
+    physical = {c.name: c.physical for c in dataset.columns}
+    order = [*dataset.tenant_columns[:1], *filter(None, [dataset.time_column])]
+    return TableSpec(
+        name=dataset.name,
+        key_columns=tuple(physical[k] for k in keys),
+        upsert=dataset.mode == "upsert",
+        order_by=tuple(physical[c] for c in order),
+    )

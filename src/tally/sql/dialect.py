@@ -1,0 +1,88 @@
+"""What differs between engines, one method per operation.
+
+The compiler builds everything engine-neutral with sqlglot and asks the dialect for the pieces
+that have no common spelling: time buckets, percentiles, JSON and map access, array tests and
+fan-out. A dialect that cannot do an operation raises `Unsupported` at compile time; nothing
+falls back to a different meaning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlglot import exp
+
+from tally.catalog.model import ColumnType
+from tally.errors import TallyError
+from tally.query.timebuckets import Interval
+
+
+class Unsupported(TallyError):
+    def __init__(self, engine: str, what: str) -> None:
+        super().__init__("not_supported", f"{what} is not supported on {engine}", 400)
+
+
+def fn(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def lit(value: str | int | float) -> exp.Expression:
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    return exp.Literal.number(value)
+
+
+class Dialect:
+    """Base class: the spelling shared by most engines; subclasses override the rest."""
+
+    name = "base"
+    sqlglot_name = ""
+    column_types: dict[ColumnType, str] = {}
+
+    def render(self, tree: exp.Expression) -> str:
+        return tree.sql(dialect=self.sqlglot_name)
+
+    def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
+        raise Unsupported(self.name, "JSON keys")
+
+    def map_value(self, column: exp.Expression, key: str) -> exp.Expression:
+        raise Unsupported(self.name, "map keys")
+
+    def to_double(self, value: exp.Expression) -> exp.Expression:
+        return exp.TryCast(this=value, to=exp.DataType.build("DOUBLE"))
+
+    def date_to_instant(self, value: exp.Expression, tz: str) -> exp.Expression:
+        raise Unsupported(self.name, "date time columns")
+
+    def bucket_ms(
+        self, ts: exp.Expression, iv: Interval, tz: str, origin: datetime | None
+    ) -> exp.Expression:
+        raise Unsupported(self.name, f"{iv} buckets")
+
+    def percentile(self, value: exp.Expression, q: float, approx: bool) -> exp.Expression:
+        raise Unsupported(self.name, "percentiles")
+
+    def count_distinct(self, value: exp.Expression, approx: bool) -> exp.Expression:
+        return exp.Count(this=exp.Distinct(expressions=[value]))
+
+    def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
+        return exp.GT(this=fn("strpos", value, needle), expression=lit(0))
+
+    def starts_with(self, value: exp.Expression, prefix: exp.Expression) -> exp.Expression:
+        return fn("starts_with", value, prefix)
+
+    def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
+        return fn("ends_with", value, suffix)
+
+    def has_any(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
+        raise Unsupported(self.name, "array tests")
+
+    def has_all(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
+        raise Unsupported(self.name, "array tests")
+
+    def fan_out(self, array: exp.Expression) -> exp.Expression:
+        """One row per element; an empty or null array yields one row with a null element."""
+        raise Unsupported(self.name, "array fan-out")
+
+    def null_safe_equal(self, left: exp.Expression, right: exp.Expression) -> exp.Expression:
+        return exp.NullSafeEQ(this=left, expression=right)

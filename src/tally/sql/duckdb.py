@@ -1,0 +1,140 @@
+"""DuckDB: the embedded default engine's spelling of the dialect operations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlglot import exp
+
+from tally.catalog.model import ColumnType
+from tally.query.timebuckets import EPOCH_DATE, EPOCH_MONDAY, Interval
+from tally.sql.dialect import Dialect, fn, lit
+
+
+def _date(value: object) -> exp.Expression:
+    return exp.Cast(this=lit(str(value)), to=exp.DataType.build("DATE"))
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+    sqlglot_name = "duckdb"
+    column_types = {
+        ColumnType.STRING: "VARCHAR",
+        ColumnType.INT: "BIGINT",
+        ColumnType.FLOAT: "DOUBLE",
+        ColumnType.BOOL: "BOOLEAN",
+        ColumnType.TIMESTAMP: "TIMESTAMPTZ",
+        ColumnType.DATE: "DATE",
+        ColumnType.STRING_ARRAY: "VARCHAR[]",
+        ColumnType.JSON: "JSON",
+        ColumnType.FLOAT_MAP: "MAP(VARCHAR, DOUBLE)",
+    }
+
+    def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
+        return fn("json_extract_string", column, lit(f'$."{key}"'))
+
+    def map_value(self, column: exp.Expression, key: str) -> exp.Expression:
+        return exp.Bracket(this=column, expressions=[lit(key)])
+
+    def date_to_instant(self, value: exp.Expression, tz: str) -> exp.Expression:
+        return fn("timezone", lit(tz), exp.Cast(this=value, to=exp.DataType.build("TIMESTAMP")))
+
+    def _local(self, ts: exp.Expression, tz: str) -> exp.Expression:
+        return fn("timezone", lit(tz), ts)
+
+    def _instant_ms(self, local_day: exp.Expression, tz: str) -> exp.Expression:
+        stamp = exp.Cast(this=local_day, to=exp.DataType.build("TIMESTAMP"))
+        return fn("epoch_ms", fn("timezone", lit(tz), stamp))
+
+    def bucket_ms(
+        self, ts: exp.Expression, iv: Interval, tz: str, origin: datetime | None
+    ) -> exp.Expression:
+        if iv.fixed:
+            size = iv.fixed_seconds * 1000
+            base = int(origin.timestamp() * 1000) if origin else 0
+            shifted = exp.Sub(this=fn("epoch_ms", ts), expression=lit(base))
+            floored = fn("floor", exp.Div(this=shifted, expression=lit(size)))
+            total = exp.Add(this=exp.Mul(this=floored, expression=lit(size)), expression=lit(base))
+            return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
+        local = self._local(ts, tz)
+        if iv.count == 1 and origin is None:
+            return self._instant_ms(fn("date_trunc", lit(iv.unit), local), tz)
+        local_day = exp.Cast(this=local, to=exp.DataType.build("DATE"))
+        if iv.unit == "month":
+            return self._month_bucket(local_day, iv.count, tz, origin)
+        days = iv.count * (7 if iv.unit == "week" else 1)
+        base = (
+            origin.astimezone(ZoneInfo(tz)).date()
+            if origin
+            else (EPOCH_MONDAY if iv.unit == "week" else EPOCH_DATE)
+        )
+        index = fn("date_diff", lit("day"), _date(base), local_day)
+        offset = exp.Mul(
+            this=fn("floor", exp.Div(this=index, expression=lit(days))), expression=lit(days)
+        )
+        day = exp.Add(
+            this=_date(base), expression=exp.Cast(this=offset, to=exp.DataType.build("INTEGER"))
+        )
+        return self._instant_ms(day, tz)
+
+    def _month_bucket(
+        self, local_day: exp.Expression, count: int, tz: str, origin: datetime | None
+    ) -> exp.Expression:
+        months = exp.Add(
+            this=exp.Mul(
+                this=exp.Sub(this=fn("year", local_day), expression=lit(1970)),
+                expression=lit(12),
+            ),
+            expression=exp.Sub(this=fn("month", local_day), expression=lit(1)),
+        )
+        base = 0
+        if origin is not None:
+            o = origin.astimezone(ZoneInfo(tz)).date()
+            base = (o.year - 1970) * 12 + o.month - 1
+        shifted = exp.Sub(this=months, expression=lit(base))
+        index = exp.Add(
+            this=exp.Mul(
+                this=fn("floor", exp.Div(this=shifted, expression=lit(count))),
+                expression=lit(count),
+            ),
+            expression=lit(base),
+        )
+        as_int = exp.Cast(this=index, to=exp.DataType.build("BIGINT"))
+        first = fn(
+            "make_date",
+            exp.Add(this=lit(1970), expression=exp.IntDiv(this=as_int, expression=lit(12))),
+            exp.Add(this=exp.Mod(this=as_int, expression=lit(12)), expression=lit(1)),
+            lit(1),
+        )
+        return self._instant_ms(first, tz)
+
+    def percentile(self, value: exp.Expression, q: float, approx: bool) -> exp.Expression:
+        return fn("approx_quantile" if approx else "quantile_cont", value, lit(q))
+
+    def count_distinct(self, value: exp.Expression, approx: bool) -> exp.Expression:
+        if approx:
+            return fn("approx_count_distinct", value)
+        return super().count_distinct(value, approx)
+
+    def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
+        return fn("contains", value, needle)
+
+    def starts_with(self, value: exp.Expression, prefix: exp.Expression) -> exp.Expression:
+        return fn("starts_with", value, prefix)
+
+    def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
+        return fn("suffix", value, suffix)
+
+    def has_any(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
+        return fn("list_has_any", array, values)
+
+    def has_all(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
+        return fn("list_has_all", array, values)
+
+    def fan_out(self, array: exp.Expression) -> exp.Expression:
+        non_empty = exp.GT(this=fn("len", array), expression=lit(0))
+        null_list = exp.Array(
+            expressions=[exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))]
+        )
+        return fn("unnest", exp.If(this=non_empty, true=array, false=null_list))
