@@ -10,8 +10,8 @@ import pyarrow.compute as pc
 import pytest
 
 from tally.catalog import Catalog
+from tally.catalog.arrow import ARROW_TYPES
 from tally.demo.generate import (
-    ARROW_TYPES,
     BUILTIN_SHARES,
     generate,
     generate_all,
