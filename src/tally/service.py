@@ -15,12 +15,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from tally.auth.principal import Principal
 from tally.auth.scope import dataset_scope, may_write
 from tally.catalog import Catalog, Dataset
 from tally.config import Settings
 from tally.engines.base import Engine
 from tally.errors import ErrorDetail, TallyError, not_found, unavailable
+from tally.ingest.arrow_batch import conform
 from tally.ingest.rows import Rejection, RowValidator
 from tally.query.model import CompareRange, Measure, Query, time_group
 from tally.query.normalize import normalize
@@ -242,7 +246,6 @@ class Service:
         validator = self._validators.setdefault(dataset.name, RowValidator(dataset))
         good: list[dict[str, Any]] = []
         outcome = IngestOutcome()
-        tenant_physical = dataset.column(dataset.primary_tenant).physical
         scope_physical = {dataset.column(c).physical: v for c, v in scope.columns.items()}
         for index, raw in enumerate(rows):
             clean, problems = validator.check(index, raw)
@@ -256,11 +259,24 @@ class Service:
         if outcome.rejected and not partial:
             return outcome
         if good:
-            written = self.engine.write(table_spec(dataset), validator.to_arrow(good))
-            outcome.accepted, outcome.duplicates, outcome.updated = (
-                written.accepted,
-                written.duplicates,
-                written.updated,
-            )
-            self.versions.bump(dataset.name, {r[tenant_physical] for r in good})
+            self._store(dataset, validator.to_arrow(good), outcome)
         return outcome
+
+    def load_table(self, dataset_name: str, table: pa.Table, partial: bool) -> IngestOutcome:
+        """Bulk path for files and the demo (an operator's action, not scoped to a tenant)."""
+        dataset = self.dataset(dataset_name)
+        batch, rejected = conform(table, dataset)
+        outcome = IngestOutcome(rejected=rejected)
+        if rejected and not partial:
+            return outcome
+        self._store(dataset, batch, outcome)
+        return outcome
+
+    def _store(self, dataset: Dataset, batch: pa.Table, outcome: IngestOutcome) -> None:
+        """One transaction for the batch, then bump the data version of every tenant in it."""
+        written = self.engine.write(table_spec(dataset), batch)
+        outcome.accepted = written.accepted
+        outcome.duplicates = written.duplicates
+        outcome.updated = written.updated
+        tenant = batch.column(dataset.column(dataset.primary_tenant).physical)
+        self.versions.bump(dataset.name, pc.unique(tenant).to_pylist())
