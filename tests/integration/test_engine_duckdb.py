@@ -1,0 +1,56 @@
+"""The DuckDB engine on its own: real file, timeouts that interrupt, concurrent readers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tally.engines.duckdb import DuckDBEngine
+from tally.errors import TallyError
+
+
+def test_a_slow_query_is_interrupted_and_answers_503(tmp_path) -> None:
+    engine = DuckDBEngine(tmp_path / "t.duckdb")
+    slow = "SELECT count(DISTINCT (a * 7919) % 1000003) FROM range(2000000000) t(a)"
+    started = time.perf_counter()
+    with pytest.raises(TallyError) as caught:
+        engine.execute(slow, {}, timeout_s=0.3)
+    elapsed = time.perf_counter() - started
+    assert caught.value.status == 503
+    assert caught.value.retry_after == 1
+    assert "took longer than 0.3 s" in caught.value.message
+    assert elapsed < 5, f"the interrupt took {elapsed:.1f} s"
+    columns, rows = engine.execute("SELECT 41 + 1 AS answer", {}, timeout_s=5)
+    assert (columns, rows) == (["answer"], [(42,)])
+    engine.close()
+
+
+def test_concurrent_readers_get_their_own_answers(tmp_path) -> None:
+    engine = DuckDBEngine(tmp_path / "t.duckdb")
+
+    def ask(n: int) -> int:
+        _, rows = engine.execute("SELECT sum(x) FROM range($n) t(x)", {"n": n}, timeout_s=10)
+        return rows[0][0]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(1, 200)))
+    assert answers == [n * (n - 1) // 2 for n in range(1, 200)]
+    engine.close()
+
+
+def test_a_second_process_cannot_open_a_file_in_use(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    engine = DuckDBEngine(tmp_path / "t.duckdb")
+    code = (
+        "from pathlib import Path; from tally.engines.duckdb import DuckDBEngine\n"
+        "from tally.errors import TallyError\n"
+        f"try:\n    DuckDBEngine(Path({str(tmp_path / 't.duckdb')!r}))\n"
+        "except TallyError as e:\n    print(e.status, e.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("503 cannot open the database"), out.stdout + out.stderr
+    engine.close()
