@@ -23,6 +23,8 @@ from tally.errors import TallyError
 app = typer.Typer(help="Tally: exact, fast, tenant-scoped aggregate answers for dashboards.")
 keys_app = typer.Typer(help="Create, list and revoke API keys.")
 app.add_typer(keys_app, name="keys")
+cache_app = typer.Typer(help="The result cache.")
+app.add_typer(cache_app, name="cache")
 console = Console()
 err = Console(stderr=True)
 
@@ -326,6 +328,34 @@ def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
     if not KeyStore(_settings(data_dir).keys_path).revoke(key_id):
         raise _fail(f"no active key {key_id!r}")
     console.print(f"revoked {key_id}")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    url: Annotated[
+        str | None, typer.Option(envvar="TALLY_URL", help="Also clear a running server")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="TALLY_TOKEN", help="Admin token for --url")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Drop cached answers: the shared Redis cache, and a running server's memory with --url."""
+    settings = _settings(data_dir)
+    if settings.redis_url:
+        from tally.cache.stores import RedisStore
+
+        console.print(f"cleared {RedisStore(settings.redis_url).clear()} Redis entries")
+    if url:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.post(f"{url.rstrip('/')}/v1/cache/clear", headers=headers, timeout=30)
+        if response.status_code != 200:
+            raise _fail(response.text)
+        console.print(f"cleared {response.json()['cleared']} entries on {url}")
+    if not settings.redis_url and not url:
+        raise _fail("nothing to clear: set TALLY_REDIS_URL, or pass --url of a running server")
 
 
 if __name__ == "__main__":

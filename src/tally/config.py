@@ -32,6 +32,11 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_ingest_rows: int = 1_000_000
     duckdb_threads: int | None = None
+    redis_url: str | None = None
+    cache_enabled: bool = True
+    cache_ttl_s: float = 60.0
+    cache_stale_s: float = 300.0
+    cache_max_bytes: int = 256 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -66,6 +71,11 @@ class Settings:
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
             max_ingest_rows=_int("MAX_INGEST_ROWS", cls.max_ingest_rows),
             duckdb_threads=_int("DUCKDB_THREADS", 0) or None,
+            redis_url=_env("REDIS_URL") or None,
+            cache_enabled=(_env("CACHE", "on") or "on").lower() not in ("off", "0", "false"),
+            cache_ttl_s=_float("CACHE_TTL_S", cls.cache_ttl_s),
+            cache_stale_s=_float("CACHE_STALE_S", cls.cache_stale_s),
+            cache_max_bytes=_int("CACHE_MAX_BYTES", cls.cache_max_bytes),
             limits=limits,
         )
         values.update(overrides)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,9 @@ import pyarrow.compute as pc
 
 from tally.auth.principal import Principal
 from tally.auth.scope import dataset_scope, may_write
+from tally.cache.keys import cache_key
+from tally.cache.layer import CacheInfo, ResultCache
+from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
 from tally.config import Settings
 from tally.engines.base import Engine
@@ -56,27 +59,6 @@ class IngestOutcome:
         return body
 
 
-class DataVersions:
-    """A counter per (dataset, tenant) that ingestion bumps; cache keys and watermarks use it."""
-
-    def __init__(self) -> None:
-        self._versions: dict[tuple[str, str], int] = {}
-        self._lock = threading.Lock()
-
-    def bump(self, dataset: str, tenants: Iterable[str]) -> None:
-        with self._lock:
-            for tenant in tenants:
-                key = (dataset, tenant)
-                self._versions[key] = self._versions.get(key, 0) + 1
-            self._versions[(dataset, "*")] = self._versions.get((dataset, "*"), 0) + 1
-
-    def of(self, dataset: str, tenants: Iterable[str] | None) -> tuple[int, ...]:
-        with self._lock:
-            if tenants is None:
-                return (self._versions.get((dataset, "*"), 0),)
-            return tuple(self._versions.get((dataset, t), 0) for t in sorted(tenants))
-
-
 class Service:
     def __init__(
         self,
@@ -84,14 +66,17 @@ class Service:
         catalog: Catalog,
         engine: Engine,
         dialect: Dialect,
+        cache: ResultCache | None = None,
+        versions: DataVersions | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.engine = engine
         self.dialect = dialect
+        self.cache = cache
+        self.versions = versions or DataVersions()
         self.clock = clock
-        self.versions = DataVersions()
         self._validators: dict[str, RowValidator] = {}
         self._watermarks: dict[tuple, datetime | None] = {}
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
@@ -141,7 +126,22 @@ class Service:
 
     def run(self, query: Query, principal: Principal) -> Result:
         normalized, dataset, scope = self.plan(query, principal)
-        return self.execute(normalized, dataset, scope)
+        return self.answer(normalized, dataset, scope)
+
+    def answer(self, query: Query, dataset: Dataset, scope: Scope) -> Result:
+        """A normalized, scoped query answered from the cache when it may be."""
+        version = self.versions.of(dataset.name, self.tenants_of(scope, dataset))
+        if self.cache is None or version is None:
+            result = self.execute(query, dataset, scope)
+            info = CacheInfo(False, False, datetime.now(UTC), 0)
+        else:
+            key = cache_key(query.canonical(), scope.canonical(), version, self.engine.name)
+            ttl = dataset.cache_ttl_seconds or self.settings.cache_ttl_s
+            result, info = self.cache.get_or_compute(
+                key, ttl, query.cache, lambda: self.execute(query, dataset, scope)
+            )
+        result.meta["cache"] = info.as_dict()
+        return result
 
     def execute(self, query: Query, dataset: Dataset, scope: Scope) -> Result:
         started = time.perf_counter()

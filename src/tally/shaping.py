@@ -7,6 +7,7 @@ naming columns, the `__other__` label, filling empty buckets, and joining a comp
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,10 @@ def name_rows(
         row: dict[str, Any] = {}
         other = bool(record.get(OTHER_ALIAS))
         for alias, name in names.items():
-            row[name] = OTHER_KEY if other and alias.startswith("g") else record[alias]
+            value = record[alias]
+            if isinstance(value, Decimal):
+                value = float(value)
+            row[name] = OTHER_KEY if other and alias.startswith("g") else value
         if compiled.has_time:
             row[TIME_KEY] = datetime.fromtimestamp(record[TIME_ALIAS] / 1000, UTC).astimezone(tz)
         if compiled.has_other:

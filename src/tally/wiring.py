@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from tally.cache.layer import ResultCache
+from tally.cache.stores import MemoryStore, RedisStore
+from tally.cache.versions import DataVersions
 from tally.catalog import Catalog
 from tally.config import Settings
 from tally.engines.base import Engine
@@ -17,9 +20,24 @@ def open_engine(settings: Settings) -> tuple[Engine, Dialect]:
     raise ValueError(f"unknown engine {settings.engine!r}; this build supports: duckdb")
 
 
+def open_cache(settings: Settings) -> tuple[ResultCache | None, DataVersions]:
+    """Redis when `TALLY_REDIS_URL` is set (shared by replicas), else process memory."""
+    if settings.redis_url:
+        redis_store = RedisStore(settings.redis_url)
+        store: MemoryStore | RedisStore = redis_store
+        versions = DataVersions(redis_store)
+    else:
+        store = MemoryStore(settings.cache_max_bytes)
+        versions = DataVersions()
+    if not settings.cache_enabled:
+        return None, versions
+    return ResultCache(store, settings.cache_stale_s), versions
+
+
 def build_service(settings: Settings) -> Service:
     catalog = Catalog.load(settings.datasets_dir)
     engine, dialect = open_engine(settings)
-    service = Service(settings, catalog, engine, dialect)
+    cache, versions = open_cache(settings)
+    service = Service(settings, catalog, engine, dialect, cache, versions)
     service.start()
     return service

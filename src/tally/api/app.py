@@ -28,10 +28,16 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or build_service(settings)
     metrics = Metrics()
     service.observers.append(metrics.observe_query)
+    if service.cache is not None:
+        service.cache.on_event = metrics.count_cache_event
+        store = service.cache.store
+        metrics.cache_up.set_function(lambda: 1.0 if store.health() == "ok" else 0.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        if service.cache is not None:
+            service.cache.close()
         service.engine.close()
         app.state.keys.close()
 

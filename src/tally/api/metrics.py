@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -36,6 +36,21 @@ class Metrics:
             ["dataset"],
             registry=self.registry,
         )
+
+        self.cache_events = Counter(
+            "tally_cache_events_total",
+            "Result cache hits, misses, stale serves and single-flight joins",
+            ["event"],
+            registry=self.registry,
+        )
+        for event in ("hit", "miss", "stale", "join"):
+            self.cache_events.labels(event)
+        self.cache_up = Gauge(
+            "tally_cache_backend_up", "1 when the cache store answers", registry=self.registry
+        )
+
+    def count_cache_event(self, event: str) -> None:
+        self.cache_events.labels(event).inc()
 
     def observe_query(self, dataset: str, seconds: float) -> None:
         self.query_time.labels(dataset).observe(seconds)

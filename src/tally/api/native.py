@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,12 +19,7 @@ router = APIRouter(route_class=error_route(native_error))
 
 
 def render_result(result: Result) -> dict[str, Any]:
-    meta = dict(result.meta)
-    meta.setdefault(
-        "cache",
-        {"hit": False, "stale": False, "generated_at": datetime.now(UTC), "age_ms": 0},
-    )
-    return {"rows": result.rows, "meta": meta}
+    return {"rows": result.rows, "meta": result.meta}
 
 
 @router.post("/v1/query")
@@ -82,3 +76,11 @@ async def ingest(name: str, request: Request, who: Principal = Depends(principal
         body = {**native_error(error, trace_id(request)), **body}
         return json_response(body, status=400)
     return json_response(body)
+
+
+@router.post("/v1/cache/clear")
+async def clear_cache(request: Request, who: Principal = Depends(principal)) -> Response:
+    who.require("admin")
+    cache = request.app.state.service.cache
+    cleared = await run_in_threadpool(cache.clear) if cache is not None else 0
+    return json_response({"cleared": cleared})

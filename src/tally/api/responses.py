@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -11,15 +10,9 @@ from fastapi import Response
 OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
-def _fallback(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"cannot serialize {type(value).__name__}")
-
-
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        orjson.dumps(body, default=_fallback, option=OPTIONS),
+        orjson.dumps(body, option=OPTIONS),
         status_code=status,
         media_type="application/json",
         headers=headers,
