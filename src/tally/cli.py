@@ -345,7 +345,9 @@ def cache_clear(
     if settings.redis_url:
         from tally.cache.stores import RedisStore
 
-        console.print(f"cleared {RedisStore(settings.redis_url).clear()} Redis entries")
+        console.print(
+            f"cleared {RedisStore(settings.redis_url, settings.redis_prefix).clear()} Redis entries"
+        )
     if url:
         import httpx
 

@@ -33,6 +33,7 @@ class Settings:
     max_ingest_rows: int = 1_000_000
     duckdb_threads: int | None = None
     redis_url: str | None = None
+    redis_prefix: str = "tally:"
     cache_enabled: bool = True
     cache_ttl_s: float = 60.0
     cache_stale_s: float = 300.0
@@ -72,6 +73,7 @@ class Settings:
             max_ingest_rows=_int("MAX_INGEST_ROWS", cls.max_ingest_rows),
             duckdb_threads=_int("DUCKDB_THREADS", 0) or None,
             redis_url=_env("REDIS_URL") or None,
+            redis_prefix=_env("REDIS_PREFIX", "tally:") or "tally:",
             cache_enabled=(_env("CACHE", "on") or "on").lower() not in ("off", "0", "false"),
             cache_ttl_s=_float("CACHE_TTL_S", cls.cache_ttl_s),
             cache_stale_s=_float("CACHE_STALE_S", cls.cache_stale_s),

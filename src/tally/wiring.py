@@ -23,7 +23,7 @@ def open_engine(settings: Settings) -> tuple[Engine, Dialect]:
 def open_cache(settings: Settings) -> tuple[ResultCache | None, DataVersions]:
     """Redis when `TALLY_REDIS_URL` is set (shared by replicas), else process memory."""
     if settings.redis_url:
-        redis_store = RedisStore(settings.redis_url)
+        redis_store = RedisStore(settings.redis_url, settings.redis_prefix)
         store: MemoryStore | RedisStore = redis_store
         versions = DataVersions(redis_store)
     else:

@@ -23,11 +23,14 @@ async def readyz(request: Request) -> Response:
         checks["engine"] = "ok"
     except Exception as exc:  # readiness reports any failure, it does not raise
         checks["engine"] = f"down: {type(exc).__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status=200 if ready else 503,
-    )
+    cache = request.app.state.service.cache
+    checks["cache"] = await run_in_threadpool(cache.store.health) if cache else "off"
+    ready = checks["engine"] == "ok"
+    body: dict = {"status": "ready" if ready else "not ready", "checks": checks}
+    degraded = [name for name, state in checks.items() if state.startswith("down")]
+    if ready and degraded:
+        body["degraded"] = degraded
+    return json_response(body, status=200 if ready else 503)
 
 
 @router.get("/metrics")
