@@ -67,8 +67,8 @@ def test_columns_names_order_and_types_follow_the_catalog(
 ) -> None:
     for dataset in catalog:
         table = tables[dataset.name]
-        assert table.column_names == [c.physical for c in dataset.columns], dataset.name
-        for col in dataset.columns:
+        assert table.column_names == [c.physical for c in dataset.stored_columns], dataset.name
+        for col in dataset.stored_columns:
             assert table.schema.field(col.physical).type == ARROW_TYPES[col.type], col.name
             if not col.nullable:
                 assert table.column(col.physical).null_count == 0, (dataset.name, col.name)
@@ -87,7 +87,7 @@ def test_times_cover_the_last_year_and_stay_before_now(
     low = NOW - timedelta(days=366)
     for dataset in catalog:
         table = tables[dataset.name]
-        for col in dataset.columns:
+        for col in dataset.stored_columns:
             if col.type.value != "timestamp" or table.column(col.physical).null_count == len(table):
                 continue
             times = table.column(col.physical)

@@ -22,5 +22,8 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
 def arrow_schema(dataset: Dataset) -> pa.Schema:
     """Physical column names (dots flattened), catalog order, catalog nullability."""
     return pa.schema(
-        [pa.field(c.physical, ARROW_TYPES[c.type], nullable=c.nullable) for c in dataset.columns]
+        [
+            pa.field(c.physical, ARROW_TYPES[c.type], nullable=c.nullable)
+            for c in dataset.stored_columns
+        ]
     )

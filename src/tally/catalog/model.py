@@ -25,11 +25,12 @@ class ColumnType(StrEnum):
 
 NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT})
 ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
-TEXT_OPS = ("contains", "not_contains", "starts_with", "ends_with")
+TEXT_OPS = ("contains", "not_contains", "starts_with", "ends_with", "like")
 EQUALITY_OPS = ("eq", "neq", "in", "nin")
 ORDER_OPS = ("gt", "gte", "lt", "lte", "between")
 NULL_OPS = ("is_null", "not_null")
-ARRAY_OPS = ("has_any", "has_all", "has_none")
+ARRAY_OPS = ("has_any", "has_all", "has_none", "is_empty", "not_empty")
+EMPTINESS_OPS = ("is_empty", "not_empty")
 ALL_OPS = frozenset(EQUALITY_OPS + ORDER_OPS + TEXT_OPS + NULL_OPS + ARRAY_OPS)
 
 DEFAULT_OPS: dict[ColumnType, tuple[str, ...]] = {
@@ -41,7 +42,7 @@ DEFAULT_OPS: dict[ColumnType, tuple[str, ...]] = {
     ColumnType.DATE: ("eq", "neq", "in", "nin") + ORDER_OPS,
     ColumnType.STRING_ARRAY: ARRAY_OPS,
     ColumnType.JSON: (),
-    ColumnType.FLOAT_MAP: (),
+    ColumnType.FLOAT_MAP: EMPTINESS_OPS,
 }
 
 ALL_MEASURES = ("count", "count_distinct", "sum", "avg", "min", "max", "percentile")
@@ -58,6 +59,19 @@ DEFAULT_MEASURES: dict[ColumnType, tuple[str, ...]] = {
 }
 
 
+DERIVATIONS = ("ref_object_id", "path_segment")
+
+
+class Derived(BaseModel):
+    """A column computed from another one in SQL, e.g. the object id inside a ref URI."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fn: str = Field(pattern="^(" + "|".join(DERIVATIONS) + ")$")
+    of: str
+    index: int | None = None
+
+
 class Column(BaseModel):
     """One column; `name` may be a dotted path into a nested record (`issuer.name`)."""
 
@@ -70,6 +84,7 @@ class Column(BaseModel):
     measures: tuple[str, ...] | None = None
     enum: tuple[str, ...] | None = None
     currency_column: str | None = None
+    derived: Derived | None = None
     description: str = ""
 
     @model_validator(mode="after")
@@ -127,7 +142,18 @@ class Dataset(BaseModel):
         for col in self.columns:
             if col.currency_column and col.currency_column not in names:
                 raise ValueError(f"column {col.name}: unknown currency column")
+            if col.derived is not None:
+                source = next((c for c in self.columns if c.name == col.derived.of), None)
+                if source is None or source.derived is not None:
+                    raise ValueError(f"column {col.name}: derived from an unknown stored column")
+                if col.derived.fn == "path_segment" and col.derived.index is None:
+                    raise ValueError(f"column {col.name}: path_segment needs an index")
         return self
+
+    @property
+    def stored_columns(self) -> tuple[Column, ...]:
+        """The columns that exist in storage (derived ones are computed when read)."""
+        return tuple(c for c in self.columns if c.derived is None)
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -159,6 +185,7 @@ class Dataset(BaseModel):
                     "operators": list(c.allowed_ops),
                     "measures": list(c.allowed_measures),
                     **({"enum": list(c.enum)} if c.enum else {}),
+                    **({"derived_from": c.derived.of} if c.derived else {}),
                     **({"description": c.description} if c.description else {}),
                 }
                 for c in self.columns

@@ -18,7 +18,7 @@ from tally.ingest.rows import Rejection
 
 
 def _rename(table: pa.Table, dataset: Dataset) -> pa.Table:
-    physical = {c.name: c.physical for c in dataset.columns}
+    physical = {c.name: c.physical for c in dataset.stored_columns}
     known = set(physical.values())
     names = [physical.get(n, n) for n in table.column_names]
     unknown = [n for n in table.column_names if physical.get(n, n) not in known]
@@ -56,7 +56,7 @@ def conform(table: pa.Table, dataset: Dataset) -> tuple[pa.Table, list[Rejection
     table = _rename(table, dataset)
     columns, bad = [], pa.array([False] * table.num_rows)
     rejections: list[Rejection] = []
-    for column in dataset.columns:
+    for column in dataset.stored_columns:
         if column.physical not in table.column_names:
             if not column.nullable:
                 raise TallyError(

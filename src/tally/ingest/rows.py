@@ -144,7 +144,7 @@ class RowValidator:
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
-        self.columns: list[Column] = list(dataset.columns)
+        self.columns: list[Column] = list(dataset.stored_columns)
         self._known = {c.name for c in self.columns}
         prefixes = set()
         for c in self.columns:

@@ -68,6 +68,15 @@ class FieldRef:
         return self.kind == "column" and self.column.type is ColumnType.STRING_ARRAY
 
     @property
+    def is_map(self) -> bool:
+        """A whole map column: grouping by it fans out one row per entry."""
+        return self.kind == "column" and self.column.type is ColumnType.FLOAT_MAP
+
+    @property
+    def fans_out(self) -> bool:
+        return self.is_array or self.is_map
+
+    @property
     def numeric_ok(self) -> bool:
         """Whether sum/avg/percentile make sense (JSON values are cast to numbers)."""
         return self.kind != "column" or self.column.is_numeric
@@ -80,7 +89,7 @@ class FieldError(ValueError):
 def resolve_field(dataset: Dataset, name: str) -> FieldRef:
     if dataset.has_column(name):
         col = dataset.column(name)
-        if col.type in (ColumnType.JSON, ColumnType.FLOAT_MAP):
+        if col.type is ColumnType.JSON:
             raise FieldError(f"{name!r} holds keys: address one as {name}.<key>")
         return FieldRef(name, col)
     head, dot, key = name.partition(".")

@@ -24,8 +24,8 @@ from pydantic import (
 
 FILTER_OPS = (
     "eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between",
-    "contains", "not_contains", "starts_with", "ends_with", "is_null", "not_null",
-    "has_any", "has_all", "has_none",
+    "contains", "not_contains", "starts_with", "ends_with", "like", "is_null", "not_null",
+    "has_any", "has_all", "has_none", "is_empty", "not_empty",
 )  # fmt: skip
 MeasureOp = Literal[
     "count", "count_distinct", "sum", "avg", "min", "max", "percentile",
@@ -105,6 +105,7 @@ class Measure(Strict):
     q: float | None = Field(default=None, gt=0, lt=1)
     as_: str | None = Field(default=None, alias="as", pattern=NAME_PATTERN)
     approx: bool = False
+    filter: Filter | None = None
 
 
 class TimeGroup(Strict):

@@ -60,19 +60,19 @@ def validate(query: Query, dataset: Dataset, limits: Limits) -> None:
 
 
 def _check_filter(
-    node: Filter | None, dataset: Dataset, errors: _Collector, limits: Limits, root: str
+    node: Filter | None, dataset: Dataset, errors: _Collector, limits: Limits, *root: str | int
 ) -> None:
     if node is None:
         return
     if filter_depth(node) > limits.max_filter_depth:
-        errors.add(f"filter nesting deeper than {limits.max_filter_depth}", root)
+        errors.add(f"filter nesting deeper than {limits.max_filter_depth}", *root)
         return
     leaves = list(walk_leaves(node))
     if len(leaves) > limits.max_filter_leaves:
-        errors.add(f"more than {limits.max_filter_leaves} filter conditions", root)
+        errors.add(f"more than {limits.max_filter_leaves} filter conditions", *root)
         return
     for leaf, path in leaves:
-        _check_leaf(leaf, dataset, errors, (root, *path))
+        _check_leaf(leaf, dataset, errors, (*root, *path))
 
 
 def _check_leaf(leaf: Leaf, dataset: Dataset, errors: _Collector, path: tuple) -> None:
@@ -94,7 +94,9 @@ def _check_measures(query: Query, dataset: Dataset, errors: _Collector, limits: 
     if len(query.measures) > limits.max_measures:
         errors.add(f"at most {limits.max_measures} measures", "measures")
     labels: set[str] = set()
+    fanned_maps = {g for g in query.group_by if isinstance(g, str)}
     for i, measure in enumerate(query.measures):
+        _check_filter(measure.filter, dataset, errors, limits, "measures", i, "filter")
         label = measure_label(measure)
         if label in labels:
             errors.add(f"two measures are named {label!r}; give one an 'as'", "measures", i, "as")
@@ -113,6 +115,14 @@ def _check_measures(query: Query, dataset: Dataset, errors: _Collector, limits: 
             errors.add(str(exc), "measures", i, "field")
             continue
         base_op = "percentile" if measure.op in SHORTHAND_QUANTILES else measure.op
+        if ref.is_map:
+            if measure.field not in fanned_maps:
+                errors.add(
+                    f"{measure.field!r} is a map: measure one key ({measure.field}.<key>), "
+                    "or group by it to measure every entry",
+                    "measures", i, "field",
+                )  # fmt: skip
+            continue
         if base_op not in ref.measures or (base_op in NUMERIC_MEASURES and not ref.numeric_ok):
             errors.add(f"{measure.op} is not available on {measure.field!r}", "measures", i, "op")
     return labels
@@ -141,10 +151,10 @@ def _check_groups(query: Query, dataset: Dataset, errors: _Collector, limits: Li
         except FieldError as exc:
             errors.add(str(exc), "group_by", i)
             continue
-        if ref.is_array:
+        if ref.fans_out:
             fan_outs += 1
             if fan_outs > 1:
-                errors.add("at most one array field can fan out per query", "group_by", i)
+                errors.add("at most one array or map field can fan out per query", "group_by", i)
     return names
 
 

@@ -15,8 +15,8 @@ from tally.catalog.model import ColumnType
 from tally.query.fields import FieldRef
 
 LIST_OPS = frozenset({"in", "nin", "has_any", "has_all", "has_none"})
-NO_VALUE_OPS = frozenset({"is_null", "not_null"})
-TEXT_OPS = frozenset({"contains", "not_contains", "starts_with", "ends_with"})
+NO_VALUE_OPS = frozenset({"is_null", "not_null", "is_empty", "not_empty"})
+TEXT_OPS = frozenset({"contains", "not_contains", "starts_with", "ends_with", "like"})
 MAX_LIST = 1000
 _AWARE = TypeAdapter(AwareDatetime)
 _DATE = TypeAdapter(date)

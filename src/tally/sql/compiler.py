@@ -115,10 +115,13 @@ class Compiler:
         labels = [m.as_ or m.op for m in query.measures]
 
         src_cols: list[exp.Expression] = []
+        entry_values: dict[str, exp.Expression] = {}
         for i, ref in enumerate(group_refs):
             value = self._field(ref, tz)
             if ref.is_array:
                 value = self.dialect.fan_out(value)
+            elif ref.is_map:
+                value, entry_values[ref.name] = self.dialect.fan_out_map(value)
             src_cols.append(exp.alias_(value, f"g{i}", quoted=True))
         if bucket is not None:
             iv = parse_interval(bucket.time)
@@ -131,10 +134,13 @@ class Compiler:
         for i, m in enumerate(query.measures):
             if m.field is not None:
                 ref = resolve_field(self.dataset, m.field)
-                value = self._field(ref, tz)
+                value = entry_values[m.field] if ref.is_map else self._field(ref, tz)
                 if ref.kind == "json" and m.op not in ("count", "count_distinct"):
                     value = self.dialect.to_double(value)
                 src_cols.append(exp.alias_(value, f"m{i}", quoted=True))
+            if m.filter is not None:
+                condition = self._filter(m.filter, params, tz)
+                src_cols.append(exp.alias_(condition, f"f{i}", quoted=True))
         if not src_cols:
             src_cols.append(exp.alias_(exp.Literal.number(1), "_one", quoted=True))
 
@@ -207,6 +213,10 @@ class Compiler:
         )
 
     def _field(self, ref: FieldRef, tz: str) -> exp.Expression:
+        derived = ref.column.derived
+        if derived is not None:
+            source = _col(self.dataset.column(derived.of).physical, "t")
+            return self.dialect.derived(derived.fn, source, derived.index)
         column = _col(ref.column.physical, "t")
         if ref.kind == "json":
             return self.dialect.json_text(column, ref.key or "")
@@ -278,16 +288,24 @@ class Compiler:
             return exp.Is(this=target, expression=exp.Null())
         if op == "not_null":
             return exp.Not(this=exp.Is(this=target, expression=exp.Null()))
+        if op in ("is_empty", "not_empty"):
+            size = exp.Coalesce(
+                this=self.dialect.size(target, ref.is_map), expressions=[exp.Literal.number(0)]
+            )
+            compare = exp.EQ if op == "is_empty" else exp.GT
+            return compare(this=size, expression=exp.Literal.number(0))
         if op in ("has_any", "has_all", "has_none"):
             values = params.add(value)
             if op == "has_all":
                 return self.dialect.has_all(target, values)
             test = self.dialect.has_any(target, values)
             return exp.Not(this=test) if op == "has_none" else test
-        if op in ("contains", "not_contains", "starts_with", "ends_with"):
+        if op in ("contains", "not_contains", "starts_with", "ends_with", "like"):
             needle = params.add(value.lower() if leaf.case_insensitive else value)
             if leaf.case_insensitive:
                 target = exp.Lower(this=target)
+            if op == "like":
+                return exp.Like(this=target, expression=needle)
             if op == "starts_with":
                 return self.dialect.starts_with(target, needle)
             if op == "ends_with":
@@ -301,16 +319,20 @@ class Compiler:
             return exp.Between(this=target, low=params.add(value[0]), high=params.add(value[1]))
         return COMPARISONS[op](this=target, expression=params.add(value))
 
-    def _aggregate(self, m: Measure, i: int, source: str | None = None) -> exp.Expression:
-        value = _col(f"m{i}", source)
+    def _aggregate(self, m: Measure, i: int) -> exp.Expression:
+        value = _col(f"m{i}")
         if m.op == "count":
-            return exp.Count(this=exp.Star() if m.field is None else value)
-        if m.op == "count_distinct":
-            return self.dialect.count_distinct(value, m.approx)
-        if m.op == "percentile":
-            return self.dialect.percentile(value, m.q or 0.5, m.approx)
-        funcs = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}
-        return funcs[m.op](this=value)
+            aggregate = exp.Count(this=exp.Star() if m.field is None else value)
+        elif m.op == "count_distinct":
+            aggregate = self.dialect.count_distinct(value, m.approx)
+        elif m.op == "percentile":
+            aggregate = self.dialect.percentile(value, m.q or 0.5, m.approx)
+        else:
+            funcs = {"sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max": exp.Max}
+            aggregate = funcs[m.op](this=value)
+        if m.filter is None:
+            return aggregate
+        return self.dialect.filtered(aggregate, _col(f"f{i}"))
 
     def _rank_measure(self, query: Query) -> int:
         labels = [m.as_ for m in query.measures]
@@ -352,6 +374,7 @@ class Compiler:
         )
         passthrough = [TIME_ALIAS] if time_group(query) else []
         passthrough += [f"m{i}" for i, m in enumerate(query.measures) if m.field is not None]
+        passthrough += [f"f{i}" for i, m in enumerate(query.measures) if m.filter is not None]
         folded_cols += [exp.alias_(_col(c, "s"), c, quoted=True) for c in passthrough]
         join_on = _and(
             [self.dialect.null_safe_equal(_col(a, "s"), _col(a, "r")) for a in group_aliases]

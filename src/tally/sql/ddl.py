@@ -10,7 +10,7 @@ from tally.sql.dialect import Dialect
 
 
 def column_ddl(dataset: Dataset, dialect: Dialect) -> dict[str, str]:
-    return {c.physical: dialect.column_types[c.type] for c in dataset.columns}
+    return {c.physical: dialect.column_types[c.type] for c in dataset.stored_columns}
 
 
 def create_table(dataset: Dataset, dialect: Dialect) -> str:
@@ -22,7 +22,7 @@ def create_table(dataset: Dataset, dialect: Dialect) -> str:
             if c.nullable
             else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())],
         )
-        for c in dataset.columns
+        for c in dataset.stored_columns
     ]
     table = exp.Table(this=exp.to_identifier(dataset.name, quoted=True))
     schema = exp.Schema(this=table, expressions=columns)

@@ -84,5 +84,19 @@ class Dialect:
         """One row per element; an empty or null array yields one row with a null element."""
         raise Unsupported(self.name, "array fan-out")
 
+    def fan_out_map(self, column: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+        """(key, value) per entry; an empty or null map yields one row of nulls."""
+        raise Unsupported(self.name, "map fan-out")
+
+    def size(self, value: exp.Expression, is_map: bool) -> exp.Expression:
+        raise Unsupported(self.name, "array and map sizes")
+
+    def derived(self, fn: str, source: exp.Expression, index: int | None) -> exp.Expression:
+        raise Unsupported(self.name, f"derived column {fn}")
+
+    def filtered(self, aggregate: exp.Expression, condition: exp.Expression) -> exp.Expression:
+        """An aggregate over the rows where `condition` holds (SQL's FILTER clause)."""
+        return exp.Filter(this=aggregate, expression=exp.Where(this=condition))
+
     def null_safe_equal(self, left: exp.Expression, right: exp.Expression) -> exp.Expression:
         return exp.NullSafeEQ(this=left, expression=right)

@@ -138,3 +138,24 @@ class DuckDBDialect(Dialect):
             expressions=[exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))]
         )
         return fn("unnest", exp.If(this=non_empty, true=array, false=null_list))
+
+    def fan_out_map(self, column: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+        non_empty = exp.GT(this=fn("cardinality", column), expression=lit(0))
+
+        def listed(part: str, null_type: str) -> exp.Expression:
+            nothing = exp.Array(
+                expressions=[exp.Cast(this=exp.Null(), to=exp.DataType.build(null_type))]
+            )
+            return fn("unnest", exp.If(this=non_empty, true=fn(part, column), false=nothing))
+
+        return listed("map_keys", "VARCHAR"), listed("map_values", "DOUBLE")
+
+    def size(self, value: exp.Expression, is_map: bool) -> exp.Expression:
+        return fn("cardinality" if is_map else "len", value)
+
+    def derived(self, name: str, source: exp.Expression, index: int | None) -> exp.Expression:
+        if name == "ref_object_id":
+            last = fn("regexp_extract", source, lit("([^/:]*)(:[^/]*)?$"), lit(1))
+            return exp.Coalesce(this=last, expressions=[lit("")])
+        parts = fn("string_split", source, lit("/"))
+        return fn("list_extract", parts, lit(index or -1))
