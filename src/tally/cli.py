@@ -291,6 +291,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="A label for the key")] = "",
     team: Annotated[list[str], typer.Option(help="A team of the key's subject (repeatable)")] = [],  # noqa: B006
     expires_days: Annotated[int | None, typer.Option(help="Expire after N days")] = None,
+    subject: Annotated[str | None, typer.Option(help="The subject (user) the key acts as")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a key and print its token once (only a hash is stored)."""
@@ -298,7 +299,7 @@ def keys_create(
         scopes, everything = parse_scope_args(scope)
         expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
         store = KeyStore(_settings(data_dir).keys_path)
-        key_id, token = store.create(role, scopes, everything, name, tuple(team), expires)
+        key_id, token = store.create(role, scopes, everything, name, tuple(team), expires, subject)
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
     err.print(f"created key {key_id} (role {role}); the token is shown once:")

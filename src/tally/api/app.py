@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tally import profiles
 from tally.api import health, native
 from tally.api.errors import error_response, internal_error, native_error, trace_id
 from tally.api.metrics import Metrics
@@ -88,4 +89,6 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app.include_router(health.router)
     app.include_router(native.router)
+    for router in profiles.routers():
+        app.include_router(router)
     return app

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
   scopes TEXT NOT NULL,
   all_tenants INTEGER NOT NULL,
   teams TEXT NOT NULL,
+  subject TEXT,
   created_at TEXT NOT NULL,
   expires_at TEXT,
   revoked_at TEXT,
@@ -78,6 +79,7 @@ class KeyStore:
         name: str = "",
         teams: tuple[str, ...] = (),
         expires_at: datetime | None = None,
+        subject: str | None = None,
     ) -> tuple[str, str]:
         """Return (key id, token); the token is not stored and cannot be shown again."""
         if role not in ROLES:
@@ -89,7 +91,7 @@ class KeyStore:
         with self._lock:
             self._conn.execute(
                 "INSERT INTO api_keys (id, hash, name, role, scopes, all_tenants, teams, "
-                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "subject, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     key_id,
                     _hash(token),
@@ -98,6 +100,7 @@ class KeyStore:
                     json.dumps({k: list(v) for k, v in scopes.items()}),
                     int(all_tenants),
                     json.dumps(list(teams)),
+                    subject,
                     _now(),
                     expires_at.isoformat(timespec="seconds") if expires_at else None,
                 ),
@@ -109,20 +112,20 @@ class KeyStore:
             return None
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, role, scopes, all_tenants, teams, expires_at, revoked_at "
+                "SELECT id, role, scopes, all_tenants, teams, subject, expires_at, revoked_at "
                 "FROM api_keys WHERE hash = ?",
                 (_hash(token),),
             ).fetchone()
         if row is None:
             return None
-        key_id, role, scopes, all_tenants, teams, expires_at, revoked_at = row
+        key_id, role, scopes, all_tenants, teams, subject, expires_at, revoked_at = row
         if revoked_at is not None:
             return None
         if expires_at is not None and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
             return None
         self._touch(key_id)
         return Principal(
-            subject=f"key:{key_id}",
+            subject=subject or f"key:{key_id}",
             role=role,
             scopes={k: tuple(v) for k, v in json.loads(scopes).items()},
             all_tenants=bool(all_tenants),

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from tally.auth.principal import Principal
 from tally.catalog.model import Dataset
 from tally.errors import forbidden
+from tally.query.model import Filter, Leaf, Or
 from tally.query.scope import Scope
 
 
@@ -33,9 +34,22 @@ def dataset_scope(
             outside = sorted(set(wanted) - set(allowed))
             raise forbidden(f"{column} {', '.join(outside)} is outside this token's scope")
         columns[column] = wanted
-    if not columns:
+    rows = _row_rule(principal, dataset)
+    if not columns and rows is None:
         return Scope.everything()
-    return Scope(columns=columns)
+    return Scope(columns=columns, rows=rows)
+
+
+def _row_rule(principal: Principal, dataset: Dataset) -> Filter | None:
+    """Rows created by the principal's subject or by its teams, unless it is an admin."""
+    access = dataset.row_access
+    if access is None or principal.role == "admin":
+        return None
+    own = Leaf(field=access.subject_column, op="eq", value=principal.subject)
+    if access.teams_column is None or not principal.teams:
+        return own
+    teams = Leaf(field=access.teams_column, op="has_any", value=list(principal.teams))
+    return Or(or_=[own, teams])
 
 
 def may_write(scope: Scope, dataset: Dataset, row: Mapping[str, object]) -> bool:

@@ -112,6 +112,15 @@ class Column(BaseModel):
         return self.type in NUMERIC_TYPES
 
 
+class RowAccess(BaseModel):
+    """Row-level rule: below admin, a principal reads only its own rows and its teams' rows."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject_column: str
+    teams_column: str | None = None
+
+
 class Dataset(BaseModel):
     """A table Tally owns: its columns, its tenant keys, its time axis and its write mode."""
 
@@ -125,13 +134,21 @@ class Dataset(BaseModel):
     key_columns: tuple[str, ...] = ("id",)
     mode: str = Field(default="append", pattern=r"^(append|upsert)$")
     cache_ttl_seconds: float | None = None
+    row_access: RowAccess | None = None
 
     @model_validator(mode="after")
     def _references_exist(self) -> Dataset:
         names = {c.name for c in self.columns}
         if len(names) != len(self.columns):
             raise ValueError(f"dataset {self.name}: duplicate column names")
-        for ref in (*self.tenant_columns, *self.key_columns, *filter(None, [self.time_column])):
+        access = self.row_access
+        row_refs = [access.subject_column, *filter(None, [access.teams_column])] if access else []
+        for ref in (
+            *self.tenant_columns,
+            *self.key_columns,
+            *filter(None, [self.time_column]),
+            *row_refs,
+        ):
             if ref not in names:
                 raise ValueError(f"dataset {self.name}: unknown column {ref!r}")
         if self.time_column and self.column(self.time_column).type not in (
