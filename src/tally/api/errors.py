@@ -26,8 +26,7 @@ def trace_id(request: Request) -> str:
 
 def native_error(error: TallyError, trace: str) -> dict:
     body: dict = {"code": error.code, "message": error.message}
-    if error.details:
-        body["details"] = [{"path": d.path, "reason": d.reason} for d in error.details]
+    body["details"] = [{"path": d.path, "reason": d.reason} for d in error.details]
     body["trace_id"] = trace
     return {"error": body}
 

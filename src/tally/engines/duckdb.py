@@ -111,6 +111,7 @@ class DuckDBEngine:
         keys = ", ".join(_quote(k) for k in spec.key_columns)
         match = " AND ".join(f"s.{_quote(k)} = b.{_quote(k)}" for k in spec.key_columns)
         ordered = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
+        order = "_ord DESC" if spec.upsert else "_ord"
         with self._write_lock:
             cursor = self._conn.cursor()
             cursor.register("_incoming", ordered)
@@ -118,7 +119,7 @@ class DuckDBEngine:
                 cursor.execute("BEGIN TRANSACTION")
                 cursor.execute(
                     f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {columns} FROM _incoming "  # noqa: S608
-                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _ord) = 1"
+                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
                 )
                 updated = 0
                 if spec.upsert:

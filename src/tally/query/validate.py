@@ -195,7 +195,9 @@ def _check_time(query: Query, dataset: Dataset, errors: _Collector, limits: Limi
 def _check_having(node: Filter | None, labels: set[str], errors: _Collector) -> None:
     for leaf, path in walk_leaves(node):
         if leaf.field not in labels:
-            errors.add(f"having refers to {leaf.field!r}, which is not a measure", "having", *path)
+            errors.add(
+                f"having refers to {leaf.field!r}, which is not a measure", "having", *path, "field"
+            )
         elif leaf.op not in HAVING_OPS:
             errors.add(f"operator {leaf.op!r} is not allowed in having", "having", *path, "op")
         elif leaf.op in ("is_null", "not_null"):

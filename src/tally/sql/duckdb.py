@@ -53,7 +53,7 @@ class DuckDBDialect(Dialect):
         if iv.fixed:
             size = iv.fixed_seconds * 1000
             base = int(origin.timestamp() * 1000) if origin else 0
-            shifted = exp.Sub(this=fn("epoch_ms", ts), expression=lit(base))
+            shifted = exp.Paren(this=exp.Sub(this=fn("epoch_ms", ts), expression=lit(base)))
             floored = fn("floor", exp.Div(this=shifted, expression=lit(size)))
             total = exp.Add(this=exp.Mul(this=floored, expression=lit(size)), expression=lit(base))
             return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
@@ -83,7 +83,7 @@ class DuckDBDialect(Dialect):
     ) -> exp.Expression:
         months = exp.Add(
             this=exp.Mul(
-                this=exp.Sub(this=fn("year", local_day), expression=lit(1970)),
+                this=exp.Paren(this=exp.Sub(this=fn("year", local_day), expression=lit(1970))),
                 expression=lit(12),
             ),
             expression=exp.Sub(this=fn("month", local_day), expression=lit(1)),
@@ -92,7 +92,7 @@ class DuckDBDialect(Dialect):
         if origin is not None:
             o = origin.astimezone(ZoneInfo(tz)).date()
             base = (o.year - 1970) * 12 + o.month - 1
-        shifted = exp.Sub(this=months, expression=lit(base))
+        shifted = exp.Paren(this=exp.Sub(this=months, expression=lit(base)))
         index = exp.Add(
             this=exp.Mul(
                 this=fn("floor", exp.Div(this=shifted, expression=lit(count))),
@@ -103,8 +103,13 @@ class DuckDBDialect(Dialect):
         as_int = exp.Cast(this=index, to=exp.DataType.build("BIGINT"))
         first = fn(
             "make_date",
-            exp.Add(this=lit(1970), expression=exp.IntDiv(this=as_int, expression=lit(12))),
-            exp.Add(this=exp.Mod(this=as_int, expression=lit(12)), expression=lit(1)),
+            exp.Add(
+                this=lit(1970),
+                expression=exp.Paren(this=exp.IntDiv(this=as_int, expression=lit(12))),
+            ),
+            exp.Add(
+                this=exp.Paren(this=exp.Mod(this=as_int, expression=lit(12))), expression=lit(1)
+            ),
             lit(1),
         )
         return self._instant_ms(first, tz)

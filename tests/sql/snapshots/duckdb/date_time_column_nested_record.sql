@@ -1,0 +1,11 @@
+-- groups: ["grand_total.currency"]
+-- measures: ["sum_grand_total.amount"]
+-- has_time: True, has_other: False
+-- exact: {"sum_grand_total.amount": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = date 2026-10-01
+--   $p2 = date 2026-11-01
+--   $p3 = str 'paid'
+--   $p4 = str 'overdue'
+WITH src AS (SELECT "t"."grand_total__currency" AS "g0", EPOCH_MS(TIMEZONE('Europe/Paris', CAST(DATE_TRUNC('week', TIMEZONE('Europe/Paris', TIMEZONE('Europe/Paris', CAST("t"."issue_date" AS TIMESTAMP)))) AS TIMESTAMP))) AS "_t", "t"."grand_total__amount" AS "m0" FROM "invoices" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."issue_date" >= $p1 AND "t"."issue_date" < $p2 AND "t"."status" IN ($p3, $p4)), agg AS (SELECT "g0", "_t", SUM("m0") AS "a0" FROM src GROUP BY "g0", "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM agg ORDER BY "_t" ASC, "g0" ASC LIMIT 1000;
