@@ -21,7 +21,7 @@ from tally.config import Settings
 from tally.errors import TallyError
 
 app = typer.Typer(help="Tally: exact, fast, tenant-scoped aggregate answers for dashboards.")
-keys_app = typer.Typer(help="Create, list and revoke API keys.")
+keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.")
 app.add_typer(keys_app, name="keys")
 cache_app = typer.Typer(help="The result cache.")
 app.add_typer(cache_app, name="cache")
@@ -201,6 +201,22 @@ def ingest(
 
 
 @app.command()
+def compact(
+    dataset: Annotated[
+        list[str], typer.Option("--dataset", "-d", help="Dataset (repeatable); default all")
+    ] = [],  # noqa: B006
+    data_dir: DataDir = None,
+) -> None:
+    """Rewrite datasets in (tenant, time) order, so tenant-scoped queries skip other tenants."""
+    service = _service(_settings(data_dir))
+    for name in dataset or service.catalog.names():
+        started = time.perf_counter()
+        rows = service.compact(name)
+        console.print(f"compacted {name}: {rows:,} rows in {time.perf_counter() - started:.2f} s")
+    service.engine.close()
+
+
+@app.command()
 def query(
     file: Annotated[str, typer.Argument(help="A JSON query file, or - for standard input")],
     url: Annotated[
@@ -329,6 +345,29 @@ def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
     if not KeyStore(_settings(data_dir).keys_path).revoke(key_id):
         raise _fail(f"no active key {key_id!r}")
     console.print(f"revoked {key_id}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    key_id: str,
+    grace_minutes: Annotated[
+        int, typer.Option(min=0, help="Keep the old key working this many minutes")
+    ] = 0,
+    expires_days: Annotated[
+        int | None, typer.Option(help="Expire after N days (default: the old key's lifetime)")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Replace a key by a new one with the same role, scope, teams and subject."""
+    grace = timedelta(minutes=grace_minutes) if grace_minutes else None
+    expires = datetime.now(UTC) + timedelta(days=expires_days) if expires_days else None
+    try:
+        new_id, token = KeyStore(_settings(data_dir).keys_path).rotate(key_id, grace, expires)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    until = f"in {grace_minutes} minutes" if grace else "now"
+    err.print(f"created key {new_id}; {key_id} is revoked {until}; the token is shown once:")
+    console.print(token, highlight=False)
 
 
 @cache_app.command("clear")

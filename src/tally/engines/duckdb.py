@@ -112,28 +112,30 @@ class DuckDBEngine:
         match = " AND ".join(f"s.{_quote(k)} = b.{_quote(k)}" for k in spec.key_columns)
         ordered = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
         order = "_ord DESC" if spec.upsert else "_ord"
+        sort = ", ".join(_quote(c) for c in spec.order_by) or "1"
         with self._write_lock:
             cursor = self._conn.cursor()
             cursor.register("_incoming", ordered)
             try:
                 cursor.execute("BEGIN TRANSACTION")
                 cursor.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {columns} FROM _incoming "  # noqa: S608
+                    f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {columns} FROM _incoming "
                     f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
                 )
                 updated = 0
                 if spec.upsert:
                     unique = cursor.execute("SELECT count(*) FROM _batch").fetchone()[0]
                     updated = cursor.execute(
-                        f"DELETE FROM {table} AS s WHERE EXISTS "  # noqa: S608
+                        f"DELETE FROM {table} AS s WHERE EXISTS "
                         f"(SELECT 1 FROM _batch AS b WHERE {match})"
                     ).fetchone()[0]
-                    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch")  # noqa: S608
+                    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch")
                     accepted = unique - updated
                 else:
                     accepted = cursor.execute(
-                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch AS b "  # noqa: S608
-                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match})"
+                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch AS b "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match}) "
+                        f"ORDER BY {sort}"
                     ).fetchone()[0]
                 cursor.execute("DROP TABLE _batch")
                 cursor.execute("COMMIT")
@@ -145,6 +147,29 @@ class DuckDBEngine:
                 cursor.unregister("_incoming")
                 cursor.close()
         return WriteOutcome(accepted, batch.num_rows - accepted - updated, updated)
+
+    def compact(self, spec: TableSpec) -> int:
+        """Rewrite the table in (tenant, time) order so scans skip other tenants' row groups."""
+        table = _quote(spec.name)
+        sort = ", ".join(_quote(c) for c in spec.order_by) or "1"
+        with self._write_lock:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                cursor.execute(
+                    f"CREATE TEMP TABLE _sorted AS SELECT * FROM {table} ORDER BY {sort}"
+                )
+                cursor.execute(f"DELETE FROM {table}")
+                rows = cursor.execute(f"INSERT INTO {table} SELECT * FROM _sorted").fetchone()[0]
+                cursor.execute("DROP TABLE _sorted")
+                cursor.execute("COMMIT")
+            except duckdb.Error as exc:
+                cursor.execute("ROLLBACK")
+                raise TallyError("engine_error", "the table could not be compacted", 500) from exc
+            finally:
+                cursor.close()
+            self._conn.execute("CHECKPOINT")
+        return rows
 
     def ping(self) -> None:
         self._cursor().execute("SELECT 1").fetchone()

@@ -7,6 +7,7 @@ and never touches an engine; scope comes from the principal, narrowed by the req
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 
 from fastapi import APIRouter
@@ -15,6 +16,7 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     found = []
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if module.ispkg:
-            found.append(importlib.import_module(f"{__name__}.{module.name}.router").router)
+        name = f"{__name__}.{module.name}.router"
+        if module.ispkg and importlib.util.find_spec(name) is not None:
+            found.append(importlib.import_module(name).router)
     return found
