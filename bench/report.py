@@ -1,0 +1,119 @@
+"""Machine facts and the Markdown table of one run, with the ratios the issue asks for."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from bench.run import Figures
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f"{kib / 1024 / 1024:.0f} GiB"
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": memory,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+    }
+
+
+def _ratio(top: float | None, bottom: float | None) -> str:
+    if not top or not bottom:
+        return "–"
+    return f"{top / bottom:.2f}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def geomean(values: list[float]) -> float | None:
+    values = [v for v in values if v and v > 0]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def markdown(figures: Figures, rows: int) -> str:
+    m = figures.machine
+    out = [
+        f"## Run of {m['date']} — {rows:,} rows",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}, "
+        f"DuckDB {m['duckdb']}. Medians of warm repeated runs, milliseconds.",
+        "",
+        "| query | scope | rows | (a) raw DuckDB | (b) Tally in-process | (c) Tally HTTP | "
+        "(d) PostgreSQL | b/a | c/a | d/a | d/c | b−a ms | c−a ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, q in figures.queries.items():
+        if "/" not in key:
+            continue
+        name, scope = key.split("/")
+        a, b, c, d = (q.get(k) for k in ("a_raw_duckdb_ms", "b_tally_inprocess_ms",
+                                         "c_tally_http_ms", "d_postgres_ms"))  # fmt: skip
+        added_b = _ms(b - a if a and b else None)
+        added_c = _ms(c - a if a and c else None)
+        out.append(
+            f"| {name} {q['title']} | {scope} | {q.get('rows', '')} | {_ms(a)} | {_ms(b)} | "
+            f"{_ms(c)} | {_ms(d)} | {_ratio(b, a)} | {_ratio(c, a)} | {_ratio(d, a)} | "
+            f"{_ratio(d, c)} | {added_b} | {added_c} |"
+        )
+    out.append("")
+    for scope in ("tenant", "all"):
+        picked = [q for k, q in figures.queries.items() if k.endswith("/" + scope)]
+
+        def ratios(top: str, bottom: str, picked: list = picked) -> list[float]:
+            return [q[top] / q[bottom] for q in picked if q.get(top) and q.get(bottom)]
+
+        b_a = geomean(ratios("b_tally_inprocess_ms", "a_raw_duckdb_ms"))
+        c_a = geomean(ratios("c_tally_http_ms", "a_raw_duckdb_ms"))
+        d_c = geomean(ratios("d_postgres_ms", "c_tally_http_ms"))
+        out.append(f"Geometric means ({scope}): b/a {_ms(b_a)}, c/a {_ms(c_a)}, d/c {_ms(d_c)}.")
+    select1 = figures.queries.get("SELECT 1", {}).get("a_raw_duckdb_ms")
+    out += ["", f"DuckDB `SELECT 1` round trip: {_ms(select1)} ms.", ""]
+    ingest = figures.ingest
+    out.append("| ingestion | figure |")
+    out.append("|---|---:|")
+    if "http_ndjson_rows_per_s" in ingest:
+        rate = ingest["http_ndjson_rows_per_s"]
+        out.append(
+            f"| HTTP NDJSON, 10k-row batches, validated, idempotent "
+            f"({ingest['http_ndjson_rows']:,} rows) | {rate:,.0f} rows/s |"
+        )
+    out.append(
+        f"| CLI from Parquet (`tally ingest`) | {ingest['cli_parquet_rows_per_s']:,.0f} rows/s |"
+    )
+    out.append(f"| compaction into (tenant, time) order | {ingest['compact_seconds']:.1f} s |")
+    if "postgres_copy_and_index_seconds" in ingest:
+        load = ingest["postgres_copy_and_index_seconds"]
+        out.append(f"| PostgreSQL COPY + indexes (baseline load) | {load:.1f} s |")
+    out += [
+        "",
+        "| cache hits, 32 clients, `POST /v1/query` | requests/s | p50 ms | p99 ms | client |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, c in figures.cache.items():
+        figures_text = f"{c['rps']:,.0f} | {c['p50_ms']:.2f} | {c['p99_ms']:.2f}"
+        out.append(f"| {name} cache | {figures_text} | {c['tool']} |")
+    if figures.notes:
+        out += ["", "Notes:"] + [f"- {n}" for n in figures.notes]
+    return "\n".join(out) + "\n"

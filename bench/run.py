@@ -1,0 +1,269 @@
+"""The benchmark: one run, four ways of answering the same six queries, side by side.
+
+(a) the hand-written SQL on the raw DuckDB connection Tally uses, (b) Tally's service in-process
+with the cache off, (c) Tally over HTTP with the cache off, (d) hand-written SQL on PostgreSQL
+with a (tenant, time) index. Plus ingestion rate (HTTP NDJSON, CLI Parquet) and cache-hit
+throughput at 32 concurrent clients (memory and Redis caches).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pyarrow.parquet as pq
+
+from bench import postgres
+from bench.data import generate
+from bench.load import hammer
+from bench.queries import QUERIES
+from tally.auth.keys import KeyStore
+from tally.auth.principal import Principal
+from tally.config import Settings
+from tally.wiring import build_service
+
+HERE = Path(__file__).parent
+DATASETS = HERE / "datasets"
+
+
+@dataclass
+class Options:
+    rows: int
+    repeats: int
+    work: Path
+    postgres_url: str | None
+    redis_url: str | None
+    load_seconds: float
+    http_ingest_rows: int
+
+
+@dataclass
+class Figures:
+    machine: dict[str, Any] = field(default_factory=dict)
+    queries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ingest: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _settings(data_dir: Path, **extra: Any) -> Settings:
+    return Settings.from_env(data_dir=data_dir, datasets_dir=DATASETS, **extra)
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    env.update({"TALLY_DATA_DIR": str(data_dir), "TALLY_DATASETS_DIR": str(DATASETS), **extra})
+    return env
+
+
+@contextmanager
+def server(data_dir: Path, **env: str):
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tally.cli", "serve", "--port", str(port), "--log-level", "error"],
+        env=_env(data_dir, **env),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _admin_token(data_dir: Path) -> str:
+    store = KeyStore(data_dir / "keys.sqlite")
+    _, token = store.create("admin", {}, all_tenants=True, name="bench")
+    store.close()
+    return token
+
+
+def prepare(options: Options, figures: Figures) -> tuple[Path, Path]:
+    """Generate the rows once, bulk-load them through `tally ingest`, compact."""
+    options.work.mkdir(parents=True, exist_ok=True)
+    parquet = options.work / f"bench_events_{options.rows}.parquet"
+    if not parquet.exists():
+        pq.write_table(generate(options.rows), parquet)
+    data_dir = options.work / f"tally_{options.rows}"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "tally.cli", "ingest", str(parquet), "--dataset", "bench_events"],
+        env=_env(data_dir), check=True, capture_output=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    figures.ingest["cli_parquet_rows_per_s"] = options.rows / seconds
+    figures.ingest["cli_parquet_seconds"] = seconds
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "tally.cli", "compact", "--dataset", "bench_events"],
+        env=_env(data_dir), check=True, capture_output=True,
+    )  # fmt: skip
+    figures.ingest["compact_seconds"] = time.perf_counter() - started
+    return parquet, data_dir
+
+
+def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
+    service = build_service(_settings(data_dir, cache_enabled=False))
+    admin = Principal(subject="bench", role="admin", all_tenants=True)
+    timeout = service.settings.query_timeout_s
+    try:
+        for query in QUERIES:
+            for scoped in (True, False):
+                row = figures.queries.setdefault(
+                    f"{query.name}/{'tenant' if scoped else 'all'}", {}
+                )
+                sql, params = query.sql("duckdb", scoped), query.params(scoped)
+                parsed = service.prepare(query.ir(scoped))
+                raw_rows = service.engine.execute(sql, params, timeout)[1]
+                tally_rows = service.run(parsed, admin).rows
+                if len(raw_rows) != len(tally_rows):
+                    figures.notes.append(
+                        f"{query.name}: raw SQL gave {len(raw_rows)} rows, Tally {len(tally_rows)}"
+                    )
+                row["title"] = query.title
+                row["rows"] = len(tally_rows)
+                row["a_raw_duckdb_ms"] = median_ms(
+                    lambda s=sql, p=params: service.engine.execute(s, p, timeout), options.repeats
+                )
+                row["b_tally_inprocess_ms"] = median_ms(
+                    lambda q=parsed: service.run(q, admin), options.repeats
+                )
+        row = figures.queries.setdefault("SELECT 1", {"title": "engine round trip"})
+        row["a_raw_duckdb_ms"] = median_ms(
+            lambda: service.engine.execute("SELECT 1", {}, timeout), options.repeats * 5
+        )
+    finally:
+        service.engine.close()
+
+
+def over_http(options: Options, data_dir: Path, figures: Figures) -> None:
+    token = _admin_token(data_dir)
+    with server(data_dir, TALLY_CACHE="off") as base:
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+        for query in QUERIES:
+            for scoped in (True, False):
+                body = query.ir(scoped)
+
+                def ask(b: dict = body) -> None:
+                    response = client.post("/v1/query", json=b)
+                    response.raise_for_status()
+
+                key = f"{query.name}/{'tenant' if scoped else 'all'}"
+                figures.queries[key]["c_tally_http_ms"] = median_ms(ask, options.repeats)
+        client.close()
+
+
+def on_postgres(options: Options, parquet: Path, figures: Figures) -> None:
+    if not options.postgres_url:
+        figures.notes.append("PostgreSQL baseline skipped (no --postgres-url)")
+        return
+    started = time.perf_counter()
+    loaded = postgres.load(options.postgres_url, pq.read_table(parquet))
+    if loaded:
+        figures.ingest["postgres_copy_and_index_seconds"] = time.perf_counter() - started
+    with postgres.connect(options.postgres_url) as conn:
+        for query in QUERIES:
+            for scoped in (True, False):
+                sql, params = query.sql("postgres", scoped), query.params(scoped)
+                key = f"{query.name}/{'tenant' if scoped else 'all'}"
+                figures.queries[key]["d_postgres_ms"] = median_ms(
+                    lambda s=sql, p=params: conn.execute(s, p).fetchall(), options.repeats
+                )
+
+
+def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
+    """NDJSON batches of 10,000 rows through POST /v1/datasets/bench_events/rows."""
+    rows = pq.read_table(parquet).slice(0, options.http_ingest_rows).to_pylist()
+    lines = []
+    for row in rows:
+        row["ts"] = row["ts"].isoformat()
+        row["metadata"] = orjson.loads(row["metadata"])
+        lines.append(orjson.dumps(row))
+    batches = [b"\n".join(lines[i : i + 10_000]) for i in range(0, len(lines), 10_000)]
+    data_dir = options.work / "http_ingest"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    token = _admin_token(data_dir)
+    with server(data_dir) as base:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+        with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+            started = time.perf_counter()
+            for batch in batches:
+                client.post("/v1/datasets/bench_events/rows", content=batch).raise_for_status()
+            seconds = time.perf_counter() - started
+            again = client.post("/v1/datasets/bench_events/rows", content=batches[0]).json()
+    figures.ingest["http_ndjson_rows"] = len(rows)
+    figures.ingest["http_ndjson_rows_per_s"] = len(rows) / seconds
+    if again.get("duplicates") != len(batches[0].splitlines()):
+        figures.notes.append("HTTP re-ingestion did not report every row as a duplicate")
+
+
+def cache_hits(options: Options, data_dir: Path, figures: Figures) -> None:
+    body = {**QUERIES[0].ir(True), "cache": "default"}
+    token = _admin_token(data_dir)
+    backends = {"memory": {}}
+    if options.redis_url:
+        prefix = f"tally-bench-{uuid.uuid4().hex[:6]}:"
+        backends["redis"] = {"TALLY_REDIS_URL": options.redis_url, "TALLY_REDIS_PREFIX": prefix}
+    for name, env in backends.items():
+        with server(data_dir, **env) as base:
+            httpx.post(
+                f"{base}/v1/query", json=body, headers={"Authorization": f"Bearer {token}"}
+            ).raise_for_status()
+            result = hammer(f"{base}/v1/query", token, body, 32, options.load_seconds)
+        figures.cache[name] = {
+            "tool": result.tool,
+            "requests": result.requests,
+            "rps": result.rps,
+            "p50_ms": result.p50_ms,
+            "p99_ms": result.p99_ms,
+            "errors": result.errors,
+        }
+
+
+def run(options: Options) -> Figures:
+    figures = Figures()
+    parquet, data_dir = prepare(options, figures)
+    in_process(options, data_dir, figures)
+    over_http(options, data_dir, figures)
+    on_postgres(options, parquet, figures)
+    http_ingest(options, parquet, figures)
+    cache_hits(options, data_dir, figures)
+    return figures
