@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from tally.engines.base import TableSpec, WriteOutcome
+from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError, unavailable
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class DuckDBEngine:
         self._conn.execute("SET TimeZone='UTC'")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._watchdog = Watchdog()
         self._closed = False
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -65,9 +67,7 @@ class DuckDBEngine:
         self, sql: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]:
         cursor = self._cursor()
-        timer = threading.Timer(timeout_s, cursor.interrupt)
-        timer.daemon = True
-        timer.start()
+        watch = self._watchdog.watch(timeout_s, cursor.interrupt)
         try:
             result = cursor.execute(sql, params or None)
             rows = result.fetchall()
@@ -82,7 +82,7 @@ class DuckDBEngine:
             log.exception("duckdb query failed")
             raise TallyError("engine_error", "the engine could not run this query", 500) from exc
         finally:
-            timer.cancel()
+            watch.cancel()
         return columns, rows
 
     def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
@@ -177,4 +177,5 @@ class DuckDBEngine:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._watchdog.stop()
             self._conn.close()

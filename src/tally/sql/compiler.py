@@ -68,13 +68,14 @@ class Compiled:
 
 
 class _Params:
-    def __init__(self) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self.values: dict[str, Any] = {}
+        self.dialect = dialect
 
     def add(self, value: Any) -> exp.Expression:
         name = f"p{len(self.values)}"
         self.values[name] = value
-        return exp.Placeholder(this=name)
+        return self.dialect.placeholder(name, value)
 
 
 def _ident(name: str) -> exp.Identifier:
@@ -83,6 +84,22 @@ def _ident(name: str) -> exp.Identifier:
 
 def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.Column(this=_ident(name), table=_ident(table) if table else None)
+
+
+def _as(expression: exp.Expression, alias: str) -> exp.Alias:
+    return exp.alias_(expression, alias, quoted=True, copy=False)
+
+
+def _table(name: str, alias: str | None = None) -> exp.Table:
+    table = exp.Table(this=_ident(name))
+    if alias:
+        table.set("alias", exp.TableAlias(this=_ident(alias)))
+    return table
+
+
+def _select(columns: list[exp.Expression], source: exp.Expression) -> exp.Select:
+    """A SELECT built in place: sqlglot's builders copy and re-parse, which costs milliseconds."""
+    return exp.Select(expressions=list(columns)).from_(source, copy=False)
 
 
 def _and(parts: list[exp.Expression]) -> exp.Expression | None:
@@ -107,7 +124,7 @@ class Compiler:
 
     def compile(self, query: Query, window: CompareRange | None = None) -> Compiled:
         """Compile `query`; `window` replaces its time bounds (the previous period of compare)."""
-        params = _Params()
+        params = _Params(self.dialect)
         tz = query.timezone
         groups = field_groups(query)
         group_refs = [resolve_field(self.dataset, g) for g in groups]
@@ -122,27 +139,23 @@ class Compiler:
                 value = self.dialect.fan_out(value)
             elif ref.is_map:
                 value, entry_values[ref.name] = self.dialect.fan_out_map(value)
-            src_cols.append(exp.alias_(value, f"g{i}", quoted=True))
+            src_cols.append(_as(value, f"g{i}"))
         if bucket is not None:
             iv = parse_interval(bucket.time)
             ts = self._time_instant(tz)
-            src_cols.append(
-                exp.alias_(
-                    self.dialect.bucket_ms(ts, iv, tz, bucket.origin), TIME_ALIAS, quoted=True
-                )
-            )
+            src_cols.append(_as(self.dialect.bucket_ms(ts, iv, tz, bucket.origin), TIME_ALIAS))
         for i, m in enumerate(query.measures):
             if m.field is not None:
                 ref = resolve_field(self.dataset, m.field)
                 value = entry_values[m.field] if ref.is_map else self._field(ref, tz)
                 if ref.kind == "json" and m.op not in ("count", "count_distinct"):
                     value = self.dialect.to_double(value)
-                src_cols.append(exp.alias_(value, f"m{i}", quoted=True))
+                src_cols.append(_as(value, f"m{i}"))
             if m.filter is not None:
                 condition = self._filter(m.filter, params, tz)
-                src_cols.append(exp.alias_(condition, f"f{i}", quoted=True))
+                src_cols.append(_as(condition, f"f{i}"))
         if not src_cols:
-            src_cols.append(exp.alias_(exp.Literal.number(1), "_one", quoted=True))
+            src_cols.append(_as(exp.Literal.number(1), "_one"))
 
         where = _and(
             [
@@ -151,21 +164,16 @@ class Compiler:
                 self._filter(query.filter, params, tz),
             ]
         )
-        src = exp.select(*src_cols).from_(
-            exp.Table(this=_ident(self.dataset.name), alias=exp.TableAlias(this=_ident("t")))
-        )
+        src = _select(src_cols, _table(self.dataset.name, "t"))
         if where is not None:
-            src = src.where(where)
+            src = src.where(where, copy=False)
 
         group_aliases = [f"g{i}" for i in range(len(groups))]
         if bucket is not None:
             group_aliases_time = [*group_aliases, TIME_ALIAS]
         else:
             group_aliases_time = list(group_aliases)
-        aggs = [
-            exp.alias_(self._aggregate(m, i), f"a{i}", quoted=True)
-            for i, m in enumerate(query.measures)
-        ]
+        aggs = [_as(self._aggregate(m, i), f"a{i}") for i, m in enumerate(query.measures)]
         ctes: list[tuple[str, exp.Expression]] = [("src", src)]
         has_other = query.top is not None
         if query.top is not None:
@@ -176,32 +184,40 @@ class Compiler:
         else:
             agg_from = "src"
             group_keys = group_aliases_time
-        agg = exp.select(*[_col(a) for a in group_keys], *aggs).from_(agg_from)
+        agg = _select([*[_col(a) for a in group_keys], *aggs], _table(agg_from))
         if group_keys:
-            agg = agg.group_by(*[_col(a) for a in group_keys])
+            agg = agg.group_by(*[_col(a) for a in group_keys], copy=False)
         ctes.append(("agg", agg))
 
-        total = exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), TOTAL_ALIAS, quoted=True)
+        total = _as(exp.Window(this=exp.Count(this=exp.Star())), TOTAL_ALIAS)
         outputs: list[exp.Expression] = [exp.Star(), total]
         if query.top is not None:
             outputs.append(
-                exp.alias_(
-                    exp.Subquery(this=exp.select(exp.Max(this=_col(GROUPS_ALIAS))).from_("ranked")),
+                _as(
+                    exp.Subquery(
+                        this=_select([exp.Max(this=_col(GROUPS_ALIAS))], _table("ranked"))
+                    ),
                     GROUPS_ALIAS,
-                    quoted=True,
                 )
             )
-        final = exp.select(*outputs).from_("agg")
+        final = _select(outputs, _table("agg"))
         having = self._having(query.having, labels, params)
         if having is not None:
-            final = final.where(having)
-        final = final.order_by(*self._order(query, labels, groups))
+            final = final.where(having, copy=False)
+        final = final.order_by(*self._order(query, labels, groups), copy=False)
         if query.fill == "none":
-            final = final.limit(exp.Literal.number(query.limit or 0))
+            final = final.limit(exp.Literal.number(query.limit or 0), copy=False)
             if query.offset:
-                final = final.offset(exp.Literal.number(query.offset))
-        for name, body in ctes:
-            final = final.with_(name, as_=body)
+                final = final.offset(exp.Literal.number(query.offset), copy=False)
+        final.set(
+            "with_",
+            exp.With(
+                expressions=[
+                    exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name)))
+                    for name, body in ctes
+                ]
+            ),
+        )
         return Compiled(
             sql=self.dialect.render(final),
             params=params.values,
@@ -348,44 +364,41 @@ class Compiler:
         rank_index = self._rank_measure(query)
         rank_value = self._aggregate(query.measures[rank_index], rank_index)
         ranked = (
-            exp.select(
-                *[_col(a) for a in group_aliases],
-                exp.alias_(rank_value, "_rank", quoted=True),
-                exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), GROUPS_ALIAS, quoted=True),
-                exp.alias_(exp.true(), "_hit", quoted=True),
+            _select(
+                [
+                    *[_col(a) for a in group_aliases],
+                    _as(rank_value, "_rank"),
+                    _as(exp.Window(this=exp.Count(this=exp.Star())), GROUPS_ALIAS),
+                    _as(exp.true(), "_hit"),
+                ],
+                _table("src"),
             )
-            .from_("src")
-            .group_by(*[_col(a) for a in group_aliases])
+            .group_by(*[_col(a) for a in group_aliases], copy=False)
             .order_by(
                 exp.Ordered(this=_col("_rank"), desc=True, nulls_first=False),
                 *[exp.Ordered(this=_col(a), nulls_first=False) for a in group_aliases],
+                copy=False,
             )
-            .limit(exp.Literal.number(query.top.n))
+            .limit(exp.Literal.number(query.top.n), copy=False)
         )
         hit = exp.Not(this=exp.Is(this=_col("_hit", "r"), expression=exp.Null()))
         folded_cols = [
-            exp.alias_(exp.If(this=hit.copy(), true=_col(a, "s"), false=exp.Null()), a, quoted=True)
+            _as(exp.If(this=hit.copy(), true=_col(a, "s"), false=exp.Null()), a)
             for a in group_aliases
         ]
-        folded_cols.append(
-            exp.alias_(
-                exp.Is(this=_col("_hit", "r"), expression=exp.Null()), OTHER_ALIAS, quoted=True
-            )
-        )
+        folded_cols.append(_as(exp.Is(this=_col("_hit", "r"), expression=exp.Null()), OTHER_ALIAS))
         passthrough = [TIME_ALIAS] if time_group(query) else []
         passthrough += [f"m{i}" for i, m in enumerate(query.measures) if m.field is not None]
         passthrough += [f"f{i}" for i, m in enumerate(query.measures) if m.filter is not None]
-        folded_cols += [exp.alias_(_col(c, "s"), c, quoted=True) for c in passthrough]
+        folded_cols += [_as(_col(c, "s"), c) for c in passthrough]
         join_on = _and(
             [self.dialect.null_safe_equal(_col(a, "s"), _col(a, "r")) for a in group_aliases]
         )
-        folded = exp.select(*folded_cols).from_(
-            exp.Table(this=_ident("src"), alias=exp.TableAlias(this=_ident("s")))
-        )
-        folded = folded.join(
-            exp.Table(this=_ident("ranked"), alias=exp.TableAlias(this=_ident("r"))),
+        folded = _select(folded_cols, _table("src", "s")).join(
+            _table("ranked", "r"),
             on=join_on,
             join_type="LEFT" if query.top.other else "INNER",
+            copy=False,
         )
         return ranked, folded, [*group_aliases, OTHER_ALIAS]
 

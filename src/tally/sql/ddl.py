@@ -10,14 +10,14 @@ from tally.sql.dialect import Dialect
 
 
 def column_ddl(dataset: Dataset, dialect: Dialect) -> dict[str, str]:
-    return {c.physical: dialect.column_types[c.type] for c in dataset.stored_columns}
+    return {c.physical: dialect.column_type(c) for c in dataset.stored_columns}
 
 
 def create_table(dataset: Dataset, dialect: Dialect) -> str:
     columns = [
         exp.ColumnDef(
             this=exp.to_identifier(c.physical, quoted=True),
-            kind=exp.DataType.build(dialect.column_types[c.type], dialect=dialect.sqlglot_name),
+            kind=dialect.column_kind(c),
             constraints=[]
             if c.nullable
             else [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())],
@@ -26,7 +26,10 @@ def create_table(dataset: Dataset, dialect: Dialect) -> str:
     ]
     table = exp.Table(this=exp.to_identifier(dataset.name, quoted=True))
     schema = exp.Schema(this=table, expressions=columns)
-    return exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect=dialect.sqlglot_name)
+    create = exp.Create(
+        this=schema, kind="TABLE", exists=True, properties=dialect.table_properties(dataset)
+    )
+    return create.sql(dialect=dialect.sqlglot_name)
 
 
 def table_spec(dataset: Dataset) -> TableSpec:

@@ -9,10 +9,11 @@ falls back to a different meaning.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlglot import exp
 
-from tally.catalog.model import ColumnType
+from tally.catalog.model import Column, ColumnType, Dataset
 from tally.errors import TallyError
 from tally.query.timebuckets import Interval
 
@@ -41,6 +42,21 @@ class Dialect:
 
     def render(self, tree: exp.Expression) -> str:
         return tree.sql(dialect=self.sqlglot_name)
+
+    def placeholder(self, name: str, value: Any) -> exp.Expression:
+        """Where a bound value goes; an engine whose parameters carry a type spells it here."""
+        return exp.Placeholder(this=name)
+
+    def column_type(self, column: Column) -> str:
+        """The stored type of a column (nullability is a NOT NULL constraint by default)."""
+        return self.column_types[column.type]
+
+    def column_kind(self, column: Column) -> exp.DataType:
+        return exp.DataType.build(self.column_type(column), dialect=self.sqlglot_name)
+
+    def table_properties(self, dataset: Dataset) -> exp.Properties | None:
+        """Storage clauses of CREATE TABLE (engine, sort key, partitions); none by default."""
+        return None
 
     def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
         raise Unsupported(self.name, "JSON keys")
