@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -42,6 +44,7 @@ from tally.sql.ddl import column_ddl, create_table, table_spec
 from tally.sql.dialect import Dialect
 
 log = logging.getLogger(__name__)
+STATEMENT_CACHE_SIZE = 1024
 
 
 @dataclass
@@ -80,6 +83,8 @@ class Service:
         self._validators: dict[str, RowValidator] = {}
         self._watermarks: dict[tuple, datetime | None] = {}
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
+        self._statements: OrderedDict[bytes, Compiled] = OrderedDict()
+        self._statements_lock = threading.Lock()
         self.observers: list[Callable[[str, float], None]] = []
 
     def start(self) -> None:
@@ -149,9 +154,8 @@ class Service:
 
     def execute(self, query: Query, dataset: Dataset, scope: Scope) -> Result:
         started = time.perf_counter()
-        compiler = Compiler(self.dialect, dataset, scope)
-        compiled = compiler.compile(query)
-        previous = compiler.compile(query, query.compare) if query.compare else None
+        compiled = self._compile(query, dataset, scope)
+        previous = self._compile(query, dataset, scope, compare=True) if query.compare else None
         compile_ms = (time.perf_counter() - started) * 1000
         tz = ZoneInfo(query.timezone)
         columns, raw = self._run_sql(compiled)
@@ -172,6 +176,24 @@ class Service:
         for observe in self.observers:
             observe(dataset.name, execute_ms / 1000)
         return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
+
+    def _compile(
+        self, query: Query, dataset: Dataset, scope: Scope, compare: bool = False
+    ) -> Compiled:
+        """Compile, remembering recent statements: dashboards re-ask the same questions."""
+        key = orjson.dumps([query.canonical(), scope.canonical(), compare])
+        with self._statements_lock:
+            found = self._statements.get(key)
+            if found is not None:
+                self._statements.move_to_end(key)
+                return found
+        window = query.compare if compare and isinstance(query.compare, CompareRange) else None
+        compiled = Compiler(self.dialect, dataset, scope).compile(query, window)
+        with self._statements_lock:
+            self._statements[key] = compiled
+            if len(self._statements) > STATEMENT_CACHE_SIZE:
+                self._statements.popitem(last=False)
+        return compiled
 
     def _run_sql(self, compiled: Compiled) -> tuple[list[str], list[tuple]]:
         if not self._slots.acquire(timeout=self.settings.queue_timeout_s):
