@@ -1,0 +1,1 @@
+"""Profile 003: scorer feedback aggregates (`POST /feedback/aggregate`)."""

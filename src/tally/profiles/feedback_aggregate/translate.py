@@ -1,0 +1,177 @@
+"""A feedback aggregate request as IR queries over the `feedback` dataset.
+
+One response needs three aggregates per (bucket, group): the row totals, the tag occurrences
+(a fan-out over `scorer_tags`) and the rating sums and counts (a fan-out over the `ratings`
+map). The IR fans out one array or map per query, so each is its own query; they share the same
+window, filter, scope and grouping, which lets the renderer merge them by (bucket, group).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tally.profiles.feedback_aggregate.models import FeedbackAggregateReq
+from tally.query.model import And, Filter, Leaf, Measure, Or, Query, TimeGroup, TimeRange
+
+DATASET = "feedback"
+RATING_KEY = "ratings._rating_"
+TAGS = "scorer_tags"
+RATINGS = "ratings"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The IR spells a bucket as "<N> <unit>" with N of at most six digits.
+MAX_INTERVAL_COUNT = 999_999
+FIXED_UNITS = (("second", 1), ("minute", 60), ("hour", 3600))
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A part of the window answered by one set of queries.
+
+    Normally the whole window with the engine bucketing it (`interval`). A bucket size the IR
+    cannot spell is answered one bucket at a time instead: each slice is then one epoch-aligned
+    bucket cut to the window, unbucketed in SQL, and `start_ms` labels its rows.
+    """
+
+    after_ms: int
+    before_ms: int
+    interval: str | None = None
+    start_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Queries:
+    totals: Query
+    tags: Query
+    ratings: Query
+
+
+def to_time(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def to_ms(instant: datetime) -> int:
+    return (instant - EPOCH) // timedelta(milliseconds=1)
+
+
+def interval(seconds: int) -> str | None:
+    """The IR interval of an epoch-aligned bucket of `seconds`, if the IR can spell it."""
+    for unit, size in FIXED_UNITS:
+        if seconds % size == 0 and seconds // size <= MAX_INTERVAL_COUNT:
+            return f"{seconds // size} {unit}"
+    return None
+
+
+def slices(req: FeedbackAggregateReq) -> list[Slice]:
+    seconds = req.time_bucket_seconds
+    if seconds is None:
+        return [Slice(req.after_ms, req.before_ms)]
+    spelled = interval(seconds)
+    if spelled is not None:
+        return [Slice(req.after_ms, req.before_ms, interval=spelled)]
+    size = seconds * 1000
+    first = req.after_ms - req.after_ms % size
+    return [
+        Slice(max(req.after_ms, start), min(req.before_ms, start + size), start_ms=start)
+        for start in range(first, req.before_ms, size)
+    ]
+
+
+def _any(leaves: list[Filter]) -> Filter:
+    return leaves[0] if len(leaves) == 1 else Or(or_=leaves)
+
+
+def _all(parts: list[Filter]) -> Filter | None:
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else And(and_=parts)
+
+
+def _object_ids(field: str, items: list[str]) -> Filter:
+    """Exact ids in one IN; an item ending in `*` is a prefix of the id."""
+    exact = [item for item in items if not item.endswith("*")]
+    leaves: list[Filter] = [Leaf(field=field, op="in", value=exact)] if exact else []
+    leaves += [
+        Leaf(field=field, op="starts_with", value=item.rstrip("*"))
+        for item in items
+        if item.endswith("*")
+    ]
+    return _any(leaves)
+
+
+def request_filter(req: FeedbackAggregateReq) -> list[Filter]:
+    """One condition per filter family given; families AND, the items of a family OR."""
+    parts: list[Filter] = []
+    if req.feedback_types:
+        parts.append(
+            _any(
+                [
+                    Leaf(field="feedback_type", op="starts_with", value=kind.rstrip("*"))
+                    for kind in req.feedback_types
+                ]
+            )
+        )
+    if req.tags:
+        parts.append(Leaf(field=TAGS, op="has_any", value=req.tags))
+    if req.rating_min is not None:
+        parts.append(Leaf(field=RATING_KEY, op="gte", value=req.rating_min))
+    if req.rating_max is not None:
+        parts.append(Leaf(field=RATING_KEY, op="lte", value=req.rating_max))
+    if req.monitor_ids:
+        parts.append(_object_ids("monitor_id", req.monitor_ids))
+    if req.scorer_ids:
+        parts.append(_object_ids("scorer_id", req.scorer_ids))
+    if req.span_agent_names:
+        parts.append(Leaf(field="span_agent_name", op="in", value=req.span_agent_names))
+    if req.span_types:
+        parts.append(Leaf(field="span_type", op="in", value=req.span_types))
+    return parts
+
+
+def _window(part: Slice, max_days: int) -> tuple[TimeRange | None, list[Filter]]:
+    """The window as the query's time range, or as conditions on created_at when it is longer
+    than the IR allows a range to be (an all-time total starting at after_ms = 0)."""
+    start, end = to_time(part.after_ms), to_time(part.before_ms)
+    if end - start <= timedelta(days=max_days):
+        return TimeRange(start=start, end=end), []
+    return None, [
+        Leaf(field="created_at", op="gte", value=start.isoformat()),
+        Leaf(field="created_at", op="lt", value=end.isoformat()),
+    ]
+
+
+def queries(req: FeedbackAggregateReq, part: Slice, max_days: int, limit: int) -> Queries:
+    """The three queries of one slice, each returning at most `limit` rows per page."""
+    time, bounds = _window(part, max_days)
+    conditions = [*bounds, *request_filter(req)]
+    bucket = [TimeGroup(time=part.interval)] if part.interval else []
+
+    def query(measures: list[Measure], fan_out: str | None = None) -> Query:
+        extra = [Leaf(field=fan_out, op="not_empty")] if fan_out else []
+        return Query(
+            dataset=DATASET,
+            time=time,
+            filter=_all([*conditions, *extra]),
+            measures=measures,
+            group_by=[*req.group_by, *([fan_out] if fan_out else []), *bucket],
+            scope={"project_id": req.project_id},
+            limit=limit,
+        )
+
+    scored = Or(or_=[Leaf(field=TAGS, op="not_empty"), Leaf(field=RATINGS, op="not_empty")])
+    return Queries(
+        totals=query(
+            [
+                Measure(op="count", as_="total_count"),
+                Measure(op="count", as_="scored_count", filter=scored),
+            ]
+        ),
+        tags=query([Measure(op="count", as_="occurrences")], TAGS),
+        ratings=query(
+            [
+                Measure(op="sum", field=RATINGS, as_="rating_sum"),
+                Measure(op="count", as_="rating_count"),
+            ],
+            RATINGS,
+        ),
+    )
