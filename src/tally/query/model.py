@@ -109,7 +109,7 @@ class Measure(Strict):
 
 
 class TimeGroup(Strict):
-    time: str = Field(pattern=r"^(auto|[1-9][0-9]{0,5} ?(second|minute|hour|day|week|month)s?)$")
+    time: str = Field(pattern=r"^(auto|[1-9][0-9]{0,9} ?(second|minute|hour|day|week|month)s?)$")
     origin: AwareDatetime | None = None
 
 

@@ -19,7 +19,7 @@ FIXED_SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 UNIT_SECONDS = {**FIXED_SECONDS, "day": 86_400, "week": 604_800, "month": 2_629_746}
 EPOCH_DATE = date(1970, 1, 1)
 EPOCH_MONDAY = date(1970, 1, 5)
-_INTERVAL = re.compile(r"^([1-9][0-9]{0,5}) ?(second|minute|hour|day|week|month)s?$")
+_INTERVAL = re.compile(r"^([1-9][0-9]{0,9}) ?(second|minute|hour|day|week|month)s?$")
 AUTO_LADDER = (
     (1, "second"), (5, "second"), (10, "second"), (15, "second"), (30, "second"),
     (1, "minute"), (5, "minute"), (10, "minute"), (15, "minute"), (30, "minute"),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tally.profiles.feedback_aggregate.models import FeedbackAggregateReq
 from tally.profiles.feedback_aggregate.render import Buckets
-from tally.profiles.feedback_aggregate.translate import queries, slices
+from tally.profiles.feedback_aggregate.translate import queries
 from tally.query.model import Query
 
 if TYPE_CHECKING:
@@ -33,9 +33,8 @@ def all_rows(service: Service, principal: Principal, query: Query) -> list[dict[
 def aggregate(service: Service, principal: Principal, req: FeedbackAggregateReq) -> dict[str, Any]:
     limits = service.settings.limits
     buckets = Buckets(req)
-    for part in slices(req):
-        planned = queries(req, part, limits.max_window_days, limits.max_rows)
-        buckets.add_totals(all_rows(service, principal, planned.totals), part.start_ms)
-        buckets.add_tags(all_rows(service, principal, planned.tags), part.start_ms)
-        buckets.add_ratings(all_rows(service, principal, planned.ratings), part.start_ms)
+    planned = queries(req, limits.max_window_days, limits.max_rows)
+    buckets.add_totals(all_rows(service, principal, planned.totals))
+    buckets.add_tags(all_rows(service, principal, planned.tags))
+    buckets.add_ratings(all_rows(service, principal, planned.ratings))
     return buckets.body()

@@ -38,26 +38,25 @@ class Buckets:
         self.req = req
         self.rows: dict[Key, Bucket] = {}
 
-    def _at(self, row: dict[str, Any], start_ms: int | None) -> Bucket:
-        if "time" in row:
-            start_ms = to_ms(row["time"])
+    def _at(self, row: dict[str, Any]) -> Bucket:
+        start_ms = to_ms(row["time"]) if "time" in row else None
         key = (start_ms, tuple(_text(row[name]) for name in self.req.group_by))
         return self.rows.setdefault(key, Bucket())
 
-    def add_totals(self, rows: list[dict[str, Any]], start_ms: int | None) -> None:
+    def add_totals(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            bucket = self._at(row, start_ms)
+            bucket = self._at(row)
             bucket.total_count += row["total_count"]
             bucket.scored_count += row["scored_count"]
 
-    def add_tags(self, rows: list[dict[str, Any]], start_ms: int | None) -> None:
+    def add_tags(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            counts = self._at(row, start_ms).tag_counts
+            counts = self._at(row).tag_counts
             counts[row[TAGS]] = counts.get(row[TAGS], 0) + row["occurrences"]
 
-    def add_ratings(self, rows: list[dict[str, Any]], start_ms: int | None) -> None:
+    def add_ratings(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
-            bucket = self._at(row, start_ms)
+            bucket = self._at(row)
             name = row[RATINGS]
             bucket.rating_counts[name] = bucket.rating_counts.get(name, 0) + row["rating_count"]
             bucket.rating_sums[name] = bucket.rating_sums.get(name, 0.0) + row["rating_sum"]

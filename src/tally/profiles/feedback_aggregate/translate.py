@@ -19,24 +19,6 @@ RATING_KEY = "ratings._rating_"
 TAGS = "scorer_tags"
 RATINGS = "ratings"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The IR spells a bucket as "<N> <unit>" with N of at most six digits.
-MAX_INTERVAL_COUNT = 999_999
-FIXED_UNITS = (("second", 1), ("minute", 60), ("hour", 3600))
-
-
-@dataclass(frozen=True)
-class Slice:
-    """A part of the window answered by one set of queries.
-
-    Normally the whole window with the engine bucketing it (`interval`). A bucket size the IR
-    cannot spell is answered one bucket at a time instead: each slice is then one epoch-aligned
-    bucket cut to the window, unbucketed in SQL, and `start_ms` labels its rows.
-    """
-
-    after_ms: int
-    before_ms: int
-    interval: str | None = None
-    start_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,29 +34,6 @@ def to_time(ms: int) -> datetime:
 
 def to_ms(instant: datetime) -> int:
     return (instant - EPOCH) // timedelta(milliseconds=1)
-
-
-def interval(seconds: int) -> str | None:
-    """The IR interval of an epoch-aligned bucket of `seconds`, if the IR can spell it."""
-    for unit, size in FIXED_UNITS:
-        if seconds % size == 0 and seconds // size <= MAX_INTERVAL_COUNT:
-            return f"{seconds // size} {unit}"
-    return None
-
-
-def slices(req: FeedbackAggregateReq) -> list[Slice]:
-    seconds = req.time_bucket_seconds
-    if seconds is None:
-        return [Slice(req.after_ms, req.before_ms)]
-    spelled = interval(seconds)
-    if spelled is not None:
-        return [Slice(req.after_ms, req.before_ms, interval=spelled)]
-    size = seconds * 1000
-    first = req.after_ms - req.after_ms % size
-    return [
-        Slice(max(req.after_ms, start), min(req.before_ms, start + size), start_ms=start)
-        for start in range(first, req.before_ms, size)
-    ]
 
 
 def _any(leaves: list[Filter]) -> Filter:
@@ -128,10 +87,10 @@ def request_filter(req: FeedbackAggregateReq) -> list[Filter]:
     return parts
 
 
-def _window(part: Slice, max_days: int) -> tuple[TimeRange | None, list[Filter]]:
+def _window(req: FeedbackAggregateReq, max_days: int) -> tuple[TimeRange | None, list[Filter]]:
     """The window as the query's time range, or as conditions on created_at when it is longer
     than the IR allows a range to be (an all-time total starting at after_ms = 0)."""
-    start, end = to_time(part.after_ms), to_time(part.before_ms)
+    start, end = to_time(req.after_ms), to_time(req.before_ms)
     if end - start <= timedelta(days=max_days):
         return TimeRange(start=start, end=end), []
     return None, [
@@ -140,11 +99,12 @@ def _window(part: Slice, max_days: int) -> tuple[TimeRange | None, list[Filter]]
     ]
 
 
-def queries(req: FeedbackAggregateReq, part: Slice, max_days: int, limit: int) -> Queries:
-    """The three queries of one slice, each returning at most `limit` rows per page."""
-    time, bounds = _window(part, max_days)
+def queries(req: FeedbackAggregateReq, max_days: int, limit: int) -> Queries:
+    """The three queries of a request, each returning at most `limit` rows per page."""
+    time, bounds = _window(req, max_days)
     conditions = [*bounds, *request_filter(req)]
-    bucket = [TimeGroup(time=part.interval)] if part.interval else []
+    seconds = req.time_bucket_seconds
+    bucket = [TimeGroup(time=f"{seconds} second")] if seconds else []
 
     def query(measures: list[Measure], fan_out: str | None = None) -> Query:
         extra = [Leaf(field=fan_out, op="not_empty")] if fan_out else []
