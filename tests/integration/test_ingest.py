@@ -511,3 +511,26 @@ def test_a_rejected_batch_does_not_touch_what_is_stored(client: TestClient, admi
         "evt_1",
         "evt_2",
     ]
+
+
+def test_a_null_nested_record_stores_its_fields_as_null(client, admin_headers) -> None:
+    row = {
+        "workspace_id": "ws_a",
+        "id": "tx_null_counterparty",
+        "booked_at": "2026-01-05T10:00:00Z",
+        "amount": {"amount": 12.5, "currency": "EUR"},
+        "direction": "debit",
+        "category": None,
+        "counterparty": None,
+        "account_id": "acc_1",
+        "reconciled": False,
+    }
+    stored = client.post("/v1/datasets/transactions/rows", json=[row], headers=admin_headers)
+    assert stored.status_code == 200, stored.text
+    query = {
+        "dataset": "transactions",
+        "filter": {"field": "counterparty.name", "op": "is_null"},
+        "measures": [{"op": "count"}],
+    }
+    answer = client.post("/v1/query", json=query, headers=admin_headers).json()
+    assert answer["rows"][0]["count"] == 1

@@ -11,9 +11,10 @@ from collections.abc import Callable
 
 import orjson
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-from tally.errors import TallyError
+from tally.errors import ErrorDetail, TallyError, pointer
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,14 @@ def internal_error() -> TallyError:
     return TallyError("internal_error", "something went wrong on our side", 500)
 
 
+def request_details(invalid: RequestValidationError) -> list[ErrorDetail]:
+    """FastAPI's own parameter errors (path, query, header) as path-addressed details."""
+    return [
+        ErrorDetail(pointer(*[p for p in e["loc"] if p != "body"]), e["msg"])
+        for e in invalid.errors()
+    ]
+
+
 def error_route(render: Renderer) -> type[APIRoute]:
     """An APIRoute class whose handler errors are rendered by `render`."""
 
@@ -58,6 +67,9 @@ def error_route(render: Renderer) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except TallyError as error:
+                    return error_response(error, trace_id(request), render)
+                except RequestValidationError as invalid:
+                    error = TallyError.invalid(request_details(invalid))
                     return error_response(error, trace_id(request), render)
                 except Exception:
                     log.exception("unhandled error (trace %s)", trace_id(request))

@@ -128,10 +128,13 @@ CONVERTERS: dict[ColumnType, Callable[[Any], Any]] = {
 
 
 def _flatten(row: dict[str, Any], nested: frozenset[str], prefix: str = "") -> dict[str, Any]:
-    """Spread nested records into dotted keys; JSON and map columns stay whole."""
+    """Spread nested records into dotted keys (a null record nulls its fields); JSON and map
+    columns stay whole."""
     out: dict[str, Any] = {}
     for key, value in row.items():
         name = f"{prefix}{key}"
+        if name in nested and value is None:
+            continue
         if isinstance(value, dict) and name in nested:
             out.update(_flatten(value, nested, f"{name}."))
         else:

@@ -1,0 +1,1 @@
+"""Profile 000: the widget aggregation endpoint `POST /api/workspace/{id}/dashboards/aggregate`."""
