@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tally.auth.settings import JwtSettings, RateLimitSettings
 from tally.query.limits import Limits
 
 
@@ -32,6 +33,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     max_ingest_rows: int = 1_000_000
     duckdb_threads: int | None = None
+    postgres_url: str | None = None
+    clickhouse_url: str | None = None
     redis_url: str | None = None
     redis_prefix: str = "tally:"
     cache_enabled: bool = True
@@ -39,6 +42,8 @@ class Settings:
     cache_stale_s: float = 300.0
     cache_max_bytes: int = 256 * 1024 * 1024
     limits: Limits = field(default_factory=Limits)
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
 
     @property
     def database_path(self) -> Path:
@@ -72,6 +77,8 @@ class Settings:
             max_body_bytes=_int("MAX_BODY_BYTES", cls.max_body_bytes),
             max_ingest_rows=_int("MAX_INGEST_ROWS", cls.max_ingest_rows),
             duckdb_threads=_int("DUCKDB_THREADS", 0) or None,
+            postgres_url=_env("POSTGRES_URL") or None,
+            clickhouse_url=_env("CLICKHOUSE_URL") or None,
             redis_url=_env("REDIS_URL") or None,
             redis_prefix=_env("REDIS_PREFIX", "tally:") or "tally:",
             cache_enabled=(_env("CACHE", "on") or "on").lower() not in ("off", "0", "false"),
@@ -79,6 +86,8 @@ class Settings:
             cache_stale_s=_float("CACHE_STALE_S", cls.cache_stale_s),
             cache_max_bytes=_int("CACHE_MAX_BYTES", cls.cache_max_bytes),
             limits=limits,
+            jwt=JwtSettings.from_env(),
+            rate_limits=RateLimitSettings.from_env(),
         )
         values.update(overrides)
         return cls(**values)

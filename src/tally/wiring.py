@@ -13,11 +13,34 @@ from tally.service import Service
 from tally.sql.dialect import Dialect
 from tally.sql.duckdb import DuckDBDialect
 
+ENGINES = ("duckdb", "postgres", "clickhouse")
+
+
+def _required(value: str | None, variable: str, engine: str) -> str:
+    if not value:
+        raise ValueError(f"TALLY_ENGINE={engine} needs {variable}")
+    return value
+
 
 def open_engine(settings: Settings) -> tuple[Engine, Dialect]:
+    """The engine named by `TALLY_ENGINE` and its dialect; drivers are imported only when used."""
     if settings.engine == "duckdb":
         return DuckDBEngine(settings.database_path, settings.duckdb_threads), DuckDBDialect()
-    raise ValueError(f"unknown engine {settings.engine!r}; this build supports: duckdb")
+    if settings.engine == "postgres":
+        from tally.engines.postgres import PostgresEngine
+        from tally.sql.postgres import PostgresDialect
+
+        url = _required(settings.postgres_url, "TALLY_POSTGRES_URL", "postgres")
+        return PostgresEngine(url, settings.max_concurrent_queries), PostgresDialect()
+    if settings.engine == "clickhouse":
+        from tally.engines.clickhouse import ClickHouseEngine
+        from tally.sql.clickhouse import ClickHouseDialect
+
+        url = _required(settings.clickhouse_url, "TALLY_CLICKHOUSE_URL", "clickhouse")
+        return ClickHouseEngine(url), ClickHouseDialect()
+    raise ValueError(
+        f"unknown engine {settings.engine!r}; this build supports: {', '.join(ENGINES)}"
+    )
 
 
 def open_cache(settings: Settings) -> tuple[ResultCache | None, DataVersions]:
@@ -35,6 +58,8 @@ def open_cache(settings: Settings) -> tuple[ResultCache | None, DataVersions]:
 
 
 def build_service(settings: Settings) -> Service:
+    # The data directory holds keys and demo markers whatever the engine (DuckDB adds its file).
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = Catalog.load(settings.datasets_dir)
     engine, dialect = open_engine(settings)
     cache, versions = open_cache(settings)

@@ -528,3 +528,30 @@ def test_last_with_day_buckets_ends_at_the_next_local_midnight(
         "2026-11-09T00:00:00+01:00",
     ]
     assert_rows(result["rows"], expected(env.events, absolute), body["group_by"])
+
+
+def test_multi_month_buckets_before_1970_start_on_the_right_month(tmp_path) -> None:
+    """Floor, not truncation, on negative month indexes: 1969-11 is in the bucket of 1969-10."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    import duckdb
+    from sqlglot import exp
+
+    from tally.query.timebuckets import Interval, bucket_start
+    from tally.sql.duckdb import DuckDBDialect
+
+    dialect = DuckDBDialect()
+    moments = [datetime(1969, 11, 15, tzinfo=UTC), datetime(1968, 2, 3, tzinfo=UTC)]
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone='UTC'")
+    for count in (2, 3, 5):
+        interval = Interval(count, "month")
+        for moment in moments:
+            value = exp.Cast(
+                this=exp.Literal.string(moment.isoformat()), to=exp.DataType.build("TIMESTAMPTZ")
+            )
+            sql = "SELECT " + dialect.render(dialect.bucket_ms(value, interval, "UTC", None))
+            got = connection.execute(sql).fetchone()[0]
+            expected = bucket_start(moment, interval, ZoneInfo("UTC"))
+            assert got == int(expected.timestamp() * 1000), (count, moment)

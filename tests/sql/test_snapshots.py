@@ -47,9 +47,9 @@ SRC_CTE = re.compile(r"^WITH src AS \((.*?)\), (?:ranked|agg) AS \(")
 # --- the tiny snapshot helper ------------------------------------------------------------------
 
 
-def check_snapshot(name: str, text: str) -> None:
+def check_snapshot(name: str, text: str, directory: Path = SNAPSHOTS) -> None:
     """Compare `text` with the stored snapshot; write it instead when updating."""
-    path = SNAPSHOTS / f"{name}.sql"
+    path = directory / f"{name}.sql"
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

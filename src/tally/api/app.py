@@ -12,8 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tally import profiles
-from tally.api import health, native
-from tally.api.errors import error_response, internal_error, native_error, trace_id
+from tally.api import capabilities, health, key_admin, native, security
+from tally.api.errors import (
+    error_response,
+    internal_error,
+    native_error,
+    request_details,
+    trace_id,
+)
 from tally.api.metrics import Metrics
 from tally.auth.keys import KeyStore
 from tally.config import Settings
@@ -41,6 +47,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             service.cache.close()
         service.engine.close()
         app.state.keys.close()
+        app.state.limiter.close()
 
     app = FastAPI(
         title="Tally",
@@ -51,6 +58,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app.state.settings = settings
     app.state.service = service
     app.state.keys = KeyStore(settings.keys_path)
+    security.install(app, settings)
     app.state.metrics = metrics
 
     @app.middleware("http")
@@ -79,7 +87,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
-        mapped = TallyError("invalid_request", "the request is not valid", 400)
+        mapped = TallyError.invalid(request_details(error))
         return error_response(mapped, trace_id(request), native_error)
 
     @app.exception_handler(Exception)
@@ -89,6 +97,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app.include_router(health.router)
     app.include_router(native.router)
+    app.include_router(key_admin.router)
+    app.include_router(capabilities.router)
     for router in profiles.routers():
         app.include_router(router)
     return app

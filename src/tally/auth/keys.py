@@ -3,6 +3,8 @@
 Keys live outside the analytics database so `tally keys ...` works while the server holds the
 database open, and a revocation takes effect on the next request (every check reads the store).
 A key is 32 random bytes, so a plain SHA-256 is enough: there is nothing to brute-force.
+A revocation may be dated in the future: that is how a rotated key keeps working for a grace
+period while its clients move to the new token.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tally.auth.principal import ROLES, Principal
@@ -44,8 +46,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return _stamp(datetime.now(UTC))
+
+
+def _passed(stamp: str | None) -> bool:
+    return stamp is not None and datetime.fromisoformat(stamp) <= datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,8 @@ class KeyInfo:
     expires_at: str | None
     revoked_at: str | None
     last_used_at: str | None
+    teams: list[str] = field(default_factory=list)
+    subject: str | None = None
 
 
 class KeyStore:
@@ -102,7 +114,7 @@ class KeyStore:
                     json.dumps(list(teams)),
                     subject,
                     _now(),
-                    expires_at.isoformat(timespec="seconds") if expires_at else None,
+                    _stamp(expires_at) if expires_at else None,
                 ),
             )
         return key_id, token
@@ -119,9 +131,7 @@ class KeyStore:
         if row is None:
             return None
         key_id, role, scopes, all_tenants, teams, subject, expires_at, revoked_at = row
-        if revoked_at is not None:
-            return None
-        if expires_at is not None and datetime.fromisoformat(expires_at) <= datetime.now(UTC):
+        if _passed(revoked_at) or _passed(expires_at):
             return None
         self._touch(key_id)
         return Principal(
@@ -143,22 +153,59 @@ class KeyStore:
                 "UPDATE api_keys SET last_used_at = ? WHERE id = ?", (_now(), key_id)
             )
 
-    def revoke(self, key_id: str) -> bool:
+    def revoke(self, key_id: str, grace: timedelta | None = None) -> bool:
+        """Revoke now, or after `grace`; False when there is no such key still in use."""
+        now = _now()
+        when = _stamp(datetime.now(UTC) + grace) if grace else now
         with self._lock:
             cursor = self._conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (_now(), key_id),
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? "
+                "AND (revoked_at IS NULL OR revoked_at > ?)",
+                (when, key_id, now),
             )
         return cursor.rowcount == 1
+
+    def rotate(
+        self,
+        key_id: str,
+        grace: timedelta | None = None,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, str]:
+        """A new key with the old one's role, scopes, teams, subject and name; the old one is
+        revoked now or after `grace`. Without `expires_at`, the new key lives as long as the old
+        one was meant to (from now)."""
+        old = next((k for k in self.list() if k.id == key_id), None)
+        if old is None or _passed(old.revoked_at) or _passed(old.expires_at):
+            raise ValueError(f"no active key {key_id!r}")
+        if expires_at is None and old.expires_at is not None:
+            lifetime = datetime.fromisoformat(old.expires_at) - datetime.fromisoformat(
+                old.created_at
+            )
+            expires_at = datetime.now(UTC) + lifetime
+        new_id, token = self.create(
+            old.role,
+            {k: tuple(v) for k, v in old.scopes.items()},
+            old.all_tenants,
+            old.name,
+            tuple(old.teams),
+            expires_at,
+            old.subject,
+        )
+        self.revoke(key_id, grace)
+        return new_id, token
 
     def list(self) -> list[KeyInfo]:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT id, name, role, scopes, all_tenants, created_at, expires_at, revoked_at, "
-                "last_used_at FROM api_keys ORDER BY created_at, id"
+                "last_used_at, teams, subject FROM api_keys ORDER BY created_at, id"
             ).fetchall()
         return [
-            KeyInfo(r[0], r[1], r[2], json.loads(r[3]), bool(r[4]), r[5], r[6], r[7], r[8])
+            KeyInfo(
+                *(r[0], r[1], r[2], json.loads(r[3]), bool(r[4]), r[5], r[6], r[7], r[8]),
+                teams=json.loads(r[9]),
+                subject=r[10],
+            )
             for r in rows
         ]
 

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from tally.errors import TallyError, unavailable
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -19,6 +21,15 @@ class TableSpec:
     key_columns: tuple[str, ...]
     upsert: bool
     order_by: tuple[str, ...]
+
+
+def timed_out(timeout_s: float) -> TallyError:
+    """The 503 every engine answers when a query outlives its timeout."""
+    return unavailable(
+        f"the query took longer than {timeout_s:g} s and was stopped; "
+        "narrow the window or the groups",
+        retry_after=1,
+    )
 
 
 @dataclass(frozen=True)

@@ -100,18 +100,8 @@ class DuckDBDialect(Dialect):
             ),
             expression=lit(base),
         )
-        as_int = exp.Cast(this=index, to=exp.DataType.build("BIGINT"))
-        first = fn(
-            "make_date",
-            exp.Add(
-                this=lit(1970),
-                expression=exp.Paren(this=exp.IntDiv(this=as_int, expression=lit(12))),
-            ),
-            exp.Add(
-                this=exp.Paren(this=exp.Mod(this=as_int, expression=lit(12))), expression=lit(1)
-            ),
-            lit(1),
-        )
+        months_since_epoch = exp.Cast(this=index, to=exp.DataType.build("INTEGER"))
+        first = fn("date_add", _date(EPOCH_DATE), fn("to_months", months_since_epoch))
         return self._instant_ms(first, tz)
 
     def percentile(self, value: exp.Expression, q: float, approx: bool) -> exp.Expression:

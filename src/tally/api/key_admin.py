@@ -1,0 +1,96 @@
+"""API keys over HTTP, for an admin of every tenant (what `tally keys ...` does on the host).
+
+Only an unscoped admin may manage keys: a key can carry any scope, so letting a tenant's admin
+mint one would let it widen its own reach. Tokens appear once, in the answer that creates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import Field
+
+from tally.api.body import parse_json, read_bytes, read_json
+from tally.api.errors import error_route, native_error
+from tally.api.responses import json_response
+from tally.api.security import principal
+from tally.auth.keys import KeyStore
+from tally.auth.principal import Principal
+from tally.errors import TallyError, forbidden, not_found
+from tally.query.model import Strict
+from tally.query.parse import parse_model
+
+router = APIRouter(route_class=error_route(native_error))
+
+
+class NewKey(Strict):
+    role: Literal["viewer", "editor", "admin"] = "viewer"
+    scopes: dict[str, list[str]] = Field(default_factory=dict, max_length=16)
+    all_tenants: bool = False
+    name: str = Field(default="", max_length=100)
+    teams: list[str] = Field(default_factory=list, max_length=100)
+    subject: str | None = Field(default=None, min_length=1, max_length=200)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class Rotation(Strict):
+    grace_minutes: int = Field(default=0, ge=0, le=43_200)
+    expires_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+def _store(request: Request, who: Principal) -> KeyStore:
+    who.require("admin")
+    if not who.all_tenants:
+        raise forbidden("managing keys needs an admin of every tenant")
+    return request.app.state.keys
+
+
+def _expiry(days: int | None) -> datetime | None:
+    return datetime.now(UTC) + timedelta(days=days) if days else None
+
+
+@router.get("/v1/keys")
+async def list_keys(request: Request, who: Principal = Depends(principal)) -> Response:
+    return json_response({"keys": [asdict(k) for k in _store(request, who).list()]})
+
+
+@router.post("/v1/keys")
+async def create_key(request: Request, who: Principal = Depends(principal)) -> Response:
+    store = _store(request, who)
+    body = parse_model(NewKey, await read_json(request, request.app.state.settings.max_body_bytes))
+    scopes = {column: tuple(values) for column, values in body.scopes.items()}
+    try:
+        key_id, token = store.create(
+            body.role, scopes, body.all_tenants, body.name, tuple(body.teams),
+            _expiry(body.expires_days), body.subject,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise TallyError.at("/scopes", str(exc), "invalid_request") from None
+    return json_response({"id": key_id, "token": token}, status=201)
+
+
+@router.post("/v1/keys/{key_id}/rotate")
+async def rotate_key(
+    key_id: str, request: Request, who: Principal = Depends(principal)
+) -> Response:
+    store = _store(request, who)
+    data = await read_bytes(request, request.app.state.settings.max_body_bytes)
+    body = parse_model(Rotation, parse_json(data) if data.strip() else {})
+    grace = timedelta(minutes=body.grace_minutes) if body.grace_minutes else None
+    try:
+        new_id, token = store.rotate(key_id, grace, _expiry(body.expires_days))
+    except ValueError as exc:
+        raise not_found(str(exc)) from None
+    return json_response({"id": new_id, "token": token, "replaces": key_id}, status=201)
+
+
+@router.delete("/v1/keys/{key_id}")
+async def revoke_key(
+    key_id: str, request: Request, who: Principal = Depends(principal)
+) -> Response:
+    if not _store(request, who).revoke(key_id):
+        raise not_found(f"no active key {key_id!r}")
+    return json_response({"revoked": key_id})

@@ -1,0 +1,147 @@
+"""The two ways to reach ClickHouse: chDB in this process, or a server over HTTP.
+
+Both take the same statements with typed placeholders and return Arrow tables; parameter values
+are written in ClickHouse's text form for parameters by clickhouse-connect's own formatter
+(chDB receives the text, the server driver formats the same values itself), so a string can
+never end a literal or start a statement.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+
+from tally.errors import TallyError
+
+log = logging.getLogger(__name__)
+
+
+def quote(name: str) -> str:
+    """Quote an identifier from the catalog, a staging name or system.columns (never a request).
+
+    Statements built with it hold such identifiers only (S608 is silenced for them); every
+    value travels as a bound parameter or in an Arrow batch, never in SQL text.
+    """
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def prepared(value: Any) -> Any:
+    """A bound value in the form ClickHouse parses for its placeholder type."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class Backend(Protocol):
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table: ...
+
+    def command(self, sql: str) -> None: ...
+
+    def load(self, table: str, batch: pa.Table) -> None: ...
+
+    def unreachable(self, exc: Exception) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class ChdbBackend:
+    """One chDB connection (its own session: database, settings) on the process's chDB server.
+
+    chDB runs one embedded server per process, on the path of the first connection; another
+    path is refused until every connection to the first one is closed.
+    """
+
+    def __init__(self, path: str, database: str) -> None:
+        import chdb
+
+        if path != ":memory:":
+            Path(path).mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = chdb.connect(path)
+        except Exception as exc:  # chDB raises plain runtime errors
+            raise TallyError("unavailable", f"cannot open chDB at {path}: {exc}", 503) from None
+        self._lock = threading.Lock()
+        self._timeout: float | None = None
+        self._conn.query(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+        self._conn.query(f"USE {quote(database)}")
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
+        from clickhouse_connect.driver.binding import format_bind_value
+
+        bound = {k: format_bind_value(prepared(v)) for k, v in params.items()}
+        with self._lock:
+            if timeout_s != self._timeout:
+                self._conn.query(f"SET max_execution_time = {float(timeout_s)!r}")
+                self._timeout = timeout_s
+            return self._conn.query(sql, "Arrowtable", params=bound)
+
+    def command(self, sql: str) -> None:
+        with self._lock:
+            self._conn.query(sql)
+
+    def load(self, table: str, batch: pa.Table) -> None:
+        # chDB's Python() table function reads the local variable named in the statement.
+        with self._lock:
+            self._conn.query(f"INSERT INTO {quote(table)} SELECT * FROM Python(batch)")
+
+    def unreachable(self, exc: Exception) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class ServerBackend:
+    """A ClickHouse server (or cluster entry point) through clickhouse-connect over HTTP."""
+
+    def __init__(self, url: str, database: str) -> None:
+        import clickhouse_connect
+
+        parsed = urlparse(url)
+        secure = parsed.scheme == "https"
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=parsed.hostname or "localhost",
+                port=parsed.port or (8443 if secure else 8123),
+                username=unquote(parsed.username or "default"),
+                password=unquote(parsed.password or ""),
+                secure=secure,
+                autogenerate_session_id=False,
+            )
+            self._client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+        except Exception:  # the driver raises several families of errors
+            log.exception("cannot connect to ClickHouse")
+            where = f"{parsed.hostname}:{parsed.port or ''}"
+            raise TallyError(
+                "unavailable", f"cannot connect to ClickHouse at {where}", 503
+            ) from None
+        self._client.database = database
+
+    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
+        values = {k: prepared(v) for k, v in params.items()}
+        settings = {"max_execution_time": timeout_s}
+        return self._client.query_arrow(sql, parameters=values, settings=settings)
+
+    def command(self, sql: str) -> None:
+        self._client.command(sql)
+
+    def load(self, table: str, batch: pa.Table) -> None:
+        self._client.insert_arrow(table, batch)
+
+    def unreachable(self, exc: Exception) -> bool:
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        return isinstance(exc, OperationalError)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,209 @@
+"""PostgreSQL through psycopg 3 and a connection pool.
+
+Every query runs in its own short transaction with a local `statement_timeout`, so a slow query
+is cancelled by the server and the caller gets a 503 instead of a stuck worker. A batch is
+COPYed into a temporary table and moved with one `INSERT ... ON CONFLICT` on the unique index of
+the key columns: it is stored whole or not at all, and a key already stored is a duplicate
+(append) or replaced (upsert). Driver errors never carry SQL text to the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.errors import TallyError, unavailable
+
+log = logging.getLogger(__name__)
+
+
+def _ident(name: str) -> sql.Identifier:
+    """Identifiers come from the catalog only; psycopg quotes them."""
+    return sql.Identifier(name)
+
+
+def _columns(names: list[str] | tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(_ident(n) for n in names)
+
+
+def _index_name(table: str, suffix: str) -> sql.Identifier:
+    return _ident(f"{table[:50]}__{suffix}")
+
+
+def _plain(value: Any) -> Any:
+    """NUMERIC results (sums of integers, averages) as Python numbers like the other engines."""
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
+    return value
+
+
+def _copy_rows(batch: pa.Table) -> list[list[Any]]:
+    """Rows for COPY: maps become JSON objects (stored as JSONB), the rest is adapted by psycopg."""
+    maps = {i for i, f in enumerate(batch.schema) if pa.types.is_map(f.type)}
+    out = []
+    for ordinal, row in enumerate(zip(*(c.to_pylist() for c in batch.columns), strict=True)):
+        values = [
+            json.dumps(dict(v)) if i in maps and v is not None else v for i, v in enumerate(row)
+        ]
+        values.append(ordinal)
+        out.append(values)
+    return out
+
+
+@contextmanager
+def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[None]:
+    """psycopg errors as TallyErrors, never with SQL: a timeout or a lost server is a 503."""
+    try:
+        yield
+    except psycopg.errors.QueryCanceled as exc:
+        if timeout_s is None:
+            raise TallyError("engine_error", failure, 500) from exc
+        raise timed_out(timeout_s) from None
+    except (psycopg.OperationalError, PoolTimeout):
+        log.exception("postgres unavailable")
+        raise unavailable("the database is not reachable; try again shortly") from None
+    except psycopg.Error as exc:
+        log.exception("postgres statement failed")
+        raise TallyError("engine_error", failure, 500) from exc
+
+
+class PostgresEngine:
+    name = "postgres"
+
+    def __init__(self, url: str, max_connections: int = 16) -> None:
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max(2, max_connections),
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=False,
+            name="tally-postgres",
+        )
+        try:
+            self._pool.open(wait=True, timeout=10)
+        except PoolTimeout:
+            self._pool.close()
+            raise TallyError("unavailable", "cannot connect to PostgreSQL", 503) from None
+
+    @staticmethod
+    def _configure(conn: psycopg.Connection) -> None:
+        conn.execute("SET TimeZone = 'UTC'")
+
+    def execute(
+        self, sql_text: str, params: dict[str, Any], timeout_s: float
+    ) -> tuple[list[str], list[tuple]]:
+        with (
+            _driver_errors("the engine could not run this query", timeout_s),
+            self._pool.connection() as conn,
+            conn.transaction(),
+        ):
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [f"{max(1, int(timeout_s * 1000))}ms"],
+            )
+            cursor = conn.execute(sql_text, params or {})
+            rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
+            columns = [d.name for d in cursor.description or []]
+        return columns, rows
+
+    def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
+        """Create the table, add new catalog columns, and the two indexes queries rely on."""
+        table = _ident(spec.name)
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(create_sql)
+            for column, ddl_type in add_columns.items():
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                        table, _ident(column), sql.SQL(ddl_type)
+                    )
+                )
+            if spec.order_by:
+                conn.execute(
+                    sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                        _index_name(spec.name, "scan"), table, _columns(spec.order_by)
+                    )
+                )
+            conn.execute(
+                sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                    _index_name(spec.name, "key"), table, _columns(spec.key_columns)
+                )
+            )
+
+    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome:
+        """Store a batch atomically; a row whose key is stored is a duplicate (or an update)."""
+        if batch.num_rows == 0:
+            return WriteOutcome(0, 0)
+        names = list(batch.column_names)
+        table, keys = _ident(spec.name), _columns(spec.key_columns)
+        # One row per key: the first of the batch when appending, the last when upserting.
+        one_per_key = sql.SQL(
+            "SELECT DISTINCT ON ({keys}) {cols} FROM _batch ORDER BY {keys}, _ord {direction}"
+        ).format(
+            keys=keys,
+            cols=_columns(names),
+            direction=sql.SQL("DESC" if spec.upsert else "ASC"),
+        )
+        insert = sql.SQL("INSERT INTO {} ({}) ").format(table, _columns(names)) + one_per_key
+        others = [n for n in names if n not in spec.key_columns]
+        with (
+            _driver_errors("the batch could not be stored"),
+            self._pool.connection() as conn,
+            conn.transaction(),
+        ):
+            conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE _batch (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
+                ).format(table)
+            )
+            conn.execute("ALTER TABLE _batch ADD COLUMN _ord BIGINT")
+            copy_sql = sql.SQL("COPY _batch ({}) FROM STDIN").format(_columns([*names, "_ord"]))
+            with conn.cursor() as cursor:
+                with cursor.copy(copy_sql) as copy:
+                    for row in _copy_rows(batch):
+                        copy.write_row(row)
+                if spec.upsert and others:
+                    updates = sql.SQL(", ").join(
+                        sql.SQL("{0} = EXCLUDED.{0}").format(_ident(n)) for n in others
+                    )
+                    cursor.execute(
+                        insert
+                        + sql.SQL(" ON CONFLICT ({}) DO UPDATE SET {} RETURNING (xmax = 0)").format(
+                            keys, updates
+                        )
+                    )
+                    fresh = [row[0] for row in cursor.fetchall()]
+                    accepted, updated = sum(fresh), len(fresh) - sum(fresh)
+                else:
+                    cursor.execute(insert + sql.SQL(" ON CONFLICT ({}) DO NOTHING").format(keys))
+                    accepted, updated = cursor.rowcount, 0
+        return WriteOutcome(accepted, batch.num_rows - accepted - updated, updated)
+
+    def compact(self, spec: TableSpec) -> int:
+        """Rewrite the table in (tenant, time) order (CLUSTER on that index), then count it."""
+        table = _ident(spec.name)
+        with _driver_errors("the table could not be compacted"), self._pool.connection() as conn:
+            if spec.order_by:
+                index = _index_name(spec.name, "scan")
+                conn.execute(sql.SQL("CLUSTER {} USING {}").format(table, index))
+                conn.execute(sql.SQL("ANALYZE {}").format(table))
+            counted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+        return counted[0] if counted else 0
+
+    def ping(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,11 @@
+-- groups: ["grand_total.currency"]
+-- measures: ["sum_grand_total.amount"]
+-- has_time: True, has_other: False
+-- exact: {"sum_grand_total.amount": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = date 2026-10-01
+--   $p2 = date 2026-11-01
+--   $p3 = str 'paid'
+--   $p4 = str 'overdue'
+WITH src AS (SELECT "t"."grand_total__currency" AS "g0", toUnixTimestamp64Milli(toDateTime64(toMonday(toDateTime64("t"."issue_date", 6, 'Europe/Paris'), 'Europe/Paris'), 3, 'Europe/Paris')) AS "_t", "t"."grand_total__amount" AS "m0" FROM "invoices" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."issue_date" >= {p1: Date32} AND "t"."issue_date" < {p2: Date32} AND "t"."status" IN ({p3: String}, {p4: String})), agg AS (SELECT "g0", "_t", SUM("m0") AS "a0" FROM "src" GROUP BY "g0", "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC, "g0" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

@@ -1,0 +1,11 @@
+-- groups: []
+-- measures: ["count", "avg_ratings._rating_"]
+-- has_time: False, has_other: False
+-- exact: {"count": true, "avg_ratings._rating_": true}
+-- params:
+--   $p0 = str 'proj_a'
+--   $p1 = [str 'toxic', str 'off_topic']
+--   $p2 = [str 'slow', str 'verbose']
+--   $p3 = [str 'flagged']
+--   $p4 = float 0.75
+WITH src AS (SELECT arrayElementOrNull(CAST("t"."ratings" AS Map(String, Float64)), '_rating_') AS "m1" FROM "feedback" AS "t" WHERE "t"."project_id" IN ({p0: String}) AND (hasAny("t"."scorer_tags", {p1: Array(String)}) OR hasAll("t"."scorer_tags", {p2: Array(String)}) OR NOT (NOT hasAny("t"."scorer_tags", {p3: Array(String)})) OR arrayElementOrNull(CAST("t"."ratings" AS Map(String, Float64)), '_rating_') >= {p4: Float64})), agg AS (SELECT COUNT(*) AS "a0", AVG("m1") AS "a1" FROM "src") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "a0" DESC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

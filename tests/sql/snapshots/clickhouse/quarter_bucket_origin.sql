@@ -1,0 +1,9 @@
+-- groups: []
+-- measures: ["count"]
+-- has_time: True, has_other: False
+-- exact: {"count": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = timestamp 2026-01-31T23:00:00+00:00
+--   $p2 = timestamp 2027-01-31T23:00:00+00:00
+WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(makeDate32(1970 + CAST(floor((CAST(floor((((toYear(toDate32("t"."ts", 'Europe/Paris')) - 1970) * 12 + toMonth(toDate32("t"."ts", 'Europe/Paris')) - 1 - 673)) / 3) * 3 + 673 AS Int64)) / 12) AS Int64), CAST(floor((((toYear(toDate32("t"."ts", 'Europe/Paris')) - 1970) * 12 + toMonth(toDate32("t"."ts", 'Europe/Paris')) - 1 - 673)) / 3) * 3 + 673 AS Int64) - CAST(floor((CAST(floor((((toYear(toDate32("t"."ts", 'Europe/Paris')) - 1970) * 12 + toMonth(toDate32("t"."ts", 'Europe/Paris')) - 1 - 673)) / 3) * 3 + 673 AS Int64)) / 12) AS Int64) * 12 + 1, 1), 3, 'Europe/Paris')) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')}), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

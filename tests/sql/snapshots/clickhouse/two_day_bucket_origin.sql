@@ -1,0 +1,9 @@
+-- groups: []
+-- measures: ["count"]
+-- has_time: True, has_other: False
+-- exact: {"count": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = timestamp 2026-10-19T22:00:00+00:00
+--   $p2 = timestamp 2026-10-29T23:00:00+00:00
+WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(addDays(toDate32('2026-10-21'), CAST(floor(((dateDiff('day', toDate32('2026-10-21'), toDate32("t"."ts", 'Europe/Paris')) - 0)) / 2) * 2 + 0 AS Int64)), 3, 'Europe/Paris')) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')}), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

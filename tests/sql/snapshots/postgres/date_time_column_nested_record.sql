@@ -1,0 +1,11 @@
+-- groups: ["grand_total.currency"]
+-- measures: ["sum_grand_total.amount"]
+-- has_time: True, has_other: False
+-- exact: {"sum_grand_total.amount": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = date 2026-10-01
+--   $p2 = date 2026-11-01
+--   $p3 = str 'paid'
+--   $p4 = str 'overdue'
+WITH src AS (SELECT "t"."grand_total__currency" AS "g0", CAST(FLOOR(EXTRACT(EPOCH FROM CAST(DATE_TRUNC('week', CAST("t"."issue_date" AS TIMESTAMP) AT TIME ZONE 'Europe/Paris' AT TIME ZONE 'Europe/Paris') AS TIMESTAMP) AT TIME ZONE 'Europe/Paris') * 1000) AS BIGINT) AS "_t", "t"."grand_total__amount" AS "m0" FROM "invoices" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."issue_date" >= %(p1)s AND "t"."issue_date" < %(p2)s AND "t"."status" IN (%(p3)s, %(p4)s)), agg AS (SELECT "g0", "_t", SUM("m0") AS "a0" FROM "src" GROUP BY "g0", "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC, "g0" ASC LIMIT 1000;

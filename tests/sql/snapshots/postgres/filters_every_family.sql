@@ -1,0 +1,28 @@
+-- groups: []
+-- measures: ["count"]
+-- has_time: False, has_other: False
+-- exact: {"count": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = timestamp 2026-11-01T00:00:00+00:00
+--   $p2 = timestamp 2026-11-08T00:00:00+00:00
+--   $p3 = str 'purchase'
+--   $p4 = str 'refund'
+--   $p5 = str 'brand_one'
+--   $p6 = str 'brand_two'
+--   $p7 = str 'agent_x'
+--   $p8 = float 10.5
+--   $p9 = float 9999.75
+--   $p10 = int 4321
+--   $p11 = int 7777
+--   $p12 = float 1.25
+--   $p13 = float 250.5
+--   $p14 = timestamp 2026-11-03T12:00:00+01:00
+--   $p15 = str 'sess'
+--   $p16 = str 'test'
+--   $p17 = str 'cust_'
+--   $p18 = str '_bot'
+--   $p19 = str 'email'
+--   $p20 = int 1515
+--   $p21 = str 'FREE'
+WITH src AS (SELECT 1 AS "_one" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."ts" >= %(p1)s AND "t"."ts" < %(p2)s AND ("t"."event_type" = %(p3)s AND "t"."event_type" <> %(p4)s AND "t"."brand_id" IN (%(p5)s, %(p6)s) AND NOT "t"."agent_id" IN (%(p7)s) AND "t"."amount" > %(p8)s AND "t"."amount" <= %(p9)s AND "t"."quantity" >= %(p10)s AND "t"."quantity" < %(p11)s AND "t"."price" BETWEEN %(p12)s AND %(p13)s AND "t"."ts" >= %(p14)s AND STRPOS(LOWER("t"."session_id"), %(p15)s) > 0 AND NOT STRPOS("t"."product_id", %(p16)s) > 0 AND STARTS_WITH("t"."customer_id", %(p17)s) AND RIGHT("t"."agent_id", LENGTH(%(p18)s)) = %(p18)s AND "t"."catalog_id" IS NULL AND NOT "t"."score" IS NULL AND (("t"."metadata" ->> 'channel') = %(p19)s OR CASE WHEN ("t"."metadata" ->> 'discount') ~ '^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$' THEN CAST(("t"."metadata" ->> 'discount') AS DOUBLE PRECISION) END > %(p20)s OR NOT (STARTS_WITH(("t"."metadata" ->> 'coupon'), %(p21)s))))), agg AS (SELECT COUNT(*) AS "a0" FROM "src") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "a0" DESC NULLS LAST LIMIT 1000;

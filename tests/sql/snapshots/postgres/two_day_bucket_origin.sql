@@ -1,0 +1,9 @@
+-- groups: []
+-- measures: ["count"]
+-- has_time: True, has_other: False
+-- exact: {"count": true}
+-- params:
+--   $p0 = str 'ws_a'
+--   $p1 = timestamp 2026-10-19T22:00:00+00:00
+--   $p2 = timestamp 2026-10-29T23:00:00+00:00
+WITH src AS (SELECT CAST(FLOOR(EXTRACT(EPOCH FROM CAST(CAST('2026-10-21' AS DATE) + CAST(CAST(FLOOR(CAST(((CAST("t"."ts" AT TIME ZONE 'Europe/Paris' AS DATE) - CAST('2026-10-21' AS DATE)) - 0) AS DECIMAL) / 2) * 2 + 0 AS BIGINT) AS INT) AS TIMESTAMP) AT TIME ZONE 'Europe/Paris') * 1000) AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."ts" >= %(p1)s AND "t"."ts" < %(p2)s), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
