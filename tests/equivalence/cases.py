@@ -364,4 +364,87 @@ SHAPES = [
     ),
 ]
 
-CASES: list[Case] = [*FILTERS, *GROUPS, *BUCKETS, *SHAPES]
+# Profile endpoints over the built-in datasets, loaded from the demo generator at PROFILE_NOW.
+PROFILE_NOW = "2026-11-01T12:00:00+00:00"
+PROFILES = [
+    Case(
+        "p000_sum_by_day",
+        {
+            "group_by": "day",
+            "aggregation": "sum",
+            "value_field": "amount",
+            "time_window_days": 60,
+            "event_types": ["purchase", "add_to_cart"],
+        },
+        path="/api/workspace/ws_acme/dashboards/aggregate",
+    ),
+    Case(
+        "p000_distinct_by_channel",
+        {"group_by": "metadata.channel", "aggregation": "count_distinct", "time_window_days": 365},
+        path="/api/workspace/ws_acme/dashboards/aggregate",
+    ),
+    Case(
+        "p001_distribution_by_team",
+        {
+            "startTs": "2026-08-01T00:00:00Z",
+            "endTs": "2026-11-01T00:00:00Z",
+            "datasource": "agentMetrics",
+            "type": "distribution",
+            "groupBy": ["team", "agentName"],
+            "aggregations": [
+                {"type": "p99", "column": "latencyMs"},
+                {"type": "p50", "column": "latencyMs"},
+                {"type": "countDistinct", "column": "conversationID"},
+                {"type": "sum", "column": "costUsd"},
+            ],
+        },
+        path="/api/svc/v1/llm-gateway/metrics/query",
+    ),
+    Case(
+        "p001_weekly_timeseries",
+        {
+            "startTs": "2026-06-01T00:00:00Z",
+            "endTs": "2026-11-01T00:00:00Z",
+            "datasource": "agentMetrics",
+            "type": "timeseries",
+            "interval": "1 week",
+            "groupBy": ["agentFramework"],
+            "aggregations": [{"type": "avg", "column": "latencyMs"}],
+            "filters": [{"fieldName": "isFailure", "operator": "EQUAL", "value": False}],
+        },
+        path="/api/svc/v1/llm-gateway/metrics/query",
+    ),
+    Case(
+        "p002_invoices_by_status_and_currency",
+        {
+            "root": "invoices",
+            "group_by": ["status", "grand_total.currency"],
+            "aggregations": [
+                {"op": "count", "field": "*"},
+                {"op": "sum", "field": "grand_total.amount"},
+                {"op": "avg", "field": "tax_total.amount"},
+            ],
+            "whereClause": {
+                "_or": [
+                    {"status": {"_in": ["paid", "issued"]}},
+                    {"customer": {"name": {"_ilike": "%a%"}}},
+                ]
+            },
+        },
+        path="/v1/records/statistics",
+    ),
+    Case(
+        "p003_daily_scorers",
+        {
+            "project_id": "proj_alpha",
+            "after_ms": 1_790_000_000_000,
+            "before_ms": 1_792_000_000_000,
+            "time_bucket_seconds": 86_400,
+            "group_by": ["scorer_id"],
+            "feedback_types": ["wandb.*"],
+        },
+        path="/feedback/aggregate",
+    ),
+]
+
+CASES: list[Case] = [*FILTERS, *GROUPS, *BUCKETS, *SHAPES, *PROFILES]

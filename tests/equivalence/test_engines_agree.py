@@ -8,11 +8,14 @@ the answers of ClickHouse and PostgreSQL must equal DuckDB's, floats within 1e-9
 DuckDB's own numbers are checked against plain Python elsewhere (tests/integration/test_numbers_*).
 
 A case is one entry: a name, a body, and the path it is sent to (`/v1/query` by default), so a
-profile endpoint joins the suite by adding `Case("name", body, path="/v1/...")`.
+profile endpoint joins the suite by adding `Case("name", body, path="/v1/...")`. The profiles'
+built-in datasets get the demo generator's rows at a fixed "now", which is also the services'
+clock, so relative windows mean the same instant on every engine.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Iterator
@@ -25,9 +28,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tally.api.app import create_app
+from tally.demo.generate import generate
 from tally.wiring import build_service
 from tests.engines_support import isolated_settings
-from tests.equivalence.cases import CASES, Case
+from tests.equivalence.cases import CASES, PROFILE_NOW, Case
 from tests.helpers import bearer
 
 VOLATILE = {"cache", "timing_ms", "generated_at", "trace_id"}
@@ -172,6 +176,14 @@ def make_records() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return first, changed
 
 
+@functools.cache
+def profile_tables() -> dict[str, Any]:
+    """Demo rows of the profiles' built-in datasets, the same for every engine."""
+    now = datetime.fromisoformat(PROFILE_NOW)
+    sizes = {"agent_events": 4000, "agent_metrics": 3000, "invoices": 1200, "feedback": 2000}
+    return {name: generate(name, rows, now) for name, rows in sizes.items()}
+
+
 @dataclass
 class Deployment:
     engine: str
@@ -206,6 +218,9 @@ def deploy(engine: str, root: Path, datasets_dir: Path) -> Iterator[Deployment]:
     records, changed = make_records()
     with isolated_settings(engine, root, datasets_dir) as settings:
         service = build_service(settings)
+        service.clock = lambda: datetime.fromisoformat(PROFILE_NOW)
+        for dataset, table in profile_tables().items():
+            assert not service.load_table(dataset, table, partial=False).rejected
         app = create_app(settings, service)
         with TestClient(app) as client:
             _, token = app.state.keys.create("admin", {}, all_tenants=True, name="eq")
