@@ -61,6 +61,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port")] = 8000,
     data_dir: DataDir = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log every request line")] = False,
 ) -> None:
     """Run the HTTP server (one process: it owns the DuckDB file)."""
     import uvicorn
@@ -68,7 +69,8 @@ def serve(
     from tally.api.app import create_app
 
     settings = _settings(data_dir)
-    uvicorn.run(create_app(settings, _service(settings)), host=host, port=port, log_level=log_level)
+    app = create_app(settings, _service(settings))
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
 
 
 @app.command()

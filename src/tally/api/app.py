@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -21,6 +19,7 @@ from tally.api.errors import (
     trace_id,
 )
 from tally.api.metrics import Metrics
+from tally.api.observe import Observe
 from tally.auth.keys import KeyStore
 from tally.config import Settings
 from tally.errors import TallyError
@@ -61,17 +60,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     security.install(app, settings)
     app.state.metrics = metrics
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next):
-        request.state.trace_id = uuid.uuid4().hex
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        response.headers["X-Trace-Id"] = request.state.trace_id
-        return response
+    app.add_middleware(Observe, metrics=metrics)
 
     @app.exception_handler(TallyError)
     async def tally_error(request: Request, error: TallyError) -> Response:

@@ -164,12 +164,5 @@ def admit(request: Request, principal: Principal) -> None:
 
 
 def install(app: FastAPI, limiter: RateLimiter) -> None:
+    """The headers of the decision are added to the response by `tally.api.observe`."""
     app.state.limiter = limiter
-
-    @app.middleware("http")
-    async def rate_limit_headers(request: Request, call_next):
-        response = await call_next(request)
-        decision: Decision | None = getattr(request.state, "rate_limit", None)
-        if decision is not None:
-            response.headers.update(decision.headers())
-        return response
