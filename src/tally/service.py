@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.auth.principal import Principal
-from tally.auth.scope import dataset_scope, may_write
+from tally.auth.scope import dataset_scope
 from tally.cache.keys import cache_key
 from tally.cache.layer import CacheInfo, ResultCache
 from tally.cache.versions import DataVersions
@@ -30,6 +30,7 @@ from tally.config import Settings
 from tally.engines.base import Engine
 from tally.errors import ErrorDetail, TallyError, not_found, unavailable
 from tally.ingest.arrow_batch import conform
+from tally.ingest.batch import validate_batch
 from tally.ingest.rows import Rejection, RowValidator
 from tally.query.model import CompareRange, Measure, Query, time_group
 from tally.query.normalize import normalize
@@ -270,22 +271,12 @@ class Service:
             )
         scope = dataset_scope(principal, dataset)
         validator = self._validators.setdefault(dataset.name, RowValidator(dataset))
-        good: list[dict[str, Any]] = []
-        outcome = IngestOutcome()
-        scope_physical = {dataset.column(c).physical: v for c, v in scope.columns.items()}
-        for index, raw in enumerate(rows):
-            clean, problems = validator.check(index, raw)
-            if clean is not None and not may_write(Scope(columns=scope_physical), dataset, clean):
-                problems = [Rejection(index, dataset.primary_tenant, "outside this token's scope")]
-                clean = None
-            if clean is None:
-                outcome.rejected.extend(problems)
-            else:
-                good.append(clean)
-        if outcome.rejected and not partial:
+        batch, rejected = validate_batch(rows, dataset, validator, scope.columns)
+        outcome = IngestOutcome(rejected=rejected)
+        if rejected and not partial:
             return outcome
-        if good:
-            self._store(dataset, validator.to_arrow(good), outcome)
+        if batch.num_rows:
+            self._store(dataset, batch, outcome)
         return outcome
 
     def load_table(self, dataset_name: str, table: pa.Table, partial: bool) -> IngestOutcome:

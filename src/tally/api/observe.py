@@ -34,7 +34,7 @@ class Observe:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-trace-id"]
                 headers.append((b"x-trace-id", trace.encode()))
                 decision = state.get("rate_limit")
                 if decision is not None:

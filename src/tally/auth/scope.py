@@ -50,9 +50,3 @@ def _row_rule(principal: Principal, dataset: Dataset) -> Filter | None:
         return own
     teams = Leaf(field=access.teams_column, op="has_any", value=list(principal.teams))
     return Or(or_=[own, teams])
-
-
-def may_write(scope: Scope, dataset: Dataset, row: Mapping[str, object]) -> bool:
-    return scope.unrestricted or all(
-        row.get(column) in values for column, values in scope.columns.items()
-    )
