@@ -118,26 +118,34 @@ class DuckDBEngine:
             cursor.register("_incoming", ordered)
             try:
                 cursor.execute("BEGIN TRANSACTION")
-                cursor.execute(
-                    f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {columns} FROM _incoming "
-                    f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
-                )
+                repeated = cursor.execute(
+                    f"SELECT count(*) - count(DISTINCT ({keys})) FROM _incoming"
+                ).fetchone()[0]
+                source = "_incoming"
+                if repeated:
+                    cursor.execute(
+                        f"CREATE OR REPLACE TEMP TABLE _batch AS SELECT {columns} FROM _incoming "
+                        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {order}) = 1"
+                    )
+                    source = "_batch"
                 updated = 0
                 if spec.upsert:
-                    unique = cursor.execute("SELECT count(*) FROM _batch").fetchone()[0]
                     updated = cursor.execute(
                         f"DELETE FROM {table} AS s WHERE EXISTS "
-                        f"(SELECT 1 FROM _batch AS b WHERE {match})"
+                        f"(SELECT 1 FROM {source} AS b WHERE {match})"
                     ).fetchone()[0]
-                    cursor.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch")
-                    accepted = unique - updated
+                    cursor.execute(
+                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source}"
+                    )
+                    accepted = batch.num_rows - repeated - updated
                 else:
                     accepted = cursor.execute(
-                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _batch AS b "
+                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} AS b "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match}) "
                         f"ORDER BY {sort}"
                     ).fetchone()[0]
-                cursor.execute("DROP TABLE _batch")
+                if repeated:
+                    cursor.execute("DROP TABLE _batch")
                 cursor.execute("COMMIT")
             except duckdb.Error as exc:
                 cursor.execute("ROLLBACK")

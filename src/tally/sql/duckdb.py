@@ -11,6 +11,18 @@ from tally.catalog.model import ColumnType
 from tally.query.timebuckets import EPOCH_DATE, EPOCH_MONDAY, Interval
 from tally.sql.dialect import Dialect, fn, lit
 
+DAY_MS = 86_400_000
+UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
+
+
+def _fixed_ms(ts: exp.Expression, size_ms: int, base_ms: int) -> exp.Expression:
+    """Epoch arithmetic: several times faster than calendar functions, exact for fixed lengths
+    (and for days and weeks in UTC, which have no DST)."""
+    shifted = exp.Paren(this=exp.Sub(this=fn("epoch_ms", ts), expression=lit(base_ms)))
+    floored = fn("floor", exp.Div(this=shifted, expression=lit(size_ms)))
+    total = exp.Add(this=exp.Mul(this=floored, expression=lit(size_ms)), expression=lit(base_ms))
+    return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
+
 
 def _date(value: object) -> exp.Expression:
     return exp.Cast(this=lit(str(value)), to=exp.DataType.build("DATE"))
@@ -51,24 +63,22 @@ class DuckDBDialect(Dialect):
         self, ts: exp.Expression, iv: Interval, tz: str, origin: datetime | None
     ) -> exp.Expression:
         if iv.fixed:
-            size = iv.fixed_seconds * 1000
             base = int(origin.timestamp() * 1000) if origin else 0
-            shifted = exp.Paren(this=exp.Sub(this=fn("epoch_ms", ts), expression=lit(base)))
-            floored = fn("floor", exp.Div(this=shifted, expression=lit(size)))
-            total = exp.Add(this=exp.Mul(this=floored, expression=lit(size)), expression=lit(base))
-            return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
-        local = self._local(ts, tz)
-        if iv.count == 1 and origin is None:
-            return self._instant_ms(fn("date_trunc", lit(iv.unit), local), tz)
-        local_day = exp.Cast(this=local, to=exp.DataType.build("DATE"))
-        if iv.unit == "month":
-            return self._month_bucket(local_day, iv.count, tz, origin)
+            return _fixed_ms(ts, iv.fixed_seconds * 1000, base)
         days = iv.count * (7 if iv.unit == "week" else 1)
         base = (
             origin.astimezone(ZoneInfo(tz)).date()
             if origin
             else (EPOCH_MONDAY if iv.unit == "week" else EPOCH_DATE)
         )
+        if tz in UTC_ZONES and iv.unit != "month":
+            return _fixed_ms(ts, days * DAY_MS, (base - EPOCH_DATE).days * DAY_MS)
+        local = self._local(ts, tz)
+        if iv.count == 1 and origin is None:
+            return self._instant_ms(fn("date_trunc", lit(iv.unit), local), tz)
+        local_day = exp.Cast(this=local, to=exp.DataType.build("DATE"))
+        if iv.unit == "month":
+            return self._month_bucket(local_day, iv.count, tz, origin)
         index = fn("date_diff", lit("day"), _date(base), local_day)
         offset = exp.Mul(
             this=fn("floor", exp.Div(this=index, expression=lit(days))), expression=lit(days)
