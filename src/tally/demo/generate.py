@@ -18,23 +18,25 @@ import pyarrow.compute as pc
 
 from tally.catalog import Catalog, Dataset
 from tally.catalog.arrow import arrow_schema
-from tally.demo import events, feedback, records
+from tally.demo import decisioning, events, feedback, records
 
 Columns = dict[str, pa.Array | np.ndarray]
 Generator = Callable[[np.random.Generator, int, int], Columns]
 
 
 # Share of a total row budget per dataset: events dominate as they do in production, the records
-# roots are small and companies/contacts the smallest. Sums to 1.
+# roots are small and companies/contacts the smallest; the decisioning datasets share a tenth.
+# Sums to 1.
 BUILTIN_SHARES: dict[str, float] = {
-    "agent_events": 0.60,
-    "agent_metrics": 0.25,
-    "feedback": 0.08,
-    "transactions": 0.03,
-    "invoices": 0.025,
-    "contacts": 0.006,
-    "documents": 0.005,
-    "companies": 0.004,
+    "agent_events": 0.54,
+    "agent_metrics": 0.225,
+    "feedback": 0.072,
+    "transactions": 0.027,
+    "invoices": 0.0225,
+    "contacts": 0.0054,
+    "documents": 0.0045,
+    "companies": 0.0036,
+    **decisioning.SHARES,
 }
 
 GENERATORS: dict[str, Generator] = {
@@ -45,6 +47,7 @@ GENERATORS: dict[str, Generator] = {
     "transactions": records.transactions,
     "companies": records.companies,
     "documents": records.documents,
+    **decisioning.GENERATORS,
 }
 
 

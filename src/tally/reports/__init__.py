@@ -1,0 +1,1 @@
+"""Named reports: answers made of several IR queries and a little arithmetic on their results."""

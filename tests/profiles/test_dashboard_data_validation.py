@@ -1,0 +1,211 @@
+"""The request rules of /api/v1/dashboard-data: every 400, the segment warning, 401 and 403 in the
+API's error shape, and how the tenant is chosen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import bearer
+from tests.profiles.dashboard_data_support import OTHER, PATH, TENANT, Env, generate, open_env
+
+ACCEPTS: dict[str, set[str]] = {
+    "summary": set(),
+    "acceptance_rate": {"segmentId"},
+    "offer_performance": {"segmentId"},
+    "channel_effectiveness": {"segmentId"},
+    "budget_burn": set(),
+    "funnel": set(),
+    "attribution_summary": set(),
+    "daily_trend": {"segmentId"},
+    "model_metrics_trend": {"modelId"},
+    "latency_trend": set(),
+    "offer_performance_grouped": {"groupBy", "segmentId"},
+    "revenue_trend": {"segmentId"},
+    "policy_impact": set(),
+    "score_distribution": {"groupBy", "filterId"},
+    "degraded_scoring": set(),
+    "selection_frequency": {"channelId", "categoryId", "decisionFlowId", "segmentId"},
+    "anomaly_candidates": {"baselineDays"},
+    "why_not_ranked": {"offerId", "segmentId"},
+    "decision_traces_summary": set(),
+}
+OPTIONAL = ["modelId", "groupBy", "filterId", "segmentId", "channelId", "categoryId"]
+OPTIONAL += ["decisionFlowId", "offerId", "baselineDays"]
+VALUES = {"groupBy": "channel", "baselineDays": "7"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory):
+    yield from open_env(tmp_path_factory, generate(200))
+
+
+def bad_request(response: Any, *words: str) -> None:
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}
+    assert body["error"]["code"] == "BAD_REQUEST" and body["error"]["status"] == 400
+    for word in words:
+        assert word in body["error"]["message"], body
+
+
+def minimal(kind: str) -> dict[str, str]:
+    return {"type": kind, **({"offerId": "off_01"} if kind == "why_not_ranked" else {})}
+
+
+@pytest.mark.parametrize("kind", list(ACCEPTS))
+def test_every_type_answers_with_its_defaults(env: Env, kind: str) -> None:
+    response = env.get(**minimal(kind))
+    assert response.status_code == 200, response.text
+    assert set(response.json()) == {"data"}
+
+
+def test_summary_is_the_default_type(env: Env) -> None:
+    assert env.data() == env.data(type="summary")
+
+
+def test_unknown_type(env: Env) -> None:
+    bad_request(env.get(type="revenue"), "unknown type", "revenue")
+
+
+@pytest.mark.parametrize("kind", list(ACCEPTS))
+def test_parameters_a_type_does_not_accept(env: Env, kind: str) -> None:
+    for name in OPTIONAL:
+        params = minimal(kind) | {name: VALUES.get(name, "x1")}
+        response = env.get(**params)
+        if name in ACCEPTS[kind]:
+            assert response.status_code != 400 or name == "filterId", (name, response.text)
+        else:
+            bad_request(response, name, "not accepted", kind)
+
+
+@pytest.mark.parametrize(
+    ("kind", "group"),
+    [
+        ("offer_performance_grouped", "offer"),
+        ("offer_performance_grouped", "Channel"),
+        ("score_distribution", "segment"),
+        ("score_distribution", "model"),
+    ],
+)
+def test_a_grouping_the_type_does_not_know(env: Env, kind: str, group: str) -> None:
+    bad_request(env.get(type=kind, groupBy=group), "groupBy")
+
+
+def test_why_not_ranked_needs_an_offer(env: Env) -> None:
+    bad_request(env.get(type="why_not_ranked"), "offerId", "required")
+
+
+def test_filter_id_needs_a_grouping(env: Env) -> None:
+    bad_request(env.get(type="score_distribution", filterId="ch_web"), "filterId", "groupBy")
+
+
+@pytest.mark.parametrize("days", ["0", "366", "-3", "seven", "7.5", ""])
+def test_days_outside_1_to_365(env: Env, days: str) -> None:
+    bad_request(env.get(type="daily_trend", days=days), "days")
+
+
+@pytest.mark.parametrize("days", ["0", "366", "x"])
+def test_baseline_days_outside_1_to_365(env: Env, days: str) -> None:
+    bad_request(env.get(type="anomaly_candidates", baselineDays=days), "baselineDays")
+
+
+@pytest.mark.parametrize("days", [1, 365])
+def test_days_at_the_edges(env: Env, days: int) -> None:
+    assert len(env.data(type="daily_trend", days=days)) == days
+    assert env.get(type="anomaly_candidates", days=days, baselineDays=days).status_code == 200
+
+
+def test_unknown_and_repeated_parameters(env: Env) -> None:
+    bad_request(env.get(type="summary", window="7"), "unknown parameter window")
+    repeated = env.client.get(
+        f"{PATH}?type=summary&type=funnel", headers={**env.admin, "X-Tenant-Id": TENANT}
+    )
+    bad_request(repeated, "type", "more than once")
+
+
+SEGMENT_TYPES = [kind for kind, accepted in ACCEPTS.items() if "segmentId" in accepted]
+
+
+@pytest.mark.parametrize("segment", ["seg_draft", "seg_missing"])
+@pytest.mark.parametrize("kind", SEGMENT_TYPES)
+def test_segment_warning(env: Env, kind: str, segment: str) -> None:
+    response = env.get(**minimal(kind), segmentId=segment)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "data": [],
+        "warning": f"segment {segment} not found or not materialized",
+    }
+
+
+def test_an_inactive_materialized_segment_still_filters(env: Env) -> None:
+    assert env.get(type="daily_trend", segmentId="seg_old").json().keys() == {"data"}
+
+
+def test_a_segment_of_another_tenant_is_not_found(env: Env) -> None:
+    env.ingest(OTHER, {"segments": [{"id": "seg_x", "name": "X", "status": "active",
+                                     "materialized_at": "2026-03-01T00:00:00Z"}]})  # fmt: skip
+    assert "warning" in env.get(type="acceptance_rate", segmentId="seg_x").json()
+    other = env.get({"X-Tenant-Id": OTHER}, type="acceptance_rate", segmentId="seg_x")
+    assert set(other.json()) == {"data"}
+
+
+def test_a_segment_too_large_to_filter_by_is_refused(env: Env) -> None:
+    """Membership travels as IN lists of at most 10,000 values in all."""
+    huge = [{"segment_id": "seg_huge", "customer_id": f"c{i:05d}"} for i in range(10_001)]
+    segment = {"id": "seg_huge", "name": "Huge", "status": "active"}
+    env.ingest(TENANT, {"segments": [segment | {"materialized_at": "2026-03-01T00:00:00Z"}]})
+    env.ingest(TENANT, {"segment_members": huge})
+    response = env.get(type="daily_trend", segmentId="seg_huge")
+    bad_request(response, "seg_huge", "10001", "at most 10000")
+
+
+def error_of(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert body["code"] == code and body["status"] == status and body["message"]
+
+
+def test_unauthorized(env: Env) -> None:
+    error_of(env.client.get(PATH, params={"type": "summary"}), 401, "UNAUTHORIZED")
+    forged = env.client.get(PATH, headers=bearer("tly_nope"), params={"type": "summary"})
+    error_of(forged, 401, "UNAUTHORIZED")
+
+
+def test_a_tenant_outside_the_principal_is_forbidden(env: Env) -> None:
+    _, token = env.keys.create("viewer", {"tenant_id": (TENANT,)}, name="main-viewer")
+    headers = bearer(token) | {"X-Tenant-Id": OTHER}
+    for kind in ("summary", "daily_trend", "anomaly_candidates"):
+        error_of(env.client.get(PATH, params={"type": kind}, headers=headers), 403, "FORBIDDEN")
+    segment = {"type": "acceptance_rate", "segmentId": "seg_vip"}
+    error_of(env.client.get(PATH, params=segment, headers=headers), 403, "FORBIDDEN")
+
+
+def test_a_token_of_another_tenant_kind_is_forbidden(env: Env) -> None:
+    _, token = env.keys.create("admin", {"workspace_id": ("ws_a",)}, name="ws-admin")
+    response = env.client.get(PATH, params={"type": "summary"}, headers=bearer(token))
+    error_of(response, 403, "FORBIDDEN")
+    with_header = bearer(token) | {"X-Tenant-Id": TENANT}
+    error_of(env.client.get(PATH, params={"type": "funnel"}, headers=with_header), 403, "FORBIDDEN")
+
+
+def test_a_one_tenant_viewer_may_omit_the_header(env: Env) -> None:
+    _, token = env.keys.create("viewer", {"tenant_id": (TENANT,)}, name="viewer")
+    response = env.client.get(PATH, params={"type": "funnel"}, headers=bearer(token))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": env.data(type="funnel")}
+    assert response.json() != {"data": env.data({"X-Tenant-Id": OTHER}, type="funnel")}
+
+
+def test_a_token_of_several_tenants_must_name_one(env: Env) -> None:
+    response = env.client.get(PATH, params={"type": "summary"}, headers=env.admin)
+    bad_request(response, "X-Tenant-Id")
+    _, token = env.keys.create("viewer", {"tenant_id": (TENANT, OTHER)}, name="two")
+    bad_request(env.client.get(PATH, headers=bearer(token)), "X-Tenant-Id")
+    named = env.client.get(PATH, headers=bearer(token) | {"X-Tenant-Id": OTHER})
+    assert named.status_code == 200
+
+
+def test_a_malformed_tenant_header(env: Env) -> None:
+    bad_request(env.get({"X-Tenant-Id": "tn main;"}, type="summary"), "X-Tenant-Id")
