@@ -63,6 +63,9 @@ class IngestOutcome:
         return body
 
 
+Planned = tuple[Query, Dataset, Scope]
+
+
 class Service:
     def __init__(
         self,
@@ -138,17 +141,41 @@ class Service:
         normalized, dataset, scope = self.plan(query, principal)
         return self.answer(normalized, dataset, scope)
 
+    def lookup(self, query: Query, principal: Principal) -> tuple[Planned, Result | None]:
+        """Plan, and answer at once from an in-process cache hit; None means run `answer`.
+
+        Cheap and non-blocking, so the HTTP layer calls it on the event loop and only hands
+        misses (and Redis lookups, which do I/O) to a worker thread.
+        """
+        planned = self.plan(query, principal)
+        if self.cache is None or not self.cache.local:
+            return planned, None
+        key = self._cache_key(*planned)
+        if key is None:
+            return planned, None
+        found = self.cache.peek(key[0], key[1], planned[0].cache)
+        if found is None:
+            return planned, None
+        result, info = found
+        result.meta["cache"] = info.as_dict()
+        return planned, result
+
+    def _cache_key(self, query: Query, dataset: Dataset, scope: Scope) -> tuple[str, float] | None:
+        version = self.versions.of(dataset.name, self.tenants_of(scope, dataset))
+        if version is None:
+            return None
+        key = cache_key(query.canonical(), scope.canonical(), version, self.engine.name)
+        return key, dataset.cache_ttl_seconds or self.settings.cache_ttl_s
+
     def answer(self, query: Query, dataset: Dataset, scope: Scope) -> Result:
         """A normalized, scoped query answered from the cache when it may be."""
-        version = self.versions.of(dataset.name, self.tenants_of(scope, dataset))
-        if self.cache is None or version is None:
+        key = self._cache_key(query, dataset, scope) if self.cache is not None else None
+        if self.cache is None or key is None:
             result = self.execute(query, dataset, scope)
             info = CacheInfo(False, False, datetime.now(UTC), 0)
         else:
-            key = cache_key(query.canonical(), scope.canonical(), version, self.engine.name)
-            ttl = dataset.cache_ttl_seconds or self.settings.cache_ttl_s
             result, info = self.cache.get_or_compute(
-                key, ttl, query.cache, lambda: self.execute(query, dataset, scope)
+                key[0], key[1], query.cache, lambda: self.execute(query, dataset, scope)
             )
         result.meta["cache"] = info.as_dict()
         return result

@@ -50,7 +50,8 @@ def authenticate(request: Request, token: str) -> Principal:
     return found
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
+    """On the event loop: a key lookup is a local SQLite read, and a thread hop costs more."""
     token = bearer_token(request)
     if token is None:
         raise unauthorized("send Authorization: Bearer <token>")

@@ -97,22 +97,38 @@ class ResultCache:
         result, generated_at = self._compute(key, ttl_s, compute)
         return result, generated_at, False
 
+    @property
+    def local(self) -> bool:
+        """Whether a lookup is in-process (no I/O), so it may run on the event loop."""
+        return self.store.name == "memory"
+
+    def peek(self, key: str, ttl_s: float, mode: str) -> tuple[Result, CacheInfo] | None:
+        """A fresh entry, or None; never computes, never waits."""
+        if mode == "no-cache":
+            return None
+        found = self._read(key)
+        if found is None:
+            return None
+        result, generated_at = found
+        age = (datetime.now(UTC) - generated_at).total_seconds()
+        if age >= ttl_s:
+            return None
+        self.on_event("hit")
+        return result, CacheInfo(True, False, generated_at, int(age * 1000))
+
     def get_or_compute(
         self, key: str, ttl_s: float, mode: str, compute: Callable[[], Result]
     ) -> tuple[Result, CacheInfo]:
-        now = datetime.now(UTC)
-        if mode != "no-cache":
-            found = self._read(key)
-            if found is not None:
-                result, generated_at = found
-                age = (now - generated_at).total_seconds()
-                if age < ttl_s:
-                    self.on_event("hit")
-                    return result, CacheInfo(True, False, generated_at, int(age * 1000))
-                if mode == "stale-while-revalidate":
-                    self.on_event("stale")
-                    self._refresher.submit(self._refresh, key, ttl_s, compute)
-                    return result, CacheInfo(True, True, generated_at, int(age * 1000))
+        fresh = self.peek(key, ttl_s, mode)
+        if fresh is not None:
+            return fresh
+        stale = self._read(key) if mode == "stale-while-revalidate" else None
+        if stale is not None:
+            result, generated_at = stale
+            age = (datetime.now(UTC) - generated_at).total_seconds()
+            self.on_event("stale")
+            self._refresher.submit(self._refresh, key, ttl_s, compute)
+            return result, CacheInfo(True, True, generated_at, int(age * 1000))
         self.on_event("miss")
         (result, generated_at, from_peer), joined = self._flight.run(
             key, lambda: self._lead_or_wait(key, ttl_s, compute)
