@@ -20,28 +20,41 @@ from tally.sql.compiler import GROUPS_ALIAS, OTHER_ALIAS, TIME_ALIAS, TOTAL_ALIA
 def name_rows(
     compiled: Compiled, columns: list[str], rows: list[tuple], tz: ZoneInfo
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Rename internal aliases; return the rows and the totals the SQL counted."""
-    names: dict[str, str] = {f"g{i}": g for i, g in enumerate(compiled.groups)}
-    names.update({f"a{i}": m for i, m in enumerate(compiled.measures)})
-    out, totals = [], {}
+    """Rename internal aliases; return the rows and the totals the SQL counted.
+
+    This runs once per result row, so positions are resolved once and bucket starts, which
+    repeat across groups, are converted to datetimes once each.
+    """
+    at = {name: i for i, name in enumerate(columns)}
+    groups = [(at[f"g{i}"], name) for i, name in enumerate(compiled.groups)]
+    measures = [(at[f"a{i}"], name) for i, name in enumerate(compiled.measures)]
+    decimals = [(i, name) for i, name in measures if any(type(r[i]) is Decimal for r in rows)]
+    other_at, time_at = at.get(OTHER_ALIAS), at.get(TIME_ALIAS)
+    instants: dict[int, datetime] = {}
+    out = []
     for raw in rows:
-        record = dict(zip(columns, raw, strict=True))
-        row: dict[str, Any] = {}
-        other = bool(record.get(OTHER_ALIAS))
-        for alias, name in names.items():
-            value = record[alias]
-            if isinstance(value, Decimal):
-                value = float(value)
-            row[name] = OTHER_KEY if other and alias.startswith("g") else value
-        if compiled.has_time:
-            row[TIME_KEY] = datetime.fromtimestamp(record[TIME_ALIAS] / 1000, UTC).astimezone(tz)
-        if compiled.has_other:
+        row = {name: raw[i] for i, name in groups}
+        row.update({name: raw[i] for i, name in measures})
+        for i, name in decimals:
+            if raw[i] is not None:
+                row[name] = float(raw[i])
+        if time_at is not None:
+            ms = raw[time_at]
+            instant = instants.get(ms)
+            if instant is None:
+                instant = instants[ms] = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+            row[TIME_KEY] = instant
+        if other_at is not None:
+            other = bool(raw[other_at])
+            if other:
+                row.update({name: OTHER_KEY for _, name in groups})
             row[OTHER_KEY] = other
-        totals = {
-            "total_rows": record.get(TOTAL_ALIAS),
-            "total_groups": record.get(GROUPS_ALIAS),
-        }
         out.append(row)
+    first = rows[0] if rows else ()
+    totals = {
+        "total_rows": first[at[TOTAL_ALIAS]] if first else None,
+        "total_groups": first[at[GROUPS_ALIAS]] if first and GROUPS_ALIAS in at else None,
+    }
     return out, totals
 
 
