@@ -187,7 +187,15 @@ class Service:
         compile_ms = (time.perf_counter() - started) * 1000
         tz = ZoneInfo(query.timezone)
         columns, raw = self._run_sql(compiled)
+        truncated = query.fill == "none" and (
+            len(raw) >= (query.limit or 0) or (not raw and query.offset > 0)
+        )
+        if truncated:
+            compiled = self._compile(query, dataset, scope, count_rows=True)
+            columns, raw = self._run_sql(compiled)
         rows, totals = name_rows(compiled, columns, raw, tz)
+        if totals["total_rows"] is None:
+            totals["total_rows"] = query.offset + len(raw)
         if query.fill != "none":
             rows = fill_buckets(query, rows, compiled)
         if previous is not None:
@@ -206,17 +214,22 @@ class Service:
         return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
 
     def _compile(
-        self, query: Query, dataset: Dataset, scope: Scope, compare: bool = False
+        self,
+        query: Query,
+        dataset: Dataset,
+        scope: Scope,
+        compare: bool = False,
+        count_rows: bool = False,
     ) -> Compiled:
         """Compile, remembering recent statements: dashboards re-ask the same questions."""
-        key = orjson.dumps([query.canonical(), scope.canonical(), compare])
+        key = orjson.dumps([query.canonical(), scope.canonical(), compare, count_rows])
         with self._statements_lock:
             found = self._statements.get(key)
             if found is not None:
                 self._statements.move_to_end(key)
                 return found
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
-        compiled = Compiler(self.dialect, dataset, scope).compile(query, window)
+        compiled = Compiler(self.dialect, dataset, scope).compile(query, window, count_rows)
         with self._statements_lock:
             self._statements[key] = compiled
             if len(self._statements) > STATEMENT_CACHE_SIZE:

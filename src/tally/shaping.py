@@ -22,37 +22,42 @@ def name_rows(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rename internal aliases; return the rows and the totals the SQL counted.
 
-    This runs once per result row, so positions are resolved once and bucket starts, which
-    repeat across groups, are converted to datetimes once each.
+    This runs once per result row, so the row dict is built by one `dict(zip(...))` over the
+    leading output columns (groups, bucket, measures; the totals come after them), and bucket
+    starts, which repeat across groups, are converted to datetimes once each.
     """
-    at = {name: i for i, name in enumerate(columns)}
-    groups = [(at[f"g{i}"], name) for i, name in enumerate(compiled.groups)]
-    measures = [(at[f"a{i}"], name) for i, name in enumerate(compiled.measures)]
-    decimals = [(i, name) for i, name in measures if any(type(r[i]) is Decimal for r in rows)]
-    other_at, time_at = at.get(OTHER_ALIAS), at.get(TIME_ALIAS)
+    renames = {f"g{i}": name for i, name in enumerate(compiled.groups)}
+    renames.update({f"a{i}": name for i, name in enumerate(compiled.measures)})
+    renames.update({TIME_ALIAS: TIME_KEY, OTHER_ALIAS: OTHER_KEY})
+    keys = [renames[c] for c in columns if c in renames]
+    decimals = [
+        name
+        for i, name in enumerate(keys)
+        if name in compiled.measures
+        and type(next((r[i] for r in rows if r[i] is not None), None)) is Decimal
+    ]
     instants: dict[int, datetime] = {}
     out = []
     for raw in rows:
-        row = {name: raw[i] for i, name in groups}
-        row.update({name: raw[i] for i, name in measures})
-        for i, name in decimals:
-            if raw[i] is not None:
-                row[name] = float(raw[i])
-        if time_at is not None:
-            ms = raw[time_at]
+        row = dict(zip(keys, raw, strict=False))
+        for name in decimals:
+            if row[name] is not None:
+                row[name] = float(row[name])
+        if compiled.has_time:
+            ms = row[TIME_KEY]
             instant = instants.get(ms)
             if instant is None:
                 instant = instants[ms] = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
             row[TIME_KEY] = instant
-        if other_at is not None:
-            other = bool(raw[other_at])
+        if compiled.has_other:
+            row[OTHER_KEY] = other = bool(row[OTHER_KEY])
             if other:
-                row.update({name: OTHER_KEY for _, name in groups})
-            row[OTHER_KEY] = other
+                row.update({name: OTHER_KEY for name in compiled.groups})
         out.append(row)
+    at = {name: i for i, name in enumerate(columns)}
     first = rows[0] if rows else ()
     totals = {
-        "total_rows": first[at[TOTAL_ALIAS]] if first else None,
+        "total_rows": first[at[TOTAL_ALIAS]] if first and TOTAL_ALIAS in at else None,
         "total_groups": first[at[GROUPS_ALIAS]] if first and GROUPS_ALIAS in at else None,
     }
     return out, totals

@@ -18,6 +18,7 @@ class Case:
     body: Any
     path: str = "/v1/query"
     method: str = "POST"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 SPRING = {"start": "2026-02-26T00:00:00Z", "end": "2026-04-12T00:00:00Z"}
@@ -445,6 +446,23 @@ PROFILES = [
         },
         path="/feedback/aggregate",
     ),
+]
+
+DECISIONING_TYPES = [
+    "summary", "offer_performance", "acceptance_rate", "daily_trend&days=14", "latency_trend",
+    "offer_performance_grouped&groupBy=segment", "score_distribution&groupBy=channel",
+    "selection_frequency", "anomaly_candidates", "why_not_ranked&offerId=off_0000&days=30",
+    "decision_traces_summary", "budget_burn", "model_metrics_trend",
+]  # fmt: skip
+PROFILES += [
+    Case(
+        f"p004_{kind.split('&')[0]}",
+        None,
+        path=f"/api/v1/dashboard-data?type={kind}",
+        method="GET",
+        headers=(("X-Tenant-Id", "tn_acme"),),
+    )
+    for kind in DECISIONING_TYPES
 ]
 
 CASES: list[Case] = [*FILTERS, *GROUPS, *BUCKETS, *SHAPES, *PROFILES]

@@ -28,7 +28,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tally.api.app import create_app
-from tally.demo.generate import generate
+from tally.demo.decisioning import GENERATORS as DECISIONING
+from tally.demo.generate import generate, split_rows
 from tally.wiring import build_service
 from tests.engines_support import isolated_settings
 from tests.equivalence.cases import CASES, PROFILE_NOW, Case
@@ -181,6 +182,7 @@ def profile_tables() -> dict[str, Any]:
     """Demo rows of the profiles' built-in datasets, the same for every engine."""
     now = datetime.fromisoformat(PROFILE_NOW)
     sizes = {"agent_events": 4000, "agent_metrics": 3000, "invoices": 1200, "feedback": 2000}
+    sizes |= {name: rows for name, rows in split_rows(100_000).items() if name in DECISIONING}
     return {name: generate(name, rows, now) for name, rows in sizes.items()}
 
 
@@ -191,7 +193,8 @@ class Deployment:
     headers: dict[str, str]
 
     def send(self, case: Case) -> Any:
-        response = self.client.request(case.method, case.path, json=case.body, headers=self.headers)
+        headers = {**self.headers, **dict(case.headers)}
+        response = self.client.request(case.method, case.path, json=case.body, headers=headers)
         assert response.status_code == 200, (self.engine, case.name, response.text)
         return response.json()
 

@@ -122,8 +122,12 @@ class Compiler:
         self.dataset = dataset
         self.scope = scope
 
-    def compile(self, query: Query, window: CompareRange | None = None) -> Compiled:
-        """Compile `query`; `window` replaces its time bounds (the previous period of compare)."""
+    def compile(
+        self, query: Query, window: CompareRange | None = None, count_rows: bool = False
+    ) -> Compiled:
+        """Compile `query`; `window` replaces its time bounds (the previous period of compare);
+        `count_rows` adds the number of result rows before LIMIT (a window over the result,
+        which costs milliseconds on large results, so it is asked for only when needed)."""
         params = _Params(self.dialect)
         tz = query.timezone
         groups = field_groups(query)
@@ -144,13 +148,22 @@ class Compiler:
             iv = parse_interval(bucket.time)
             ts = self._time_instant(tz)
             src_cols.append(_as(self.dialect.bucket_ms(ts, iv, tz, bucket.origin), TIME_ALIAS))
+        inputs: dict[tuple[str, bool], str] = {}
+        self._inputs: list[str] = []
         for i, m in enumerate(query.measures):
             if m.field is not None:
                 ref = resolve_field(self.dataset, m.field)
-                value = entry_values[m.field] if ref.is_map else self._field(ref, tz)
-                if ref.kind == "json" and m.op not in ("count", "count_distinct"):
-                    value = self.dialect.to_double(value)
-                src_cols.append(_as(value, f"m{i}"))
+                numeric = ref.kind == "json" and m.op not in ("count", "count_distinct")
+                alias = inputs.get((m.field, numeric))
+                if alias is None:
+                    alias = inputs[(m.field, numeric)] = f"m{i}"
+                    value = entry_values[m.field] if ref.is_map else self._field(ref, tz)
+                    if numeric:
+                        value = self.dialect.to_double(value)
+                    src_cols.append(_as(value, alias))
+                self._inputs.append(alias)
+            else:
+                self._inputs.append("")
             if m.filter is not None:
                 condition = self._filter(m.filter, params, tz)
                 src_cols.append(_as(condition, f"f{i}"))
@@ -189,8 +202,9 @@ class Compiler:
             agg = agg.group_by(*[_col(a) for a in group_keys], copy=False)
         ctes.append(("agg", agg))
 
-        total = _as(exp.Window(this=exp.Count(this=exp.Star())), TOTAL_ALIAS)
-        outputs: list[exp.Expression] = [exp.Star(), total]
+        outputs: list[exp.Expression] = [exp.Star()]
+        if count_rows:
+            outputs.append(_as(exp.Window(this=exp.Count(this=exp.Star())), TOTAL_ALIAS))
         if query.top is not None:
             outputs.append(
                 _as(
@@ -336,7 +350,7 @@ class Compiler:
         return COMPARISONS[op](this=target, expression=params.add(value))
 
     def _aggregate(self, m: Measure, i: int) -> exp.Expression:
-        value = _col(f"m{i}")
+        value = _col(self._inputs[i])
         if m.op == "count":
             aggregate = exp.Count(this=exp.Star() if m.field is None else value)
         elif m.op == "count_distinct":
@@ -388,7 +402,7 @@ class Compiler:
         ]
         folded_cols.append(_as(exp.Is(this=_col("_hit", "r"), expression=exp.Null()), OTHER_ALIAS))
         passthrough = [TIME_ALIAS] if time_group(query) else []
-        passthrough += [f"m{i}" for i, m in enumerate(query.measures) if m.field is not None]
+        passthrough += sorted({alias for alias in self._inputs if alias})
         passthrough += [f"f{i}" for i, m in enumerate(query.measures) if m.filter is not None]
         folded_cols += [_as(_col(c, "s"), c) for c in passthrough]
         join_on = _and(

@@ -6,7 +6,7 @@
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-11-16T00:00:00+00:00
 --   $p2 = timestamp 2026-11-23T00:00:00+00:00
-WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(toDate32("t"."ts", 'UTC'), 3, 'UTC')) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')}), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;
+WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(toDate32("t"."ts", 'UTC'), 3, 'UTC')) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')}), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;
 
 -- groups: []
 -- measures: ["count"]
@@ -16,4 +16,4 @@ WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(toDate32("t"."ts", 'UTC'
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-11-09T00:00:00+00:00
 --   $p2 = timestamp 2026-11-15T10:31:00+00:00
-WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(toDate32("t"."ts", 'UTC'), 3, 'UTC')) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')}), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;
+WITH src AS (SELECT toUnixTimestamp64Milli(toDateTime64(toDate32("t"."ts", 'UTC'), 3, 'UTC')) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')}), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

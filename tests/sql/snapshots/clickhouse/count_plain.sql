@@ -4,4 +4,4 @@
 -- exact: {"count": true}
 -- params:
 --   $p0 = str 'ws_a'
-WITH src AS (SELECT 1 AS "_one" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String})), agg AS (SELECT COUNT(*) AS "a0" FROM "src") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "a0" DESC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;
+WITH src AS (SELECT 1 AS "_one" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String})), agg AS (SELECT COUNT(*) AS "a0" FROM "src") SELECT * FROM "agg" ORDER BY "a0" DESC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

@@ -8,4 +8,4 @@
 --   $p2 = [str 'slow', str 'verbose']
 --   $p3 = [str 'flagged']
 --   $p4 = float 0.75
-WITH src AS (SELECT "t"."ratings"['_rating_'] AS "m1" FROM "feedback" AS "t" WHERE "t"."project_id" IN ($p0) AND (LIST_HAS_ANY("t"."scorer_tags", $p1) OR LIST_HAS_ALL("t"."scorer_tags", $p2) OR NOT (NOT LIST_HAS_ANY("t"."scorer_tags", $p3)) OR "t"."ratings"['_rating_'] >= $p4)), agg AS (SELECT COUNT(*) AS "a0", AVG("m1") AS "a1" FROM "src") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "a0" DESC LIMIT 1000;
+WITH src AS (SELECT "t"."ratings"['_rating_'] AS "m1" FROM "feedback" AS "t" WHERE "t"."project_id" IN ($p0) AND (LIST_HAS_ANY("t"."scorer_tags", $p1) OR LIST_HAS_ALL("t"."scorer_tags", $p2) OR NOT (NOT LIST_HAS_ANY("t"."scorer_tags", $p3)) OR "t"."ratings"['_rating_'] >= $p4)), agg AS (SELECT COUNT(*) AS "a0", AVG("m1") AS "a1" FROM "src") SELECT * FROM "agg" ORDER BY "a0" DESC LIMIT 1000;

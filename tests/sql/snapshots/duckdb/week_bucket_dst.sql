@@ -6,4 +6,4 @@
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-10-04T22:00:00+00:00
 --   $p2 = timestamp 2026-11-01T23:00:00+00:00
-WITH src AS (SELECT EPOCH_MS(TIMEZONE('Europe/Paris', CAST(DATE_TRUNC('week', TIMEZONE('Europe/Paris', "t"."ts")) AS TIMESTAMP))) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."ts" >= $p1 AND "t"."ts" < $p2), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
+WITH src AS (SELECT EPOCH_MS(TIMEZONE('Europe/Paris', CAST(DATE_TRUNC('week', TIMEZONE('Europe/Paris', "t"."ts")) AS TIMESTAMP))) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."ts" >= $p1 AND "t"."ts" < $p2), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;

@@ -8,4 +8,4 @@
 --   $p2 = [str 'slow', str 'verbose']
 --   $p3 = [str 'flagged']
 --   $p4 = float 0.75
-WITH src AS (SELECT CAST(("t"."ratings" ->> '_rating_') AS DOUBLE PRECISION) AS "m1" FROM "feedback" AS "t" WHERE "t"."project_id" IN (%(p0)s) AND ("t"."scorer_tags" && CAST(%(p1)s AS TEXT[]) OR "t"."scorer_tags" @> CAST(%(p2)s AS TEXT[]) OR NOT (NOT "t"."scorer_tags" && CAST(%(p3)s AS TEXT[])) OR CAST(("t"."ratings" ->> '_rating_') AS DOUBLE PRECISION) >= %(p4)s)), agg AS (SELECT COUNT(*) AS "a0", AVG("m1") AS "a1" FROM "src") SELECT *, COUNT(*) OVER () AS "_total_rows" FROM "agg" ORDER BY "a0" DESC NULLS LAST LIMIT 1000;
+WITH src AS (SELECT CAST(("t"."ratings" ->> '_rating_') AS DOUBLE PRECISION) AS "m1" FROM "feedback" AS "t" WHERE "t"."project_id" IN (%(p0)s) AND ("t"."scorer_tags" && CAST(%(p1)s AS TEXT[]) OR "t"."scorer_tags" @> CAST(%(p2)s AS TEXT[]) OR NOT (NOT "t"."scorer_tags" && CAST(%(p3)s AS TEXT[])) OR CAST(("t"."ratings" ->> '_rating_') AS DOUBLE PRECISION) >= %(p4)s)), agg AS (SELECT COUNT(*) AS "a0", AVG("m1") AS "a1" FROM "src") SELECT * FROM "agg" ORDER BY "a0" DESC NULLS LAST LIMIT 1000;
