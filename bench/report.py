@@ -108,11 +108,11 @@ def markdown(figures: Figures, rows: int) -> str:
         out.append(f"| PostgreSQL COPY + indexes (baseline load) | {load:.1f} s |")
     out += [
         "",
-        "| cache hits, 32 clients, `POST /v1/query` | requests/s | p50 ms | p99 ms | client |",
-        "|---|---:|---:|---:|---|",
+        "| cache hits, 32 clients, `POST /v1/query` | req/s | p50 ms | p99 ms | non-2xx | client |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for name, c in figures.cache.items():
-        figures_text = f"{c['rps']:,.0f} | {c['p50_ms']:.2f} | {c['p99_ms']:.2f}"
+        figures_text = f"{c['rps']:,.0f} | {c['p50_ms']:.2f} | {c['p99_ms']:.2f} | {c['errors']}"
         out.append(f"| {name} cache | {figures_text} | {c['tool']} |")
     if figures.notes:
         out += ["", "Notes:"] + [f"- {n}" for n in figures.notes]

@@ -142,13 +142,13 @@ class Service:
         return self.answer(normalized, dataset, scope)
 
     def lookup(self, query: Query, principal: Principal) -> tuple[Planned, Result | None]:
-        """Plan, and answer at once from an in-process cache hit; None means run `answer`.
+        """Plan, and answer at once from a fresh cache hit; None means run `answer`.
 
-        Cheap and non-blocking, so the HTTP layer calls it on the event loop and only hands
-        misses (and Redis lookups, which do I/O) to a worker thread.
+        Cheap, so the HTTP layer calls it on the event loop and only hands misses (and lookups
+        while Redis is down) to a worker thread.
         """
         planned = self.plan(query, principal)
-        if self.cache is None or not self.cache.local:
+        if self.cache is None or not self.cache.inline:
             return planned, None
         key = self._cache_key(*planned)
         if key is None:

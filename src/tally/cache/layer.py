@@ -98,9 +98,11 @@ class ResultCache:
         return result, generated_at, False
 
     @property
-    def local(self) -> bool:
-        """Whether a lookup is in-process (no I/O), so it may run on the event loop."""
-        return self.store.name == "memory"
+    def inline(self) -> bool:
+        """Whether a lookup is cheap enough to run on the event loop: always for process
+        memory; for Redis while it answers (a local GET costs less than a thread hop). While
+        Redis is down, lookups go to worker threads so a connect timeout cannot stall the loop."""
+        return self.store.name == "memory" or bool(getattr(self.store, "up", False))
 
     def peek(self, key: str, ttl_s: float, mode: str) -> tuple[Result, CacheInfo] | None:
         """A fresh entry, or None; never computes, never waits."""
