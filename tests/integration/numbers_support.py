@@ -23,11 +23,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from tally.api.app import create_app
 from tally.auth.keys import KeyStore
-from tally.config import Settings
-from tally.wiring import build_service
-from tests.helpers import bearer
+from tests.helpers import live_app
 
 PARIS = ZoneInfo("Europe/Paris")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -546,18 +543,12 @@ def open_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     datasets_dir = root / "datasets"
     datasets_dir.mkdir()
     (datasets_dir / "tagged_events.toml").write_text(TAGGED_TOML, encoding="utf-8")
-    settings = Settings.from_env(data_dir=root / "data", datasets_dir=datasets_dir)
-    service = build_service(settings)
-    app = create_app(settings, service)
-    with TestClient(app) as client:
-        keys = app.state.keys
-        _, token = keys.create("admin", {}, all_tenants=True, name="numbers-admin")
-        admin = bearer(token)
+    with live_app(root, datasets_dir=datasets_dir) as live:
         events = generate_events(SEED)
         tagged = generate_tagged(SEED + 1)
-        _ingest(client, admin, "agent_events", events)
-        _ingest(client, admin, "tagged_events", tagged)
-        yield Env(client, admin, keys, service, events, tagged)
+        _ingest(live.client, live.admin, "agent_events", events)
+        _ingest(live.client, live.admin, "tagged_events", tagged)
+        yield Env(live.client, live.admin, live.keys, live.service, events, tagged)
 
 
 ALL = {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}

@@ -20,12 +20,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tally.api.app import create_app
 from tally.auth.keys import KeyStore
-from tally.config import Settings
 from tally.service import Service
-from tally.wiring import build_service
-from tests.helpers import bearer
+from tests.helpers import bearer, live_app
 
 PATH = "/api/svc/v1/llm-gateway/metrics/query"
 SEED = 20_260_420
@@ -372,17 +369,10 @@ def ingest(client: TestClient, headers: dict[str, str], rows: list[dict[str, Any
 
 
 def open_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    root = tmp_path_factory.mktemp("agent_metrics")
-    settings = Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets")
-    service = build_service(settings)
-    app = create_app(settings, service)
-    with TestClient(app) as client:
-        keys = app.state.keys
-        _, token = keys.create("admin", {}, all_tenants=True, name="am-admin")
-        admin = bearer(token)
+    with live_app(tmp_path_factory.mktemp("agent_metrics")) as live:
         rows = generate()
-        ingest(client, admin, rows)
-        yield Env(client, admin, keys, service, rows)
+        ingest(live.client, live.admin, rows)
+        yield Env(live.client, live.admin, live.keys, live.service, rows)
 
 
 def body(kind: str = "distribution", **extra: Any) -> dict[str, Any]:

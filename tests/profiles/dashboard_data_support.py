@@ -22,11 +22,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tally.api.app import create_app
 from tally.auth.keys import KeyStore
-from tally.config import Settings
-from tally.wiring import build_service
-from tests.helpers import bearer
+from tests.helpers import live_app
 
 NOW = datetime(2026, 3, 15, 14, 37, 20, 250_000, tzinfo=UTC)
 TENANT = "tn_main"
@@ -297,17 +294,9 @@ TENANT_HEADER = "X-Tenant-Id"
 def open_env(tmp_path_factory: pytest.TempPathFactory, rows: Rows | None) -> Iterator[Env]:
     """A real service on a fresh DuckDB file with its clock at NOW; `rows` for the main tenant
     and the other tenant's rows ingested over HTTP."""
-    root = tmp_path_factory.mktemp("dashboard_data")
-    settings = Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets")
-    service = build_service(settings)
-    service.clock = lambda: NOW
-    app = create_app(settings, service)
-    with TestClient(app) as client:
-        keys = app.state.keys
-        _, token = keys.create("admin", {}, all_tenants=True, name="decisioning-admin")
-        env = Env(client, bearer(token), keys, rows or {})
+    with live_app(tmp_path_factory.mktemp("dashboard_data"), clock=lambda: NOW) as live:
+        env = Env(live.client, live.admin, live.keys, rows or {})
         if rows is not None:
             env.ingest(TENANT, rows)
             env.ingest(OTHER, other_tenant())
         yield env
-    service.engine.close()

@@ -20,12 +20,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tally.api.app import create_app
 from tally.auth.keys import KeyStore
-from tally.config import Settings
 from tally.query.limits import Limits
-from tally.wiring import build_service
-from tests.helpers import bearer
+from tests.helpers import live_app
 
 SEED = 3_003
 HOUR_MS = 3_600_000
@@ -235,19 +232,9 @@ def open_env(
     tmp_path_factory: pytest.TempPathFactory, limits: Limits | None = None
 ) -> Iterator[Env]:
     """A real service on a fresh DuckDB file, with the generated rows ingested over HTTP."""
-    root = tmp_path_factory.mktemp("feedback")
-    settings = Settings.from_env(
-        data_dir=root / "data", datasets_dir=root / "datasets", limits=limits or Limits()
-    )
-    service = build_service(settings)
-    app = create_app(settings, service)
     rows = generate()
-    with TestClient(app) as client:
-        keys = app.state.keys
-        _, token = keys.create("admin", {}, all_tenants=True, name="feedback-admin")
-        admin = bearer(token)
-        response = client.post("/v1/datasets/feedback/rows", json=rows, headers=admin)
+    with live_app(tmp_path_factory.mktemp("feedback"), limits=limits or Limits()) as live:
+        response = live.client.post("/v1/datasets/feedback/rows", json=rows, headers=live.admin)
         assert response.status_code == 200, response.text
         assert response.json()["accepted"] == len(rows), response.text
-        yield Env(client, admin, keys, rows)
-    service.engine.close()
+        yield Env(live.client, live.admin, live.keys, rows)

@@ -20,11 +20,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tally.api.app import create_app
 from tally.auth.keys import KeyStore
-from tally.config import Settings
-from tally.wiring import build_service
-from tests.helpers import bearer
+from tests.helpers import bearer, live_app
 
 SEED = 20_020
 URL = "/v1/records/statistics"
@@ -273,18 +270,10 @@ class Env:
 
 def open_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """A real service on a fresh DuckDB file, the documents ingested over HTTP as nested JSON."""
-    root = tmp_path_factory.mktemp("records")
-    settings = Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets")
-    service = build_service(settings)
-    app = create_app(settings, service)
     docs = generate()
-    with TestClient(app) as client:
-        keys = app.state.keys
-        _, token = keys.create("admin", {}, all_tenants=True, name="records-admin")
-        admin = bearer(token)
+    with live_app(tmp_path_factory.mktemp("records")) as live:
         for name, rows in docs.items():
-            response = client.post(f"/v1/datasets/{name}/rows", json=rows, headers=admin)
+            response = live.client.post(f"/v1/datasets/{name}/rows", json=rows, headers=live.admin)
             assert response.status_code == 200, response.text
             assert response.json()["accepted"] == len(rows), response.text
-        yield Env(client, admin, keys, docs)
-    service.engine.close()
+        yield Env(live.client, live.admin, live.keys, docs)
