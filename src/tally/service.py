@@ -27,7 +27,7 @@ from tally.cache.layer import CacheInfo, ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
 from tally.config import Settings
-from tally.engines.base import Engine
+from tally.engines.base import Engine, Frame
 from tally.errors import ErrorDetail, TallyError, not_found, unavailable
 from tally.ingest.arrow_batch import conform
 from tally.ingest.batch import validate_batch
@@ -46,6 +46,7 @@ from tally.sql.dialect import Dialect
 
 log = logging.getLogger(__name__)
 STATEMENT_CACHE_SIZE = 1024
+COLUMNAR_FROM_LIMIT = 1_000
 
 
 @dataclass
@@ -186,21 +187,21 @@ class Service:
         previous = self._compile(query, dataset, scope, compare=True) if query.compare else None
         compile_ms = (time.perf_counter() - started) * 1000
         tz = ZoneInfo(query.timezone)
-        columns, raw = self._run_sql(compiled)
+        columnar = (query.limit or 0) > COLUMNAR_FROM_LIMIT
+        frame = self._run_sql(compiled, columnar)
         truncated = query.fill == "none" and (
-            len(raw) >= (query.limit or 0) or (not raw and query.offset > 0)
+            len(frame) >= (query.limit or 0) or (not len(frame) and query.offset > 0)
         )
         if truncated:
             compiled = self._compile(query, dataset, scope, count_rows=True)
-            columns, raw = self._run_sql(compiled)
-        rows, totals = name_rows(compiled, columns, raw, tz)
+            frame = self._run_sql(compiled, columnar)
+        rows, totals = name_rows(compiled, frame, tz)
         if totals["total_rows"] is None:
-            totals["total_rows"] = query.offset + len(raw)
+            totals["total_rows"] = query.offset + len(frame)
         if query.fill != "none":
             rows = fill_buckets(query, rows, compiled)
         if previous is not None:
-            prev_columns, prev_raw = self._run_sql(previous)
-            earlier, _ = name_rows(previous, prev_columns, prev_raw, tz)
+            earlier, _ = name_rows(previous, self._run_sql(previous, columnar), tz)
             join_previous(query, rows, earlier, compiled)
         if compiled.has_other:
             for row in rows:
@@ -236,11 +237,13 @@ class Service:
                 self._statements.popitem(last=False)
         return compiled
 
-    def _run_sql(self, compiled: Compiled) -> tuple[list[str], list[tuple]]:
+    def _run_sql(self, compiled: Compiled, columnar: bool = False) -> Frame:
         if not self._slots.acquire(timeout=self.settings.queue_timeout_s):
             raise unavailable("too many queries are running; try again shortly", retry_after=1)
         try:
-            return self.engine.execute(compiled.sql, compiled.params, self.settings.query_timeout_s)
+            return self.engine.frame(
+                compiled.sql, compiled.params, self.settings.query_timeout_s, columnar
+            )
         finally:
             self._slots.release()
 
@@ -290,8 +293,7 @@ class Service:
             limit=1,
         )
         compiled = Compiler(self.dialect, dataset, scope).compile(probe)
-        columns, raw = self._run_sql(compiled)
-        value = raw[0][columns.index("a0")] if raw else None
+        value = self._run_sql(compiled).first("a0")
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
         if len(self._watermarks) > 10_000:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tally.engines.base import Frame
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys, sort_rows
 from tally.query.timebuckets import bucket_sequence, parse_interval
@@ -18,49 +19,42 @@ from tally.sql.compiler import GROUPS_ALIAS, OTHER_ALIAS, TIME_ALIAS, TOTAL_ALIA
 
 
 def name_rows(
-    compiled: Compiled, columns: list[str], rows: list[tuple], tz: ZoneInfo
+    compiled: Compiled, frame: Frame, tz: ZoneInfo
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rename internal aliases; return the rows and the totals the SQL counted.
 
-    This runs once per result row, so the row dict is built by one `dict(zip(...))` over the
-    leading output columns (groups, bucket, measures; the totals come after them), and bucket
-    starts, which repeat across groups, are converted to datetimes once each.
+    This costs Python work per result row, so the dicts are made in one go over the leading
+    output columns (groups, bucket, measures; the totals come after them), and the few columns
+    that need a conversion are fixed in a pass each: bucket starts, which repeat across groups,
+    become datetimes once per distinct bucket.
     """
     renames = {f"g{i}": name for i, name in enumerate(compiled.groups)}
     renames.update({f"a{i}": name for i, name in enumerate(compiled.measures)})
     renames.update({TIME_ALIAS: TIME_KEY, OTHER_ALIAS: OTHER_KEY})
-    keys = [renames[c] for c in columns if c in renames]
-    decimals = [
-        name
-        for i, name in enumerate(keys)
-        if name in compiled.measures
-        and type(next((r[i] for r in rows if r[i] is not None), None)) is Decimal
-    ]
-    instants: dict[int, datetime] = {}
-    out = []
-    for raw in rows:
-        row = dict(zip(keys, raw, strict=False))
-        for name in decimals:
-            if row[name] is not None:
-                row[name] = float(row[name])
-        if compiled.has_time:
-            ms = row[TIME_KEY]
-            instant = instants.get(ms)
-            if instant is None:
-                instant = instants[ms] = datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
-            row[TIME_KEY] = instant
-        if compiled.has_other:
+    keys = [renames[c] for c in frame.columns if c in renames]
+    rows = frame.records(keys)
+    for name in [key for key in keys if key in compiled.measures]:
+        if type(next((r[name] for r in rows if r[name] is not None), None)) is Decimal:
+            for row in rows:
+                if row[name] is not None:
+                    row[name] = float(row[name])
+    if compiled.has_time:
+        instants = {
+            ms: None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+            for ms in {row[TIME_KEY] for row in rows}
+        }
+        for row in rows:
+            row[TIME_KEY] = instants[row[TIME_KEY]]
+    if compiled.has_other:
+        for row in rows:
             row[OTHER_KEY] = other = bool(row[OTHER_KEY])
             if other:
                 row.update({name: OTHER_KEY for name in compiled.groups})
-        out.append(row)
-    at = {name: i for i, name in enumerate(columns)}
-    first = rows[0] if rows else ()
     totals = {
-        "total_rows": first[at[TOTAL_ALIAS]] if first and TOTAL_ALIAS in at else None,
-        "total_groups": first[at[GROUPS_ALIAS]] if first and GROUPS_ALIAS in at else None,
+        "total_rows": frame.first(TOTAL_ALIAS) if TOTAL_ALIAS in frame.columns else None,
+        "total_groups": frame.first(GROUPS_ALIAS) if GROUPS_ALIAS in frame.columns else None,
     }
-    return out, totals
+    return rows, totals
 
 
 def _key(row: dict[str, Any], groups: list[str]) -> tuple:

@@ -5,6 +5,7 @@ Engines know tables and SQL text, never the query IR; the service hands them com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,12 +40,78 @@ class WriteOutcome:
     updated: int = 0
 
 
+def _python_fixes(schema: pa.Schema) -> dict[str, Callable[[Any], Any]]:
+    """Arrow columns whose Python values differ from what DB-API drivers return: whole-number
+    decimals (DuckDB's HUGEINT sums) are ints there, and maps are dicts."""
+    fixes: dict[str, Callable[[Any], Any]] = {}
+    for column in schema:
+        if pa.types.is_decimal(column.type) and column.type.scale == 0:
+            fixes[column.name] = int
+        elif pa.types.is_map(column.type):
+            fixes[column.name] = dict
+    return fixes
+
+
+def arrow_tuples(table: pa.Table) -> list[tuple]:
+    """An Arrow result as the row tuples a DB-API driver would have returned."""
+    fixes = _python_fixes(table.schema)
+    columns = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        values = column.to_pylist()
+        fix = fixes.get(name)
+        if fix is not None:
+            values = [None if v is None else fix(v) for v in values]
+        columns.append(values)
+    return list(zip(*columns, strict=True))
+
+
+@dataclass(frozen=True)
+class Frame:
+    """An engine's answer to a statement: row tuples, or Arrow columns for a large answer.
+
+    Naming a large answer's rows straight from Arrow makes one Python object per value and no
+    tuple per row first, which is most of what a result of thousands of rows costs in Python;
+    for a small answer the Arrow conversion costs more than it saves.
+    """
+
+    columns: list[str]
+    tuples: list[tuple] | None = None
+    table: pa.Table | None = None
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.tuples or ())
+
+    def first(self, column: str) -> Any:
+        """The first row's value of `column`, or None when there are no rows."""
+        if not len(self):
+            return None
+        if self.table is not None:
+            return self.table.column(column)[0].as_py()
+        return self.tuples[0][self.columns.index(column)]
+
+    def records(self, names: list[str]) -> list[dict[str, Any]]:
+        """The leading `len(names)` columns of every row as a dict keyed by `names`."""
+        if self.table is None:
+            return [dict(zip(names, row, strict=False)) for row in self.tuples or ()]
+        table = self.table.select(range(len(names))).rename_columns(names)
+        rows = table.to_pylist()
+        for name, fix in _python_fixes(table.schema).items():
+            for row in rows:
+                if row[name] is not None:
+                    row[name] = fix(row[name])
+        return rows
+
+
 class Engine(Protocol):
     name: str
 
     def execute(
         self, sql: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]: ...
+
+    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
+        """Like `execute`; `columnar` asks for Arrow columns where the engine has them."""
+        ...
 
     def ensure_table(
         self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]

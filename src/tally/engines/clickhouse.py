@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.engines.base import Frame, TableSpec, WriteOutcome, arrow_tuples, timed_out
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
 from tally.errors import TallyError, unavailable
@@ -69,9 +69,14 @@ class ClickHouseEngine:
     def execute(
         self, sql: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]:
+        found = self.frame(sql, params, timeout_s, columnar=False)
+        return found.columns, found.tuples or []
+
+    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
         table = self._run(lambda: self._backend.query(sql, params, timeout_s), timeout_s)
-        columns = [c.to_pylist() for c in table.columns]
-        return list(table.column_names), list(zip(*columns, strict=True))
+        if columnar:
+            return Frame(list(table.column_names), table=table)
+        return Frame(list(table.column_names), tuples=arrow_tuples(table))
 
     def _run(self, call, timeout_s: float | None = None):
         try:

@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tally.engines.base import TableSpec, WriteOutcome
+from tally.engines.base import Frame, TableSpec, WriteOutcome, timed_out
 from tally.engines.watchdog import Watchdog
-from tally.errors import TallyError, unavailable
+from tally.errors import TallyError
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +66,26 @@ class DuckDBEngine:
     def execute(
         self, sql: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]:
+        found = self.frame(sql, params, timeout_s, columnar=False)
+        return found.columns, found.tuples or []
+
+    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
         cursor = self._cursor()
         watch = self._watchdog.watch(timeout_s, cursor.interrupt)
         try:
+            if columnar:
+                relation = cursor.sql(sql, params=params or None)
+                return Frame(list(relation.columns), table=relation.to_arrow_table())
             result = cursor.execute(sql, params or None)
-            rows = result.fetchall()
             columns = [d[0] for d in result.description or []]
+            return Frame(columns, tuples=result.fetchall())
         except duckdb.InterruptException:
-            raise unavailable(
-                f"the query took longer than {timeout_s:g} s and was stopped; "
-                "narrow the window or the groups",
-                retry_after=1,
-            ) from None
+            raise timed_out(timeout_s) from None
         except duckdb.Error as exc:
             log.exception("duckdb query failed")
             raise TallyError("engine_error", "the engine could not run this query", 500) from exc
         finally:
             watch.cancel()
-        return columns, rows
 
     def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
         with self._write_lock:

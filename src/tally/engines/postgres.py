@@ -21,7 +21,7 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.engines.base import Frame, TableSpec, WriteOutcome, timed_out
 from tally.errors import TallyError, unavailable
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,12 @@ class PostgresEngine:
             rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
             columns = [d.name for d in cursor.description or []]
         return columns, rows
+
+    def frame(
+        self, sql_text: str, params: dict[str, Any], timeout_s: float, columnar: bool
+    ) -> Frame:
+        """Always tuples: psycopg hands rows over as Python values."""
+        return Frame(*self.execute(sql_text, params, timeout_s))
 
     def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
         """Create the table, add new catalog columns, and the two indexes queries rely on."""
