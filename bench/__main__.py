@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from bench.report import machine, markdown
+from bench.report import machine, markdown, write_results
 from bench.run import Options, run
 
 HERE = Path(__file__).parent
@@ -43,6 +43,7 @@ def main() -> None:
     text = markdown(figures, rows)
     print(text)
     if not args.smoke:
+        write_results(HERE / "RESULTS.md", text)
         raw = args.work / f"results_{rows}.json"
         raw.write_bytes(orjson.dumps(dataclasses.asdict(figures), option=orjson.OPT_INDENT_2))
         print(f"raw figures: {raw}")

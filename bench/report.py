@@ -117,3 +117,20 @@ def markdown(figures: Figures, rows: int) -> str:
     if figures.notes:
         out += ["", "Notes:"] + [f"- {n}" for n in figures.notes]
     return "\n".join(out) + "\n"
+
+
+RUN_START = "<!-- bench:run -->"
+RUN_END = "<!-- /bench:run -->"
+
+
+def write_results(path: Path, run_text: str) -> None:
+    """Put a run's tables between the markers of RESULTS.md, keeping the written analysis
+    around them; a file without markers gets the run appended between new ones."""
+    block = f"{RUN_START}\n{run_text}{RUN_END}"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, end = text.find(RUN_START), text.find(RUN_END)
+    if 0 <= start < end:
+        text = text[:start] + block + text[end + len(RUN_END) :]
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text else "") + block + "\n"
+    path.write_text(text, encoding="utf-8")
