@@ -1,4 +1,4 @@
-"""Request bodies: size-capped, parsed with orjson, NDJSON line by line."""
+"""Request bodies: size-capped, parsed with orjson; NDJSON kept as bytes for ingestion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from tally.errors import TallyError
-from tally.ingest.rows import UnparsableRow
+from tally.ingest.ndjson import NdjsonBody
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 
@@ -49,18 +49,10 @@ async def read_json(request: Request, limit: int) -> Any:
     return parse_json(await read_bytes(request, limit))
 
 
-def parse_rows(data: bytes, content_type: str) -> list[Any]:
+def parse_rows(data: bytes, content_type: str) -> list[Any] | NdjsonBody:
     """A JSON array, or NDJSON (one object per line, blank lines ignored)."""
     if content_type.split(";")[0].strip().lower() in NDJSON_TYPES:
-        rows: list[Any] = []
-        for line in data.splitlines():
-            if not line.strip():
-                continue
-            try:
-                rows.append(orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
-                rows.append(UnparsableRow(f"not valid JSON: {exc.msg}"))
-        return rows
+        return NdjsonBody(data)
     body = parse_json(data)
     if not isinstance(body, list):
         raise TallyError("invalid_json", "the body must be a JSON array of rows (or NDJSON)", 400)

@@ -1,5 +1,6 @@
-"""An HTTP batch to (Arrow rows to store, rejections): the fast columnar path when the batch is
-clean, else the row validator, which names every problem with its row index and field."""
+"""An HTTP batch to (Arrow rows to store, rejections): a fast path when the batch is clean (an
+NDJSON body straight from its lines, parsed rows column by column), else the row validator,
+which names every problem with its row index and field."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ import pyarrow as pa
 
 from tally.catalog.model import Dataset
 from tally.ingest.columnar import clean_batch
+from tally.ingest.ndjson import NdjsonBody
 from tally.ingest.rows import Rejection, RowValidator
 
 
 def validate_batch(
-    rows: Sequence[Any],
+    rows: Sequence[Any] | NdjsonBody,
     dataset: Dataset,
     validator: RowValidator,
     scope: Mapping[str, Sequence[str]],
 ) -> tuple[pa.Table, list[Rejection]]:
+    if isinstance(rows, NdjsonBody):
+        fast = rows.clean_batch(dataset, scope)
+        if fast is not None:
+            return fast, []
+        rows = rows.rows
     fast = clean_batch(rows, dataset, scope)
     if fast is not None:
         return fast, []

@@ -5,7 +5,8 @@ few ten thousand rows a second. Here every column is type-checked with one set o
 types it holds, converted by Arrow in bulk, and checked for enums and scope with Arrow kernels.
 Anything unusual (a wrong type, a nested record to flatten, an unknown field, a value outside
 the scope) returns None, and the row validator then finds and names every problem exactly; so
-this path decides nothing the row validator would decide differently.
+this path decides nothing the row validator would decide differently. The NDJSON fast path
+(`json_lines`, `json_texts`) shares the Arrow-level checks (`finish`, `in_scope`) and `convert`.
 """
 
 from __future__ import annotations
@@ -39,33 +40,77 @@ class NotClean(Exception):
     """The batch needs the row validator."""
 
 
-def _convert(column: Column, values: list[Any]) -> pa.Array:
-    kind = column.type
-    present = [v for v in values if v is not None]
+def all_true(mask: pa.Array | pa.ChunkedArray) -> bool:
+    """True when no value is false (nulls and empty arrays pass)."""
+    return pc.all(mask, min_count=0).as_py()
+
+
+def _strings(kind: ColumnType, array: pa.Array) -> pa.Array | None:
+    """The strings the length limit applies to: values, list items, map keys (never null)."""
+    if kind is ColumnType.STRING:
+        return array.drop_null()
     if kind is ColumnType.STRING_ARRAY:
-        if any(type(item) is not str for items in present for item in items):
-            raise NotClean
-    elif kind is ColumnType.JSON:
-        values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        return array.flatten()
+    if kind is ColumnType.FLOAT_MAP:
+        return array.keys
+    return None
+
+
+def convert(column: Column, values: list[Any]) -> pa.Array:
+    """Values of one column as JSON parsing gives them (of an ALLOWED type, or None) as a
+    checked array. Arrow refuses every JSON value but a string as an item of a string list
+    (a null item is caught in `finish`) and every non-number in a float map but true/false."""
+    kind = column.type
+    if kind is ColumnType.JSON:
+        try:
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        except TypeError:  # nested too deeply for orjson to write
+            raise NotClean from None
     elif kind is ColumnType.FLOAT_MAP:
-        if any(type(k) is not str or type(x) not in NUMBERS for d in present for k, x in d.items()):
+        maps = [v for v in values if v is not None]
+        if any(type(x) not in NUMBERS for d in maps for x in d.values()):
             raise NotClean
         values = [None if v is None else list(v.items()) for v in values]
-    elif kind is ColumnType.DATE and any(len(v) != 10 for v in present):
-        raise NotClean
+    if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
+        return finish(column, pa.array(values, pa.string()))
     try:
-        if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
-            array = pa.array(values, pa.string()).cast(ARROW_TYPES[kind])
-        else:
-            array = pa.array(values, ARROW_TYPES[kind])
+        array = pa.array(values, ARROW_TYPES[kind])
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         raise NotClean from None
-    if kind is ColumnType.STRING and present:
-        if pc.max(pc.utf8_length(array)).as_py() > MAX_STRING:
-            raise NotClean
-    if column.enum and not pc.all(pc.is_in(array.drop_null(), pa.array(column.enum))).as_py():
+    return finish(column, array)
+
+
+def finish(column: Column, array: pa.Array) -> pa.Array:
+    """The checks Arrow does in bulk: timestamps and dates (given as strings) cast to their type,
+    finite numbers, no null in a string list, the string length limit, enums."""
+    kind = column.type
+    if kind is ColumnType.DATE and not all_true(pc.equal(pc.utf8_length(array), 10)):
+        raise NotClean
+    if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
+        try:
+            array = array.cast(ARROW_TYPES[kind])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise NotClean from None
+    numbers = array.items if kind is ColumnType.FLOAT_MAP else array
+    if kind in (ColumnType.FLOAT, ColumnType.FLOAT_MAP) and not all_true(pc.is_finite(numbers)):
+        raise NotClean
+    strings = _strings(kind, array)
+    if strings is not None and (
+        strings.null_count or (pc.max(pc.utf8_length(strings)).as_py() or 0) > MAX_STRING
+    ):
+        raise NotClean
+    if column.enum and not all_true(pc.is_in(array.drop_null(), pa.array(column.enum))):
         raise NotClean
     return array
+
+
+def in_scope(batch: pa.Table, dataset: Dataset, scope: Mapping[str, Sequence[str]] | None) -> bool:
+    """Whether every row's tenant columns hold values of `scope` (column -> values)."""
+    for column, allowed in (scope or {}).items():
+        physical = dataset.column(column).physical
+        if not all_true(pc.is_in(batch.column(physical), pa.array(list(allowed)))):
+            return False
+    return True
 
 
 def clean_batch(
@@ -88,12 +133,8 @@ def clean_batch(
                 kinds.discard(type(None))
             if not kinds <= ALLOWED[column.type]:
                 return None
-            arrays.append(_convert(column, values))
+            arrays.append(convert(column, values))
     except NotClean:
         return None
     batch = pa.Table.from_arrays(arrays, schema=arrow_schema(dataset))
-    for column, allowed in (scope or {}).items():
-        physical = dataset.column(column).physical
-        if not pc.all(pc.is_in(batch.column(physical), pa.array(list(allowed)))).as_py():
-            return None
-    return batch
+    return batch if in_scope(batch, dataset, scope) else None

@@ -105,7 +105,10 @@ def _string_array(v: Any) -> list[str]:
 def _json_object(v: Any) -> str:
     if not isinstance(v, dict):
         raise BadValue("expected a JSON object")
-    return orjson.dumps(v).decode()
+    try:
+        return orjson.dumps(v).decode()
+    except TypeError:  # orjson writes at most 254 levels of nesting
+        raise BadValue("nested too deeply") from None
 
 
 def _float_map(v: Any) -> list[tuple[str, float]]:
