@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from tally.auth.principal import Principal
 from tally.auth.scope import dataset_scope
-from tally.cache.keys import cache_key
+from tally.cache.keys import CacheKey, cache_key
 from tally.cache.layer import CacheInfo, ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
@@ -142,41 +142,40 @@ class Service:
         normalized, dataset, scope = self.plan(query, principal)
         return self.answer(normalized, dataset, scope)
 
-    def lookup(self, query: Query, principal: Principal) -> tuple[Planned, Result | None]:
+    async def lookup(self, query: Query, principal: Principal) -> tuple[Planned, Result | None]:
         """Plan, and answer at once from a fresh cache hit; None means run `answer`.
 
-        Cheap, so the HTTP layer calls it on the event loop and only hands misses (and lookups
-        while Redis is down) to a worker thread.
+        Cheap and never blocking, so the HTTP layer awaits it on the event loop and only hands
+        misses (and lookups while Redis is down) to a worker thread.
         """
         planned = self.plan(query, principal)
         if self.cache is None or not self.cache.inline:
             return planned, None
-        key = self._cache_key(*planned)
-        if key is None:
-            return planned, None
-        found = self.cache.peek(key[0], key[1], planned[0].cache)
+        found = await self.cache.peek(self._cache_key(*planned), planned[0].cache)
         if found is None:
             return planned, None
         result, info = found
         result.meta["cache"] = info.as_dict()
         return planned, result
 
-    def _cache_key(self, query: Query, dataset: Dataset, scope: Scope) -> tuple[str, float] | None:
-        version = self.versions.of(dataset.name, self.tenants_of(scope, dataset))
-        if version is None:
-            return None
-        key = cache_key(query.canonical(), scope.canonical(), version, self.engine.name)
-        return key, dataset.cache_ttl_seconds or self.settings.cache_ttl_s
+    def _cache_key(self, query: Query, dataset: Dataset, scope: Scope) -> CacheKey:
+        """The entry's key leaves out the data versions: the entry records them (versions.py)."""
+        return CacheKey(
+            cache_key(query.canonical(), scope.canonical(), self.engine.name),
+            self.versions.counters(dataset.name, self.tenants_of(scope, dataset)),
+            dataset.cache_ttl_seconds or self.settings.cache_ttl_s,
+        )
 
     def answer(self, query: Query, dataset: Dataset, scope: Scope) -> Result:
         """A normalized, scoped query answered from the cache when it may be."""
-        key = self._cache_key(query, dataset, scope) if self.cache is not None else None
-        if self.cache is None or key is None:
+        if self.cache is None:
             result = self.execute(query, dataset, scope)
             info = CacheInfo(False, False, datetime.now(UTC), 0)
         else:
             result, info = self.cache.get_or_compute(
-                key[0], key[1], query.cache, lambda: self.execute(query, dataset, scope)
+                self._cache_key(query, dataset, scope),
+                query.cache,
+                lambda: self.execute(query, dataset, scope),
             )
         result.meta["cache"] = info.as_dict()
         return result

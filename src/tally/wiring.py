@@ -44,14 +44,14 @@ def open_engine(settings: Settings) -> tuple[Engine, Dialect]:
 
 
 def open_cache(settings: Settings) -> tuple[ResultCache | None, DataVersions]:
-    """Redis when `TALLY_REDIS_URL` is set (shared by replicas), else process memory."""
+    """Redis when `TALLY_REDIS_URL` is set (shared by replicas), else process memory. The data
+    versions live in the same store as the entries: a hit reads both at once."""
+    store: MemoryStore | RedisStore
     if settings.redis_url:
-        redis_store = RedisStore(settings.redis_url, settings.redis_prefix)
-        store: MemoryStore | RedisStore = redis_store
-        versions = DataVersions(redis_store)
+        store = RedisStore(settings.redis_url, settings.redis_prefix)
     else:
         store = MemoryStore(settings.cache_max_bytes)
-        versions = DataVersions()
+    versions = DataVersions(store)
     if not settings.cache_enabled:
         return None, versions
     return ResultCache(store, settings.cache_stale_s), versions

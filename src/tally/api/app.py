@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     async def lifespan(app: FastAPI):
         yield
         if service.cache is not None:
-            service.cache.close()
+            await service.cache.close()
         service.engine.close()
         app.state.keys.close()
         app.state.limiter.close()

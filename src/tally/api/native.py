@@ -27,7 +27,7 @@ async def query(request: Request, who: Principal = Depends(principal)) -> Respon
     service = request.app.state.service
     body = await read_json(request, service.settings.max_body_bytes)
     parsed = service.prepare(body)
-    planned, result = service.lookup(parsed, who)
+    planned, result = await service.lookup(parsed, who)
     if result is None:
         result = await run_in_threadpool(service.answer, *planned)
     return json_response(render_result(result))

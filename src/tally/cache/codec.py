@@ -1,4 +1,8 @@
-"""Results to plain JSON and back; caches store JSON bytes, never pickles."""
+"""Results to plain JSON and back; caches store JSON bytes, never pickles.
+
+An entry also records the data versions it was computed at, so a reader can tell whether it
+still describes the data (see versions.py).
+"""
 
 from __future__ import annotations
 
@@ -21,9 +25,10 @@ def _temporal_keys(rows: list[dict[str, Any]]) -> dict[str, str]:
     return kinds
 
 
-def encode(result: Result, generated_at: datetime) -> bytes:
+def encode(result: Result, generated_at: datetime, versions: tuple[int, ...]) -> bytes:
     return orjson.dumps(
         {
+            "versions": versions,
             "rows": result.rows,
             "groups": result.groups,
             "measures": result.measures,
@@ -45,7 +50,7 @@ def _restore_meta(meta: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def decode(data: bytes) -> tuple[Result, datetime]:
+def decode(data: bytes) -> tuple[Result, datetime, tuple[int, ...]]:
     body = orjson.loads(data)
     parsers = {"datetime": datetime.fromisoformat, "date": date.fromisoformat}
     temporal = {k: parsers[v] for k, v in body["temporal"].items()}
@@ -61,4 +66,4 @@ def decode(data: bytes) -> tuple[Result, datetime]:
         measures=body["measures"],
         meta=_restore_meta(body["meta"]),
     )
-    return result, datetime.fromisoformat(body["generated_at"])
+    return result, datetime.fromisoformat(body["generated_at"]), tuple(body["versions"])

@@ -1,27 +1,47 @@
 """Where cached answers live: process memory (default) or Redis, both holding JSON bytes.
 
-A store never raises to its caller: a Redis that is down makes `get` miss and `put` a no-op, is
+A store also holds the data-version counters (see versions.py) next to the entries, so a hit
+reads the counters and the entry together: one MGET in Redis, atomic in both stores. Hits read
+through `read_async` on the event loop, other callers (worker threads) through `read`.
+
+A store never raises to its caller: a Redis that is down makes `read` miss and `put` a no-op, is
 logged once, shows in /readyz and /metrics, and is tried again after a short pause, so the
 service keeps answering from the engine and recovers by itself.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from typing import Protocol
 
 import redis
 
+from tally.cache.pipelined import PipelinedReads
+
 log = logging.getLogger(__name__)
+Read = tuple[tuple[int, ...], bytes | None]
 
 
 class Store(Protocol):
     name: str
 
-    def get(self, key: str) -> bytes | None: ...
+    def read(self, counters: Sequence[str], key: str) -> Read | None:
+        """The counters' values and the entry under `key`, at one instant; None when the store
+        cannot answer."""
+        ...
+
+    async def read_async(self, counters: Sequence[str], key: str) -> Read | None:
+        """`read` from the event loop, without blocking it."""
+        ...
+
+    def counts(self, counters: Sequence[str]) -> tuple[int, ...] | None: ...
+
+    def incr(self, counters: Sequence[str]) -> None: ...
 
     def put(self, key: str, value: bytes, ttl_s: float) -> None: ...
 
@@ -33,29 +53,54 @@ class Store(Protocol):
 
     def health(self) -> str: ...
 
+    async def close(self) -> None:
+        """Let go of connections; called on the event loop the app ran on."""
+        ...
+
+    @property
+    def up(self) -> bool: ...
+
 
 class MemoryStore:
-    """LRU bounded by the bytes it holds; entries also expire after their TTL."""
+    """LRU bounded by the bytes it holds; entries also expire after their TTL. The counters
+    are kept apart from the LRU: evicting one would make old entries match again."""
 
     name = "memory"
+    up = True
 
     def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._counters: dict[str, int] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    def read(self, counters: Sequence[str], key: str) -> Read:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            expires, value = entry
-            if expires <= time.monotonic():
-                self._drop(key)
-                return None
-            self._entries.move_to_end(key)
-            return value
+            return tuple(self._counters.get(c, 0) for c in counters), self._get(key)
+
+    async def read_async(self, counters: Sequence[str], key: str) -> Read:
+        return self.read(counters, key)
+
+    def _get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if expires <= time.monotonic():
+            self._drop(key)
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    def counts(self, counters: Sequence[str]) -> tuple[int, ...]:
+        with self._lock:
+            return tuple(self._counters.get(c, 0) for c in counters)
+
+    def incr(self, counters: Sequence[str]) -> None:
+        with self._lock:
+            for counter in counters:
+                self._counters[counter] = self._counters.get(counter, 0) + 1
 
     def put(self, key: str, value: bytes, ttl_s: float) -> None:
         if len(value) > self.max_bytes:
@@ -79,6 +124,7 @@ class MemoryStore:
         return None
 
     def clear(self) -> int:
+        """Drop every entry; the counters stay, they describe the data, not the cache."""
         with self._lock:
             count = len(self._entries)
             self._entries.clear()
@@ -87,6 +133,9 @@ class MemoryStore:
 
     def health(self) -> str:
         return "ok"
+
+    async def close(self) -> None:
+        return None
 
     @property
     def size_bytes(self) -> int:
@@ -98,12 +147,20 @@ class RedisStore:
 
     name = "redis"
     RETRY_AFTER_S = 2.0
+    TIMEOUT_S = 0.5
 
     def __init__(self, url: str, prefix: str = "tally:") -> None:
         self.prefix = prefix
+        self._url = url
         self._client = redis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=10
+            url,
+            socket_timeout=self.TIMEOUT_S,
+            socket_connect_timeout=self.TIMEOUT_S,
+            health_check_interval=10,
         )
+        self._pipelined: PipelinedReads | None = None
+        self._unsent: Counter[str] = Counter()
+        self._unsent_lock = threading.Lock()
         self._down_since: float | None = None
         self._last_error = ""
         self._lock = threading.Lock()
@@ -121,20 +178,82 @@ class RedisStore:
         try:
             value = fn(*args, **kwargs)
         except redis.RedisError as exc:
-            with self._lock:
-                if self._down_since is None:
-                    log.warning("redis cache unavailable, answering from the engine: %s", exc)
-                self._down_since = time.monotonic()
-                self._last_error = type(exc).__name__
+            self._failed(exc)
             return None
+        self._answered()
+        return value
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            if self._down_since is None:
+                log.warning("redis cache unavailable, answering from the engine: %s", exc)
+            self._down_since = time.monotonic()
+            self._last_error = type(exc).__name__
+
+    def _answered(self) -> None:
         with self._lock:
             if self._down_since is not None:
                 log.warning("redis cache is back")
             self._down_since = None
-        return value
 
-    def get(self, key: str) -> bytes | None:
-        return self._call(self._client.get, self.prefix + key)
+    def read(self, counters: Sequence[str], key: str) -> Read | None:
+        """One MGET of the counters and the entry. A miss while bumps that Redis did not take
+        are still unsent: the counters it holds are behind the data."""
+        if self._unsent and not self._send_unsent():
+            return None
+        return self._split(self._call(self._client.mget, self._names(counters, key)))
+
+    async def read_async(self, counters: Sequence[str], key: str) -> Read | None:
+        """`read` pipelined with the other hits of the moment (pipelined.py). Called only while
+        the store is `up`; a failure marks it down, and threads take over until it is back."""
+        loop = asyncio.get_running_loop()
+        if self._pipelined is None or self._pipelined.loop is not loop:
+            self._pipelined = PipelinedReads(self._url, self.TIMEOUT_S)
+        try:
+            values = await self._pipelined.mget(self._names(counters, key))
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return None
+        return self._split(values)
+
+    def _names(self, counters: Sequence[str], key: str) -> list[str]:
+        names = [self.prefix + c for c in counters]
+        names.append(self.prefix + key)
+        return names
+
+    @staticmethod
+    def _split(values: list[bytes | None] | None) -> Read | None:
+        """MGET values to (counters, entry); a counter never bumped reads as 0."""
+        if values is None:
+            return None
+        return tuple(int(v) if v is not None else 0 for v in values[:-1]), values[-1]
+
+    def counts(self, counters: Sequence[str]) -> tuple[int, ...] | None:
+        if self._unsent and not self._send_unsent():
+            return None
+        values = self._call(self._client.mget, [self.prefix + c for c in counters])
+        if values is None:
+            return None
+        return tuple(int(v) if v is not None else 0 for v in values)
+
+    def incr(self, counters: Sequence[str]) -> None:
+        """Bump counters shared by every replica. A bump Redis does not take (it is down) is
+        kept and sent before the next read, so no replica goes on serving what it invalidates."""
+        with self._unsent_lock:
+            self._unsent.update(counters)
+        self._send_unsent()
+
+    def _send_unsent(self) -> bool:
+        with self._unsent_lock:
+            if not self._unsent:
+                return True
+            pipe = self._client.pipeline(transaction=False)
+            for counter, times in self._unsent.items():
+                pipe.incrby(self.prefix + counter, times)
+            if self._call(pipe.execute) is None:
+                return False
+            self._unsent.clear()
+            return True
 
     def put(self, key: str, value: bytes, ttl_s: float) -> None:
         self._call(self._client.set, self.prefix + key, value, px=max(1, int(ttl_s * 1000)))
@@ -147,12 +266,6 @@ class RedisStore:
 
     def release(self, key: str) -> None:
         self._call(self._client.delete, f"{self.prefix}lock:{key}")
-
-    def incr(self, key: str) -> int | None:
-        return self._call(self._client.incr, self.prefix + key)
-
-    def mget(self, keys: list[str]) -> list[bytes | None] | None:
-        return self._call(self._client.mget, [self.prefix + k for k in keys])
 
     def clear(self) -> int:
         def scan_and_delete() -> int:
@@ -180,7 +293,13 @@ class RedisStore:
         with self._lock:
             return "ok" if self._down_since is None else f"down: {self._last_error}"
 
+    async def close(self) -> None:
+        if self._pipelined is not None and self._pipelined.loop is asyncio.get_running_loop():
+            await self._pipelined.close()
+        self._client.close()
+
     @property
     def up(self) -> bool:
+        """Answering, and holding every bump: only then may a lookup run on the event loop."""
         with self._lock:
-            return self._down_since is None
+            return self._down_since is None and not self._unsent
