@@ -27,6 +27,8 @@ def main() -> None:
                         "redis://127.0.0.1:6379/0"))  # fmt: skip
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="time (a)+(b), and (c), at least this long per query")  # fmt: skip
     args = parser.parse_args()
     rows = 20_000 if args.smoke else args.rows
     options = Options(
@@ -37,6 +39,7 @@ def main() -> None:
         redis_url=args.redis_url or None,
         load_seconds=1.0 if args.smoke else args.load_seconds,
         http_ingest_rows=min(rows, 200_000),
+        min_seconds=0.0 if args.smoke else args.min_seconds,
     )
     figures = run(options)
     figures.machine = machine()
