@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import httpx
 import orjson
 import pyarrow.parquet as pq
@@ -191,22 +192,35 @@ def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
 
 
 def over_http(options: Options, data_dir: Path, figures: Figures) -> None:
+    """(c), timed in turns with (a′): the raw SQL on a read-only copy of the same database file
+    (the server holds the original), so c − a′ compares two timings of one moment."""
     token = _admin_token(data_dir)
-    with server(data_dir, TALLY_CACHE="off") as base:
-        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
-        for query in QUERIES:
-            for scoped in (True, False):
-                body = query.ir(scoped)
+    twin = options.work / "raw_twin.duckdb"
+    shutil.copyfile(data_dir / "tally.duckdb", twin)
+    raw = duckdb.connect(str(twin), read_only=True)
+    raw.execute("SET TimeZone='UTC'")
+    try:
+        with server(data_dir, TALLY_CACHE="off") as base:
+            client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"})
+            for query in QUERIES:
+                for scoped in (True, False):
+                    body = query.ir(scoped)
+                    sql, params = query.sql("duckdb", scoped), query.params(scoped)
 
-                def ask(b: dict = body) -> None:
-                    response = client.post("/v1/query", json=b)
-                    response.raise_for_status()
+                    def ask(b: dict = body) -> None:
+                        response = client.post("/v1/query", json=b)
+                        response.raise_for_status()
 
-                key = f"{query.name}/{'tenant' if scoped else 'all'}"
-                figures.queries[key]["c_tally_http_ms"] = median_ms(
-                    ask, options.repeats, options.min_seconds
-                )
-        client.close()
+                    row = figures.queries[f"{query.name}/{'tenant' if scoped else 'all'}"]
+                    row["a_raw_beside_http_ms"], row["c_tally_http_ms"] = paired_medians_ms(
+                        [lambda s=sql, p=params: raw.execute(s, p).fetchall(), ask],
+                        options.repeats,
+                        options.min_seconds,
+                    )
+            client.close()
+    finally:
+        raw.close()
+        twin.unlink()
 
 
 def on_postgres(options: Options, parquet: Path, figures: Figures) -> None:
