@@ -77,7 +77,7 @@ class MemoryStore:
 
     def read(self, counters: Sequence[str], key: str) -> Read:
         with self._lock:
-            return tuple(self._counters.get(c, 0) for c in counters), self._get(key)
+            return self._counts(counters), self._get(key)
 
     async def read_async(self, counters: Sequence[str], key: str) -> Read:
         return self.read(counters, key)
@@ -95,7 +95,10 @@ class MemoryStore:
 
     def counts(self, counters: Sequence[str]) -> tuple[int, ...]:
         with self._lock:
-            return tuple(self._counters.get(c, 0) for c in counters)
+            return self._counts(counters)
+
+    def _counts(self, counters: Sequence[str]) -> tuple[int, ...]:
+        return tuple(self._counters.get(c, 0) for c in counters)
 
     def incr(self, counters: Sequence[str]) -> None:
         with self._lock:
@@ -140,6 +143,11 @@ class MemoryStore:
     @property
     def size_bytes(self) -> int:
         return self._bytes
+
+
+def _counts(values: Sequence[bytes | None]) -> tuple[int, ...]:
+    """Counter values as Redis returns them; a counter never bumped reads as 0."""
+    return tuple(int(v) if v is not None else 0 for v in values)
 
 
 class RedisStore:
@@ -223,18 +231,16 @@ class RedisStore:
 
     @staticmethod
     def _split(values: list[bytes | None] | None) -> Read | None:
-        """MGET values to (counters, entry); a counter never bumped reads as 0."""
+        """MGET values to (counters, entry)."""
         if values is None:
             return None
-        return tuple(int(v) if v is not None else 0 for v in values[:-1]), values[-1]
+        return _counts(values[:-1]), values[-1]
 
     def counts(self, counters: Sequence[str]) -> tuple[int, ...] | None:
         if self._unsent and not self._send_unsent():
             return None
         values = self._call(self._client.mget, [self.prefix + c for c in counters])
-        if values is None:
-            return None
-        return tuple(int(v) if v is not None else 0 for v in values)
+        return None if values is None else _counts(values)
 
     def incr(self, counters: Sequence[str]) -> None:
         """Bump counters shared by every replica. A bump Redis does not take (it is down) is
