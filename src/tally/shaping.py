@@ -15,6 +15,7 @@ from tally.engines.base import Frame
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys, sort_rows
 from tally.query.timebuckets import bucket_sequence, parse_interval
+from tally.records import records
 from tally.sql.compiler import GROUPS_ALIAS, OTHER_ALIAS, TIME_ALIAS, TOTAL_ALIAS, Compiled
 
 
@@ -23,38 +24,43 @@ def name_rows(
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rename internal aliases; return the rows and the totals the SQL counted.
 
-    This costs Python work per result row, so the dicts are made in one go over the leading
-    output columns (groups, bucket, measures; the totals come after them), and the few columns
-    that need a conversion are fixed in a pass each: bucket starts, which repeat across groups,
-    become datetimes once per distinct bucket.
+    This costs Python work per result row, so the leading output columns (groups, bucket,
+    measures; the totals come after them) are converted a column at a time and made into row
+    dicts once: bucket starts, which repeat across groups, become datetimes once per distinct
+    bucket.
     """
     renames = {f"g{i}": name for i, name in enumerate(compiled.groups)}
     renames.update({f"a{i}": name for i, name in enumerate(compiled.measures)})
     renames.update({TIME_ALIAS: TIME_KEY, OTHER_ALIAS: OTHER_KEY})
     keys = [renames[c] for c in frame.columns if c in renames]
-    rows = frame.records(keys)
-    for name in [key for key in keys if key in compiled.measures]:
-        if type(next((r[name] for r in rows if r[name] is not None), None)) is Decimal:
-            for row in rows:
-                if row[name] is not None:
-                    row[name] = float(row[name])
-    if compiled.has_time:
-        instants = {
-            ms: None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
-            for ms in {row[TIME_KEY] for row in rows}
-        }
-        for row in rows:
-            row[TIME_KEY] = instants[row[TIME_KEY]]
+    columns = frame.value_columns(len(keys))
+    for i, key in enumerate(keys):
+        values = columns[i]
+        if key == TIME_KEY:
+            instants = {
+                ms: None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+                for ms in set(values)
+            }
+            columns[i] = list(map(instants.__getitem__, values))
+        elif key == OTHER_KEY:
+            columns[i] = [bool(v) for v in values]
+        elif key in compiled.measures and type(_first_value(values)) is Decimal:
+            columns[i] = [None if v is None else float(v) for v in values]
+    rows = records(keys, columns, len(frame))
     if compiled.has_other:
         for row in rows:
-            row[OTHER_KEY] = other = bool(row[OTHER_KEY])
-            if other:
+            if row[OTHER_KEY]:
                 row.update({name: OTHER_KEY for name in compiled.groups})
     totals = {
         "total_rows": frame.first(TOTAL_ALIAS) if TOTAL_ALIAS in frame.columns else None,
         "total_groups": frame.first(GROUPS_ALIAS) if GROUPS_ALIAS in frame.columns else None,
     }
     return rows, totals
+
+
+def _first_value(values: list[Any]) -> Any:
+    """A column's first non-null value: an engine gives every value of a column one type."""
+    return next((v for v in values if v is not None), None)
 
 
 def _key(row: dict[str, Any], groups: list[str]) -> tuple:

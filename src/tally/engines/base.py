@@ -52,17 +52,23 @@ def _python_fixes(schema: pa.Schema) -> dict[str, Callable[[Any], Any]]:
     return fixes
 
 
-def arrow_tuples(table: pa.Table) -> list[tuple]:
-    """An Arrow result as the row tuples a DB-API driver would have returned."""
+def arrow_columns(table: pa.Table, count: int) -> list[list[Any]]:
+    """The leading `count` columns of an Arrow result as the Python values a DB-API driver
+    would have returned, a list per column."""
     fixes = _python_fixes(table.schema)
     columns = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
+    for name, column in zip(table.column_names[:count], table.columns[:count], strict=True):
         values = column.to_pylist()
         fix = fixes.get(name)
         if fix is not None:
             values = [None if v is None else fix(v) for v in values]
         columns.append(values)
-    return list(zip(*columns, strict=True))
+    return columns
+
+
+def arrow_tuples(table: pa.Table) -> list[tuple]:
+    """An Arrow result as the row tuples a DB-API driver would have returned."""
+    return list(zip(*arrow_columns(table, table.num_columns), strict=True))
 
 
 @dataclass(frozen=True)
@@ -89,17 +95,17 @@ class Frame:
             return self.table.column(column)[0].as_py()
         return self.tuples[0][self.columns.index(column)]
 
-    def records(self, names: list[str]) -> list[dict[str, Any]]:
-        """The leading `len(names)` columns of every row as a dict keyed by `names`."""
-        if self.table is None:
-            return [dict(zip(names, row, strict=False)) for row in self.tuples or ()]
-        table = self.table.select(range(len(names))).rename_columns(names)
-        rows = table.to_pylist()
-        for name, fix in _python_fixes(table.schema).items():
-            for row in rows:
-                if row[name] is not None:
-                    row[name] = fix(row[name])
-        return rows
+    def value_columns(self, count: int) -> list[list[Any]]:
+        """The leading `count` columns, a list of Python values each.
+
+        Results are shaped column by column (a conversion is one pass over one list) and only
+        then made into row dicts, once.
+        """
+        if self.table is not None:
+            return arrow_columns(self.table, count)
+        if not self.tuples:
+            return [[] for _ in range(count)]
+        return [list(values) for values in zip(*self.tuples, strict=True)][:count]
 
 
 class Engine(Protocol):
