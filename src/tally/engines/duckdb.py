@@ -21,6 +21,7 @@ from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
 
 log = logging.getLogger(__name__)
+ROW_GROUP_ROWS = 122_880  # DuckDB's row group: the unit its min/max statistics let a scan skip
 
 
 def _quote(name: str) -> str:
@@ -114,7 +115,10 @@ class DuckDBEngine:
         match = " AND ".join(f"s.{_quote(k)} = b.{_quote(k)}" for k in spec.key_columns)
         ordered = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
         order = "_ord DESC" if spec.upsert else "_ord"
-        sort = ", ".join(_quote(c) for c in spec.order_by) or "1"
+        # A batch smaller than a row group lands inside one whatever its order, so sorting it
+        # would cost a sort for no skipped scan; bulk loads are sorted, `compact` does the rest.
+        sort = ", ".join(_quote(c) for c in spec.order_by)
+        sorted_by = f" ORDER BY {sort}" if sort and batch.num_rows >= ROW_GROUP_ROWS else ""
         with self._write_lock:
             cursor = self._conn.cursor()
             cursor.register("_incoming", ordered)
@@ -143,8 +147,7 @@ class DuckDBEngine:
                 else:
                     accepted = cursor.execute(
                         f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} AS b "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match}) "
-                        f"ORDER BY {sort}"
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match}){sorted_by}"
                     ).fetchone()[0]
                 if repeated:
                     cursor.execute("DROP TABLE _batch")
