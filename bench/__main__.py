@@ -38,7 +38,7 @@ def main() -> None:
         postgres_url=None if args.no_postgres else args.postgres_url,
         redis_url=args.redis_url or None,
         load_seconds=1.0 if args.smoke else args.load_seconds,
-        http_ingest_rows=min(rows, 200_000),
+        http_ingest_rows=min(rows // 2, 300_000),
         min_seconds=0.0 if args.smoke else args.min_seconds,
     )
     figures = run(options)

@@ -37,6 +37,7 @@ from tally.config import Settings
 from tally.wiring import build_service
 
 HERE = Path(__file__).parent
+HTTP_BATCH_ROWS = 10_000
 DATASETS = HERE / "datasets"
 
 
@@ -62,14 +63,34 @@ class Figures:
 
 
 def median_ms(fn: Callable[[], Any], repeats: int, min_seconds: float = 0.0) -> float:
-    return paired_medians_ms([fn], repeats, min_seconds)[0]
+    return paired_times_ms([fn], repeats, min_seconds).medians[0]
 
 
-def paired_medians_ms(
+@dataclass
+class PairedTimes:
+    """Timings of functions run in turns: `samples[i][k]` is function i in round k."""
+
+    samples: list[list[float]]
+
+    @property
+    def medians(self) -> list[float]:
+        return [statistics.median(taken) for taken in self.samples]
+
+    def added_ms(self, which: int, base: int = 0) -> float:
+        """The median, over rounds, of how much longer `which` took than `base` in the same
+        round. Both ran back to back, so a slow spell of the machine that lengthens a 200 ms
+        query by 10 ms lengthens both; the difference of two medians would keep that noise."""
+        return statistics.median(
+            mine - theirs
+            for mine, theirs in zip(self.samples[which], self.samples[base], strict=True)
+        )
+
+
+def paired_times_ms(
     fns: list[Callable[[], Any]], repeats: int, min_seconds: float = 0.0, warmup: int = 2
-) -> list[float]:
-    """Median of each function's timings, taking turns run by run, so a slow spell of the
-    machine (other processes, a checkpoint) falls on all of them alike, not on one. At least
+) -> PairedTimes:
+    """Each function's timings, taking turns run by run, so a slow spell of the machine
+    (other processes, a checkpoint) falls on all of them alike, not on one. At least
     `repeats` rounds, and more until `min_seconds` have passed: a 3 ms query timed 9 times is
     measured over 30 ms, which one hiccup of a small VM can decide."""
     for _ in range(warmup):
@@ -82,7 +103,7 @@ def paired_medians_ms(
             started = time.perf_counter()
             fn()
             taken.append((time.perf_counter() - started) * 1000)
-    return [statistics.median(taken) for taken in samples]
+    return PairedTimes(samples)
 
 
 def _free_port() -> int:
@@ -179,7 +200,7 @@ def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
                     )
                 row["title"] = query.title
                 row["rows"] = len(tally_rows)
-                row["a_raw_duckdb_ms"], row["b_tally_inprocess_ms"] = paired_medians_ms(
+                timed = paired_times_ms(
                     [
                         lambda s=sql, p=params: service.engine.execute(s, p, timeout),
                         lambda q=parsed: service.run(q, admin),
@@ -187,6 +208,8 @@ def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
                     options.repeats,
                     options.min_seconds,
                 )
+                row["a_raw_duckdb_ms"], row["b_tally_inprocess_ms"] = timed.medians
+                row["b_added_ms"] = timed.added_ms(1)
         row = figures.queries.setdefault("SELECT 1", {"title": "engine round trip"})
         row["a_raw_duckdb_ms"] = median_ms(
             lambda: service.engine.execute("SELECT 1", {}, timeout), options.repeats * 5
@@ -215,11 +238,13 @@ def over_http(options: Options, data_dir: Path, figures: Figures) -> None:
                         client.post_ok("/v1/query", p)
 
                     row = figures.queries[f"{query.name}/{'tenant' if scoped else 'all'}"]
-                    row["a_raw_beside_http_ms"], row["c_tally_http_ms"] = paired_medians_ms(
+                    timed = paired_times_ms(
                         [lambda s=sql, p=params: raw.execute(s, p).fetchall(), ask],
                         options.repeats,
                         options.min_seconds,
                     )
+                    row["a_raw_beside_http_ms"], row["c_tally_http_ms"] = timed.medians
+                    row["c_added_ms"] = timed.added_ms(1)
             client.close()
     finally:
         raw.close()
@@ -245,28 +270,36 @@ def on_postgres(options: Options, parquet: Path, figures: Figures) -> None:
 
 
 def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
-    """NDJSON batches of 10,000 rows through POST /v1/datasets/bench_events/rows."""
-    rows = pq.read_table(parquet).slice(0, options.http_ingest_rows).to_pylist()
+    """NDJSON batches of 10,000 rows through POST /v1/datasets/bench_events/rows, warm: one
+    untimed batch of other rows first, so the server's first-use costs (loading DuckDB's JSON
+    reader, creating the table's first row group) are not counted as the steady rate."""
+    measured = options.http_ingest_rows
+    rows = pq.read_table(parquet).slice(0, measured + HTTP_BATCH_ROWS).to_pylist()
     lines = []
     for row in rows:
         row["ts"] = row["ts"].isoformat()
         row["metadata"] = orjson.loads(row["metadata"])
         lines.append(orjson.dumps(row))
-    batches = [b"\n".join(lines[i : i + 10_000]) for i in range(0, len(lines), 10_000)]
+    batches = [
+        b"\n".join(lines[i : i + HTTP_BATCH_ROWS]) for i in range(0, measured, HTTP_BATCH_ROWS)
+    ]
+    warmup = b"\n".join(lines[measured:])
     data_dir = options.work / "http_ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
     token = _admin_token(data_dir)
     with server(data_dir) as base:
         client = Poster(base, token, "application/x-ndjson")
         path = "/v1/datasets/bench_events/rows"
+        if warmup:
+            client.post_ok(path, warmup)
         started = time.perf_counter()
         for batch in batches:
             client.post_ok(path, batch)
         seconds = time.perf_counter() - started
         again = orjson.loads(client.post_ok(path, batches[0]))
         client.close()
-    figures.ingest["http_ndjson_rows"] = len(rows)
-    figures.ingest["http_ndjson_rows_per_s"] = len(rows) / seconds
+    figures.ingest["http_ndjson_rows"] = measured
+    figures.ingest["http_ndjson_rows_per_s"] = measured / seconds
     if again.get("duplicates") != len(batches[0].splitlines()):
         figures.notes.append("HTTP re-ingestion did not report every row as a duplicate")
 

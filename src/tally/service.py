@@ -27,7 +27,8 @@ from tally.cache.layer import CacheInfo, ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
 from tally.config import Settings
-from tally.engines.base import Engine, Frame
+from tally.engines.base import Engine
+from tally.engines.frame import Frame
 from tally.errors import ErrorDetail, TallyError, not_found, unavailable
 from tally.ingest.arrow_batch import conform
 from tally.ingest.batch import validate_batch

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tally.engines.base import Frame
+from tally.engines.frame import Frame
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys, sort_rows
 from tally.query.timebuckets import bucket_sequence, parse_interval
@@ -33,19 +33,17 @@ def name_rows(
     renames.update({f"a{i}": name for i, name in enumerate(compiled.measures)})
     renames.update({TIME_ALIAS: TIME_KEY, OTHER_ALIAS: OTHER_KEY})
     keys = [renames[c] for c in frame.columns if c in renames]
-    columns = frame.value_columns(len(keys))
+
+    def bucket_start(ms: int) -> datetime:
+        return datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+
+    convert = {keys.index(TIME_KEY): bucket_start} if TIME_KEY in keys else {}
+    columns = frame.value_columns(len(keys), convert)
     for i, key in enumerate(keys):
-        values = columns[i]
-        if key == TIME_KEY:
-            instants = {
-                ms: None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
-                for ms in set(values)
-            }
-            columns[i] = list(map(instants.__getitem__, values))
-        elif key == OTHER_KEY:
-            columns[i] = [bool(v) for v in values]
-        elif key in compiled.measures and type(_first_value(values)) is Decimal:
-            columns[i] = [None if v is None else float(v) for v in values]
+        if key == OTHER_KEY:
+            columns[i] = [bool(v) for v in columns[i]]
+        elif key in compiled.measures and type(_first_value(columns[i])) is Decimal:
+            columns[i] = [None if v is None else float(v) for v in columns[i]]
     rows = records(keys, columns, len(frame))
     if compiled.has_other:
         for row in rows:

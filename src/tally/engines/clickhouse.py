@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.engines.base import Frame, TableSpec, WriteOutcome, arrow_tuples, timed_out
+from tally.engines.base import TableSpec, WriteOutcome, timed_out
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
+from tally.engines.frame import Frame, arrow_tuples
 from tally.errors import TallyError, unavailable
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tally.engines.base import Frame, TableSpec, WriteOutcome, timed_out
+from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
 
