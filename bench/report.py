@@ -104,11 +104,13 @@ def markdown(figures: Figures, rows: int) -> str:
     out.append("| ingestion | figure |")
     out.append("|---|---:|")
     if "http_ndjson_rows_per_s" in ingest:
-        rate = ingest["http_ndjson_rows_per_s"]
-        out.append(
-            f"| HTTP NDJSON, 10k-row batches, validated, idempotent, after a warm-up batch "
-            f"({ingest['http_ndjson_rows']:,} rows) | {rate:,.0f} rows/s |"
+        described = (
+            "HTTP NDJSON, 10k-row batches, validated, idempotent, after a warm-up batch "
+            f"({ingest['http_ndjson_rows']:,} rows)"
         )
+        out.append(f"| {described}, one client | {ingest['http_ndjson_rows_per_s']:,.0f} rows/s |")
+        two = ingest["http_ndjson_2_clients_rows_per_s"]
+        out.append(f"| {described}, two clients at once | {two:,.0f} rows/s |")
     out.append(
         f"| CLI from Parquet (`tally ingest`) | {ingest['cli_parquet_rows_per_s']:,.0f} rows/s |"
     )

@@ -14,9 +14,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,11 +271,8 @@ def on_postgres(options: Options, parquet: Path, figures: Figures) -> None:
                 )
 
 
-def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
-    """NDJSON batches of 10,000 rows through POST /v1/datasets/bench_events/rows, warm: one
-    untimed batch of other rows first, so the server's first-use costs (loading DuckDB's JSON
-    reader, creating the table's first row group) are not counted as the steady rate."""
-    measured = options.http_ingest_rows
+def _ndjson_batches(parquet: Path, measured: int) -> tuple[list[bytes], bytes]:
+    """`measured` rows as NDJSON batches, and one batch of the rows after them for warming up."""
     rows = pq.read_table(parquet).slice(0, measured + HTTP_BATCH_ROWS).to_pylist()
     lines = []
     for row in rows:
@@ -283,25 +282,56 @@ def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
     batches = [
         b"\n".join(lines[i : i + HTTP_BATCH_ROWS]) for i in range(0, measured, HTTP_BATCH_ROWS)
     ]
-    warmup = b"\n".join(lines[measured:])
+    return batches, b"\n".join(lines[measured:])
+
+
+def _ndjson_rate(
+    options: Options, batches: list[bytes], warmup: bytes, clients: int
+) -> tuple[float, dict]:
+    """Rows/s of `clients` connections posting the batches into an empty dataset, and the
+    answer to posting the first batch again (every row a duplicate)."""
     data_dir = options.work / "http_ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
     token = _admin_token(data_dir)
+    path = "/v1/datasets/bench_events/rows"
     with server(data_dir) as base:
-        client = Poster(base, token, "application/x-ndjson")
-        path = "/v1/datasets/bench_events/rows"
+        posters = [Poster(base, token, "application/x-ndjson") for _ in range(clients)]
         if warmup:
-            client.post_ok(path, warmup)
+            posters[0].post_ok(path, warmup)
+        queue = list(reversed(batches))
+        taking = threading.Lock()
+
+        def post_batches(poster: Poster) -> None:
+            while True:
+                with taking:
+                    if not queue:
+                        return
+                    batch = queue.pop()
+                poster.post_ok(path, batch)
+
         started = time.perf_counter()
-        for batch in batches:
-            client.post_ok(path, batch)
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(post_batches, posters))
         seconds = time.perf_counter() - started
-        again = orjson.loads(client.post_ok(path, batches[0]))
-        client.close()
-    figures.ingest["http_ndjson_rows"] = measured
-    figures.ingest["http_ndjson_rows_per_s"] = measured / seconds
-    if again.get("duplicates") != len(batches[0].splitlines()):
-        figures.notes.append("HTTP re-ingestion did not report every row as a duplicate")
+        again = orjson.loads(posters[0].post_ok(path, batches[0]))
+        for poster in posters:
+            poster.close()
+    return sum(b.count(b"\n") + 1 for b in batches) / seconds, again
+
+
+def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
+    """NDJSON batches of 10,000 rows through POST /v1/datasets/bench_events/rows, warm (one
+    untimed batch of other rows first: loading DuckDB's JSON reader and creating the table's
+    first row group are not the steady rate), from one client posting batch after batch and
+    from two posting at once, as a producer with two connections would: one batch is then
+    validated while the other is stored."""
+    batches, warmup = _ndjson_batches(parquet, options.http_ingest_rows)
+    figures.ingest["http_ndjson_rows"] = options.http_ingest_rows
+    for clients, key in ((1, "http_ndjson_rows_per_s"), (2, "http_ndjson_2_clients_rows_per_s")):
+        rate, again = _ndjson_rate(options, batches, warmup, clients)
+        figures.ingest[key] = rate
+        if again.get("duplicates") != batches[0].count(b"\n") + 1:
+            figures.notes.append("HTTP re-ingestion did not report every row as a duplicate")
 
 
 def cache_hits(options: Options, data_dir: Path, figures: Figures) -> None:
