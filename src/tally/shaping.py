@@ -35,7 +35,7 @@ def name_rows(
     keys = [renames[c] for c in frame.columns if c in renames]
 
     def bucket_start(ms: int) -> datetime:
-        return datetime.fromtimestamp(ms / 1000, UTC).astimezone(tz)
+        return datetime.fromtimestamp(ms / 1000, tz)
 
     convert = {keys.index(TIME_KEY): bucket_start} if TIME_KEY in keys else {}
     columns = frame.value_columns(len(keys), convert)
