@@ -261,7 +261,7 @@ def on_postgres(options: Options, parquet: Path, figures: Figures) -> None:
     loaded = postgres.load(options.postgres_url, pq.read_table(parquet))
     if loaded:
         figures.ingest["postgres_copy_and_index_seconds"] = time.perf_counter() - started
-    with postgres.connect(options.postgres_url) as conn:
+    with postgres.connect(options.postgres_url, options.rows) as conn:
         for query in QUERIES:
             for scoped in (True, False):
                 sql, params = query.sql("postgres", scoped), query.params(scoped)
