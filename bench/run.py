@@ -14,7 +14,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -298,20 +297,14 @@ def _ndjson_rate(
         posters = [Poster(base, token, "application/x-ndjson") for _ in range(clients)]
         if warmup:
             posters[0].post_ok(path, warmup)
-        queue = list(reversed(batches))
-        taking = threading.Lock()
 
-        def post_batches(poster: Poster) -> None:
-            while True:
-                with taking:
-                    if not queue:
-                        return
-                    batch = queue.pop()
-                poster.post_ok(path, batch)
+        def post_share(i: int) -> None:
+            for batch in batches[i::clients]:
+                posters[i].post_ok(path, batch)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(post_batches, posters))
+            list(pool.map(post_share, range(clients)))
         seconds = time.perf_counter() - started
         again = orjson.loads(posters[0].post_ok(path, batches[0]))
         for poster in posters:

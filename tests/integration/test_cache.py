@@ -6,15 +6,12 @@ on the real engine), so "ran once" is measured, not assumed.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,33 +22,9 @@ from tally.api.app import create_app
 from tally.config import Settings
 from tally.wiring import build_service
 from tests.helpers import bearer
+from tests.integration.cache_support import COUNT_QUERY, REDIS_URL, event_rows
 
-REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 pytestmark = pytest.mark.redis
-
-NOW = datetime.now(UTC)
-
-
-def _rows(workspace: str, n: int, offset: int = 0) -> list[dict]:
-    return [
-        {
-            "workspace_id": workspace,
-            "brand_id": "br_1",
-            "event_id": f"{workspace}-{offset + i}",
-            "event_type": "purchase" if i % 2 else "view",
-            "ts": (NOW - timedelta(minutes=i + 1)).isoformat(),
-            "amount": 1.0 + i,
-        }
-        for i in range(n)
-    ]
-
-
-COUNT_QUERY = {
-    "dataset": "agent_events",
-    "time": {"last": "1d"},
-    "group_by": ["event_type"],
-    "measures": [{"op": "count"}],
-}
 
 
 class Counter:
@@ -73,15 +46,6 @@ def _app(data_dir: Path, **overrides):
 
 
 @pytest.fixture
-def prefix() -> str:
-    value = f"tally-test-{uuid.uuid4().hex[:8]}:"
-    yield value
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{value}*"):
-        client.delete(key)
-
-
-@pytest.fixture
 def redis_app(tmp_path: Path, prefix: str):
     app, executions = _app(tmp_path / "a", redis_url=REDIS_URL, redis_prefix=prefix)
     with TestClient(app) as client:
@@ -98,7 +62,7 @@ def _count(client: TestClient, body: dict | None = None, headers: dict | None = 
 
 def test_hit_after_miss_keeps_generated_at_and_counts_metrics(redis_app) -> None:
     app, client, executions = redis_app
-    client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 10))
+    client.post("/v1/datasets/agent_events/rows", json=event_rows("ws_a", 10))
     first = _count(client)
     runs_after_first = executions.n
     second = _count(client)
@@ -121,7 +85,7 @@ def test_ttl_expiry_recomputes(tmp_path: Path, prefix: str) -> None:
     with TestClient(app) as client:
         _, token = app.state.keys.create("admin", {}, all_tenants=True)
         client.headers.update(bearer(token))
-        client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 5))
+        client.post("/v1/datasets/agent_events/rows", json=event_rows("ws_a", 5))
         first = _count(client)
         assert _count(client)["meta"]["cache"]["hit"] is True
         time.sleep(2.2)
@@ -148,13 +112,15 @@ def test_two_app_instances_share_an_entry(tmp_path: Path, prefix: str) -> None:
 
 def test_ingestion_invalidates_only_the_affected_tenant(redis_app) -> None:
     app, client, executions = redis_app
-    client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 4) + _rows("ws_b", 6))
+    client.post(
+        "/v1/datasets/agent_events/rows", json=event_rows("ws_a", 4) + event_rows("ws_b", 6)
+    )
     scoped = {
         tenant: {**COUNT_QUERY, "scope": {"workspace_id": tenant}} for tenant in ("ws_a", "ws_b")
     }
     before = {t: _count(client, q) for t, q in scoped.items()}
     assert all(not b["meta"]["cache"]["hit"] for b in before.values())
-    client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 3, offset=100))
+    client.post("/v1/datasets/agent_events/rows", json=event_rows("ws_a", 3, offset=100))
     after_a = _count(client, scoped["ws_a"])
     after_b = _count(client, scoped["ws_b"])
     assert after_a["meta"]["cache"]["hit"] is False
@@ -165,7 +131,9 @@ def test_ingestion_invalidates_only_the_affected_tenant(redis_app) -> None:
 
 def test_two_principals_with_different_scopes_never_share(redis_app) -> None:
     app, client, executions = redis_app
-    client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 4) + _rows("ws_b", 6))
+    client.post(
+        "/v1/datasets/agent_events/rows", json=event_rows("ws_a", 4) + event_rows("ws_b", 6)
+    )
     _, token_a = app.state.keys.create("viewer", {"workspace_id": ("ws_a",)})
     _, token_b = app.state.keys.create("viewer", {"workspace_id": ("ws_b",)})
     answer_a = _count(client, headers=bearer(token_a))
@@ -182,7 +150,7 @@ def test_fifty_concurrent_identical_misses_run_once(tmp_path: Path) -> None:
     with TestClient(app) as client:
         _, token = app.state.keys.create("admin", {}, all_tenants=True)
         client.post(
-            "/v1/datasets/agent_events/rows", json=_rows("ws_a", 2000), headers=bearer(token)
+            "/v1/datasets/agent_events/rows", json=event_rows("ws_a", 2000), headers=bearer(token)
         )
         body = {**COUNT_QUERY, "measures": [{"op": "count"}, {"op": "p99", "field": "amount"}]}
         service = app.state.service
@@ -213,7 +181,7 @@ def test_no_cache_recomputes_and_stale_while_revalidate_serves_stale(tmp_path: P
     with TestClient(app) as client:
         _, token = app.state.keys.create("admin", {}, all_tenants=True)
         client.headers.update(bearer(token))
-        client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 5))
+        client.post("/v1/datasets/agent_events/rows", json=event_rows("ws_a", 5))
         first = _count(client)
         forced = _count(client, {**COUNT_QUERY, "cache": "no-cache"})
         assert forced["meta"]["cache"]["hit"] is False
@@ -284,7 +252,7 @@ def test_redis_stopped_mid_test_keeps_answering_and_recovers(tmp_path: Path) -> 
         with TestClient(app) as client:
             _, token = app.state.keys.create("admin", {}, all_tenants=True)
             client.headers.update(bearer(token))
-            client.post("/v1/datasets/agent_events/rows", json=_rows("ws_a", 8))
+            client.post("/v1/datasets/agent_events/rows", json=event_rows("ws_a", 8))
             _count(client)
             assert _count(client)["meta"]["cache"]["hit"] is True
             server.kill()

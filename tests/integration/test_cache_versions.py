@@ -9,7 +9,6 @@ a computation open while an ingestion lands.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
@@ -19,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,31 +25,9 @@ import redis
 
 from tally.cache.pipelined import PipelinedReads
 from tests.helpers import LiveApp, live_app
+from tests.integration.cache_support import COUNT_QUERY, REDIS_URL, event_rows
 
-REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 pytestmark = pytest.mark.redis
-
-NOW = datetime.now(UTC)
-COUNT_QUERY = {
-    "dataset": "agent_events",
-    "time": {"last": "1d"},
-    "group_by": ["event_type"],
-    "measures": [{"op": "count"}],
-}
-
-
-def _rows(workspace: str, n: int, offset: int = 0) -> list[dict]:
-    return [
-        {
-            "workspace_id": workspace,
-            "brand_id": "br_1",
-            "event_id": f"{workspace}-{offset + i}",
-            "event_type": "purchase" if i % 2 else "view",
-            "ts": (NOW - timedelta(minutes=i + 1)).isoformat(),
-            "amount": 1.0 + i,
-        }
-        for i in range(n)
-    ]
 
 
 def _scoped(workspace: str, **extra) -> dict:
@@ -71,15 +47,6 @@ def _ingest(live: LiveApp, rows: list[dict]) -> None:
 
 def _total(answer: dict) -> int:
     return sum(row["count"] for row in answer["rows"])
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    value = f"tally-test-{uuid.uuid4().hex[:8]}:"
-    yield value
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{value}*"):
-        client.delete(key)
 
 
 @contextmanager
@@ -106,9 +73,31 @@ def cache_commands(prefix: str) -> Iterator[list[str]]:
         assert not listener.is_alive(), "MONITOR never showed the end of the watch"
 
 
+@contextmanager
+def first_execution_held(service) -> Iterator[tuple[threading.Event, threading.Event]]:
+    """The service's next engine execution, once computed, waits for `release` before it
+    answers; `computed` is set when it has computed. Later executions run freely."""
+    real_execute = service.execute
+    computed, release = threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        result = real_execute(*args, **kwargs)
+        if not computed.is_set():
+            computed.set()
+            assert release.wait(10)
+        return result
+
+    service.execute = held
+    try:
+        yield computed, release
+    finally:
+        release.set()
+        service.execute = real_execute
+
+
 def test_a_hit_is_one_mget_of_the_counters_and_the_entry(tmp_path: Path, prefix: str) -> None:
     with live_app(tmp_path, redis_url=REDIS_URL, redis_prefix=prefix) as live:
-        _ingest(live, _rows("ws_a", 6))
+        _ingest(live, event_rows("ws_a", 6))
         body = _scoped("ws_a")
         assert _ask(live, body)["meta"]["cache"]["hit"] is False
         with cache_commands(prefix) as seen:
@@ -130,10 +119,10 @@ def test_ingestion_through_one_service_invalidates_the_other(tmp_path: Path, pre
         live_app(tmp_path / "b", **shared) as b,
     ):
         for live in (a, b):
-            _ingest(live, _rows("ws_a", 4) + _rows("ws_b", 6))
+            _ingest(live, event_rows("ws_a", 4) + event_rows("ws_b", 6))
         before = {ws: _ask(b, _scoped(ws)) for ws in ("ws_a", "ws_b")}
         assert all(_ask(b, _scoped(ws))["meta"]["cache"]["hit"] for ws in before)
-        _ingest(a, _rows("ws_a", 3, offset=100))
+        _ingest(a, event_rows("ws_a", 3, offset=100))
         after_a = _ask(b, _scoped("ws_a"))
         assert after_a["meta"]["cache"]["hit"] is False
         assert (
@@ -152,25 +141,14 @@ def test_an_entry_computed_across_an_ingestion_is_never_served(
     entry records the versions read before computing, so it never matches again."""
     overrides = {"redis_url": REDIS_URL, "redis_prefix": prefix} if backend == "redis" else {}
     with live_app(tmp_path, **overrides) as live:
-        _ingest(live, _rows("ws_a", 4))
-        service = live.service
-        real_execute = service.execute
-        computed, landed = threading.Event(), threading.Event()
-
-        def execute_then_wait(*args, **kwargs):
-            result = real_execute(*args, **kwargs)
-            computed.set()
-            assert landed.wait(10)
-            return result
-
-        service.execute = execute_then_wait
-        with ThreadPoolExecutor(1) as pool:
-            slow = pool.submit(_ask, live, _scoped("ws_a"))
-            assert computed.wait(10)
-            service.execute = real_execute
-            _ingest(live, _rows("ws_a", 3, offset=100))
-            landed.set()
-            assert _total(slow.result(10)) == 4
+        _ingest(live, event_rows("ws_a", 4))
+        with first_execution_held(live.service) as (computed, landed):
+            with ThreadPoolExecutor(1) as pool:
+                slow = pool.submit(_ask, live, _scoped("ws_a"))
+                assert computed.wait(10)
+                _ingest(live, event_rows("ws_a", 3, offset=100))
+                landed.set()
+                assert _total(slow.result(10)) == 4
         again = _ask(live, _scoped("ws_a"))
         assert again["meta"]["cache"]["hit"] is False and _total(again) == 7
         assert _ask(live, _scoped("ws_a"))["meta"]["cache"]["hit"] is True
@@ -180,27 +158,16 @@ def test_a_caller_never_joins_a_computation_older_than_an_ingestion(tmp_path: Pa
     """Single-flight is keyed by the versions too: after new rows, a second caller computes
     anew instead of waiting for (and sharing) the answer already under way."""
     with live_app(tmp_path) as live:
-        _ingest(live, _rows("ws_a", 4))
-        service = live.service
-        real_execute = service.execute
-        started, release = threading.Event(), threading.Event()
-
-        def first_one_waits(*args, **kwargs):
-            result = real_execute(*args, **kwargs)
-            if not started.is_set():
-                started.set()
-                assert release.wait(10)
-            return result
-
-        service.execute = first_one_waits
-        with ThreadPoolExecutor(2) as pool:
-            older = pool.submit(_ask, live, _scoped("ws_a"))
-            assert started.wait(10)
-            _ingest(live, _rows("ws_a", 3, offset=100))
-            newer = pool.submit(_ask, live, _scoped("ws_a")).result(10)
-            assert not older.done(), "the newer caller must not have waited for the older one"
-            release.set()
-            assert _total(older.result(10)) == 4
+        _ingest(live, event_rows("ws_a", 4))
+        with first_execution_held(live.service) as (started, release):
+            with ThreadPoolExecutor(2) as pool:
+                older = pool.submit(_ask, live, _scoped("ws_a"))
+                assert started.wait(10)
+                _ingest(live, event_rows("ws_a", 3, offset=100))
+                newer = pool.submit(_ask, live, _scoped("ws_a")).result(10)
+                assert not older.done(), "the newer caller must not have waited for the older one"
+                release.set()
+                assert _total(older.result(10)) == 4
         assert newer["meta"]["cache"]["hit"] is False and _total(newer) == 7
 
 
@@ -209,7 +176,7 @@ def test_stale_while_revalidate_on_redis_serves_stale_only_within_versions(
 ) -> None:
     overrides = {"redis_url": REDIS_URL, "redis_prefix": prefix, "cache_ttl_s": 0.3}
     with live_app(tmp_path, **overrides) as live:
-        _ingest(live, _rows("ws_a", 5))
+        _ingest(live, event_rows("ws_a", 5))
         swr = _scoped("ws_a", cache="stale-while-revalidate")
         first = _ask(live, swr)
         time.sleep(0.4)
@@ -225,7 +192,7 @@ def test_stale_while_revalidate_on_redis_serves_stale_only_within_versions(
         assert refreshed["meta"]["cache"]["hit"] is True
         assert refreshed["meta"]["cache"]["generated_at"] > first["meta"]["cache"]["generated_at"]
         time.sleep(0.4)
-        _ingest(live, _rows("ws_a", 2, offset=100))
+        _ingest(live, event_rows("ws_a", 2, offset=100))
         after = _ask(live, swr)
         assert after["meta"]["cache"] | {"generated_at": None, "age_ms": 0} == {
             "hit": False,
@@ -242,7 +209,7 @@ def test_concurrent_hits_of_different_tenants_each_get_their_own(
     """Hits asked together share pipelined reads; every answer must still be its own."""
     sizes = {"ws_a": 3, "ws_b": 5, "ws_c": 8}
     with live_app(tmp_path, redis_url=REDIS_URL, redis_prefix=prefix) as live:
-        _ingest(live, [row for ws, n in sizes.items() for row in _rows(ws, n)])
+        _ingest(live, [row for ws, n in sizes.items() for row in event_rows(ws, n)])
         for ws in sizes:
             _ask(live, _scoped(ws))
         asked = [ws for ws in sizes for _ in range(20)]
@@ -300,12 +267,12 @@ def test_a_bump_redis_missed_is_sent_before_the_next_read(tmp_path: Path) -> Non
     server = _start_redis(port, data)
     try:
         with live_app(tmp_path / "d", redis_url=f"redis://127.0.0.1:{port}/0") as live:
-            _ingest(live, _rows("ws_a", 5))
+            _ingest(live, event_rows("ws_a", 5))
             _ask(live, _scoped("ws_a"))
             assert _ask(live, _scoped("ws_a"))["meta"]["cache"]["hit"] is True
             server.kill()
             server.wait()
-            _ingest(live, _rows("ws_a", 3, offset=100))
+            _ingest(live, event_rows("ws_a", 3, offset=100))
             server = _start_redis(port, data)
             time.sleep(live.service.cache.store.RETRY_AFTER_S + 0.5)
             after = _ask(live, _scoped("ws_a"))

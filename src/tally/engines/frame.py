@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import pyarrow as pa
@@ -111,7 +112,7 @@ class Frame:
             return arrow_columns(self.table, count, convert)
         if not self.tuples:
             return [[] for _ in range(count)]
-        columns = [list(values) for values in zip(*self.tuples, strict=True)][:count]
+        columns = [list(values) for values in islice(zip(*self.tuples, strict=True), count)]
         for i, fn in (convert or {}).items():
             once = {v: fn(v) for v in set(columns[i]) if v is not None}
             once[None] = None
