@@ -56,9 +56,13 @@ def test_a_second_process_cannot_open_a_file_in_use(tmp_path) -> None:
     engine.close()
 
 
-def test_a_bulk_load_is_stored_in_tenant_time_order(tmp_path) -> None:
+@pytest.mark.parametrize("upsert", [False, True])
+@pytest.mark.parametrize("repeated", [False, True])
+def test_a_bulk_load_is_stored_in_tenant_time_order(tmp_path, upsert, repeated) -> None:
     """A batch of at least a row group is sorted on the way in, so scans of one tenant's
-    window skip the other row groups; the rows arrive here in a shuffled order."""
+    window skip the other row groups; the rows arrive here in a shuffled order, with tenants
+    whose string order is not their numeric one (t10 before t2), and with a key repeated
+    inside the batch (the path that drops repeats first) or not."""
     import random
     from datetime import UTC, datetime, timedelta
 
@@ -70,16 +74,18 @@ def test_a_bulk_load_is_stored_in_tenant_time_order(tmp_path) -> None:
     engine = DuckDBEngine(tmp_path / "t.duckdb")
     engine.ensure_table(
         'CREATE TABLE IF NOT EXISTS "ev" ("tenant" VARCHAR, "id" VARCHAR, "ts" TIMESTAMPTZ)',
-        TableSpec("ev", ("tenant", "id"), False, ("tenant", "ts")),
+        TableSpec("ev", ("tenant", "id"), upsert, ("tenant", "ts")),
         {},
     )
     count = ROW_GROUP_ROWS + 1000
     shuffled = random.Random(7)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     rows = [
-        (f"t{shuffled.randrange(5)}", str(i), start + timedelta(seconds=shuffled.randrange(10**7)))
+        (f"t{shuffled.randrange(12)}", str(i), start + timedelta(seconds=shuffled.randrange(10**7)))
         for i in range(count)
     ]
+    if repeated:
+        rows.append(rows[-1])
     batch = pa.table(
         {
             "tenant": [r[0] for r in rows],
@@ -87,8 +93,10 @@ def test_a_bulk_load_is_stored_in_tenant_time_order(tmp_path) -> None:
             "ts": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
         }
     )
-    outcome = engine.write(TableSpec("ev", ("tenant", "id"), False, ("tenant", "ts")), batch)
+    outcome = engine.write(TableSpec("ev", ("tenant", "id"), upsert, ("tenant", "ts")), batch)
     assert outcome.accepted == count
+    if repeated:
+        rows.pop()
     _, stored = engine.execute('SELECT "tenant", "ts" FROM "ev" ORDER BY rowid', {}, 30)
     assert stored == sorted((r[0], r[2]) for r in rows)
     engine.close()
