@@ -35,6 +35,7 @@ from bench.queries import QUERIES
 from tally.auth.keys import KeyStore
 from tally.auth.principal import Principal
 from tally.config import Settings
+from tally.query.model import Query
 from tally.wiring import build_service
 
 HERE = Path(__file__).parent
@@ -192,9 +193,9 @@ def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
                     f"{query.name}/{'tenant' if scoped else 'all'}", {}
                 )
                 sql, params = query.sql("duckdb", scoped), query.params(scoped)
-                parsed = service.prepare(query.ir(scoped))
+                parsed = Query.model_validate(query.ir(scoped))
                 raw_rows = service.engine.execute(sql, params, timeout)[1]
-                tally_rows = service.run(parsed, admin).rows
+                tally_rows = service.answers.answer(parsed, admin).rows
                 if len(raw_rows) != len(tally_rows):
                     figures.notes.append(
                         f"{query.name}: raw SQL gave {len(raw_rows)} rows, Tally {len(tally_rows)}"
@@ -204,7 +205,7 @@ def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
                 timed = paired_times_ms(
                     [
                         lambda s=sql, p=params: service.engine.execute(s, p, timeout),
-                        lambda q=parsed: service.run(q, admin),
+                        lambda q=parsed: service.answers.answer(q, admin),
                     ],
                     options.repeats,
                     options.min_seconds,

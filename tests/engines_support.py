@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from tally.catalog import Dataset
+from tally.catalog.storage import table_spec
 from tally.config import Settings
 from tally.engines.base import Engine
-from tally.sql.ddl import column_ddl, create_table, table_spec
+from tally.sql.ddl import column_ddl, create_table
 from tally.sql.dialect import Dialect
 from tally.wiring import open_engine
 

@@ -20,6 +20,8 @@ from tally.auth.principal import ROLES, Principal, parse_scope_args
 from tally.catalog import Catalog
 from tally.config import Settings
 from tally.errors import TallyError
+from tally.query.model import Query
+from tally.query.parse import parse_model
 
 app = typer.Typer(help="Tally: exact, fast, tenant-scoped aggregate answers for dashboards.")
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.")
@@ -201,7 +203,7 @@ def ingest(
         progress.update(task, description="validating and storing")
         outcome = IngestOutcome(rejected=rejected)
         if partial or not rejected:
-            outcome = service.load_table(dataset, table, partial)
+            outcome = service.ingestion.load_table(dataset, table, partial)
             outcome.rejected = rejected + outcome.rejected
     service.engine.close()
     seconds = time.perf_counter() - started
@@ -228,7 +230,7 @@ def compact(
     service = _service(_settings(data_dir))
     for name in dataset or service.catalog.names():
         started = time.perf_counter()
-        rows = service.compact(name)
+        rows = service.tables.compact(name)
         console.print(f"compacted {name}: {rows:,} rows in {time.perf_counter() - started:.2f} s")
     service.engine.close()
 
@@ -280,7 +282,7 @@ def _local_query(settings: Settings, body: dict) -> dict:
     service = _service(settings)
     operator = Principal(subject="cli", role="admin", all_tenants=True)
     try:
-        result = service.run(service.prepare(body), operator)
+        result = service.answers.answer(parse_model(Query, body), operator)
     except TallyError as exc:
         details = "; ".join(f"{d.path}: {d.reason}" for d in exc.details)
         raise _fail(f"{exc.message}" + (f" ({details})" if details else "")) from None
@@ -297,6 +299,25 @@ def _print_rows(rows: list[dict]) -> None:
     for row in rows:
         table.add_row(*["" if row.get(c) is None else str(row.get(c)) for c in columns])
     console.print(table)
+
+
+@app.command()
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="Write to FILE instead of stdout")] = None,
+) -> None:
+    """Print the OpenAPI document the server serves at /openapi.json."""
+    import tempfile
+
+    from tally.api.app import create_app
+
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings.from_env(data_dir=Path(scratch), datasets_dir=Path(scratch) / "none")
+        document = create_app(settings).openapi()
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
 
 
 @app.command()

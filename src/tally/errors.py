@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ErrorDetail:
-    """One problem at one place of the request, addressed by a JSON pointer."""
+    """One problem at one place of the request, addressed by a JSON pointer; `kind` is a
+    machine-readable name of the problem where an API shows one (pydantic's error type)."""
 
     path: str
     reason: str
+    kind: str = ""
 
 
 def pointer(*parts: str | int) -> str:

@@ -1,9 +1,12 @@
-"""The answer to a query as profiles receive it: named rows and the facts about them."""
+"""The answer to a query as profiles receive it, and the narrow way they ask for answers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from tally.query.model import Query
 
 
 @dataclass
@@ -15,3 +18,14 @@ class Result:
     groups: list[str]
     measures: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+class Runner(Protocol):
+    """Answers questions for one caller: validated, scoped to what the caller may read, cached.
+
+    Profiles and reports that ask several dependent questions get this, never the service, so
+    they cannot reach an engine, another caller's scope or a write path."""
+
+    def run(self, query: Query) -> Result: ...
+
+    def run_all(self, queries: Sequence[Query]) -> list[Result]: ...

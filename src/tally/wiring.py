@@ -64,5 +64,5 @@ def build_service(settings: Settings) -> Service:
     engine, dialect = open_engine(settings)
     cache, versions = open_cache(settings)
     service = Service(settings, catalog, engine, dialect, cache, versions)
-    service.start()
+    service.tables.ensure()
     return service

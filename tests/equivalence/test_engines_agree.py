@@ -224,7 +224,7 @@ def deploy(engine: str, root: Path, datasets_dir: Path) -> Iterator[Deployment]:
         service = build_service(settings)
         service.clock = lambda: datetime.fromisoformat(PROFILE_NOW)
         for dataset, table in profile_tables().items():
-            assert not service.load_table(dataset, table, partial=False).rejected
+            assert not service.ingestion.load_table(dataset, table, partial=False).rejected
         app = create_app(settings, service)
         with TestClient(app) as client:
             _, token = app.state.keys.create("admin", {}, all_tenants=True, name="eq")
@@ -263,7 +263,7 @@ def other(
     engine, _, path = request.param.partition("-")
     with pytest.MonkeyPatch.context() as patch:
         if path == "columnar":
-            patch.setattr("tally.service.COLUMNAR_FROM_LIMIT", -1)
+            patch.setattr("tally.service.answers.COLUMNAR_FROM_LIMIT", -1)
         for deployment in deploy(
             engine, tmp_path_factory.mktemp(f"eq-{request.param}"), datasets_dir
         ):

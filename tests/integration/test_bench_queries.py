@@ -18,6 +18,7 @@ from bench.queries import QUERIES
 from bench.run import DATASETS
 from tally.auth.principal import Principal
 from tally.config import Settings
+from tally.query.model import Query
 from tally.wiring import build_service
 from tests.engines_support import PG_URL, require_postgres
 
@@ -61,8 +62,8 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list, l
     service = build_service(
         Settings.from_env(data_dir=data_dir, datasets_dir=DATASETS, cache_enabled=False)
     )
-    service.start()
-    service.load_table("bench_events", table, partial=False)
+    service.tables.ensure()
+    service.ingestion.load_table("bench_events", table, partial=False)
     postgres.load(PG_URL, table)
     admin = Principal(subject="test", role="admin", all_tenants=True)
     found = {}
@@ -70,7 +71,7 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list, l
         for query in QUERIES:
             for scoped in (True, False):
                 params = query.params(scoped)
-                tally = service.run(service.prepare(query.ir(scoped)), admin).rows
+                tally = service.answers.answer(Query.model_validate(query.ir(scoped)), admin).rows
                 raw = service.engine.execute(query.sql("duckdb", scoped), params, 30)[1]
                 pg = conn.execute(query.sql("postgres", scoped), params).fetchall()
                 found[f"{query.name}/{scoped}"] = ([tuple(r.values()) for r in tally], raw, pg)

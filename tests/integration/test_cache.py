@@ -41,7 +41,7 @@ def _app(data_dir: Path, **overrides):
     settings = Settings.from_env(data_dir=data_dir, datasets_dir=data_dir / "datasets", **overrides)
     service = build_service(settings)
     executions = Counter()
-    service.observers.append(executions)
+    service.answers.observers.append(executions)
     return create_app(settings, service), executions
 
 
@@ -154,13 +154,13 @@ def test_fifty_concurrent_identical_misses_run_once(tmp_path: Path) -> None:
         )
         body = {**COUNT_QUERY, "measures": [{"op": "count"}, {"op": "p99", "field": "amount"}]}
         service = app.state.service
-        slow_execute = service.execute
+        slow_execute = service.answers._execute
 
         def slowed(*args, **kwargs):
             time.sleep(0.3)
             return slow_execute(*args, **kwargs)
 
-        service.execute = slowed
+        service.answers._execute = slowed
         baseline = executions.n
         start = threading.Barrier(50)
 
@@ -211,7 +211,7 @@ def test_errors_are_never_cached(tmp_path: Path) -> None:
         _, token = app.state.keys.create("admin", {}, all_tenants=True)
         client.headers.update(bearer(token))
         service = app.state.service
-        real_execute = service.execute
+        real_execute = service.answers._execute
         failures = {"left": 1}
 
         def flaky(*args, **kwargs):
@@ -222,7 +222,7 @@ def test_errors_are_never_cached(tmp_path: Path) -> None:
                 raise unavailable("engine busy")
             return real_execute(*args, **kwargs)
 
-        service.execute = flaky
+        service.answers._execute = flaky
         assert client.post("/v1/query", json=COUNT_QUERY).status_code == 503
         ok = _count(client)
         assert ok["meta"]["cache"]["hit"] is False

@@ -77,7 +77,7 @@ def cache_commands(prefix: str) -> Iterator[list[str]]:
 def first_execution_held(service) -> Iterator[tuple[threading.Event, threading.Event]]:
     """The service's next engine execution, once computed, waits for `release` before it
     answers; `computed` is set when it has computed. Later executions run freely."""
-    real_execute = service.execute
+    real_execute = service.answers._execute
     computed, release = threading.Event(), threading.Event()
 
     def held(*args, **kwargs):
@@ -87,12 +87,12 @@ def first_execution_held(service) -> Iterator[tuple[threading.Event, threading.E
             assert release.wait(10)
         return result
 
-    service.execute = held
+    service.answers._execute = held
     try:
         yield computed, release
     finally:
         release.set()
-        service.execute = real_execute
+        service.answers._execute = real_execute
 
 
 def test_a_hit_is_one_mget_of_the_counters_and_the_entry(tmp_path: Path, prefix: str) -> None:

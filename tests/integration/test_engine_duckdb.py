@@ -68,7 +68,7 @@ def test_a_bulk_load_is_stored_in_tenant_time_order(tmp_path, upsert, repeated) 
 
     import pyarrow as pa
 
-    from tally.engines.base import TableSpec
+    from tally.catalog.storage import TableSpec
     from tally.engines.duckdb import ROW_GROUP_ROWS
 
     engine = DuckDBEngine(tmp_path / "t.duckdb")

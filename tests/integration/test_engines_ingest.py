@@ -16,10 +16,10 @@ import pytest
 
 from tally.catalog import Dataset
 from tally.catalog.arrow import arrow_schema
+from tally.catalog.storage import table_spec
 from tally.engines.base import Engine, WriteOutcome
 from tally.engines.clickhouse import ClickHouseEngine, parse_url
 from tally.errors import TallyError
-from tally.sql.ddl import table_spec
 from tally.sql.dialect import Dialect
 from tests.engines_support import ENGINE_PARAMS, engine_with_tables
 

@@ -61,10 +61,10 @@ def ingest_both(
     dataset: str = "every_type",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     fast, reference = services
-    got = fast.ingest(dataset, NdjsonBody(data), who, partial)
+    got = fast.ingestion.ingest(dataset, NdjsonBody(data), who, partial)
     with monkeypatch.context() as patch:
         patch.setattr(batch_module, "clean_batch", lambda *args: None)
-        expected = reference.ingest(dataset, reference_rows(data), who, partial)
+        expected = reference.ingestion.ingest(dataset, reference_rows(data), who, partial)
     upsert = dataset == "invoices"
     return got.as_dict(upsert), expected.as_dict(upsert)
 
@@ -82,10 +82,10 @@ def test_a_clean_varied_body_stores_the_same_rows(services, monkeypatch) -> None
     fast, reference = services
     with monkeypatch.context() as patch:
         _no_row_path(patch)
-        got = fast.ingest("every_type", NdjsonBody(data), ADMIN, False)
+        got = fast.ingestion.ingest("every_type", NdjsonBody(data), ADMIN, False)
     with monkeypatch.context() as patch:
         patch.setattr(batch_module, "clean_batch", lambda *args: None)
-        expected = reference.ingest("every_type", reference_rows(data), ADMIN, False)
+        expected = reference.ingestion.ingest("every_type", reference_rows(data), ADMIN, False)
     assert (
         got.as_dict(False)
         == expected.as_dict(False)
@@ -142,7 +142,10 @@ def test_upserts_keep_the_latest_version_in_a_body(services, monkeypatch) -> Non
     second = b"\n".join([invoice(1, 15, "paid"), invoice(3, 30), invoice(1, 99, "void")])
     with monkeypatch.context() as patch:
         _no_row_path(patch)
-        assert NdjsonBody(second).clean_batch(services[0].dataset("invoices"), None) is not None
+        assert (
+            NdjsonBody(second).clean_batch(services[0].catalog.require("invoices"), None)
+            is not None
+        )
     got, expected = ingest_both(services, monkeypatch, second, dataset="invoices")
     assert got == expected
     assert got["updated"] == 1 and got["accepted"] == 1
@@ -168,6 +171,6 @@ def test_the_row_limit_counts_ndjson_rows(tmp_path: Path) -> None:
     try:
         body = b"\n\n".join(orjson.dumps({"id": str(i)}) for i in range(4))
         with pytest.raises(TallyError, match="at most 3 rows"):
-            service.ingest("agent_events", NdjsonBody(body), ADMIN, False)
+            service.ingestion.ingest("agent_events", NdjsonBody(body), ADMIN, False)
     finally:
         service.engine.close()

@@ -152,10 +152,10 @@ def test_a_token_without_a_tenant_is_403(env: Env) -> None:
 
 
 def test_an_unexpected_failure_is_a_bare_500(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: Any) -> None:
+    async def broken(*args: Any) -> None:
         raise RuntimeError("SELECT secret FROM somewhere")
 
-    monkeypatch.setattr(env.service, "run", broken)
+    monkeypatch.setattr(env.service.answers, "answer_async", broken)
     response = env.post(body())
     assert response.status_code == 500
     assert response.json() == {"statusCode": 500, "message": "something went wrong on our side"}

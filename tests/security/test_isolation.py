@@ -120,7 +120,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         service = build_service(config)
         for name, rows in tables.items():
             batch = pa.concat_tables([rows, _tenant_b(name, rows)]) if with_b else rows
-            outcome = service.load_table(name, batch, partial=False)
+            outcome = service.ingestion.load_table(name, batch, partial=False)
             assert not outcome.rejected and outcome.accepted == batch.num_rows
         app = create_app(config, service)
         _, token = app.state.keys.create("admin", SCOPE, name="tenant-a")

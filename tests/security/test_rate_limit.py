@@ -12,7 +12,7 @@ import redis
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.testclient import TestClient
 
-from tally.api.errors import error_route
+from tally.api.errors import ErrorShape, shaped_route
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.auth.settings import Rate, RateLimitSettings
@@ -108,7 +108,7 @@ def test_the_429_is_rendered_in_the_routers_own_error_shape(tmp_path: Path) -> N
     def teapot_error(error: TallyError, trace: str) -> dict:
         return {"failure": {"kind": error.code, "status": error.status}}
 
-    router = APIRouter(route_class=error_route(teapot_error))
+    router = APIRouter(route_class=shaped_route(ErrorShape(teapot_error)))
 
     @router.get("/probe/ping")
     async def ping(request: Request, who: Principal = Depends(principal)) -> Response:

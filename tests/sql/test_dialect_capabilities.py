@@ -79,7 +79,7 @@ def test_an_unsupported_query_is_a_400_with_the_reason(tmp_path) -> None:
     settings = Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
     engine, _ = open_engine(settings)
     service = Service(settings, Catalog.load(), engine, NoPercentiles())
-    service.start()
+    service.tables.ensure()
     app = create_app(settings, service)
     with TestClient(app) as client:
         _, token = app.state.keys.create("admin", {}, all_tenants=True)

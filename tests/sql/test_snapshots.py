@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tally.catalog import Catalog
+from tally.catalog.storage import table_spec
 from tally.engines.duckdb import DuckDBEngine
 from tally.errors import TallyError
 from tally.ingest.rows import RowValidator
@@ -31,7 +32,7 @@ from tally.query.scope import Scope
 from tally.query.timebuckets import bucket_start, parse_interval
 from tally.query.validate import validate
 from tally.sql.compiler import Compiled, Compiler
-from tally.sql.ddl import column_ddl, create_table, table_spec
+from tally.sql.ddl import column_ddl, create_table
 from tally.sql.duckdb import DuckDBDialect
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "duckdb"

@@ -20,12 +20,12 @@ import pytest
 
 from tally.catalog import Catalog
 from tally.catalog.arrow import arrow_schema
+from tally.catalog.storage import table_spec
 from tally.engines.base import Engine
 from tally.query.scope import Scope
 from tally.query.timebuckets import bucket_start, parse_interval
 from tally.sql.capabilities import DIALECTS as DIALECTS_BY_NAME
 from tally.sql.compiler import Compiled, Compiler
-from tally.sql.ddl import table_spec
 from tally.sql.dialect import Dialect
 from tests.engines_support import engine_with_tables
 from tests.sql.test_snapshots import (

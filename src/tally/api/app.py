@@ -1,24 +1,23 @@
-"""The FastAPI application: wiring of settings, catalog, engine, keys and routers."""
+"""The FastAPI application: wiring of settings, catalog, engine, keys, routes and the document.
+
+`/docs` and `/redoc` are served from assets installed with the project (fastapi-offline), so
+they work on a machine without internet.
+"""
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tally import profiles
-from tally.api import capabilities, health, key_admin, native, security
-from tally.api.errors import (
-    error_response,
-    internal_error,
-    native_error,
-    request_details,
-    trace_id,
-)
+from tally import __version__, profiles
+from tally.api import capabilities, health, key_admin, native, openapi, security
+from tally.api.errors import failure_response
 from tally.api.metrics import Metrics
+from tally.api.mount import mount
 from tally.api.observe import Observe
 from tally.auth.keys import KeyStore
 from tally.config import Settings
@@ -26,14 +25,17 @@ from tally.errors import TallyError
 from tally.service import Service
 from tally.wiring import build_service
 
-log = logging.getLogger(__name__)
+DESCRIPTION = (
+    "Exact, fast, tenant-scoped aggregate answers for dashboards: Tally's native query API and "
+    "five external API formats (profiles 000-004), each with its own request and error shape."
+)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     service = service or build_service(settings)
     metrics = Metrics()
-    service.observers.append(metrics.observe_query)
+    service.answers.observers.append(metrics.observe_query)
     if service.cache is not None:
         service.cache.on_event = metrics.count_cache_event
         store = service.cache.store
@@ -48,11 +50,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.state.keys.close()
         app.state.limiter.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Tally",
-        version="0.1.0",
+        version=__version__,
+        description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=Response,
+        static_url="/docs-assets",
     )
     app.state.settings = settings
     app.state.service = service
@@ -62,32 +66,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     app.add_middleware(Observe, metrics=metrics)
 
-    @app.exception_handler(TallyError)
-    async def tally_error(request: Request, error: TallyError) -> Response:
-        return error_response(error, trace_id(request), native_error)
+    async def failed(request: Request, failure: Exception) -> Response:
+        return failure_response(request, failure)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        mapped = TallyError(
-            codes.get(error.status_code, "http_error"), str(error.detail), error.status_code
-        )
-        return error_response(mapped, trace_id(request), native_error)
+    for kind in (TallyError, StarletteHTTPException, RequestValidationError, Exception):
+        app.add_exception_handler(kind, failed)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, error: RequestValidationError) -> Response:
-        mapped = TallyError.invalid(request_details(error))
-        return error_response(mapped, trace_id(request), native_error)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> Response:
-        log.exception("unhandled error (trace %s)", trace_id(request))
-        return error_response(internal_error(), trace_id(request), native_error)
-
-    app.include_router(health.router)
-    app.include_router(native.router)
-    app.include_router(key_admin.router)
-    app.include_router(capabilities.router)
-    for router in profiles.routers():
-        app.include_router(router)
+    contracts = []
+    for module in (health, native, key_admin, capabilities):
+        app.include_router(module.router)
+        contracts += module.CONTRACTS
+    for profile in profiles.all_profiles():
+        contracts.append(mount(app, profile))
+    openapi.install(app, contracts)
     return app

@@ -36,6 +36,23 @@ async def read_bytes(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def require_json(request: Request, also: tuple[str, ...] = ()) -> None:
+    """A body sent as something other than JSON (or `also`) is a 415 naming what is accepted;
+    a body with no Content-Type is read as JSON (what most command-line clients send)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";")[0].strip().lower()
+    if media == "application/json" or media.endswith("+json") or media in also:
+        return
+    accepted = " or ".join(("application/json", *also))
+    raise TallyError(
+        "unsupported_media_type",
+        f"the body is sent as {media or 'nothing'}; send it as {accepted}",
+        415,
+    )
+
+
 def parse_json(data: bytes) -> Any:
     if not data.strip():
         raise TallyError("invalid_json", "the request body is empty", 400)

@@ -13,17 +13,20 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field
 
-from tally.api.body import parse_json, read_bytes, read_json
-from tally.api.errors import error_route, native_error
+from tally.api import models
+from tally.api.body import parse_json, read_bytes, read_json, require_json
+from tally.api.errors import NATIVE, shaped_route
+from tally.api.openapi import Contract
 from tally.api.responses import json_response
 from tally.api.security import principal
 from tally.auth.keys import KeyStore
 from tally.auth.principal import Principal
 from tally.errors import TallyError, forbidden, not_found
+from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Parameter
 from tally.query.model import Strict
 from tally.query.parse import parse_model
 
-router = APIRouter(route_class=error_route(native_error))
+router = APIRouter(route_class=shaped_route(NATIVE), tags=["keys"])
 
 
 class NewKey(Strict):
@@ -52,14 +55,15 @@ def _expiry(days: int | None) -> datetime | None:
     return datetime.now(UTC) + timedelta(days=days) if days else None
 
 
-@router.get("/v1/keys")
+@router.get("/v1/keys", summary="Every API key (admin of every tenant)")
 async def list_keys(request: Request, who: Principal = Depends(principal)) -> Response:
     return json_response({"keys": [asdict(k) for k in _store(request, who).list()]})
 
 
-@router.post("/v1/keys")
+@router.post("/v1/keys", summary="Make an API key; its token is shown once")
 async def create_key(request: Request, who: Principal = Depends(principal)) -> Response:
     store = _store(request, who)
+    require_json(request)
     body = parse_model(NewKey, await read_json(request, request.app.state.settings.max_body_bytes))
     scopes = {column: tuple(values) for column, values in body.scopes.items()}
     try:
@@ -72,11 +76,12 @@ async def create_key(request: Request, who: Principal = Depends(principal)) -> R
     return json_response({"id": key_id, "token": token}, status=201)
 
 
-@router.post("/v1/keys/{key_id}/rotate")
+@router.post("/v1/keys/{key_id}/rotate", summary="Replace a key, the old one kept for a grace time")
 async def rotate_key(
     key_id: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     store = _store(request, who)
+    require_json(request)
     data = await read_bytes(request, request.app.state.settings.max_body_bytes)
     body = parse_model(Rotation, parse_json(data) if data.strip() else {})
     grace = timedelta(minutes=body.grace_minutes) if body.grace_minutes else None
@@ -87,10 +92,24 @@ async def rotate_key(
     return json_response({"id": new_id, "token": token, "replaces": key_id}, status=201)
 
 
-@router.delete("/v1/keys/{key_id}")
+@router.delete("/v1/keys/{key_id}", summary="Revoke a key")
 async def revoke_key(
     key_id: str, request: Request, who: Principal = Depends(principal)
 ) -> Response:
     if not _store(request, who).revoke(key_id):
         raise not_found(f"no active key {key_id!r}")
     return json_response({"revoked": key_id})
+
+
+KEY_ID = Parameter("key_id", "path", "the key's id", {"type": "string", "maxLength": 128}, True)
+MISSING = {404: "there is no such active key"}
+CONTRACTS = [
+    Contract("GET", "/v1/keys", models.KeyList, models.NativeError, READ_ERRORS),
+    Contract("POST", "/v1/keys", models.NewToken, models.NativeError, COMMON_ERRORS,
+             request_model=NewKey, success=201, success_text="the new key"),
+    Contract("POST", "/v1/keys/{key_id}/rotate", models.NewToken, models.NativeError,
+             {**COMMON_ERRORS, **MISSING}, request_model=Rotation, request_required=False,
+             parameters=(KEY_ID,), success=201, success_text="the replacing key"),
+    Contract("DELETE", "/v1/keys/{key_id}", models.Revoked, models.NativeError,
+             {**READ_ERRORS, **MISSING}, parameters=(KEY_ID,)),
+]  # fmt: skip

@@ -7,60 +7,83 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from tally.api.body import parse_rows, read_bytes, read_json
-from tally.api.errors import error_route, native_error, trace_id
+from tally.api import models
+from tally.api.body import NDJSON_TYPES, parse_rows, read_bytes, read_json, require_json
+from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
+from tally.api.openapi import Contract
 from tally.api.responses import json_response
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.errors import ErrorDetail, TallyError, pointer
+from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Example, Parameter
+from tally.query.model import Query
+from tally.query.parse import parse_model
 from tally.result import Result
 
-router = APIRouter(route_class=error_route(native_error))
+router = APIRouter(route_class=shaped_route(NATIVE), tags=["native"])
+DATASET_NAME = Parameter(
+    "name",
+    "path",
+    "a dataset of the catalog",
+    {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+    required=True,
+    example="agent_events",
+)
+QUERY_EXAMPLE = Example(
+    "events per type over the last 30 days, with distinct sessions",
+    body={
+        "dataset": "agent_events",
+        "time": {"last": "30d"},
+        "group_by": ["event_type"],
+        "measures": [{"op": "count"}, {"op": "count_distinct", "field": "session_id"}],
+        "limit": 5,
+    },
+)
 
 
 def render_result(result: Result) -> dict[str, Any]:
     return {"rows": result.rows, "meta": result.meta}
 
 
-@router.post("/v1/query")
-async def query(request: Request, who: Principal = Depends(principal)) -> Response:
+async def _query(request: Request) -> Query:
     service = request.app.state.service
-    body = await read_json(request, service.settings.max_body_bytes)
-    parsed = service.prepare(body)
-    planned, result = await service.lookup(parsed, who)
-    if result is None:
-        result = await run_in_threadpool(service.answer, *planned)
+    require_json(request)
+    return parse_model(Query, await read_json(request, service.settings.max_body_bytes))
+
+
+@router.post("/v1/query", summary="Answer an aggregate question")
+async def query(request: Request, who: Principal = Depends(principal)) -> Response:
+    result = await request.app.state.service.answers.answer_async(await _query(request), who)
     return json_response(render_result(result))
 
 
-@router.post("/v1/query/sql")
+@router.post("/v1/query/sql", summary="The SQL a question would run (admin; never executed)")
 async def query_sql(request: Request, who: Principal = Depends(principal)) -> Response:
-    service = request.app.state.service
-    body = await read_json(request, service.settings.max_body_bytes)
-    parsed = service.prepare(body)
-    return json_response(await run_in_threadpool(service.explain, parsed, who))
+    answers = request.app.state.service.answers
+    return json_response(await run_in_threadpool(answers.explain, await _query(request), who))
 
 
-@router.get("/v1/datasets")
+@router.get("/v1/datasets", summary="Every dataset, its columns and what each accepts")
 async def datasets(request: Request, who: Principal = Depends(principal)) -> Response:
     catalog = request.app.state.service.catalog
     return json_response({"datasets": [d.describe() for d in catalog]})
 
 
-@router.get("/v1/datasets/{name}")
+@router.get("/v1/datasets/{name}", summary="One dataset, its columns and what each accepts")
 async def dataset(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
-    return json_response(request.app.state.service.dataset(name).describe())
+    return json_response(request.app.state.service.catalog.require(name).describe())
 
 
-@router.post("/v1/datasets/{name}/rows")
+@router.post("/v1/datasets/{name}/rows", summary="Store rows (a JSON array or NDJSON)")
 async def ingest(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
     service = request.app.state.service
     who.require("editor")
-    dataset = service.dataset(name)
+    dataset = service.catalog.require(name)
+    require_json(request, also=NDJSON_TYPES)
     data = await read_bytes(request, service.settings.max_body_bytes)
     rows = parse_rows(data, request.headers.get("content-type", "application/json"))
     partial = request.query_params.get("partial", "false").lower() in ("1", "true", "yes")
-    outcome = await run_in_threadpool(service.ingest, name, rows, who, partial)
+    outcome = await run_in_threadpool(service.ingestion.ingest, name, rows, who, partial)
     request.app.state.metrics.rows_ingested.labels(name).inc(outcome.accepted + outcome.updated)
     body = outcome.as_dict(dataset.mode == "upsert")
     if outcome.rejected and not partial:
@@ -80,9 +103,37 @@ async def ingest(name: str, request: Request, who: Principal = Depends(principal
     return json_response(body)
 
 
-@router.post("/v1/cache/clear")
+@router.post("/v1/cache/clear", summary="Drop every cached answer (admin)")
 async def clear_cache(request: Request, who: Principal = Depends(principal)) -> Response:
     who.require("admin")
     cache = request.app.state.service.cache
     cleared = await run_in_threadpool(cache.clear) if cache is not None else 0
     return json_response({"cleared": cleared})
+
+
+def _native(method: str, path: str, answer: type, errors: dict[int, str], **more: Any) -> Contract:
+    return Contract(method, path, answer, models.NativeError, errors, **more)
+
+
+CONTRACTS = [
+    _native("POST", "/v1/query", models.QueryResponse, dict(COMMON_ERRORS),
+            request_model=Query, example=QUERY_EXAMPLE),
+    _native("POST", "/v1/query/sql", models.Explained, dict(COMMON_ERRORS),
+            request_model=Query, example=QUERY_EXAMPLE),
+    _native("GET", "/v1/datasets", models.DatasetList, READ_ERRORS),
+    _native("GET", "/v1/datasets/{name}", models.DatasetDescription,
+            {**READ_ERRORS, 404: "there is no such dataset"}, parameters=(DATASET_NAME,)),
+    _native(
+        "POST", "/v1/datasets/{name}/rows", models.IngestOutcome,
+        {**COMMON_ERRORS, 404: "there is no such dataset"},
+        request_model=models.IngestRows, request_media=("application/json", *NDJSON_TYPES),
+        parameters=(DATASET_NAME, Parameter(
+            "partial", "query", "store the good rows of a batch with problems",
+            {"type": "boolean", "default": False})),
+        error_models={400: models.IngestRefused},
+        example=Example("one purchase", body=[{
+            "workspace_id": "ws_acme", "brand_id": "br_acme_main", "event_id": "tour_1",
+            "event_type": "purchase", "ts": "2026-01-01T12:00:00Z", "amount": 42.5}]),
+    ),
+    _native("POST", "/v1/cache/clear", models.Cleared, READ_ERRORS),
+]  # fmt: skip

@@ -15,6 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from tally.catalog.model import Dataset
+from tally.errors import ErrorDetail, TallyError, not_found
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 
@@ -59,6 +60,16 @@ class Catalog:
 
     def get(self, name: str) -> Dataset | None:
         return self._datasets.get(name)
+
+    def require(self, name: str, *, in_body: bool = False) -> Dataset:
+        """The named dataset; unknown is a 400 at /dataset in a query body, else a 404."""
+        dataset = self._datasets.get(name)
+        if dataset is None:
+            reason = f"there is no dataset {name!r}"
+            if in_body:
+                raise TallyError("unknown_dataset", reason, 400, [ErrorDetail("/dataset", reason)])
+            raise not_found(reason)
+        return dataset
 
     def __contains__(self, name: object) -> bool:
         return name in self._datasets

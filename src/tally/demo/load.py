@@ -29,7 +29,7 @@ def load_demo(service: Service, settings: Settings, rows: int, console: Console)
         tables = generate_all(rows, now)
     for name, table in tables.items():
         with console.status(f"loading {name} ({table.num_rows:,} rows)"):
-            outcome = service.load_table(name, table, partial=False)
+            outcome = service.ingestion.load_table(name, table, partial=False)
         if outcome.rejected:
             first = outcome.rejected[0]
             raise RuntimeError(f"demo data for {name} was rejected: {first}")

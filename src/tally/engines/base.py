@@ -10,18 +10,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from tally.catalog.storage import TableSpec
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """What an engine needs to know of a dataset to store it."""
-
-    name: str
-    key_columns: tuple[str, ...]
-    upsert: bool
-    order_by: tuple[str, ...]
 
 
 def timed_out(timeout_s: float) -> TallyError:

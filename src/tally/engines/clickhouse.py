@@ -22,7 +22,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.catalog.storage import TableSpec
+from tally.engines.base import WriteOutcome, timed_out
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
 from tally.engines.frame import Frame, arrow_tuples

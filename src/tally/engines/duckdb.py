@@ -17,7 +17,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.catalog.storage import TableSpec
+from tally.engines.base import WriteOutcome, timed_out
 from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
@@ -96,13 +97,17 @@ class DuckDBEngine:
     def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
         cursor = self._cursor()
         watch = self._watchdog.watch(timeout_s, cursor.interrupt)
+        done = False
         try:
             if columnar:
                 relation = cursor.sql(sql, params=params or None)
-                return Frame(list(relation.columns), table=relation.to_arrow_table())
-            result = cursor.execute(sql, params or None)
-            columns = [d[0] for d in result.description or []]
-            return Frame(columns, tuples=result.fetchall())
+                found = Frame(list(relation.columns), table=relation.to_arrow_table())
+            else:
+                result = cursor.execute(sql, params or None)
+                columns = [d[0] for d in result.description or []]
+                found = Frame(columns, tuples=result.fetchall())
+            done = True
+            return found
         except duckdb.InterruptException:
             raise timed_out(timeout_s) from None
         except duckdb.Error as exc:
@@ -110,6 +115,17 @@ class DuckDBEngine:
             raise TallyError("engine_error", "the engine could not run this query", 500) from exc
         finally:
             watch.cancel()
+            if not done:
+                self._forget_cursor(cursor)
+
+    def _forget_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """A failed or interrupted query can leave its result unfinished on the cursor, which
+        refuses all later work; the thread's next query gets a fresh cursor."""
+        self._local.cursor = None
+        try:
+            cursor.close()
+        except duckdb.Error:
+            log.warning("closing a failed cursor failed", exc_info=True)
 
     def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
         with self._write_lock:

@@ -21,7 +21,8 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from tally.engines.base import TableSpec, WriteOutcome, timed_out
+from tally.catalog.storage import TableSpec
+from tally.engines.base import WriteOutcome, timed_out
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
 

@@ -1,7 +1,7 @@
-"""External API formats. Each subpackage is one profile and exposes `router` in `router.py`.
+"""External API formats. Each subpackage is one profile and declares `PROFILE` in `profile.py`.
 
-A profile translates: request -> the one query model -> Result -> response. It never writes SQL
-and never touches an engine; scope comes from the principal, narrowed by the request.
+A profile translates: request -> the one query model -> Result -> response. It never writes SQL,
+never touches an engine and never imports the web framework; `api/` mounts the declarations.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import importlib
 import importlib.util
 import pkgutil
 
-from fastapi import APIRouter
+from tally.profiles.contract import Profile
 
 
-def routers() -> list[APIRouter]:
+def all_profiles() -> list[Profile]:
     found = []
     for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        name = f"{__name__}.{module.name}.router"
+        name = f"{__name__}.{module.name}.profile"
         if module.ispkg and importlib.util.find_spec(name) is not None:
-            found.append(importlib.import_module(name).router)
+            found.append(importlib.import_module(name).PROFILE)
     return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tally.catalog.model import Dataset
-from tally.engines.base import TableSpec
 from tally.sql.dialect import Dialect
 
 
@@ -30,15 +29,3 @@ def create_table(dataset: Dataset, dialect: Dialect) -> str:
         this=schema, kind="TABLE", exists=True, properties=dialect.table_properties(dataset)
     )
     return create.sql(dialect=dialect.sqlglot_name)
-
-
-def table_spec(dataset: Dataset) -> TableSpec:
-    keys = tuple(dict.fromkeys((dataset.primary_tenant, *dataset.key_columns)))
-    physical = {c.name: c.physical for c in dataset.columns}
-    order = [*dataset.tenant_columns[:1], *filter(None, [dataset.time_column])]
-    return TableSpec(
-        name=dataset.name,
-        key_columns=tuple(physical[k] for k in keys),
-        upsert=dataset.mode == "upsert",
-        order_by=tuple(physical[c] for c in order),
-    )

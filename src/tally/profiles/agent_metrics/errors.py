@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from tally.errors import TallyError
 
 INVALID = "Invalid query"
@@ -26,3 +28,11 @@ def metrics_error(error: TallyError, trace: str) -> dict[str, Any]:
         details = [d.reason for d in error.details] or [error.message]
         return {"statusCode": 400, "message": INVALID, "details": details}
     return {"statusCode": error.status, "message": error.message}
+
+
+class MetricsError(BaseModel):
+    """Every failure of the metrics API: a 400 lists its problems, one sentence each."""
+
+    statusCode: int
+    message: str
+    details: list[str] | None = None

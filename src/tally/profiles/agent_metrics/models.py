@@ -27,7 +27,7 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Aggregation(ApiModel):
+class MetricsAggregation(ApiModel):
     type: AggregationType
     column: str = Field(min_length=1, max_length=200)
 
@@ -58,7 +58,7 @@ class MetricsQuery(ApiModel):
     interval_in_seconds: int | None = Field(
         default=None, alias="intervalInSeconds", gt=0, strict=True
     )
-    aggregations: list[Aggregation] = Field(default_factory=list, max_length=256)
+    aggregations: list[MetricsAggregation] = Field(default_factory=list, max_length=256)
     group_by: list[str] = Field(default_factory=list, alias="groupBy", max_length=64)
     filters: list[FilterItem] = Field(default_factory=list, max_length=256)
 

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from tally.profiles.dashboard_data.errors import bad_request
 from tally.profiles.dashboard_data.render import envelope, warning
 from tally.reports.decisioning import Ask, Context, Report, SegmentUnavailable, TooManyValues
-
-if TYPE_CHECKING:
-    from tally.auth.principal import Principal
-    from tally.service import Service
+from tally.result import Runner
 
 
 def answer(
-    service: Service, who: Principal, tenant: str, report: Report, ask: Ask
+    runner: Runner, tenant: str, report: Report, ask: Ask, now: datetime, max_rows: int
 ) -> dict[str, Any]:
     """The body of a 200; a filter list over the supported size is a 400 that says so."""
-    ctx = Context(service, who, tenant, ask, service.clock())
+    ctx = Context(runner, tenant, ask, now, max_rows)
     try:
         return envelope(report.build(ctx))
     except SegmentUnavailable as missing:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from tally.errors import TallyError
 
 
@@ -20,3 +22,15 @@ def bad_request(message: str) -> TallyError:
 def render_error(error: TallyError, trace: str) -> dict[str, Any]:
     code = HTTPStatus(error.status).name
     return {"error": {"code": code, "message": error.message, "status": error.status}}
+
+
+class DashboardDataErrorBody(BaseModel):
+    code: str = Field(description="the HTTP status's name: BAD_REQUEST, UNAUTHORIZED, ...")
+    message: str
+    status: int
+
+
+class DashboardDataError(BaseModel):
+    """Every failure of the dashboard-data API."""
+
+    error: DashboardDataErrorBody

@@ -6,9 +6,13 @@ other failure (413, 429, 503, 500) keeps Tally's code in the same envelope.
 
 from __future__ import annotations
 
+from pydantic import BaseModel, Field
+
 from tally.errors import ErrorDetail, TallyError
 
 CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden"}
+# Errors about the body as a whole (not JSON, cut short): shown as a problem of `body`.
+BODY_CODES = frozenset({"invalid_json", "client_closed"})
 
 
 def field_name(path: str) -> str:
@@ -27,5 +31,22 @@ def describe(detail: ErrorDetail) -> str:
 def render_error(error: TallyError, trace: str) -> dict:
     body: dict = {"code": CODES.get(error.status, error.code), "message": error.message}
     if error.status == 400:
-        body["details"] = [describe(d) for d in error.details]
+        details = error.details
+        if not details and error.code in BODY_CODES:
+            details = [ErrorDetail("", error.message)]
+        body["details"] = [describe(d) for d in details]
     return {"error": body}
+
+
+class AggregateErrorBody(BaseModel):
+    code: str = Field(description="invalid_request, unauthorized, forbidden, or Tally's code")
+    message: str
+    details: list[str] | None = Field(
+        default=None, description="one `field: reason` per problem (400 only)"
+    )
+
+
+class AggregateError(BaseModel):
+    """Every failure of the widget API."""
+
+    error: AggregateErrorBody

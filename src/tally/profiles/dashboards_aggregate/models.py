@@ -47,7 +47,13 @@ class AggregateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     event_types: list[EventType] | None = Field(default=None, max_length=50)
-    group_by: str = "none"
+    group_by: str = Field(
+        default="none",
+        json_schema_extra={
+            "pattern": r"^(none|event_type|session|day|hour|product_id"
+            r"|metadata\.[a-z_][a-z0-9_]{0,62})$"
+        },
+    )
     aggregation: Literal["count", "count_distinct", "sum", "avg"] | None = None
     value_field: ValueField | None = None
     time_window_days: int = Field(ge=1, le=365)

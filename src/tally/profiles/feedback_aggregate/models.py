@@ -7,9 +7,12 @@ so each problem can still point at the field a caller has to change.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tally.errors import ErrorDetail
+from tally.profiles.feedback_aggregate.errors import problem
 
 DAY_MS = 86_400_000
 MAX_RANGE_DAYS = 31
@@ -65,14 +68,9 @@ class FeedbackAggregateReq(BaseModel):
         return self.time_bucket_seconds is None and not self.group_by and not self.filtered
 
 
-def problem(loc: tuple[str | int, ...], msg: str, kind: str = "value_error") -> dict[str, Any]:
-    """One entry of a 422 `detail` list, located inside the body as FastAPI does."""
-    return {"loc": ["body", *loc], "msg": msg, "type": kind}
-
-
-def cross_check(req: FeedbackAggregateReq) -> list[dict[str, Any]]:
+def cross_check(req: FeedbackAggregateReq) -> list[ErrorDetail]:
     """The rules no single field can check; empty when the request may run."""
-    found: list[dict[str, Any]] = []
+    found: list[ErrorDetail] = []
     span = req.before_ms - req.after_ms
     if span <= 0:
         found.append(problem(("before_ms",), "before_ms must be greater than after_ms"))

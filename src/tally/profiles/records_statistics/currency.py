@@ -15,7 +15,7 @@ from typing import Any
 
 from tally.catalog.model import Dataset
 from tally.profiles.records_statistics.conditions import all_of, null_test, to_filter
-from tally.profiles.records_statistics.models import Aggregation
+from tally.profiles.records_statistics.models import RecordsAggregation
 from tally.query.model import Measure, Query
 
 MONEY_OPS = frozenset({"sum", "avg", "min", "max"})
@@ -27,7 +27,7 @@ class MoneyField:
     currency: str
 
 
-def money_fields(dataset: Dataset, aggregations: list[Aggregation]) -> list[MoneyField]:
+def money_fields(dataset: Dataset, aggregations: list[RecordsAggregation]) -> list[MoneyField]:
     found: dict[str, MoneyField] = {}
     for agg in aggregations:
         if agg.op in MONEY_OPS and dataset.has_column(agg.field):

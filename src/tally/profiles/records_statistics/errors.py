@@ -1,15 +1,17 @@
-"""This profile's error envelope, and the collector that gives every problem a bracket path.
+"""This profile's error envelope, and the collector of every problem of a request.
 
 The records API names the offending element the way its users write it
-(`aggregations[1].field`, `whereClause._and[0].status._eq`), so paths are built in that style
-from the start; a JSON pointer from a core layer is converted as a fallback.
+(`aggregations[1].field`, `whereClause._and[0].status._eq`): problems carry JSON pointers like
+every error in Tally, and are shown in that bracket style when rendered.
 """
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
-from tally.errors import ErrorDetail, TallyError
+from pydantic import BaseModel, Field
+
+from tally.errors import ErrorDetail, TallyError, pointer
 
 BAD_REQUEST = "bad_request"
 SCHEMA = "schema_validation"
@@ -44,8 +46,8 @@ def bracket(*parts: str | int) -> str:
 
 
 def _from_pointer(path: str) -> str:
-    if not path.startswith("/"):
-        return path or "body"
+    if not path:
+        return "body"
     parts = [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
     return bracket(*(int(p) if p.isdigit() else p for p in parts))
 
@@ -57,7 +59,7 @@ class Problems:
         self.details: list[ErrorDetail] = []
 
     def add(self, issue: str, *path: str | int) -> None:
-        self.details.append(ErrorDetail(bracket(*path), issue))
+        self.details.append(ErrorDetail(pointer(*path), issue))
 
     def error(self, code: str = BAD_REQUEST) -> TallyError:
         reason = self.details[0].reason if self.details else "invalid request"
@@ -94,3 +96,26 @@ def render_error(error: TallyError, trace: str) -> dict:
         body["details"] = {"issue": error.message}
     body["meta"] = {"trace_id": trace}
     return body
+
+
+class Issue(BaseModel):
+    path: str | None = Field(default=None, description="the element, as `aggregations[1].field`")
+    issue: str
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="every problem as {path, issue} when there are several"
+    )
+
+
+class TraceMeta(BaseModel):
+    trace_id: str
+
+
+class StatisticsError(BaseModel):
+    """Every failure of the records API."""
+
+    code: str = Field(description="BAD_REQUEST, SCHEMA_VALIDATION_ERROR, INVALID_JSON, ...")
+    status: int
+    title: str
+    message: str
+    details: Issue | None = None
+    meta: TraceMeta

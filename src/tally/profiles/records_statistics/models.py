@@ -28,7 +28,7 @@ class FilterRule(Strict):
     conjunction: Literal["and", "or"] = "and"
 
 
-class Aggregation(Strict):
+class RecordsAggregation(Strict):
     op: str = Field(min_length=1, max_length=32)
     field: str = Field(min_length=1, max_length=200)
     alias: str | None = Field(default=None, min_length=1, max_length=128)
@@ -43,7 +43,7 @@ class StatisticsRequest(Strict):
     root: str = Field(min_length=1, max_length=64)
     filters: list[FilterRule] = Field(default_factory=list, max_length=256)
     where_clause: dict[str, Any] | None = Field(default=None, alias="whereClause")
-    aggregations: list[Aggregation] = Field(min_length=1, max_length=32)
+    aggregations: list[RecordsAggregation] = Field(min_length=1, max_length=32)
     group_by: list[str] = Field(default_factory=list, max_length=8)
     order_by: list[OrderItem] = Field(default_factory=list, max_length=16)
     limit: int = Field(default=1000, ge=1, le=MAX_LIMIT)

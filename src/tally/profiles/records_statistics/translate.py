@@ -23,7 +23,7 @@ from tally.profiles.records_statistics.fields import (
     root_dataset,
 )
 from tally.profiles.records_statistics.filters import filters_condition
-from tally.profiles.records_statistics.models import Aggregation, StatisticsRequest
+from tally.profiles.records_statistics.models import RecordsAggregation, StatisticsRequest
 from tally.profiles.records_statistics.where import where_condition
 from tally.query.limits import Limits
 from tally.query.model import (
@@ -111,7 +111,7 @@ def _groups(dataset: Dataset, paths: list[str], problems: Problems, limits: Limi
 
 
 def _measures(
-    dataset: Dataset, aggregations: list[Aggregation], groups: set[str], problems: Problems
+    dataset: Dataset, aggregations: list[RecordsAggregation], groups: set[str], problems: Problems
 ) -> list[Measure]:
     measures: list[Measure] = []
     aliases: set[str] = set()
@@ -136,7 +136,7 @@ def _measures(
 
 
 def _measure(
-    dataset: Dataset, agg: Aggregation, alias: str, problems: Problems, path: tuple
+    dataset: Dataset, agg: RecordsAggregation, alias: str, problems: Problems, path: tuple
 ) -> Measure | None:
     if agg.op not in AGGREGATIONS:
         problems.add(f"unknown op {agg.op!r}; use one of {', '.join(AGGREGATIONS)}", *path, "op")

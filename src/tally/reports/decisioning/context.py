@@ -1,10 +1,10 @@
 """What every decisioning report shares: the asked parameters, the tenant, "now" and its windows,
-and the few ways a report talks to the service.
+and the few ways a report asks its questions.
 
-Reports express every aggregate as an IR query run through the service, so the principal's
-scope, validation and the result cache apply to each of them. Queries are always scoped to the
-request's tenant through `Query.scope`; the service turns a tenant outside the principal's scope
-into a 403.
+Reports express every aggregate as an IR query run through the caller's runner, so the
+principal's scope, validation and the result cache apply to each of them. Queries are always
+scoped to the request's tenant through `Query.scope`; a tenant outside the principal's scope is
+a 403.
 
 Windows are calendar days in UTC: `days` days ending today, from 00:00 UTC of
 (today - days + 1) up to the end of the current minute. The end is rounded up to the next whole
@@ -23,9 +23,7 @@ from tally.query.model import And, Filter, Leaf, Measure, Or, OrderBy, Query, Ti
 from tally.query.values import MAX_LIST
 
 if TYPE_CHECKING:
-    from tally.auth.principal import Principal
-    from tally.result import Result
-    from tally.service import Service
+    from tally.result import Result, Runner
 
 TENANT_COLUMN = "tenant_id"
 DAY = TimeGroup(time="1 day")
@@ -118,11 +116,11 @@ def ratio(numerator: float, denominator: float) -> float:
 class Context:
     """One report request: who asks, for which tenant, with which parameters, at what time."""
 
-    service: Service
-    principal: Principal
+    runner: Runner
     tenant: str
     ask: Ask
     now: datetime
+    max_rows: int
 
     @property
     def today(self) -> date:
@@ -144,11 +142,11 @@ class Context:
 
     def query(self, dataset: str, **parts: Any) -> Query:
         """A query on `dataset` scoped to the tenant, with a limit of one page of rows."""
-        parts.setdefault("limit", self.service.settings.limits.max_rows)
+        parts.setdefault("limit", self.max_rows)
         return Query(dataset=dataset, scope={TENANT_COLUMN: self.tenant}, **parts)
 
     def run(self, query: Query) -> Result:
-        return self.service.run(query, self.principal)
+        return self.runner.run(query)
 
     def page(self, dataset: str, **parts: Any) -> list[dict[str, Any]]:
         """The rows of one query, up to its limit (a top N)."""

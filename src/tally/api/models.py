@@ -1,0 +1,168 @@
+"""The native API's answers as models: what `/openapi.json` documents and tests validate against.
+
+The routes write these bodies with orjson for speed; the models say what the bodies are, and
+`tests/` check real answers against them, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+
+class Open(BaseModel):
+    """A documented object that may grow fields without breaking clients."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class NativeProblem(BaseModel):
+    path: str = Field(description="a JSON pointer into the request ('' is the request itself)")
+    reason: str
+
+
+class NativeErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[NativeProblem]
+    trace_id: str
+
+
+class NativeError(BaseModel):
+    """Every failure of the native API (and of the admin and health routes)."""
+
+    error: NativeErrorBody
+
+
+class CacheFacts(BaseModel):
+    hit: bool
+    stale: bool
+    generated_at: datetime
+    age_ms: int
+
+
+class Window(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class QueryMeta(Open):
+    dataset: str
+    time: Window | None = None
+    timezone: str
+    interval: str | None = None
+    scope: dict[str, Any]
+    compare: Window | None = None
+    total_groups: int | None = None
+    total_rows: int
+    exact: dict[str, bool] = Field(description="per measure: whether its value is exact")
+    warnings: list[str]
+    watermark: datetime | None = Field(description="the newest event time the scope can see")
+    timing_ms: dict[str, float]
+    cache: CacheFacts
+
+
+class QueryResponse(BaseModel):
+    rows: list[dict[str, Any]] = Field(
+        description="one row per group and bucket: group fields, `time`, measure labels"
+    )
+    meta: QueryMeta
+
+
+class Explained(BaseModel):
+    dialect: str
+    sql: str
+    params: dict[str, Any]
+    query: dict[str, Any] = Field(description="the normalized query the SQL answers")
+
+
+class ColumnDescription(Open):
+    name: str
+    type: str
+    nullable: bool
+    operators: list[str]
+    measures: list[str]
+
+
+class DatasetDescription(Open):
+    name: str
+    description: str | None = None
+    mode: str
+    time_column: str | None
+    tenant_columns: list[str]
+    key_columns: list[str]
+    columns: list[ColumnDescription]
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetDescription]
+
+
+class IngestRows(RootModel[list[dict[str, Any]]]):
+    """Rows to store, each an object of the dataset's columns (or NDJSON, one per line)."""
+
+
+class Rejected(BaseModel):
+    index: int
+    path: str | None
+    reason: str
+
+
+class IngestOutcome(BaseModel):
+    accepted: int
+    duplicates: int
+    updated: int | None = Field(default=None, description="upsert datasets only")
+    rejected: list[Rejected]
+
+
+class IngestRefused(NativeError):
+    """A bad request; for a batch with problems (and no `?partial=true`) it also carries the
+    batch's outcome, every problem listed: nothing was stored."""
+
+    accepted: int | None = None
+    duplicates: int | None = None
+    updated: int | None = None
+    rejected: list[Rejected] | None = None
+
+
+class Cleared(BaseModel):
+    cleared: int
+
+
+class Capabilities(Open):
+    engine: str
+    dialect: str
+    operations: dict[str, bool | str]
+    notes: dict[str, str]
+    engines: dict[str, dict[str, Any]]
+
+
+class KeyInfo(Open):
+    id: str
+    role: str
+
+
+class KeyList(BaseModel):
+    keys: list[KeyInfo]
+
+
+class NewToken(BaseModel):
+    id: str
+    token: str = Field(description="shown once: store it now")
+    replaces: str | None = None
+
+
+class Revoked(BaseModel):
+    revoked: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+    degraded: list[str] | None = None

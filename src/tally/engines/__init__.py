@@ -1,0 +1,1 @@
+"""Execution only: run SQL text with parameters, create tables, load batches."""

@@ -1,0 +1,1 @@
+"""Row validation against the catalog, idempotency, atomic batches."""

@@ -1,0 +1,1 @@
+"""The query IR, its validation against the catalog, and the normalize pipeline."""

@@ -1,0 +1,87 @@
+"""Storing rows: validate every row against the catalog, write the good ones in one transaction,
+then bump the data versions of the tenants written so cached answers over them are not reused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tally.auth.principal import Principal
+from tally.auth.scope import dataset_scope
+from tally.cache.versions import DataVersions
+from tally.catalog import Catalog, Dataset
+from tally.catalog.storage import table_spec
+from tally.config import Settings
+from tally.engines.base import Engine
+from tally.errors import TallyError
+from tally.ingest.arrow_batch import conform
+from tally.ingest.batch import validate_batch
+from tally.ingest.rows import Rejection, RowValidator
+
+
+@dataclass
+class IngestOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self, upsert: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"accepted": self.accepted, "duplicates": self.duplicates}
+        if upsert:
+            body["updated"] = self.updated
+        body["rejected"] = [r.as_dict() for r in self.rejected]
+        return body
+
+
+class Ingestion:
+    def __init__(
+        self, settings: Settings, catalog: Catalog, engine: Engine, versions: DataVersions
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.engine = engine
+        self.versions = versions
+        self._validators: dict[str, RowValidator] = {}
+
+    def ingest(
+        self, dataset_name: str, rows: list[Any], principal: Principal, partial: bool
+    ) -> IngestOutcome:
+        """Validate every row, store the good ones in one transaction, report the rest."""
+        principal.require("editor")
+        dataset = self.catalog.require(dataset_name)
+        if len(rows) > self.settings.max_ingest_rows:
+            raise TallyError(
+                "too_large", f"at most {self.settings.max_ingest_rows} rows per batch", 413
+            )
+        scope = dataset_scope(principal, dataset)
+        validator = self._validators.setdefault(dataset.name, RowValidator(dataset))
+        batch, rejected = validate_batch(rows, dataset, validator, scope.columns)
+        outcome = IngestOutcome(rejected=rejected)
+        if rejected and not partial:
+            return outcome
+        if batch.num_rows:
+            self._store(dataset, batch, outcome)
+        return outcome
+
+    def load_table(self, dataset_name: str, table: pa.Table, partial: bool) -> IngestOutcome:
+        """Bulk path for files and the demo (an operator's action, not scoped to a tenant)."""
+        dataset = self.catalog.require(dataset_name)
+        batch, rejected = conform(table, dataset)
+        outcome = IngestOutcome(rejected=rejected)
+        if rejected and not partial:
+            return outcome
+        self._store(dataset, batch, outcome)
+        return outcome
+
+    def _store(self, dataset: Dataset, batch: pa.Table, outcome: IngestOutcome) -> None:
+        """One transaction for the batch, then bump the data version of every tenant in it."""
+        written = self.engine.write(table_spec(dataset), batch)
+        outcome.accepted = written.accepted
+        outcome.duplicates = written.duplicates
+        outcome.updated = written.updated
+        tenant = batch.column(dataset.column(dataset.primary_tenant).physical)
+        self.versions.bump(dataset.name, pc.unique(tenant).to_pylist())

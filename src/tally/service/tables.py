@@ -1,0 +1,29 @@
+"""Table management: create or extend each dataset's table, and put rows back in order."""
+
+from __future__ import annotations
+
+from tally.catalog import Catalog
+from tally.catalog.storage import table_spec
+from tally.engines.base import Engine
+from tally.sql.ddl import column_ddl, create_table
+from tally.sql.dialect import Dialect
+
+
+class Tables:
+    def __init__(self, catalog: Catalog, engine: Engine, dialect: Dialect) -> None:
+        self.catalog = catalog
+        self.engine = engine
+        self.dialect = dialect
+
+    def ensure(self) -> None:
+        """Create the table of every dataset the catalog knows, or add the columns it lacks."""
+        for dataset in self.catalog:
+            self.engine.ensure_table(
+                create_table(dataset, self.dialect),
+                table_spec(dataset),
+                column_ddl(dataset, self.dialect),
+            )
+
+    def compact(self, dataset_name: str) -> int:
+        """Put a dataset's rows back in (tenant, time) order; answers do not change."""
+        return self.engine.compact(table_spec(self.catalog.require(dataset_name)))

@@ -1,0 +1,1 @@
+"""IR -> SQL text and parameters, one small dialect class per engine."""

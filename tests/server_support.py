@@ -1,0 +1,50 @@
+"""A real `tally serve` process on a free port, for tests that need real HTTP (a browser, a
+fuzzer, a client library)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(data_dir: Path, **env: str) -> Iterator[str]:
+    """The base URL of a server over `data_dir`, stopped on exit."""
+    port = free_port()
+    environment = {**os.environ, "TALLY_DATA_DIR": str(data_dir), **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tally.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError(process.stdout.read().decode() if process.stdout else "no output")
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
