@@ -1,5 +1,6 @@
 """The request rules of /api/v1/dashboard-data: every 400, the segment warning, 401 and 403 in the
-API's error shape, and how the tenant is chosen."""
+API's error shape, and how the tenant is chosen. A request that passes is held to its answer:
+the `data` the plain-Python oracles compute over the generated rows."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from typing import Any
 import pytest
 
 from tests.helpers import bearer
-from tests.profiles.dashboard_data_support import OTHER, PATH, TENANT, Env, generate, open_env
+from tests.profiles import dashboard_data_decisions as decisions
+from tests.profiles import dashboard_data_oracle as oracle
+from tests.profiles.dashboard_data_support import (
+    OTHER,
+    PATH,
+    TENANT,
+    Env,
+    Rows,
+    generate,
+    open_env,
+    other_tenant,
+)
 
 ACCEPTS: dict[str, set[str]] = {
     "summary": set(),
@@ -54,11 +66,68 @@ def minimal(kind: str) -> dict[str, str]:
     return {"type": kind, **({"offerId": "off_01"} if kind == "why_not_ranked" else {})}
 
 
+def oracle_data(rows: Rows, params: dict[str, str]) -> Any:
+    """The `data` the spec gives for `params` (no segmentId), computed by the test oracles."""
+    kind, days = params["type"], int(params.get("days", 7))
+    by_kind = {
+        "summary": lambda: oracle.summary(rows),
+        "acceptance_rate": lambda: oracle.acceptance_rate(rows, days),
+        "offer_performance": lambda: oracle.offer_performance(rows, days),
+        "channel_effectiveness": lambda: oracle.channel_effectiveness(rows, days),
+        "budget_burn": lambda: oracle.budget_burn(rows),
+        "funnel": lambda: oracle.funnel(rows),
+        "attribution_summary": lambda: oracle.attribution_summary(rows, days),
+        "daily_trend": lambda: oracle.daily_trend(rows, days),
+        "model_metrics_trend": lambda: oracle.model_metrics_trend(
+            rows, days, params.get("modelId")
+        ),
+        "latency_trend": lambda: oracle.latency_trend(rows, days),
+        "offer_performance_grouped": lambda: oracle.offer_performance_grouped(
+            rows, days, params.get("groupBy", "channel")
+        ),
+        "revenue_trend": lambda: oracle.revenue_trend(rows, days),
+        "policy_impact": lambda: oracle.policy_impact(rows),
+        "score_distribution": lambda: decisions.score_distribution(
+            rows, days, params.get("groupBy"), params.get("filterId")
+        ),
+        "degraded_scoring": lambda: decisions.degraded_scoring(rows, days),
+        "selection_frequency": lambda: decisions.selection_frequency(rows, params, days),
+        "anomaly_candidates": lambda: decisions.anomaly_candidates(
+            rows, days, int(params["baselineDays"]) if "baselineDays" in params else None
+        ),
+        "why_not_ranked": lambda: decisions.why_not_ranked(rows, params["offerId"], days),
+        "decision_traces_summary": lambda: decisions.decision_traces_summary(rows, days),
+    }
+    return by_kind[kind]()
+
+
+def same(actual: Any, expected: Any, path: str = "data") -> None:
+    """Equal structure and values; floats equal up to summation order."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), (path, actual, expected)
+        for key in expected:
+            same(actual[key], expected[key], f"{path}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), (path, actual, expected)
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            same(a, e, f"{path}[{i}]")
+    elif isinstance(expected, float) and not isinstance(actual, bool):
+        assert actual == pytest.approx(expected, rel=1e-9, abs=1e-9), (path, actual, expected)
+    else:
+        assert actual == expected, (path, actual, expected)
+
+
+def answered(response: Any, rows: Rows, params: dict[str, str]) -> None:
+    """A 200 whose body is exactly `{"data": <the oracle's answer>}`."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"data"}, body
+    same(body["data"], oracle_data(rows, params))
+
+
 @pytest.mark.parametrize("kind", list(ACCEPTS))
 def test_every_type_answers_with_its_defaults(env: Env, kind: str) -> None:
-    response = env.get(**minimal(kind))
-    assert response.status_code == 200, response.text
-    assert set(response.json()) == {"data"}
+    answered(env.get(**minimal(kind)), env.rows, minimal(kind))
 
 
 def test_summary_is_the_default_type(env: Env) -> None:
@@ -74,10 +143,18 @@ def test_parameters_a_type_does_not_accept(env: Env, kind: str) -> None:
     for name in OPTIONAL:
         params = minimal(kind) | {name: VALUES.get(name, "x1")}
         response = env.get(**params)
-        if name in ACCEPTS[kind]:
-            assert response.status_code != 400 or name == "filterId", (name, response.text)
-        else:
+        if name not in ACCEPTS[kind]:
             bad_request(response, name, "not accepted", kind)
+        elif name == "filterId":  # accepted, but only with a groupBy
+            bad_request(response, "filterId", "groupBy")
+        elif name == "segmentId":  # x1 is no segment
+            assert response.status_code == 200, (name, response.text)
+            assert response.json() == {
+                "data": [],
+                "warning": "segment x1 not found or not materialized",
+            }
+        else:
+            answered(response, env.rows, params)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +191,8 @@ def test_baseline_days_outside_1_to_365(env: Env, days: str) -> None:
 @pytest.mark.parametrize("days", [1, 365])
 def test_days_at_the_edges(env: Env, days: int) -> None:
     assert len(env.data(type="daily_trend", days=days)) == days
-    assert env.get(type="anomaly_candidates", days=days, baselineDays=days).status_code == 200
+    params = {"type": "anomaly_candidates", "days": str(days), "baselineDays": str(days)}
+    answered(env.get(**params), env.rows, params)
 
 
 def test_unknown_and_repeated_parameters(env: Env) -> None:
@@ -204,7 +282,8 @@ def test_a_token_of_several_tenants_must_name_one(env: Env) -> None:
     _, token = env.keys.create("viewer", {"tenant_id": (TENANT, OTHER)}, name="two")
     bad_request(env.client.get(PATH, headers=bearer(token)), "X-Tenant-Id")
     named = env.client.get(PATH, headers=bearer(token) | {"X-Tenant-Id": OTHER})
-    assert named.status_code == 200
+    answered(named, other_tenant(), {"type": "summary"})
+    assert oracle.summary(other_tenant()) != oracle.summary(env.rows)
 
 
 def test_a_malformed_tenant_header(env: Env) -> None:

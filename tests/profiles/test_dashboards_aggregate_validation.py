@@ -1,17 +1,24 @@
-"""Every validation rule of dashboards/aggregate: a 400 in the profile's envelope, per field."""
+"""Every validation rule of dashboards/aggregate: a 400 in the profile's envelope, per field.
+
+A request that passes is held to its answer too: the rows the spec says, computed in plain
+Python over the ingested rows (`dashboards_aggregate_data.expected`), in the 200 envelope.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tally.config import Settings
-from tests.profiles.dashboards_aggregate_data import ENDPOINT, ask
+from tests.profiles.dashboards_aggregate_data import ENDPOINT, NOW, ask, expected, make_rows
 
 MAX_BODY = 4096
 OK = {"group_by": "event_type", "time_window_days": 7}
+ROWS = make_rows(120, seed=11)
 
 
 @pytest.fixture
@@ -40,8 +47,50 @@ def _reason(error: dict[str, Any], field: str) -> str:
     return next(d.split(": ", 1)[1] for d in error["details"] if d.startswith(f"{field}: "))
 
 
-def test_a_valid_request_passes(client: TestClient, admin_headers) -> None:
-    assert ask(client, admin_headers, OK).status_code == 200
+@pytest.fixture
+def seeded(service, client: TestClient, admin_headers: dict[str, str]) -> dict[str, str]:
+    """ROWS stored (in batches under the body limit of this module), the clock pinned to NOW."""
+    service.clock = lambda: NOW
+    batch: list[dict[str, Any]] = []
+    for row in [{**r, "ts": r["ts"].isoformat()} for r in ROWS]:
+        if batch and len(json.dumps([*batch, row])) > MAX_BODY - 200:
+            _store(client, admin_headers, batch)
+            batch = []
+        batch.append(row)
+    _store(client, admin_headers, batch)
+    return admin_headers
+
+
+def _store(client: TestClient, headers: dict[str, str], batch: list[dict[str, Any]]) -> None:
+    response = client.post("/v1/datasets/agent_events/rows", json=batch, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == len(batch)
+
+
+def _answered(response, body: dict[str, Any], cache_hit: bool = False) -> list[dict[str, Any]]:
+    """Assert the 200 envelope and that the rows are what the spec computes over ROWS."""
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert set(answer) == {"rows", "generated_at", "cache_hit"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", answer["generated_at"])
+    assert answer["cache_hit"] is cache_hit
+    wanted = expected(ROWS, body)
+    rows = answer["rows"]
+    assert [(r["key"], r["secondary"]) for r in rows] == [
+        (w["key"], w["secondary"]) for w in wanted
+    ], body
+    for got, want in zip(rows, wanted, strict=True):
+        assert set(got) == {"key", "value", "secondary"}
+        if want["value"] is None:
+            assert got["value"] is None, body
+        else:
+            assert got["value"] == pytest.approx(want["value"], rel=1e-12), body
+    return rows
+
+
+def test_a_valid_request_passes(client: TestClient, seeded) -> None:
+    rows = _answered(ask(client, seeded, OK), OK)
+    assert len(rows) >= 3, "the answer has something in it"
 
 
 @pytest.mark.parametrize("workspace", ["acme", "ws_", "WS_A", "ws_A1", "ws-a", "ws_a.b"])
@@ -73,10 +122,13 @@ def test_tenant_headers_must_be_plain_identifiers(client, admin_headers, header)
     _invalid(ask(client, headers, OK), header)
 
 
-def test_at_most_50_event_types(client, admin_headers) -> None:
-    fifty = [f"type_{i}" for i in range(50)]
-    assert ask(client, admin_headers, {**OK, "event_types": fifty}).status_code == 200
-    error = _invalid(ask(client, admin_headers, {**OK, "event_types": [*fifty, "one_more"]}))
+def test_at_most_50_event_types(client, seeded) -> None:
+    fifty = ["purchase", "refund", *(f"type_{i}" for i in range(48))]
+    rows = _answered(
+        ask(client, seeded, {**OK, "event_types": fifty}), {**OK, "event_types": fifty}
+    )
+    assert rows and {r["key"] for r in rows} <= {"purchase", "refund"}
+    error = _invalid(ask(client, seeded, {**OK, "event_types": [*fifty, "one_more"]}))
     assert error["details"][0].startswith("event_types: ")
     assert "50" in error["details"][0]
 
@@ -88,9 +140,9 @@ def test_event_type_names_follow_their_pattern(client, admin_headers, bad) -> No
     assert "^[a-z][a-z0-9_]{1,62}$" in _reason(error, "event_types[1]")
 
 
-def test_event_type_names_at_the_length_limits_pass(client, admin_headers) -> None:
+def test_event_type_names_at_the_length_limits_pass(client, seeded) -> None:
     body = {**OK, "event_types": ["ab", "a" * 63]}
-    assert ask(client, admin_headers, body).status_code == 200
+    assert _answered(ask(client, seeded, body), body) == []
 
 
 @pytest.mark.parametrize("bad", ["purchase", 3, {"in": ["purchase"]}, [1]])
@@ -114,8 +166,9 @@ def test_group_by_is_a_known_grouping(client, admin_headers, bad) -> None:
     ["none", "event_type", "session", "day", "hour", "product_id", "metadata.channel",
      "metadata._x", "metadata." + "a" * 63],
 )  # fmt: skip
-def test_every_documented_grouping_is_accepted(client, admin_headers, good) -> None:
-    assert ask(client, admin_headers, {**OK, "group_by": good}).status_code == 200
+def test_every_documented_grouping_is_accepted(client, seeded, good) -> None:
+    body = {**OK, "group_by": good, "time_window_days": 30}
+    _answered(ask(client, seeded, body), body)
 
 
 @pytest.mark.parametrize("bad", ["median", "COUNT", "max", 1])
@@ -143,9 +196,12 @@ def test_sum_and_avg_refuse_identifier_fields(client, admin_headers, aggregation
     assert "numeric" in _reason(error, "value_field")
 
 
-def test_value_field_is_ignored_for_count(client, admin_headers) -> None:
+def test_value_field_is_ignored_for_count(client, seeded) -> None:
     body = {**OK, "aggregation": "count", "value_field": "customer_id"}
-    assert ask(client, admin_headers, body).status_code == 200
+    rows = _answered(ask(client, seeded, body), body)
+    # the ignored field is not part of the normalised body, so the plain count is a cache hit
+    plain = {**OK, "aggregation": "count"}
+    assert _answered(ask(client, seeded, plain), plain, cache_hit=True) == rows
 
 
 def test_time_window_days_is_required(client, admin_headers) -> None:
@@ -159,8 +215,9 @@ def test_time_window_days_is_an_integer_from_1_to_365(client, admin_headers, bad
 
 
 @pytest.mark.parametrize("good", [1, 365])
-def test_time_window_days_bounds_are_inclusive(client, admin_headers, good) -> None:
-    assert ask(client, admin_headers, {**OK, "time_window_days": good}).status_code == 200
+def test_time_window_days_bounds_are_inclusive(client, seeded, good) -> None:
+    body = {**OK, "time_window_days": good}
+    _answered(ask(client, seeded, body), body)
 
 
 @pytest.mark.parametrize("bad", [0, 1001, -5, 10.0, "100"])
@@ -169,8 +226,10 @@ def test_limit_is_an_integer_from_1_to_1000(client, admin_headers, bad) -> None:
 
 
 @pytest.mark.parametrize("good", [1, 1000])
-def test_limit_bounds_are_inclusive(client, admin_headers, good) -> None:
-    assert ask(client, admin_headers, {**OK, "limit": good}).status_code == 200
+def test_limit_bounds_are_inclusive(client, seeded, good) -> None:
+    body = {**OK, "limit": good, "time_window_days": 30}
+    rows = _answered(ask(client, seeded, body), body)
+    assert len(rows) == min(good, len(expected(ROWS, {**body, "limit": 1000})))
 
 
 @pytest.mark.parametrize("content", [b"{", b"", b"[1, 2]", b'"x"'])

@@ -1,8 +1,9 @@
 """Hostile strings in every string field of the native API that reaches a query.
 
-Each one is either refused with a 4xx, or matched literally: rows whose values ARE the hostile
-strings are stored first, and every count is checked against plain Python over those rows. The
-table must still be there, whole, at the end; nothing may ever be a 500.
+Each one is either refused with the exact status, error code and JSON pointer of the native
+API's error shape, or matched literally: rows whose values ARE the hostile strings are stored
+first, and every count is checked against plain Python over those rows. The table must still be
+there, whole, at the end; nothing may ever be a 500.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, 
         assert total(client, headers) == len(ROWS), "the table is still there, whole"
 
 
+ERROR_KEYS = {"code", "message", "details", "trace_id"}
+
+
 def post(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> Response:
+    """POST /v1/query; the caller asserts the exact status."""
     response = client.post("/v1/query", json=body, headers=headers)
-    assert response.status_code != 500, response.text
     assert "Traceback" not in response.text
     return response
 
@@ -85,9 +89,29 @@ def total(client: TestClient, headers: dict[str, str], **body: Any) -> int:
     return rows[0]["count"] if rows else 0
 
 
-def refused(response: Response) -> None:
-    assert 400 <= response.status_code < 500, response.text
-    assert "error" in response.json()
+def error_of(response: Response, status: int, code: str) -> dict[str, Any]:
+    """The native error shape: `{"error": {"code", "message", "details", "trace_id"}}`."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == ERROR_KEYS, body
+    error = body["error"]
+    assert error["code"] == code, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["trace_id"], str) and error["trace_id"]
+    assert "Traceback" not in response.text
+    return error
+
+
+def refused(response: Response, path: str, code: str = "invalid_query") -> None:
+    """A 400 whose one detail points at `path`."""
+    error = error_of(response, 400, code)
+    assert [d["path"] for d in error["details"]] == [path], error
+    assert all(set(d) == {"path", "reason"} and d["reason"] for d in error["details"]), error
+
+
+def pointer_token(name: str) -> str:
+    """A key as one JSON-pointer segment (RFC 6901: `~` is `~0`, `/` is `~1`)."""
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 TEXT_OPS: dict[str, Callable[[str, str], bool]] = {
@@ -148,38 +172,44 @@ def test_scope_values_are_literal_for_a_request_and_for_a_key(api, hostile: str)
     other = post(
         client, bearer(token), {"dataset": "agent_events", "scope": {"workspace_id": "ws_a"}}
     )
-    assert other.status_code == 403
+    error = error_of(other, 403, "forbidden")
+    assert error["details"] == [] and "ws_a" in error["message"]
 
 
-def hostile_bodies(h: str) -> list[dict[str, Any]]:
-    """Every identifier-like place of a query, each holding the hostile string."""
+def hostile_bodies(h: str) -> list[tuple[dict[str, Any], str]]:
+    """Every identifier-like place of a query, each holding the hostile string, with the JSON
+    pointer of the one problem the answer must name."""
     ds = "agent_events"
     count = [{"op": "count"}]
     return [
-        {"dataset": ds, "filter": {"field": h, "op": "eq", "value": "x"}},
-        {"dataset": ds, "filter": {"field": f"metadata.{h}", "op": "eq", "value": "x"}},
-        {"dataset": ds, "filter": {"field": f"amount.{h}", "op": "eq", "value": "x"}},
-        {"dataset": ds, "filter": {"field": "event_type", "op": h, "value": "x"}},
-        {"dataset": ds, "group_by": [h]},
-        {"dataset": ds, "group_by": [f"metadata.{h}"]},
-        {"dataset": ds, "group_by": [{"time": h}], "time": {"last": "7d"}},
-        {"dataset": ds, "measures": [{"op": "sum", "field": h}]},
-        {"dataset": ds, "measures": [{"op": "sum", "field": f"metadata.{h}"}]},
-        {"dataset": ds, "measures": [{"op": "count", "as": h}]},
-        {"dataset": ds, "measures": [{"op": h}]},
-        {"dataset": ds, "measures": count, "order_by": [{"field": h}]},
-        {"dataset": ds, "measures": count, "order_by": [{"field": "count", "dir": h}]},
-        {"dataset": ds, "measures": count, "having": {"field": h, "op": "gt", "value": 1}},
-        {"dataset": ds, "scope": {h: "ws_a"}},
-        {"dataset": h},
-        {"dataset": ds, "timezone": h},
-        {"dataset": ds, "time": {"last": h}},
-        {"dataset": ds, "time": {"start": h, "end": "2026-11-02T00:00:00Z"}},
-        {"dataset": ds, "compare": h, "time": {"last": "7d"}},
-        {"dataset": ds, "fill": h},
-        {"dataset": ds, "cache": h},
-        {"dataset": ds, h: 1},
-    ]
+        ({"dataset": ds, "filter": {"field": h, "op": "eq", "value": "x"}}, "/filter/field"),
+        ({"dataset": ds, "filter": {"field": f"metadata.{h}", "op": "eq", "value": "x"}},
+         "/filter/field"),
+        ({"dataset": ds, "filter": {"field": f"amount.{h}", "op": "eq", "value": "x"}},
+         "/filter/field"),
+        ({"dataset": ds, "filter": {"field": "event_type", "op": h, "value": "x"}}, "/filter/op"),
+        ({"dataset": ds, "group_by": [h]}, "/group_by/0"),
+        ({"dataset": ds, "group_by": [f"metadata.{h}"]}, "/group_by/0"),
+        ({"dataset": ds, "group_by": [{"time": h}], "time": {"last": "7d"}}, "/group_by/0/time"),
+        ({"dataset": ds, "measures": [{"op": "sum", "field": h}]}, "/measures/0/field"),
+        ({"dataset": ds, "measures": [{"op": "sum", "field": f"metadata.{h}"}]},
+         "/measures/0/field"),
+        ({"dataset": ds, "measures": [{"op": "count", "as": h}]}, "/measures/0/as"),
+        ({"dataset": ds, "measures": [{"op": h}]}, "/measures/0/op"),
+        ({"dataset": ds, "measures": count, "order_by": [{"field": h}]}, "/order_by/0/field"),
+        ({"dataset": ds, "measures": count, "order_by": [{"field": "count", "dir": h}]},
+         "/order_by/0/dir"),
+        ({"dataset": ds, "measures": count, "having": {"field": h, "op": "gt", "value": 1}},
+         "/having/field"),
+        ({"dataset": ds, "scope": {h: "ws_a"}}, f"/scope/{pointer_token(h)}"),
+        ({"dataset": ds, "timezone": h}, "/timezone"),
+        ({"dataset": ds, "time": {"last": h}}, "/time/last"),
+        ({"dataset": ds, "time": {"start": h, "end": "2026-11-02T00:00:00Z"}}, "/time/start"),
+        ({"dataset": ds, "compare": h, "time": {"last": "7d"}}, "/compare"),
+        ({"dataset": ds, "fill": h}, "/fill"),
+        ({"dataset": ds, "cache": h}, "/cache"),
+        ({"dataset": ds, h: 1}, f"/{pointer_token(h)}"),
+    ]  # fmt: skip
 
 
 NAMES = [pytest.param(h, id=f"h{i}") for i, h in enumerate(HOSTILE) if h not in ("", "_")]
@@ -188,19 +218,21 @@ NAMES = [pytest.param(h, id=f"h{i}") for i, h in enumerate(HOSTILE) if h not in 
 @pytest.mark.parametrize("hostile", NAMES)
 def test_hostile_names_are_refused(api, hostile: str) -> None:
     client, headers = api
-    for body in hostile_bodies(hostile):
-        refused(post(client, headers, body))
+    for body, path in hostile_bodies(hostile):
+        refused(post(client, headers, body), path)
+    # a name longer than a dataset name may be is refused by the model, else by the catalog
+    unknown = "invalid_query" if len(hostile) > 64 else "unknown_dataset"
+    refused(post(client, headers, {"dataset": hostile}), "/dataset", unknown)
     name = quote(hostile, safe="")
     for response in (
         client.get(f"/v1/datasets/{name}", headers=headers),
         client.post(f"/v1/datasets/{name}/rows", json=[event(999)], headers=headers),
-        client.post(
-            "/v1/query/sql",
-            json={"dataset": "agent_events", "group_by": [hostile]},
-            headers=headers,
-        ),
     ):
-        assert response.status_code in (400, 404, 405), response.text
+        assert error_of(response, 404, "not_found")["details"] == []
+    preview = client.post(
+        "/v1/query/sql", json={"dataset": "agent_events", "group_by": [hostile]}, headers=headers
+    )
+    refused(preview, "/group_by/0")
 
 
 def test_the_sql_preview_binds_hostile_values(api) -> None:
