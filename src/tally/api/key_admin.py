@@ -22,7 +22,7 @@ from tally.api.security import principal
 from tally.auth.keys import KeyStore
 from tally.auth.principal import Principal
 from tally.errors import TallyError, forbidden, not_found
-from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Parameter
+from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Example, Parameter
 from tally.query.model import Strict
 from tally.query.parse import parse_model
 
@@ -106,10 +106,15 @@ MISSING = {404: "there is no such active key"}
 CONTRACTS = [
     Contract("GET", "/v1/keys", models.KeyList, models.NativeError, READ_ERRORS),
     Contract("POST", "/v1/keys", models.NewToken, models.NativeError, COMMON_ERRORS,
-             request_model=NewKey, success=201, success_text="the new key"),
+             request_model=NewKey, success=201, success_text="the new key",
+             example=Example("a viewer key for one workspace's dashboards", body={
+                 "role": "viewer", "scopes": {"workspace_id": ["ws_acme"]},
+                 "name": "acme dashboards", "expires_days": 90})),
     Contract("POST", "/v1/keys/{key_id}/rotate", models.NewToken, models.NativeError,
              {**COMMON_ERRORS, **MISSING}, request_model=Rotation, request_required=False,
-             parameters=(KEY_ID,), success=201, success_text="the replacing key"),
+             parameters=(KEY_ID,), success=201, success_text="the replacing key",
+             example=Example("replace a key, the old one valid one more hour",
+                             body={"grace_minutes": 60})),
     Contract("DELETE", "/v1/keys/{key_id}", models.Revoked, models.NativeError,
              {**READ_ERRORS, **MISSING}, parameters=(KEY_ID,)),
 ]  # fmt: skip
