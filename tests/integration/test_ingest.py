@@ -214,6 +214,29 @@ def test_ndjson_with_a_malformed_line_rejects_the_batch(client: TestClient, admi
     assert count(client, admin_headers) == 0
 
 
+def test_ndjson_sent_as_json_is_refused_with_the_content_type_to_use(
+    client: TestClient, admin_headers
+) -> None:
+    data = _ndjson(orjson.dumps(event(1)), orjson.dumps(event(2)))
+    response = ingest_raw(client, admin_headers, data, "application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_json"
+    assert "application/x-ndjson" in error["message"]
+    assert count(client, admin_headers) == 0
+
+
+def test_rows_in_another_content_type_are_a_415_naming_the_accepted_ones(
+    client: TestClient, admin_headers
+) -> None:
+    response = ingest_raw(client, admin_headers, orjson.dumps([event(1)]), "text/plain")
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_media_type"
+    assert "application/json" in error["message"] and "application/x-ndjson" in error["message"]
+    assert count(client, admin_headers) == 0
+
+
 def test_ndjson_partial_reports_the_malformed_line_as_its_row(
     client: TestClient, admin_headers
 ) -> None:

@@ -48,17 +48,35 @@ def test_budget_headers_429_and_recovery(tmp_path: Path) -> None:
             remaining.append(int(response.headers["X-RateLimit-Remaining"]))
             resets.append(int(response.headers["X-RateLimit-Reset"]))
         assert remaining == [2, 1, 0]
-        assert resets == [1, 2, 3], "seconds until the bucket is full again"
+        assert resets == [1, 1, 1], "seconds until one more request is available"
         refused = client.post("/v1/query", json=QUERY, headers=headers)
         assert refused.status_code == 429
         error = refused.json()["error"]
         assert error["code"] == "rate_limited" and "trace_id" in error
         assert refused.headers["Retry-After"] == "1"
         assert refused.headers["X-RateLimit-Remaining"] == "0"
+        for name in ("Limit", "Remaining", "Reset"):
+            assert refused.headers[f"RateLimit-{name}"] == refused.headers[f"X-RateLimit-{name}"]
+        assert refused.headers["RateLimit-Reset"] == refused.headers["Retry-After"]
         time.sleep(1.05)
         again = client.post("/v1/query", json=QUERY, headers=headers)
         assert again.status_code == 200, "one token refills each second"
         assert again.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_reset_and_retry_after_agree_on_a_slow_rate(tmp_path: Path) -> None:
+    """3 per minute refills a token every 20 s: a refused request is told 20 s everywhere,
+    not 20 s in Retry-After beside 60 s (the time to a full bucket) in Reset."""
+    with open_client(tmp_path / "data", rate_limits=limits("3/60")) as client:
+        headers = viewer_token(client)
+        for _ in range(3):
+            assert client.post("/v1/query", json=QUERY, headers=headers).status_code == 200
+        refused = client.post("/v1/query", json=QUERY, headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "20"
+        assert refused.headers["RateLimit-Reset"] == "20"
+        assert refused.headers["RateLimit-Remaining"] == "0"
+        assert refused.headers["RateLimit-Limit"] == "3"
 
 
 def test_headers_on_every_authenticated_answer_and_not_on_anonymous_ones(

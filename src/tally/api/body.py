@@ -66,11 +66,34 @@ async def read_json(request: Request, limit: int) -> Any:
     return parse_json(await read_bytes(request, limit))
 
 
+def _several_documents(data: bytes) -> bool:
+    """Whether the first two non-blank lines are each a JSON document of their own."""
+    lines = [line for line in data.split(b"\n", 2)[:2] if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        for line in lines:
+            orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
 def parse_rows(data: bytes, content_type: str) -> list[Any] | NdjsonBody:
     """A JSON array, or NDJSON (one object per line, blank lines ignored)."""
     if content_type.split(";")[0].strip().lower() in NDJSON_TYPES:
         return NdjsonBody(data)
-    body = parse_json(data)
+    try:
+        body = parse_json(data)
+    except TallyError as error:
+        if _several_documents(data):
+            raise TallyError(
+                "invalid_json",
+                "the body holds several JSON documents, one per line: that is NDJSON; send it "
+                "with Content-Type: application/x-ndjson",
+                400,
+            ) from None
+        raise error from None
     if not isinstance(body, list):
         raise TallyError("invalid_json", "the body must be a JSON array of rows (or NDJSON)", 400)
     return body

@@ -6,8 +6,8 @@ When Redis does not answer, the process falls back to its own buckets and tries 
 little later: a cache outage must not turn into an outage of the API.
 
 A refused request is a `TallyError` raised from the auth dependency, so each profile renders the
-429 in its own shape; a middleware adds the `X-RateLimit-*` headers to every authenticated
-response from what the dependency left on `request.state`.
+429 in its own shape; a middleware adds the `RateLimit-*` (and `X-RateLimit-*`) headers to
+every authenticated response from what the dependency left on `request.state`.
 """
 
 from __future__ import annotations
@@ -62,12 +62,17 @@ class Decision:
         return max(1, math.ceil((1 - self.tokens) / self.rate.per_second))
 
     def headers(self) -> dict[str, str]:
-        """Limit is the burst; Reset is the seconds until the bucket is full again."""
-        reset = math.ceil(max(0.0, self.rate.burst - self.tokens) / self.rate.per_second)
+        """Limit is the burst, Remaining the whole tokens left, Reset the seconds until one
+        more request is available (0 with a full bucket): so on a 429, Reset and Retry-After
+        are the same number. The IETF names and the older X- names carry the same values."""
+        remaining = max(0, math.floor(self.tokens))
+        full = self.tokens >= self.rate.burst
+        fraction = self.tokens - remaining
+        reset = 0 if full else max(1, math.ceil((1 - fraction) / self.rate.per_second))
+        values = {"Limit": str(self.rate.burst), "Remaining": str(remaining), "Reset": str(reset)}
         return {
-            "X-RateLimit-Limit": str(self.rate.burst),
-            "X-RateLimit-Remaining": str(max(0, math.floor(self.tokens))),
-            "X-RateLimit-Reset": str(reset),
+            **{f"RateLimit-{name}": value for name, value in values.items()},
+            **{f"X-RateLimit-{name}": value for name, value in values.items()},
         }
 
 
