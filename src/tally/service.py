@@ -293,7 +293,7 @@ class Service:
             limit=1,
         )
         compiled = Compiler(self.dialect, dataset, scope).compile(probe)
-        value = self._run_sql(compiled).first("a0")
+        value = self._run_sql(compiled).first(compiled.alias_of("newest"))
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
         if len(self._watermarks) > 10_000:
