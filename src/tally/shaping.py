@@ -16,7 +16,7 @@ from tally.query.model import CompareRange, Query, time_group
 from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys, sort_rows
 from tally.query.timebuckets import bucket_sequence, parse_interval
 from tally.records import records
-from tally.sql.compiler import GROUPS_ALIAS, OTHER_ALIAS, TIME_ALIAS, TOTAL_ALIAS, Compiled
+from tally.sql.compiled import Compiled, Role
 
 
 def name_rows(
@@ -29,20 +29,22 @@ def name_rows(
     dicts once: bucket starts, which repeat across groups, become datetimes once per distinct
     bucket.
     """
-    renames = {f"g{i}": name for i, name in enumerate(compiled.groups)}
-    renames.update({f"a{i}": name for i, name in enumerate(compiled.measures)})
-    renames.update({TIME_ALIAS: TIME_KEY, OTHER_ALIAS: OTHER_KEY})
-    keys = [renames[c] for c in frame.columns if c in renames]
+    roles = {c.alias: c.role for c in compiled.columns}
+    renames = {c.alias: c.name for c in compiled.columns}
+    if compiled.other_alias is not None:
+        renames[compiled.other_alias] = OTHER_KEY
+    aliases = [c for c in frame.columns if c in renames]
+    keys = [renames[c] for c in aliases]
 
     def bucket_start(ms: int) -> datetime:
         return datetime.fromtimestamp(ms / 1000, tz)
 
-    convert = {keys.index(TIME_KEY): bucket_start} if TIME_KEY in keys else {}
+    convert = {i: bucket_start for i, c in enumerate(aliases) if roles.get(c) is Role.BUCKET}
     columns = frame.value_columns(len(keys), convert)
-    for i, key in enumerate(keys):
-        if key == OTHER_KEY:
+    for i, alias in enumerate(aliases):
+        if alias == compiled.other_alias:
             columns[i] = [bool(v) for v in columns[i]]
-        elif key in compiled.measures and type(_first_value(columns[i])) is Decimal:
+        elif roles[alias] is Role.MEASURE and type(_first_value(columns[i])) is Decimal:
             columns[i] = [None if v is None else float(v) for v in columns[i]]
     rows = records(keys, columns, len(frame))
     if compiled.has_other:
@@ -50,10 +52,15 @@ def name_rows(
             if row[OTHER_KEY]:
                 row.update({name: OTHER_KEY for name in compiled.groups})
     totals = {
-        "total_rows": frame.first(TOTAL_ALIAS) if TOTAL_ALIAS in frame.columns else None,
-        "total_groups": frame.first(GROUPS_ALIAS) if GROUPS_ALIAS in frame.columns else None,
+        "total_rows": _total(frame, compiled.total_rows_alias),
+        "total_groups": _total(frame, compiled.total_groups_alias),
     }
     return rows, totals
+
+
+def _total(frame: Frame, alias: str | None) -> int | None:
+    """A count the statement adds to every row (None when it has no such column)."""
+    return None if alias is None else frame.first(alias)
 
 
 def _first_value(values: list[Any]) -> Any:

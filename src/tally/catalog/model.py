@@ -10,6 +10,17 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tally.catalog.vocabulary import (
+    ARRAY_OPS,
+    BASE_MEASURES,
+    EMPTINESS_OPS,
+    EQUALITY_OPS,
+    ORDER_OPS,
+    TEXT_OPS,
+    FilterOp,
+    MeasureOp,
+)
+
 
 class ColumnType(StrEnum):
     STRING = "string"
@@ -25,37 +36,31 @@ class ColumnType(StrEnum):
 
 NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT})
 ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
-TEXT_OPS = ("contains", "not_contains", "starts_with", "ends_with", "like")
-EQUALITY_OPS = ("eq", "neq", "in", "nin")
-ORDER_OPS = ("gt", "gte", "lt", "lte", "between")
-NULL_OPS = ("is_null", "not_null")
-ARRAY_OPS = ("has_any", "has_all", "has_none", "is_empty", "not_empty")
-EMPTINESS_OPS = ("is_empty", "not_empty")
-ALL_OPS = frozenset(EQUALITY_OPS + ORDER_OPS + TEXT_OPS + NULL_OPS + ARRAY_OPS)
+_EQ_NEQ = (FilterOp.EQ, FilterOp.NEQ)
 
-DEFAULT_OPS: dict[ColumnType, tuple[str, ...]] = {
+DEFAULT_OPS: dict[ColumnType, tuple[FilterOp, ...]] = {
     ColumnType.STRING: EQUALITY_OPS + ORDER_OPS + TEXT_OPS,
     ColumnType.INT: EQUALITY_OPS + ORDER_OPS,
     ColumnType.FLOAT: EQUALITY_OPS + ORDER_OPS,
-    ColumnType.BOOL: ("eq", "neq"),
-    ColumnType.TIMESTAMP: ("eq", "neq") + ORDER_OPS,
-    ColumnType.DATE: ("eq", "neq", "in", "nin") + ORDER_OPS,
+    ColumnType.BOOL: _EQ_NEQ,
+    ColumnType.TIMESTAMP: _EQ_NEQ + ORDER_OPS,
+    ColumnType.DATE: EQUALITY_OPS + ORDER_OPS,
     ColumnType.STRING_ARRAY: ARRAY_OPS,
     ColumnType.JSON: (),
     ColumnType.FLOAT_MAP: EMPTINESS_OPS,
 }
 
-ALL_MEASURES = ("count", "count_distinct", "sum", "avg", "min", "max", "percentile")
-DEFAULT_MEASURES: dict[ColumnType, tuple[str, ...]] = {
-    ColumnType.STRING: ("count", "count_distinct", "min", "max"),
-    ColumnType.INT: ALL_MEASURES,
-    ColumnType.FLOAT: ALL_MEASURES,
-    ColumnType.BOOL: ("count", "count_distinct"),
-    ColumnType.TIMESTAMP: ("count", "count_distinct", "min", "max"),
-    ColumnType.DATE: ("count", "count_distinct", "min", "max"),
-    ColumnType.STRING_ARRAY: ("count",),
-    ColumnType.JSON: ("count",),
-    ColumnType.FLOAT_MAP: ("count",),
+_COMPARABLE = (MeasureOp.COUNT, MeasureOp.COUNT_DISTINCT, MeasureOp.MIN, MeasureOp.MAX)
+DEFAULT_MEASURES: dict[ColumnType, tuple[MeasureOp, ...]] = {
+    ColumnType.STRING: _COMPARABLE,
+    ColumnType.INT: BASE_MEASURES,
+    ColumnType.FLOAT: BASE_MEASURES,
+    ColumnType.BOOL: (MeasureOp.COUNT, MeasureOp.COUNT_DISTINCT),
+    ColumnType.TIMESTAMP: _COMPARABLE,
+    ColumnType.DATE: _COMPARABLE,
+    ColumnType.STRING_ARRAY: (MeasureOp.COUNT,),
+    ColumnType.JSON: (MeasureOp.COUNT,),
+    ColumnType.FLOAT_MAP: (MeasureOp.COUNT,),
 }
 
 
@@ -80,19 +85,12 @@ class Column(BaseModel):
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
     type: ColumnType
     nullable: bool = True
-    ops: tuple[str, ...] | None = None
-    measures: tuple[str, ...] | None = None
+    ops: tuple[FilterOp, ...] | None = None
+    measures: tuple[MeasureOp, ...] | None = None
     enum: tuple[str, ...] | None = None
     currency_column: str | None = None
     derived: Derived | None = None
     description: str = ""
-
-    @model_validator(mode="after")
-    def _known_ops(self) -> Column:
-        unknown = set(self.ops or ()) - ALL_OPS
-        if unknown:
-            raise ValueError(f"column {self.name}: unknown operators {sorted(unknown)}")
-        return self
 
     @property
     def physical(self) -> str:
@@ -100,11 +98,11 @@ class Column(BaseModel):
         return self.name.replace(".", "__")
 
     @property
-    def allowed_ops(self) -> tuple[str, ...]:
+    def allowed_ops(self) -> tuple[FilterOp, ...]:
         return self.ops if self.ops is not None else DEFAULT_OPS[self.type]
 
     @property
-    def allowed_measures(self) -> tuple[str, ...]:
+    def allowed_measures(self) -> tuple[MeasureOp, ...]:
         return self.measures if self.measures is not None else DEFAULT_MEASURES[self.type]
 
     @property

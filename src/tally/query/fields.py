@@ -10,20 +10,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tally.catalog.model import (
+from tally.catalog.model import Column, ColumnType, Dataset
+from tally.catalog.vocabulary import (
+    BASE_MEASURES,
     EQUALITY_OPS,
     NULL_OPS,
     ORDER_OPS,
     TEXT_OPS,
-    Column,
-    ColumnType,
-    Dataset,
+    FilterOp,
+    MeasureOp,
 )
 
 KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
 JSON_KEY_OPS = EQUALITY_OPS + ORDER_OPS + TEXT_OPS + NULL_OPS
 MAP_KEY_OPS = EQUALITY_OPS + ORDER_OPS + NULL_OPS
-KEY_MEASURES = ("count", "count_distinct", "sum", "avg", "min", "max", "percentile")
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class FieldRef:
         return self.column.type
 
     @property
-    def ops(self) -> tuple[str, ...]:
+    def ops(self) -> tuple[FilterOp, ...]:
         if self.kind == "json":
             return JSON_KEY_OPS
         if self.kind == "map":
@@ -60,8 +60,8 @@ class FieldRef:
         return ops
 
     @property
-    def measures(self) -> tuple[str, ...]:
-        return KEY_MEASURES if self.key is not None else self.column.allowed_measures
+    def measures(self) -> tuple[MeasureOp, ...]:
+        return BASE_MEASURES if self.key is not None else self.column.allowed_measures
 
     @property
     def is_array(self) -> bool:

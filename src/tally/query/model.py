@@ -8,6 +8,7 @@ is reported at once with its JSON-pointer path.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
@@ -17,21 +18,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     Tag,
     field_validator,
     model_validator,
 )
 
-FILTER_OPS = (
-    "eq", "neq", "in", "nin", "gt", "gte", "lt", "lte", "between",
-    "contains", "not_contains", "starts_with", "ends_with", "like", "is_null", "not_null",
-    "has_any", "has_all", "has_none", "is_empty", "not_empty",
-)  # fmt: skip
-MeasureOp = Literal[
-    "count", "count_distinct", "sum", "avg", "min", "max", "percentile",
-    "p50", "p75", "p90", "p95", "p99",
-]  # fmt: skip
-SHORTHAND_QUANTILES = {"p50": 0.5, "p75": 0.75, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+from tally.catalog.vocabulary import SHORTHAND_QUANTILES, FilterOp, MeasureOp
+
 CacheMode = Literal["default", "no-cache", "stale-while-revalidate"]
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$"
 
@@ -61,9 +55,20 @@ class TimeRange(Strict):
 
 class Leaf(Strict):
     field: str = Field(min_length=1, max_length=200)
-    op: Literal[FILTER_OPS]  # type: ignore[valid-type]
+    op: FilterOp
     value: Any = None
     case_insensitive: bool = False
+
+
+class Const(Strict):
+    """A condition that holds for every row (true) or for none (false).
+
+    Translators write it when the answer is known without reading a row (an empty list of
+    allowed values, `is_null` on a column that is never null); normalize folds it away where
+    it can, and a filter that stays false is still answered by the engine, like any filter.
+    """
+
+    const: StrictBool
 
 
 class And(Strict):
@@ -80,17 +85,18 @@ class Not(Strict):
 
 def _filter_kind(value: Any) -> str:
     if isinstance(value, dict):
-        for key in ("and", "or", "not"):
+        for key in ("and", "or", "not", "const"):
             if key in value:
                 return f"<{key}>"
         return "<leaf>"
-    return {And: "<and>", Or: "<or>", Not: "<not>"}.get(type(value), "<leaf>")
+    return {And: "<and>", Or: "<or>", Not: "<not>", Const: "<const>"}.get(type(value), "<leaf>")
 
 
 Filter = Annotated[
     Annotated[And, Tag("<and>")]
     | Annotated[Or, Tag("<or>")]
     | Annotated[Not, Tag("<not>")]
+    | Annotated[Const, Tag("<const>")]
     | Annotated[Leaf, Tag("<leaf>")],
     Discriminator(_filter_kind),
 ]
@@ -197,9 +203,10 @@ def field_groups(query: Query) -> list[str]:
     return [g for g in query.group_by if isinstance(g, str)]
 
 
-def walk_leaves(node: Filter | None, path: tuple = ()):
-    """Yield (leaf, pointer segments) for every leaf of a filter tree."""
-    if node is None:
+def walk_leaves(node: Filter | None, path: tuple = ()) -> Iterator[tuple[Leaf, tuple]]:
+    """Yield (leaf, pointer segments) for every field test of a filter tree (constants test no
+    field, so they are not leaves here)."""
+    if node is None or isinstance(node, Const):
         return
     if isinstance(node, And):
         for i, child in enumerate(node.and_):
@@ -214,7 +221,7 @@ def walk_leaves(node: Filter | None, path: tuple = ()):
 
 
 def filter_depth(node: Filter | None) -> int:
-    if node is None or isinstance(node, Leaf):
+    if node is None or isinstance(node, (Leaf, Const)):
         return 0 if node is None else 1
     if isinstance(node, Not):
         return 1 + filter_depth(node.not_)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tally.query.folding import fold_filter
 from tally.query.limits import Limits
 from tally.query.model import (
     SHORTHAND_QUANTILES,
@@ -35,6 +36,22 @@ from tally.query.timebuckets import (
 )
 
 Step = Callable[[Query, datetime, Limits], Query]
+
+
+def fold_constants(query: Query, now: datetime, limits: Limits) -> Query:
+    """Constant conditions fold into their parents; one that holds for every row is dropped
+    (from the filter, the having and each measure's filter). A false filter stays: the engine
+    still answers it, so "nothing matches" has the row shape of any other answer."""
+    measures = [
+        m if m.filter is None else m.model_copy(update={"filter": fold_filter(m.filter)})
+        for m in query.measures
+    ]
+    update = {
+        "filter": fold_filter(query.filter),
+        "having": fold_filter(query.having),
+        "measures": measures,
+    }
+    return query.model_copy(update=update)
 
 
 def spell_out_measures(query: Query, now: datetime, limits: Limits) -> Query:
@@ -121,6 +138,7 @@ def scope_lists(query: Query, now: datetime, limits: Limits) -> Query:
 
 
 PIPELINE: tuple[Step, ...] = (
+    fold_constants,
     spell_out_measures,
     resolve_window,
     utc_bounds,

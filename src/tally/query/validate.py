@@ -7,11 +7,18 @@ that field accept that operator and value, do these parts of the query fit toget
 from __future__ import annotations
 
 from tally.catalog.model import Dataset
+from tally.catalog.vocabulary import (
+    HAVING_OPS,
+    NULL_OPS,
+    NUMERIC_MEASURES,
+    FilterOp,
+    MeasureOp,
+    base_measure,
+)
 from tally.errors import ErrorDetail, TallyError, pointer
 from tally.query.fields import FieldError, resolve_field
 from tally.query.limits import Limits
 from tally.query.model import (
-    SHORTHAND_QUANTILES,
     Filter,
     Leaf,
     Query,
@@ -22,9 +29,6 @@ from tally.query.model import (
 )
 from tally.query.timebuckets import parse_interval, relative_span
 from tally.query.values import coerce_value
-
-NUMERIC_MEASURES = frozenset({"sum", "avg", "percentile", *SHORTHAND_QUANTILES})
-HAVING_OPS = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "between", "is_null", "not_null"})
 
 
 class _Collector:
@@ -82,7 +86,7 @@ def _check_leaf(leaf: Leaf, dataset: Dataset, errors: _Collector, path: tuple) -
         errors.add(str(exc), *path, "field")
         return
     if leaf.op not in ref.ops:
-        errors.add(f"operator {leaf.op!r} is not allowed on {leaf.field!r}", *path, "op")
+        errors.add(f"operator '{leaf.op}' is not allowed on {leaf.field!r}", *path, "op")
         return
     try:
         coerce_value(ref, leaf.op, leaf.value)
@@ -101,12 +105,12 @@ def _check_measures(query: Query, dataset: Dataset, errors: _Collector, limits: 
         if label in labels:
             errors.add(f"two measures are named {label!r}; give one an 'as'", "measures", i, "as")
         labels.add(label)
-        if measure.op == "percentile" and measure.q is None:
+        if measure.op == MeasureOp.PERCENTILE and measure.q is None:
             errors.add("percentile needs q, between 0 and 1", "measures", i, "q")
-        if measure.q is not None and measure.op != "percentile":
+        if measure.q is not None and measure.op != MeasureOp.PERCENTILE:
             errors.add("q goes with op percentile only", "measures", i, "q")
         if measure.field is None:
-            if measure.op != "count":
+            if measure.op != MeasureOp.COUNT:
                 errors.add(f"{measure.op} needs a field", "measures", i, "field")
             continue
         try:
@@ -114,7 +118,7 @@ def _check_measures(query: Query, dataset: Dataset, errors: _Collector, limits: 
         except FieldError as exc:
             errors.add(str(exc), "measures", i, "field")
             continue
-        base_op = "percentile" if measure.op in SHORTHAND_QUANTILES else measure.op
+        base_op = base_measure(measure.op)
         if ref.is_map:
             if measure.field not in fanned_maps:
                 errors.add(
@@ -199,12 +203,12 @@ def _check_having(node: Filter | None, labels: set[str], errors: _Collector) -> 
                 f"having refers to {leaf.field!r}, which is not a measure", "having", *path, "field"
             )
         elif leaf.op not in HAVING_OPS:
-            errors.add(f"operator {leaf.op!r} is not allowed in having", "having", *path, "op")
-        elif leaf.op in ("is_null", "not_null"):
+            errors.add(f"operator '{leaf.op}' is not allowed in having", "having", *path, "op")
+        elif leaf.op in NULL_OPS:
             if leaf.value is not None:
                 errors.add(f"{leaf.op} takes no value", "having", *path, "value")
-        elif not _numbers(leaf.value, pair=leaf.op == "between"):
-            expected = "expected [min, max]" if leaf.op == "between" else "expected a number"
+        elif not _numbers(leaf.value, pair=leaf.op == FilterOp.BETWEEN):
+            expected = "expected [min, max]" if leaf.op == FilterOp.BETWEEN else "expected a number"
             errors.add(expected, "having", *path, "value")
 
 

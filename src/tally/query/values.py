@@ -12,11 +12,9 @@ from typing import Any
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from tally.catalog.model import ColumnType
+from tally.catalog.vocabulary import LIST_OPS, NO_VALUE_OPS, TEXT_OPS, FilterOp
 from tally.query.fields import FieldRef
 
-LIST_OPS = frozenset({"in", "nin", "has_any", "has_all", "has_none"})
-NO_VALUE_OPS = frozenset({"is_null", "not_null", "is_empty", "not_empty"})
-TEXT_OPS = frozenset({"contains", "not_contains", "starts_with", "ends_with", "like"})
 MAX_LIST = 1000
 _AWARE = TypeAdapter(AwareDatetime)
 _DATE = TypeAdapter(date)
@@ -68,7 +66,7 @@ def _scalar(vtype: ColumnType, value: Any, ref: FieldRef, op: str) -> Any:
 def coerce_value(ref: FieldRef, op: str, value: Any) -> Any:
     """Return the typed value for `op` on `ref`, or raise ValueError with a safe reason."""
     if op not in ref.ops:
-        raise ValueError(f"operator {op!r} is not allowed on {ref.name!r}")
+        raise ValueError(f"operator {str(op)!r} is not allowed on {ref.name!r}")
     if op in NO_VALUE_OPS:
         if value is not None:
             raise ValueError(f"{op} takes no value")
@@ -82,7 +80,7 @@ def coerce_value(ref: FieldRef, op: str, value: Any) -> Any:
         if len(value) > MAX_LIST:
             raise ValueError(f"{op} takes at most {MAX_LIST} values")
         return [_scalar(vtype, v, ref, op) for v in value]
-    if op == "between":
+    if op == FilterOp.BETWEEN:
         if not isinstance(value, list) or len(value) != 2:
             raise ValueError("between takes [min, max]")
         low, high = (_scalar(vtype, v, ref, op) for v in value)

@@ -50,7 +50,7 @@ class Watermarks:
             limit=1,
         )
         compiled = Compiler(self._dialect, dataset, scope).compile(probe)
-        value = self._run(compiled).first("a0")
+        value = self._run(compiled).first(compiled.alias_of("newest"))
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
         if len(self._memo) > MAX_REMEMBERED:

@@ -22,7 +22,19 @@ def _times(value: exp.Expression, factor: int) -> exp.Expression:
     return exp.Mul(this=value, expression=lit(factor))
 
 
-class CalendarDialect(Dialect):
+def local_date(instant: datetime | None, tz: str) -> date | None:
+    """The local date of a bucket origin in the query's timezone."""
+    return instant.astimezone(ZoneInfo(tz)).date() if instant else None
+
+
+def day_grid(iv: Interval, origin_day: date | None) -> tuple[int, date]:
+    """A day or week interval as (length in days, a day on which a bucket starts): the origin's
+    local date, else 1970-01-01 for days and the Monday before it for weeks."""
+    days = iv.count * (7 if iv.unit == "week" else 1)
+    return days, origin_day or (EPOCH_MONDAY if iv.unit == "week" else EPOCH_DATE)
+
+
+class CalendarDialect(Dialect, abstract=True):
     """`bucket_ms` from the primitives below; a subclass spells each primitive."""
 
     def _epoch_ms(self, ts: exp.Expression) -> exp.Expression:
@@ -66,20 +78,23 @@ class CalendarDialect(Dialect):
         shifted = exp.Paren(this=exp.Sub(this=value, expression=lit(base)))
         return exp.Add(this=_times(self._floor_div(shifted, size), size), expression=lit(base))
 
+    def _fixed_buckets(self, ts: exp.Expression, size_ms: int, base_ms: int) -> exp.Expression:
+        """Epoch arithmetic: the start in epoch ms of the `size_ms` bucket holding ts."""
+        return self._integer(self._floor_to(self._epoch_ms(ts), size_ms, base_ms))
+
     def bucket_ms(
         self, ts: exp.Expression, iv: Interval, tz: str, origin: datetime | None
     ) -> exp.Expression:
         if iv.fixed:
             base = int(origin.timestamp() * 1000) if origin else 0
-            return self._integer(self._floor_to(self._epoch_ms(ts), iv.fixed_seconds * 1000, base))
+            return self._fixed_buckets(ts, iv.fixed_seconds * 1000, base)
         if iv.count == 1 and origin is None:
             return self._instant_ms(self._period_start(iv.unit, ts, tz), tz)
         local_day = self._local_day(ts, tz)
-        origin_day = origin.astimezone(ZoneInfo(tz)).date() if origin else None
+        origin_day = local_date(origin, tz)
         if iv.unit == "month":
             return self._month_bucket(local_day, iv.count, tz, origin_day)
-        days = iv.count * (7 if iv.unit == "week" else 1)
-        base_day = origin_day or (EPOCH_MONDAY if iv.unit == "week" else EPOCH_DATE)
+        days, base_day = day_grid(iv, origin_day)
         index = self._days_between(self._date(base_day), local_day)
         offset = self._integer(self._floor_to(index, days, 0))
         return self._instant_ms(self._add_days(self._date(base_day), offset), tz)
@@ -94,10 +109,14 @@ class CalendarDialect(Dialect):
         )
         base = (origin_day.year - 1970) * 12 + origin_day.month - 1 if origin_day else 0
         index = self._integer(self._floor_to(months, count, base))
+        return self._instant_ms(self._month_start(index), tz)
+
+    def _month_start(self, index: exp.Expression) -> exp.Expression:
+        """The first day of the month `index` months after January 1970, from its year and month
+        (an engine with a months-since-epoch function may spell it directly)."""
         years = self._integer(self._floor_div(index, 12))
         month_of_year = exp.Sub(this=index.copy(), expression=_times(years.copy(), 12))
-        first = self._first_of_month(
+        return self._first_of_month(
             exp.Add(this=lit(1970), expression=years),
             exp.Add(this=month_of_year, expression=lit(1)),
         )
-        return self._instant_ms(first, tz)

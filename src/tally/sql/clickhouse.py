@@ -21,6 +21,7 @@ from typing import Any
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType, Dataset
+from tally.catalog.vocabulary import FilterOp
 from tally.sql.calendar import CalendarDialect
 from tally.sql.dialect import fn, lit
 
@@ -68,6 +69,12 @@ class ClickHouseDialect(CalendarDialect):
         ColumnType.STRING_ARRAY: ARRAY,
         ColumnType.JSON: "String",
         ColumnType.FLOAT_MAP: MAP,
+    }
+    renames = {
+        FilterOp.STARTS_WITH: "startsWith",
+        FilterOp.ENDS_WITH: "endsWith",
+        FilterOp.HAS_ANY: "hasAny",
+        FilterOp.HAS_ALL: "hasAll",
     }
 
     def column_type(self, column: Column) -> str:
@@ -189,18 +196,6 @@ class ClickHouseDialect(CalendarDialect):
 
     def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
         return exp.GT(this=fn("position", value, needle), expression=lit(0))
-
-    def starts_with(self, value: exp.Expression, prefix: exp.Expression) -> exp.Expression:
-        return fn("startsWith", value, prefix)
-
-    def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
-        return fn("endsWith", value, suffix)
-
-    def has_any(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
-        return fn("hasAny", array, values)
-
-    def has_all(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
-        return fn("hasAll", array, values)
 
     def fan_out(self, array: exp.Expression) -> exp.Expression:
         plain = _cast(array, ARRAY)

@@ -4,18 +4,56 @@ The compiler builds everything engine-neutral with sqlglot and asks the dialect 
 that have no common spelling: time buckets, percentiles, JSON and map access, array tests and
 fan-out. A dialect that cannot do an operation raises `Unsupported` at compile time; nothing
 falls back to a different meaning.
+
+Every operation of the vocabulary (`catalog/vocabulary.py`) is accounted for by every dialect,
+checked when the dialect class is created: standard SQL the compiler writes itself, a function
+of the engine under another name (`renames`), a method of the dialect, or `unsupported`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType, Dataset
+from tally.catalog.vocabulary import BASE_MEASURES, FilterOp, MeasureOp
 from tally.errors import TallyError
 from tally.query.timebuckets import Interval
+
+Operation = FilterOp | MeasureOp
+OPERATIONS: tuple[Operation, ...] = (*FilterOp, *BASE_MEASURES)
+"""What a dialect must account for (normalize spells the shorthands p50 ... p99 as percentile)."""
+SPELLED_BY: dict[Operation, str] = {
+    FilterOp.CONTAINS: "contains",
+    FilterOp.STARTS_WITH: "starts_with",
+    FilterOp.ENDS_WITH: "ends_with",
+    FilterOp.HAS_ANY: "has_any",
+    FilterOp.HAS_ALL: "has_all",
+    FilterOp.IS_EMPTY: "size",
+    MeasureOp.PERCENTILE: "percentile",
+}
+"""The operations without a common SQL spelling, and the dialect method the compiler asks for
+each; every other operation is standard SQL the compiler writes itself."""
+SPELLED_WITH: dict[Operation, Operation] = {
+    FilterOp.NOT_CONTAINS: FilterOp.CONTAINS,
+    FilterOp.HAS_NONE: FilterOp.HAS_ANY,
+    FilterOp.NOT_EMPTY: FilterOp.IS_EMPTY,
+}
+"""Operations the compiler writes as the negation (or the complement) of another one."""
+RENAMABLE = frozenset(
+    {
+        FilterOp.CONTAINS,
+        FilterOp.STARTS_WITH,
+        FilterOp.ENDS_WITH,
+        FilterOp.HAS_ANY,
+        FilterOp.HAS_ALL,
+    }
+)
+"""The operations that are one engine function `name(value, argument)` on some engines: a dialect
+names that function in `renames` instead of writing the method."""
 
 
 class Unsupported(TallyError):
@@ -34,11 +72,54 @@ def lit(value: str | int | float) -> exp.Expression:
 
 
 class Dialect:
-    """Base class: the spelling shared by most engines; subclasses override the rest."""
+    """Base class: the spelling shared by most engines; subclasses override the rest.
+
+    A subclass declares `renames` (operation -> engine function, where that is all it takes)
+    and `unsupported` (operations the engine cannot answer); an intermediate class that leaves
+    operations to its own subclasses is declared with `abstract=True`.
+    """
 
     name = "base"
     sqlglot_name = ""
     column_types: dict[ColumnType, str] = {}
+    renames: ClassVar[Mapping[Operation, str]] = {}
+    unsupported: ClassVar[frozenset[Operation]] = frozenset()
+
+    def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if abstract:
+            return
+        not_calls = sorted(set(cls.renames) - RENAMABLE)
+        if not_calls:
+            raise TypeError(f"dialect {cls.__name__} renames {not_calls}, which are not one call")
+        for op in OPERATIONS:
+            if not cls._accounts_for(op):
+                raise TypeError(
+                    f"dialect {cls.__name__} does not say how to spell the operation {op}: "
+                    "add it to renames or unsupported, or override the method that spells it"
+                )
+
+    @classmethod
+    def _accounts_for(cls, op: Operation) -> bool:
+        if op in cls.unsupported:
+            return True
+        op = SPELLED_WITH.get(op, op)
+        method = SPELLED_BY.get(op)
+        if method is None or op in cls.renames:
+            return True
+        return getattr(cls, method) is not getattr(Dialect, method)
+
+    def require(self, op: Operation) -> None:
+        """Refuse, at compile time, an operation this engine cannot answer."""
+        if op in self.unsupported:
+            raise Unsupported(self.name, f"the {op} operation")
+
+    def _renamed(self, op: Operation, *args: exp.Expression) -> exp.Expression:
+        """The engine function `renames` gives for `op`, applied to `args`."""
+        name = self.renames.get(op)
+        if name is None:
+            raise Unsupported(self.name, f"the {op} operation")
+        return fn(name, *args)
 
     def render(self, tree: exp.Expression) -> str:
         return tree.sql(dialect=self.sqlglot_name)
@@ -82,19 +163,19 @@ class Dialect:
         return exp.Count(this=exp.Distinct(expressions=[value]))
 
     def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
-        return exp.GT(this=fn("strpos", value, needle), expression=lit(0))
+        return self._renamed(FilterOp.CONTAINS, value, needle)
 
     def starts_with(self, value: exp.Expression, prefix: exp.Expression) -> exp.Expression:
-        return fn("starts_with", value, prefix)
+        return self._renamed(FilterOp.STARTS_WITH, value, prefix)
 
     def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
-        return fn("ends_with", value, suffix)
+        return self._renamed(FilterOp.ENDS_WITH, value, suffix)
 
     def has_any(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
-        raise Unsupported(self.name, "array tests")
+        return self._renamed(FilterOp.HAS_ANY, array, values)
 
     def has_all(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
-        raise Unsupported(self.name, "array tests")
+        return self._renamed(FilterOp.HAS_ALL, array, values)
 
     def fan_out(self, array: exp.Expression) -> exp.Expression:
         """One row per element; an empty or null array yields one row with a null element."""

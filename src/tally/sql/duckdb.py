@@ -1,34 +1,31 @@
-"""DuckDB: the embedded default engine's spelling of the dialect operations."""
+"""DuckDB: the embedded default engine's spelling of the dialect operations.
+
+Time buckets are the shared calendar code (`calendar.py`) over DuckDB's date functions, except
+days and weeks in UTC: those have one fixed length, so epoch arithmetic counts them, which was
+measured several times faster than the calendar functions.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from sqlglot import exp
 
 from tally.catalog.model import ColumnType
-from tally.query.timebuckets import EPOCH_DATE, EPOCH_MONDAY, Interval
-from tally.sql.dialect import Dialect, fn, lit
+from tally.catalog.vocabulary import FilterOp
+from tally.query.timebuckets import EPOCH_DATE, Interval
+from tally.sql.calendar import CalendarDialect, day_grid, local_date
+from tally.sql.dialect import fn, lit
 
 DAY_MS = 86_400_000
 UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu"})
 
 
-def _fixed_ms(ts: exp.Expression, size_ms: int, base_ms: int) -> exp.Expression:
-    """Epoch arithmetic: several times faster than calendar functions, exact for fixed lengths
-    (and for days and weeks in UTC, which have no DST)."""
-    shifted = exp.Paren(this=exp.Sub(this=fn("epoch_ms", ts), expression=lit(base_ms)))
-    floored = fn("floor", exp.Div(this=shifted, expression=lit(size_ms)))
-    total = exp.Add(this=exp.Mul(this=floored, expression=lit(size_ms)), expression=lit(base_ms))
-    return exp.Cast(this=total, to=exp.DataType.build("BIGINT"))
+def _cast(value: exp.Expression, to: str) -> exp.Expression:
+    return exp.Cast(this=value, to=exp.DataType.build(to))
 
 
-def _date(value: object) -> exp.Expression:
-    return exp.Cast(this=lit(str(value)), to=exp.DataType.build("DATE"))
-
-
-class DuckDBDialect(Dialect):
+class DuckDBDialect(CalendarDialect):
     name = "duckdb"
     sqlglot_name = "duckdb"
     column_types = {
@@ -42,6 +39,13 @@ class DuckDBDialect(Dialect):
         ColumnType.JSON: "JSON",
         ColumnType.FLOAT_MAP: "MAP(VARCHAR, DOUBLE)",
     }
+    renames = {
+        FilterOp.CONTAINS: "contains",
+        FilterOp.STARTS_WITH: "starts_with",
+        FilterOp.ENDS_WITH: "suffix",
+        FilterOp.HAS_ANY: "list_has_any",
+        FilterOp.HAS_ALL: "list_has_all",
+    }
 
     def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
         return fn("json_extract_string", column, lit(f'$."{key}"'))
@@ -50,69 +54,49 @@ class DuckDBDialect(Dialect):
         return exp.Bracket(this=column, expressions=[lit(key)])
 
     def date_to_instant(self, value: exp.Expression, tz: str) -> exp.Expression:
-        return fn("timezone", lit(tz), exp.Cast(this=value, to=exp.DataType.build("TIMESTAMP")))
-
-    def _local(self, ts: exp.Expression, tz: str) -> exp.Expression:
-        return fn("timezone", lit(tz), ts)
-
-    def _instant_ms(self, local_day: exp.Expression, tz: str) -> exp.Expression:
-        stamp = exp.Cast(this=local_day, to=exp.DataType.build("TIMESTAMP"))
-        return fn("epoch_ms", fn("timezone", lit(tz), stamp))
+        return fn("timezone", lit(tz), _cast(value, "TIMESTAMP"))
 
     def bucket_ms(
         self, ts: exp.Expression, iv: Interval, tz: str, origin: datetime | None
     ) -> exp.Expression:
-        if iv.fixed:
-            base = int(origin.timestamp() * 1000) if origin else 0
-            return _fixed_ms(ts, iv.fixed_seconds * 1000, base)
-        days = iv.count * (7 if iv.unit == "week" else 1)
-        base = (
-            origin.astimezone(ZoneInfo(tz)).date()
-            if origin
-            else (EPOCH_MONDAY if iv.unit == "week" else EPOCH_DATE)
-        )
-        if tz in UTC_ZONES and iv.unit != "month":
-            return _fixed_ms(ts, days * DAY_MS, (base - EPOCH_DATE).days * DAY_MS)
-        local = self._local(ts, tz)
-        if iv.count == 1 and origin is None:
-            return self._instant_ms(fn("date_trunc", lit(iv.unit), local), tz)
-        local_day = exp.Cast(this=local, to=exp.DataType.build("DATE"))
-        if iv.unit == "month":
-            return self._month_bucket(local_day, iv.count, tz, origin)
-        index = fn("date_diff", lit("day"), _date(base), local_day)
-        offset = exp.Mul(
-            this=fn("floor", exp.Div(this=index, expression=lit(days))), expression=lit(days)
-        )
-        day = exp.Add(
-            this=_date(base), expression=exp.Cast(this=offset, to=exp.DataType.build("INTEGER"))
-        )
-        return self._instant_ms(day, tz)
+        if iv.fixed or iv.unit == "month" or tz not in UTC_ZONES:
+            return super().bucket_ms(ts, iv, tz, origin)
+        days, base_day = day_grid(iv, local_date(origin, tz))
+        return self._fixed_buckets(ts, days * DAY_MS, (base_day - EPOCH_DATE).days * DAY_MS)
 
-    def _month_bucket(
-        self, local_day: exp.Expression, count: int, tz: str, origin: datetime | None
-    ) -> exp.Expression:
-        months = exp.Add(
-            this=exp.Mul(
-                this=exp.Paren(this=exp.Sub(this=fn("year", local_day), expression=lit(1970))),
-                expression=lit(12),
-            ),
-            expression=exp.Sub(this=fn("month", local_day), expression=lit(1)),
-        )
-        base = 0
-        if origin is not None:
-            o = origin.astimezone(ZoneInfo(tz)).date()
-            base = (o.year - 1970) * 12 + o.month - 1
-        shifted = exp.Paren(this=exp.Sub(this=months, expression=lit(base)))
-        index = exp.Add(
-            this=exp.Mul(
-                this=fn("floor", exp.Div(this=shifted, expression=lit(count))),
-                expression=lit(count),
-            ),
-            expression=lit(base),
-        )
-        months_since_epoch = exp.Cast(this=index, to=exp.DataType.build("INTEGER"))
-        first = fn("date_add", _date(EPOCH_DATE), fn("to_months", months_since_epoch))
-        return self._instant_ms(first, tz)
+    def _epoch_ms(self, ts: exp.Expression) -> exp.Expression:
+        return fn("epoch_ms", ts)
+
+    def _period_start(self, unit: str, ts: exp.Expression, tz: str) -> exp.Expression:
+        return fn("date_trunc", lit(unit), fn("timezone", lit(tz), ts))
+
+    def _local_day(self, ts: exp.Expression, tz: str) -> exp.Expression:
+        return _cast(fn("timezone", lit(tz), ts), "DATE")
+
+    def _date(self, day: date) -> exp.Expression:
+        return _cast(lit(day.isoformat()), "DATE")
+
+    def _days_between(self, start: exp.Expression, end: exp.Expression) -> exp.Expression:
+        return fn("date_diff", lit("day"), start, end)
+
+    def _add_days(self, day: exp.Expression, days: exp.Expression) -> exp.Expression:
+        return exp.Add(this=day, expression=_cast(days, "INTEGER"))
+
+    def _year_month(self, day: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+        return fn("year", day), fn("month", day.copy())
+
+    def _month_start(self, index: exp.Expression) -> exp.Expression:
+        return fn("date_add", self._date(EPOCH_DATE), fn("to_months", index))
+
+    def _floor_div(self, value: exp.Expression, size: int) -> exp.Expression:
+        """`/` divides exactly in DuckDB (integer division is `//`, which truncates)."""
+        return fn("floor", exp.Div(this=value, expression=lit(size)))
+
+    def _integer(self, value: exp.Expression) -> exp.Expression:
+        return _cast(value, "BIGINT")
+
+    def _instant_ms(self, local: exp.Expression, tz: str) -> exp.Expression:
+        return fn("epoch_ms", fn("timezone", lit(tz), _cast(local, "TIMESTAMP")))
 
     def percentile(self, value: exp.Expression, q: float, approx: bool) -> exp.Expression:
         return fn("approx_quantile" if approx else "quantile_cont", value, lit(q))
@@ -121,21 +105,6 @@ class DuckDBDialect(Dialect):
         if approx:
             return fn("approx_count_distinct", value)
         return super().count_distinct(value, approx)
-
-    def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
-        return fn("contains", value, needle)
-
-    def starts_with(self, value: exp.Expression, prefix: exp.Expression) -> exp.Expression:
-        return fn("starts_with", value, prefix)
-
-    def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
-        return fn("suffix", value, suffix)
-
-    def has_any(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
-        return fn("list_has_any", array, values)
-
-    def has_all(self, array: exp.Expression, values: exp.Expression) -> exp.Expression:
-        return fn("list_has_all", array, values)
 
     def fan_out(self, array: exp.Expression) -> exp.Expression:
         non_empty = exp.GT(this=fn("len", array), expression=lit(0))

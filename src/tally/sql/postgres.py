@@ -13,6 +13,7 @@ from datetime import date
 from sqlglot import exp
 
 from tally.catalog.model import ColumnType
+from tally.catalog.vocabulary import FilterOp
 from tally.sql.calendar import CalendarDialect
 from tally.sql.dialect import fn, lit
 
@@ -38,6 +39,7 @@ class PostgresDialect(CalendarDialect):
         ColumnType.JSON: "JSONB",
         ColumnType.FLOAT_MAP: "JSONB",
     }
+    renames = {FilterOp.STARTS_WITH: "starts_with"}
 
     def render(self, tree: exp.Expression) -> str:
         """Postgres LIKE has `\\` as escape character; DuckDB's has none, so switch it off."""
@@ -110,6 +112,9 @@ class PostgresDialect(CalendarDialect):
     def count_distinct(self, value: exp.Expression, approx: bool) -> exp.Expression:
         """Exact even when `approx` is asked: PostgreSQL has no built-in sketch."""
         return super().count_distinct(value, False)
+
+    def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
+        return exp.GT(this=fn("strpos", value, needle), expression=lit(0))
 
     def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
         tail = fn("right", value, fn("length", suffix))

@@ -17,7 +17,7 @@ from tally.profiles.agent_metrics.fields import (
     Datasource,
 )
 from tally.query.fields import resolve_field
-from tally.query.model import And, Filter, Leaf, Not
+from tally.query.model import And, Const, Filter, Leaf, Not
 
 _KINDS = {
     ColumnType.STRING: "string",
@@ -50,7 +50,9 @@ def filter_node(
     op, negated = OPERATORS[operator]
     node: Filter | None
     if operator in NO_VALUE_OPERATORS and ref.kind == "column" and not ref.column.nullable:
-        node = _never(field.column) if operator == "IS_NULL" else None
+        # The IR refuses is_null on a column the catalog declares never null, and the API
+        # still accepts IS_NULL there: the answer is known, no row.
+        node = Const(const=False) if operator == "IS_NULL" else None
     else:
         leaf = Leaf(field=field.column, op=op, value=typed)
         node = Not(not_=leaf) if negated else leaf
@@ -58,12 +60,6 @@ def filter_node(
     if subject is None:
         return node
     return subject if node is None else And(and_=[subject, node])
-
-
-def _never(column: str) -> Filter:
-    """No row: the IR refuses is_null on a column the catalog declares never null, and the API
-    still accepts IS_NULL there, so the answer (no rows) is written as x < 0 and x >= 0."""
-    return And(and_=[Leaf(field=column, op="lt", value=0), Leaf(field=column, op="gte", value=0)])
 
 
 def _value(field: ApiField, operator: str, value: Any, kind: str) -> Any:

@@ -2,16 +2,17 @@
 
 The records API can ask questions whose answer is known without reading a row: `is_null` on a
 field the catalog declares non-nullable, an empty `_or`, `_not: {}`. The IR has no boolean
-constant (and the catalog refuses `is_null` on such a field), so conditions are simplified here
-with `True`/`False` and only a condition that still depends on the rows reaches the IR. An
-overall FALSE becomes a contradiction the engine evaluates, so even "nothing matches" is answered
-by the engine with the same row shape as any other query.
+constant in a condition's tree here (and the catalog refuses `is_null` on such a field), so
+conditions are simplified with `True`/`False` and only a condition that still depends on the
+rows, or an overall FALSE, reaches the IR. FALSE becomes the IR's constant false, which the engine
+still evaluates, so even "nothing matches" is answered with the same row shape as any other
+query.
 """
 
 from __future__ import annotations
 
-from tally.catalog.model import Column, Dataset
-from tally.query.model import And, Filter, Leaf, Not, Or
+from tally.catalog.model import Column
+from tally.query.model import And, Const, Filter, Leaf, Not, Or
 
 Condition = Filter | bool
 
@@ -58,16 +59,10 @@ def null_test(column: Column, is_null: bool) -> Condition:
     return Leaf(field=column.name, op="is_null" if is_null else "not_null")
 
 
-def to_filter(condition: Condition, dataset: Dataset) -> Filter | None:
-    """The IR filter for a condition: TRUE is no filter, FALSE a contradiction on the tenant."""
+def to_filter(condition: Condition) -> Filter | None:
+    """The IR filter for a condition: TRUE is no filter, FALSE the IR's constant false."""
     if condition is True:
         return None
     if condition is False:
-        tenant = dataset.primary_tenant
-        return And(
-            and_=[
-                Leaf(field=tenant, op="eq", value=""),
-                Leaf(field=tenant, op="neq", value=""),
-            ]
-        )
+        return Const(const=False)
     return condition

@@ -42,11 +42,11 @@ def currency_probe(query: Query, dataset: Dataset, money: list[MoneyField]) -> Q
     for i, field in enumerate(money):
         read = null_test(dataset.column(field.amount), is_null=False)
         unknown = all_of([read, null_test(dataset.column(field.currency), is_null=True)])
-        present = to_filter(read, dataset)
+        present = to_filter(read)
         measures += [
             Measure(op="count_distinct", field=field.currency, as_=f"distinct_{i}", filter=present),
             Measure(op="min", field=field.currency, as_=f"code_{i}", filter=present),
-            Measure(op="count", as_=f"unknown_{i}", filter=to_filter(unknown, dataset)),
+            Measure(op="count", as_=f"unknown_{i}", filter=to_filter(unknown)),
         ]
     return Query(dataset=query.dataset, filter=query.filter, measures=measures, scope=query.scope)
 

@@ -79,7 +79,7 @@ def translate(request: StatisticsRequest, catalog: Catalog, limits: Limits) -> P
     order = _order(request, groups, [m.as_ or "" for m in measures], problems)
     if request.limit > limits.max_rows:
         problems.add(f"limit must be at most {limits.max_rows}", "limit")
-    where = to_filter(condition, dataset)
+    where = to_filter(condition)
     _check_size(where, limits, problems)
     problems.raise_if_any()
     query = Query(

@@ -19,7 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tally.query.model import And, Filter, Leaf, Measure, Or, OrderBy, Query, TimeGroup, TimeRange
+from tally.query.model import (
+    And,
+    Const,
+    Filter,
+    Leaf,
+    Measure,
+    Or,
+    OrderBy,
+    Query,
+    TimeGroup,
+    TimeRange,
+)
 from tally.query.values import MAX_LIST
 
 if TYPE_CHECKING:
@@ -59,17 +70,15 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), UTC)
 
 
-def nothing(field_name: str) -> Filter:
-    """A condition no row meets, for an empty list of allowed values (IN takes a non-empty list):
-    no string sorts before the empty string, on every engine."""
-    return Leaf(field=field_name, op="lt", value="")
+NOTHING = Const(const=False)
+"""The condition no row meets, for an empty list of allowed values (IN takes a non-empty list)."""
 
 
 def one_of(field_name: str, values: Sequence[str], what: str = "") -> Filter:
     """`field IN values`, split into IN leaves of at most MAX_LIST values each."""
     unique = sorted(set(values))
     if not unique:
-        return nothing(field_name)
+        return NOTHING
     if len(unique) > MAX_FILTER_VALUES:
         raise TooManyValues(what or field_name, len(unique))
     leaves: list[Filter] = [

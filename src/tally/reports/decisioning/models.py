@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tally.query.model import Measure
-from tally.reports.decisioning.context import Context, asc, count, desc, eq, nothing
+from tally.reports.decisioning.context import NOTHING, Context, asc, count, desc, eq
 
 
 def latest_model(ctx: Context) -> str | None:
@@ -24,7 +24,7 @@ def model_metrics_trend(ctx: Context) -> dict[str, Any]:
     """The daily mean AUC of one model (zero-filled like every daily series) and its features
     by importance descending (ties by name)."""
     model_id = ctx.ask.model_id or latest_model(ctx)
-    which = eq("model_id", model_id) if model_id else nothing("model_id")
+    which = eq("model_id", model_id) if model_id else NOTHING
     trend = ctx.daily("model_metrics", [Measure(op="avg", field="auc", as_="auc")], filter=which)
     features = ctx.rows(
         "model_features",

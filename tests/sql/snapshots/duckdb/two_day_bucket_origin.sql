@@ -6,4 +6,4 @@
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-10-19T22:00:00+00:00
 --   $p2 = timestamp 2026-10-29T23:00:00+00:00
-WITH src AS (SELECT EPOCH_MS(TIMEZONE('Europe/Paris', CAST(CAST('2026-10-21' AS DATE) + CAST(FLOOR(DATE_DIFF('day', CAST('2026-10-21' AS DATE), CAST(TIMEZONE('Europe/Paris', "t"."ts") AS DATE)) / 2) * 2 AS INT) AS TIMESTAMP))) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."ts" >= $p1 AND "t"."ts" < $p2), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
+WITH src AS (SELECT EPOCH_MS(TIMEZONE('Europe/Paris', CAST(CAST('2026-10-21' AS DATE) + CAST(CAST(FLOOR((DATE_DIFF('day', CAST('2026-10-21' AS DATE), CAST(TIMEZONE('Europe/Paris', "t"."ts") AS DATE)) - 0) / 2) * 2 + 0 AS BIGINT) AS INT) AS TIMESTAMP))) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."ts" >= $p1 AND "t"."ts" < $p2), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
