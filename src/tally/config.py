@@ -66,6 +66,7 @@ class Settings:
             max_groups=_int("MAX_GROUPS", Limits.max_groups),
             max_filter_depth=_int("MAX_FILTER_DEPTH", Limits.max_filter_depth),
             max_filter_leaves=_int("MAX_FILTER_LEAVES", Limits.max_filter_leaves),
+            max_offset=_int("MAX_OFFSET", Limits.max_offset),
         )
         values = dict(
             data_dir=data_dir,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tally.catalog.vocabulary import ZERO_WHEN_EMPTY
 from tally.engines.frame import Frame
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys, sort_rows
@@ -72,6 +73,13 @@ def _key(row: dict[str, Any], groups: list[str]) -> tuple:
     return tuple(row.get(g) for g in groups)
 
 
+def _zero_filled(query: Query) -> set[str]:
+    """The labels `fill: "zero"` sets to 0 in an empty bucket: counts and sums only."""
+    if query.fill != "zero":
+        return set()
+    return {m.as_ or "" for m in query.measures if m.op in ZERO_WHEN_EMPTY}
+
+
 def fill_buckets(query: Query, rows: list[dict[str, Any]], compiled: Compiled) -> list[dict]:
     """Every bucket of the window for every group key seen, then order, offset and limit."""
     group = time_group(query)
@@ -82,7 +90,7 @@ def fill_buckets(query: Query, rows: list[dict[str, Any]], compiled: Compiled) -
         b.astimezone(tz)
         for b in bucket_sequence(query.time.start, query.time.end, iv, tz, group.origin)
     ]
-    value = 0 if query.fill == "zero" else None
+    empty = {m: 0 if m in _zero_filled(query) else None for m in compiled.measures}
     seen = {(_key(r, compiled.groups), r[TIME_KEY]) for r in rows}
     keys = list(dict.fromkeys(_key(r, compiled.groups) for r in rows)) or (
         [tuple(None for _ in compiled.groups)] if not compiled.groups else []
@@ -93,7 +101,7 @@ def fill_buckets(query: Query, rows: list[dict[str, Any]], compiled: Compiled) -
             if (key, bucket) not in seen:
                 row = dict(zip(compiled.groups, key, strict=True))
                 row[TIME_KEY] = bucket
-                row.update({m: value for m in compiled.measures})
+                row.update(empty)
                 if compiled.has_other:
                     row[OTHER_KEY] = key[0] == OTHER_KEY
                 filled.append(row)
@@ -128,11 +136,12 @@ def join_previous(
         return (*_key(row, compiled.groups), position)
 
     earlier = {match_key(r, previous_index): r for r in previous}
+    zero_filled = _zero_filled(query)
     for row in rows:
         before = earlier.get(match_key(row, current_index), {})
         for m in compiled.measures:
             now_value, then_value = row.get(m), before.get(m)
-            if then_value is None and query.fill == "zero":
+            if then_value is None and m in zero_filled:
                 then_value = 0
             row[f"{m}_previous"] = then_value
             both = now_value is not None and then_value is not None

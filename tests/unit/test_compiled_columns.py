@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tally.catalog import Catalog
+from tally.catalog.storage import table_spec
 from tally.engines.duckdb import DuckDBEngine
 from tally.query.limits import Limits
 from tally.query.model import Query
@@ -15,7 +16,7 @@ from tally.query.normalize import normalize
 from tally.query.scope import Scope
 from tally.sql.compiled import Compiled, OutputColumn, Role
 from tally.sql.compiler import Compiler
-from tally.sql.ddl import column_ddl, create_table, table_spec
+from tally.sql.ddl import column_ddl, create_table
 from tally.sql.duckdb import DuckDBDialect
 
 NOW = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)

@@ -152,14 +152,14 @@ NEVER = {"field": "event_type", "op": "eq", "value": "no such event"}
 
 
 def _answer(service, body: dict[str, Any]) -> tuple[list, dict]:
-    result = service.run(Query.model_validate(body), ADMIN)
+    result = service.answers.answer(Query.model_validate(body), ADMIN)
     meta = {k: v for k, v in result.meta.items() if k not in ("cache", "timing_ms")}
     return result.rows, meta
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_a_false_filter_answers_like_an_empty_match_on_duckdb(service, shape: str) -> None:
-    assert not service.ingest("agent_events", ROWS, ADMIN, False).rejected
+    assert not service.ingestion.ingest("agent_events", ROWS, ADMIN, False).rejected
     body = {"dataset": "agent_events", **SHAPES[shape]}
     folded_false = {"and": [NEVER | {"value": "view"}, {"const": False}]}
     assert _answer(service, body | {"filter": {"const": False}}) == _answer(
@@ -172,7 +172,7 @@ def test_a_false_filter_answers_like_an_empty_match_on_duckdb(service, shape: st
 
 
 def test_nothing_matches_a_false_filter(service) -> None:
-    assert not service.ingest("agent_events", ROWS, ADMIN, False).rejected
+    assert not service.ingestion.ingest("agent_events", ROWS, ADMIN, False).rejected
     body = {"dataset": "agent_events", "filter": {"const": False}}
     rows, meta = _answer(service, body)
     assert (rows, meta["total_rows"]) == ([{"count": 0}], 1)
@@ -183,7 +183,7 @@ def test_nothing_matches_a_false_filter(service) -> None:
 
 
 def test_a_false_measure_filter_counts_nothing_on_duckdb(service) -> None:
-    assert not service.ingest("agent_events", ROWS, ADMIN, False).rejected
+    assert not service.ingestion.ingest("agent_events", ROWS, ADMIN, False).rejected
     body = {"dataset": "agent_events", "group_by": ["brand_id"]}
 
     def measures(condition: dict) -> list[dict]:

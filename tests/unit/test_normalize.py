@@ -20,6 +20,7 @@ from tally.query.normalize import (
     concrete_interval,
     default_limit,
     explicit_compare,
+    fold_constants,
     normalize,
     resolve_window,
     scope_lists,
@@ -58,6 +59,7 @@ def unchanged_except(before: Query, after: Query, *fields: str) -> None:
 
 def test_the_pipeline_runs_every_step_in_order() -> None:
     assert PIPELINE == (
+        fold_constants,
         spell_out_measures,
         resolve_window,
         utc_bounds,
@@ -123,6 +125,15 @@ def test_a_measure_filter_is_kept() -> None:
     (measure,) = spell_out_measures(query, NOW, LIMITS).measures
     assert measure.filter == query.measures[0].filter
     assert measure.as_ == "sum_amount"
+
+
+def test_a_shorthand_percentile_keeps_its_filter_and_approx() -> None:
+    condition = {"field": "event_type", "op": "eq", "value": "purchase"}
+    query = q(measures=[{"op": "p95", "field": "amount", "filter": condition, "approx": True}])
+    (measure,) = spell_out_measures(query, NOW, LIMITS).measures
+    assert (measure.op, measure.q, measure.approx) == ("percentile", 0.95, True)
+    assert measure.filter == query.measures[0].filter
+    assert measure.as_ == "p95_amount"
 
 
 # --- resolve_window ------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def catalog() -> Catalog:
     return Catalog.load()
 
 
-def compile_body(catalog: Catalog, **body: Any) -> tuple[Query, Compiled]:
+def compile_body(catalog: Catalog, count_rows: bool = False, **body: Any) -> tuple[Query, Compiled]:
     """Validate, normalize at NOW and compile a query on agent_events, as the service does."""
     query = Query.model_validate({"dataset": "agent_events", **body})
     dataset = catalog.get(query.dataset)
@@ -48,7 +48,12 @@ def compile_body(catalog: Catalog, **body: Any) -> tuple[Query, Compiled]:
     validate(query, dataset, LIMITS)
     normalized = normalize(query, NOW, LIMITS)
     compiler = Compiler(DuckDBDialect(), dataset, Scope(columns={"workspace_id": ("ws_a",)}))
-    return normalized, compiler.compile(normalized)
+    return normalized, compiler.compile(normalized, count_rows=count_rows)
+
+
+def aliases(compiled: Compiled, *names: str) -> list[str]:
+    """The engine's column names for these output names (as the statement's aliases)."""
+    return [compiled.alias_of(name) for name in names]
 
 
 def ms(instant: datetime) -> int:
@@ -76,7 +81,7 @@ def test_rows_are_named_by_group_time_and_measure(catalog: Catalog) -> None:
     )
     ten, eleven = datetime(2026, 11, 22, 10, tzinfo=UTC), datetime(2026, 11, 22, 11, tzinfo=UTC)
     frame = Frame(
-        ["g0", "_t", "a0", "a1"],
+        aliases(compiled, "event_type", "time", "count", "revenue"),
         tuples=[
             ("purchase", ms(ten), 3, Decimal("12.50")),
             ("view", ms(ten), 1, None),
@@ -108,18 +113,20 @@ def test_bucket_starts_carry_the_timezone_offset_of_their_instant(catalog: Catal
         group_by=[{"time": "1 hour"}],
     )
     hours = [datetime(2026, 11, 1, h, tzinfo=UTC) for h in (5, 6)]
-    frame = Frame(["_t", "a0"], tuples=[(ms(h), 1) for h in hours])
+    frame = Frame(aliases(compiled, "time", "count"), tuples=[(ms(h), 1) for h in hours])
     rows, _ = name_rows(compiled, frame, NEW_YORK)
     assert labels(rows) == ["2026-11-01T01:00:00-04:00", "2026-11-01T01:00:00-05:00"]
 
 
 def test_the_row_count_before_the_limit_is_a_total_not_a_column(catalog: Catalog) -> None:
-    _, compiled = compile_body(catalog, group_by=["event_type"])
-    frame = Frame(["g0", "a0", "_total_rows"], tuples=[("purchase", 5, 7), ("view", 4, 7)])
+    _, compiled = compile_body(catalog, count_rows=True, group_by=["event_type"])
+    assert compiled.total_rows_alias is not None
+    names = [*aliases(compiled, "event_type", "count"), compiled.total_rows_alias]
+    frame = Frame(names, tuples=[("purchase", 5, 7), ("view", 4, 7)])
     rows, totals = name_rows(compiled, frame, UTC_ZONE)
     assert rows == [{"event_type": "purchase", "count": 5}, {"event_type": "view", "count": 4}]
     assert totals == {"total_rows": 7, "total_groups": None}
-    empty_rows, empty_totals = name_rows(compiled, Frame(["g0", "a0", "_total_rows"], []), UTC_ZONE)
+    empty_rows, empty_totals = name_rows(compiled, Frame(names, []), UTC_ZONE)
     assert empty_rows == [] and empty_totals == {"total_rows": None, "total_groups": None}
 
 
@@ -127,8 +134,14 @@ def test_the_other_row_is_labelled_in_every_group(catalog: Catalog) -> None:
     _, compiled = compile_body(
         catalog, group_by=["event_type", "agent_id"], top={"n": 2}, measures=[{"op": "count"}]
     )
+    assert compiled.other_alias is not None and compiled.total_groups_alias is not None
     frame = Frame(
-        ["g0", "g1", "_other", "a0", "_total_groups"],
+        [
+            *aliases(compiled, "event_type", "agent_id"),
+            compiled.other_alias,
+            *aliases(compiled, "count"),
+            compiled.total_groups_alias,
+        ],
         tuples=[
             ("purchase", "ag_1", False, 10, 5),
             (None, None, False, 7, 5),  # a real group whose keys are null
@@ -147,7 +160,11 @@ def test_the_other_row_is_labelled_in_every_group(catalog: Catalog) -> None:
 def test_other_flags_become_booleans(catalog: Catalog) -> None:
     """Engines give the flag as 0/1 or as a boolean; either way it is a bool."""
     _, compiled = compile_body(catalog, group_by=["event_type"], top={"n": 1})
-    frame = Frame(["g0", "_other", "a0"], tuples=[("view", 0, 3), (None, 1, 2)])
+    assert compiled.other_alias is not None and compiled.total_groups_alias is not None
+    names = [compiled.alias_of("event_type"), compiled.other_alias, compiled.alias_of("count")]
+    frame = Frame(
+        [*names, compiled.total_groups_alias], tuples=[("view", 0, 3, 2), (None, 1, 2, 2)]
+    )
     rows, _ = name_rows(compiled, frame, UTC_ZONE)
     assert [(r["event_type"], r["__other__"]) for r in rows] == [
         ("view", False),
@@ -166,14 +183,14 @@ def test_an_arrow_answer_names_the_same_rows(catalog: Catalog) -> None:
     )
     day = datetime(2026, 11, 21, 18, 15, tzinfo=UTC)  # 22 November 00:00 +05:45
     count = 70  # enough rows for the shared-value path of the Arrow reader
-    table = pa.table(
-        {
-            "g0": pa.array([f"type_{i % 3}" for i in range(count)]),
-            "_t": pa.array([ms(day)] * count, pa.int64()),
-            "a0": pa.array([Decimal(i) for i in range(count)], pa.decimal128(38, 0)),
-            "a1": pa.array([Decimal(i) / 4 for i in range(count)], pa.decimal128(38, 2)),
-        }
-    )
+    names = aliases(compiled, "event_type", "time", "sum_quantity", "avg_amount")
+    values = [
+        pa.array([f"type_{i % 3}" for i in range(count)]),
+        pa.array([ms(day)] * count, pa.int64()),
+        pa.array([Decimal(i) for i in range(count)], pa.decimal128(38, 0)),
+        pa.array([Decimal(i) / 4 for i in range(count)], pa.decimal128(38, 2)),
+    ]
+    table = pa.table(dict(zip(names, values, strict=True)))
     rows, _ = name_rows(compiled, Frame(table.column_names, table=table), KATHMANDU)
     assert len(rows) == count
     assert rows[5] == {
@@ -446,3 +463,44 @@ def test_without_a_time_bucket_rows_are_matched_by_group(catalog: Catalog) -> No
         (4, 6, 150.0),
         (4, -1, -25.0),
     ]
+
+
+def test_fill_zero_zeroes_counts_and_sums_and_leaves_the_rest_without_a_value(
+    catalog: Catalog,
+) -> None:
+    measures = [
+        {"op": "count"},
+        {"op": "count_distinct", "field": "session_id"},
+        {"op": "sum", "field": "amount"},
+        {"op": "avg", "field": "amount"},
+        {"op": "min", "field": "amount"},
+        {"op": "max", "field": "amount"},
+        {"op": "p95", "field": "duration_ms"},
+    ]
+    query, compiled = compile_body(
+        catalog, time=NOV, group_by=[{"time": "1 day"}], fill="zero", measures=measures
+    )
+    filled = fill_buckets(query, [], compiled)
+    assert len(filled) == 3
+    for row in filled:
+        assert {k: v for k, v in row.items() if k != "time"} == {
+            "count": 0, "count_distinct_session_id": 0, "sum_amount": 0,
+            "avg_amount": None, "min_amount": None, "max_amount": None, "p95_duration_ms": None,
+        }  # fmt: skip
+
+
+def test_with_fill_zero_a_missing_previous_average_has_no_value(catalog: Catalog) -> None:
+    measures = [{"op": "sum", "field": "amount"}, {"op": "avg", "field": "amount"}]
+    query, compiled = compile_body(
+        catalog,
+        time=NOV,
+        group_by=[{"time": "1 day"}],
+        compare="previous_period",
+        fill="zero",
+        measures=measures,
+    )
+    rows = [{"time": day(UTC_ZONE, 11, 8), "sum_amount": 5.0, "avg_amount": 2.5}]
+    join_previous(query, rows, [], compiled)
+    assert rows[0]["sum_amount_previous"] == 0 and rows[0]["sum_amount_delta"] == 5.0
+    assert rows[0]["avg_amount_previous"] is None
+    assert rows[0]["avg_amount_delta"] is None and rows[0]["avg_amount_delta_pct"] is None

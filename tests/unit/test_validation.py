@@ -183,12 +183,6 @@ CASES: list[tuple[str, dict[str, Any], list[str], str]] = [
         "'has_any' is not allowed",
     ),
     (
-        "is-null-on-non-nullable",
-        ev(filter=leaf("event_type", "is_null")),
-        ["/filter/op"],
-        "'is_null' is not allowed",
-    ),
-    (
         "contains-on-timestamp",
         ev(filter=leaf("ts", "contains", "2026")),
         ["/filter/op"],

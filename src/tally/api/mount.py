@@ -3,7 +3,6 @@ renders and responds the same way, and documents exactly what it reads and retur
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import anyio.to_thread
@@ -12,19 +11,12 @@ from fastapi import Depends, FastAPI, Request, Response
 from tally.api.body import read_json, require_json
 from tally.api.errors import ErrorShape, shaped_route
 from tally.api.openapi import Contract
-from tally.api.responses import json_response
+from tally.api.responses import cache_headers, json_response
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.errors import TallyError
 from tally.profiles.contract import Call, Incoming, Profile
-from tally.result import Result
 from tally.service import Service
-
-
-def cache_headers(results: Sequence[Result]) -> dict[str, str]:
-    """`X-Tally-Cache: hit` when every answer came from the cache, else `miss`."""
-    hit = all(r.meta.get("cache", {}).get("hit") for r in results)
-    return {"X-Tally-Cache": "hit" if hit and results else "miss"}
 
 
 async def respond(profile: Profile, request: Request, who: Principal) -> Response:
@@ -39,19 +31,17 @@ async def respond(profile: Profile, request: Request, who: Principal) -> Respons
     call = Call(who, service.clock(), service.settings.limits, service.catalog)
     asked = profile.parse(incoming, call)
     answers = service.answers
-    headers: dict[str, str] = {}
     try:
         if profile.asks_in_steps():
-            answer: Any = await anyio.to_thread.run_sync(
-                profile.answer, asked, call, answers.runner(who)
-            )
+            runner = answers.runner(who)
+            answer: Any = await anyio.to_thread.run_sync(profile.answer, asked, call, runner)
+            results = runner.given
         else:
             results = [await answers.answer_async(q, who) for q in profile.to_queries(asked, call)]
             answer = profile.render(results, asked, call)
-            headers = cache_headers(results)
     except TallyError as error:
         raise profile.refine_error(error, asked) from None
-    return json_response(answer, headers=headers)
+    return json_response(answer, headers=cache_headers(results))
 
 
 def mount(app: FastAPI, profile: Profile) -> Contract:

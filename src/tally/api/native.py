@@ -11,7 +11,7 @@ from tally.api import models
 from tally.api.body import NDJSON_TYPES, parse_rows, read_bytes, read_json, require_json
 from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
 from tally.api.openapi import Contract
-from tally.api.responses import json_response
+from tally.api.responses import cache_headers, json_response
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.errors import ErrorDetail, TallyError, pointer
@@ -54,7 +54,7 @@ async def _query(request: Request) -> Query:
 @router.post("/v1/query", summary="Answer an aggregate question")
 async def query(request: Request, who: Principal = Depends(principal)) -> Response:
     result = await request.app.state.service.answers.answer_async(await _query(request), who)
-    return json_response(render_result(result))
+    return json_response(render_result(result), headers=cache_headers([result]))
 
 
 @router.post("/v1/query/sql", summary="The SQL a question would run (admin; never executed)")

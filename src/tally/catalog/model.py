@@ -15,6 +15,7 @@ from tally.catalog.vocabulary import (
     BASE_MEASURES,
     EMPTINESS_OPS,
     EQUALITY_OPS,
+    NULL_OPS,
     ORDER_OPS,
     TEXT_OPS,
     FilterOp,
@@ -99,7 +100,9 @@ class Column(BaseModel):
 
     @property
     def allowed_ops(self) -> tuple[FilterOp, ...]:
-        return self.ops if self.ops is not None else DEFAULT_OPS[self.type]
+        """Explicit `ops` narrow; the defaults of a type include the null tests on every
+        column (on one that is never null they are simply constant)."""
+        return self.ops if self.ops is not None else DEFAULT_OPS[self.type] + NULL_OPS
 
     @property
     def allowed_measures(self) -> tuple[MeasureOp, ...]:

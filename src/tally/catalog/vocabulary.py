@@ -94,6 +94,10 @@ NUMERIC_MEASURES = frozenset(
 COUNTING_MEASURES = frozenset({MeasureOp.COUNT, MeasureOp.COUNT_DISTINCT})
 """Measures that count values rather than read them: a JSON value is not cast to a number."""
 
+ZERO_WHEN_EMPTY = frozenset({*COUNTING_MEASURES, MeasureOp.SUM})
+"""Measures whose value over no rows is 0 for a dashboard (`fill: "zero"`); an average, a
+minimum, a maximum or a percentile of nothing has no value."""
+
 
 def base_measure(op: MeasureOp | str) -> MeasureOp:
     """The measure a shorthand stands for (`p95` -> `percentile`); any other measure itself."""

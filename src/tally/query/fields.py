@@ -54,10 +54,7 @@ class FieldRef:
             return JSON_KEY_OPS
         if self.kind == "map":
             return MAP_KEY_OPS
-        ops = self.column.allowed_ops
-        if self.column.nullable and self.column.ops is None:
-            ops = ops + tuple(o for o in NULL_OPS if o not in ops)
-        return ops
+        return self.column.allowed_ops
 
     @property
     def measures(self) -> tuple[MeasureOp, ...]:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# Every instant a query names (window, compare range, bucket origin) lies in this range: the
+# one every engine stores (ClickHouse's DateTime64 is the narrowest), far from the years where
+# calendar arithmetic (a previous year, the next bucket) leaves what Python can represent.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2300, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -15,3 +22,4 @@ class Limits:
     max_groups: int = 8
     max_filter_depth: int = 12
     max_filter_leaves: int = 256
+    max_offset: int = 1_000_000

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from importlib import resources
 from typing import Annotated, Any, Literal
-from zoneinfo import available_timezones
 
 from pydantic import (
     AwareDatetime,
@@ -179,7 +179,10 @@ class Query(Strict):
 
 @functools.cache
 def known_timezones() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
+    """The IANA names of the tzdata package: every engine knows each of them (a system zone
+    database also lists names such as `localtime` that some engines do not)."""
+    listed = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8")
+    return frozenset(listed.split()) | {"UTC"}
 
 
 def measure_label(measure: Measure) -> str:

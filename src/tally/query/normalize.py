@@ -12,12 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from tally.catalog.vocabulary import MeasureOp
 from tally.query.folding import fold_filter
 from tally.query.limits import Limits
 from tally.query.model import (
     SHORTHAND_QUANTILES,
     CompareRange,
-    Measure,
     Query,
     TimeGroup,
     TimeRange,
@@ -59,9 +59,8 @@ def spell_out_measures(query: Query, now: datetime, limits: Limits) -> Query:
     for m in query.measures:
         label = measure_label(m)
         if m.op in SHORTHAND_QUANTILES:
-            m = Measure(
-                op="percentile", field=m.field, q=SHORTHAND_QUANTILES[m.op], approx=m.approx
-            )
+            # A copy, not a new Measure: every other part (the measure's filter) stays.
+            m = m.model_copy(update={"op": MeasureOp.PERCENTILE, "q": SHORTHAND_QUANTILES[m.op]})
         measures.append(m.model_copy(update={"as_": label}))
     return query.model_copy(update={"measures": measures})
 

@@ -6,6 +6,8 @@ that field accept that operator and value, do these parts of the query fit toget
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tally.catalog.model import Dataset
 from tally.catalog.vocabulary import (
     HAVING_OPS,
@@ -17,8 +19,9 @@ from tally.catalog.vocabulary import (
 )
 from tally.errors import ErrorDetail, TallyError, pointer
 from tally.query.fields import FieldError, resolve_field
-from tally.query.limits import Limits
+from tally.query.limits import EARLIEST, LATEST, Limits
 from tally.query.model import (
+    CompareRange,
     Filter,
     Leaf,
     Query,
@@ -55,6 +58,8 @@ def validate(query: Query, dataset: Dataset, limits: Limits) -> None:
         errors.add("top needs at least one group_by field", "top")
     if query.limit is not None and query.limit > limits.max_rows:
         errors.add(f"limit must be at most {limits.max_rows}", "limit")
+    if query.offset > limits.max_offset:
+        errors.add(f"offset must be at most {limits.max_offset}", "offset")
     if query.scope is not None:
         for key in query.scope:
             if key not in dataset.tenant_columns:
@@ -162,7 +167,46 @@ def _check_groups(query: Query, dataset: Dataset, errors: _Collector, limits: Li
     return names
 
 
+def _instants(query: Query) -> list[tuple[datetime, tuple[str | int, ...]]]:
+    """Every instant the query names, with its path."""
+    found: list[tuple[datetime, tuple[str | int, ...]]] = []
+    if query.time is not None:
+        found += [
+            (t, ("time", name))
+            for name, t in (("start", query.time.start), ("end", query.time.end))
+            if t is not None
+        ]
+    if isinstance(query.compare, CompareRange):
+        found += [
+            (query.compare.start, ("compare", "start")),
+            (query.compare.end, ("compare", "end")),
+        ]
+    for i, group in enumerate(query.group_by):
+        if isinstance(group, TimeGroup) and group.origin is not None:
+            found.append((group.origin, ("group_by", i, "origin")))
+    return found
+
+
+def _check_bounds(query: Query, errors: _Collector, limits: Limits) -> None:
+    """Instants within the range every engine stores; no bucket wider than the longest window
+    (a wider one would round a window's end past it, or beyond any calendar)."""
+    for instant, path in _instants(query):
+        if not EARLIEST <= instant <= LATEST:
+            errors.add(f"must be from {EARLIEST:%Y-%m-%d} up to {LATEST:%Y-%m-%d} (UTC)", *path)
+    longest = limits.max_window_days * 86_400
+    for i, group in enumerate(query.group_by):
+        if isinstance(group, TimeGroup) and group.time != "auto":
+            if parse_interval(group.time).approx_seconds > longest:
+                errors.add(
+                    f"a bucket may be at most {limits.max_window_days} days long",
+                    "group_by",
+                    i,
+                    "time",
+                )
+
+
 def _check_time(query: Query, dataset: Dataset, errors: _Collector, limits: Limits) -> None:
+    _check_bounds(query, errors, limits)
     bucket = next((g for g in query.group_by if isinstance(g, TimeGroup)), None)
     if query.time is not None and dataset.time_column is None:
         errors.add(f"{dataset.name} has no time column", "time")

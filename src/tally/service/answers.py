@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from tally.engines.frame import Frame
 from tally.errors import unavailable
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.normalize import normalize
+from tally.query.nulls import settle_null_tests
 from tally.query.ordering import OTHER_KEY
 from tally.query.scope import Scope
 from tally.query.validate import validate
@@ -111,7 +112,8 @@ class Answers:
         principal.require("viewer")
         dataset = self.catalog.require(query.dataset, in_body=True)
         validate(query, dataset, self.settings.limits)
-        normalized = normalize(query, self.clock(), self.settings.limits)
+        settled = settle_null_tests(query, dataset)
+        normalized = normalize(settled, self.clock(), self.settings.limits)
         return Planned(normalized, dataset, dataset_scope(principal, dataset, normalized.scope))
 
     def _cache_key(self, planned: Planned) -> CacheKey:
@@ -152,6 +154,8 @@ class Answers:
         rows, totals = name_rows(compiled, frame, tz)
         if totals["total_rows"] is None:
             totals["total_rows"] = query.offset + len(frame)
+            if truncated and not len(frame):
+                totals["total_rows"] = self._count_rows(planned)
         if query.fill != "none":
             rows = fill_buckets(query, rows, compiled)
         if previous is not None:
@@ -167,6 +171,15 @@ class Answers:
         for observe in self.observers:
             observe(dataset.name, execute_ms / 1000)
         return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
+
+    def _count_rows(self, planned: Planned) -> int:
+        """The number of result rows of a query whose offset skips past all of them: the
+        counting window of the statement has no row to ride on, so ask for the first row."""
+        first = planned.query.model_copy(update={"offset": 0, "limit": 1})
+        probe = Planned(first, planned.dataset, planned.scope)
+        compiled = self._compile(probe, count_rows=True)
+        found = self._run_sql(compiled)
+        return found.first(compiled.total_rows_alias) if len(found) else 0
 
     def _compile(
         self, planned: Planned, compare: bool = False, count_rows: bool = False
@@ -191,13 +204,17 @@ class Answers:
 
 @dataclass(frozen=True)
 class BoundRunner:
-    """`Runner` (tally.result) for one principal: the narrow way profiles and reports ask."""
+    """`Runner` (tally.result) for one principal: the narrow way profiles and reports ask.
+    It keeps the results it gave, so the response can say whether they came from the cache."""
 
     answers: Answers
     principal: Principal
+    given: list[Result] = field(default_factory=list)
 
     def run(self, query: Query) -> Result:
-        return self.answers.answer(query, self.principal)
+        result = self.answers.answer(query, self.principal)
+        self.given.append(result)
+        return result
 
     def run_all(self, queries: Sequence[Query]) -> list[Result]:
         return [self.run(query) for query in queries]
