@@ -123,6 +123,13 @@ FILTERS = [
     _filter("ends_with", {"field": "kind", "op": "ends_with", "value": "w"}),
     _filter("like", {"field": "kind", "op": "like", "value": "%e%"}),
     _filter("like_underscore", {"field": "kind", "op": "like", "value": "_uy"}),
+    _filter("regex", {"field": "user_id", "op": "regex", "value": "^u[1-3]\\d?$"}),
+    _filter("regex_alternation", {"field": "kind", "op": "regex", "value": "(buy|sell)$"}),
+    _filter(
+        "regex_ci_unicode",
+        {"field": "kind", "op": "regex", "value": "^éch", "case_insensitive": True},
+    ),
+    _filter("regex_classes", {"field": "user_id", "op": "regex", "value": "[[:digit:]]{2}"}),
     _filter(
         "contains_unicode_ci",
         {"field": "kind", "op": "contains", "value": "échange", "case_insensitive": True},
@@ -429,6 +436,8 @@ PROFILES = [
                 "_or": [
                     {"status": {"_in": ["paid", "issued"]}},
                     {"customer": {"name": {"_ilike": "%a%"}}},
+                    {"customer": {"name": {"_similar": "(Acme|Blue)%", "_niregex": "ltd$"}}},
+                    {"issuer": {"name": {"_iregex": "^acme [a-z]{3,4}$"}}},
                 ]
             },
         },

@@ -136,7 +136,9 @@ def test_invalid_json(env: Env, raw: bytes) -> None:
 def test_the_limit_caps_the_groups(env: Env) -> None:
     answer = env.ok(body(group_by=["customer.name"], limit=2))
     assert len(answer["data"]) == 2
-    assert answer["meta"]["total_groups"] > 2
+    everything = env.ok(body(group_by=["customer.name"], limit=10_000))
+    assert len(everything["data"]) > 2
+    assert answer["data"] == everything["data"][:2]
 
 
 def test_values_are_data_never_sql(env: Env) -> None:

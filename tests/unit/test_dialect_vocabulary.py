@@ -48,7 +48,7 @@ def test_a_missing_method_operation_is_named_too() -> None:
 
         class NoPercentile(Dialect):
             renames = ARRAY_TESTS
-            unsupported = frozenset({FilterOp.IS_EMPTY, FilterOp.NOT_EMPTY})
+            unsupported = frozenset({FilterOp.IS_EMPTY, FilterOp.NOT_EMPTY, FilterOp.REGEX})
 
 
 def test_only_an_operation_that_is_one_call_can_be_renamed() -> None:
@@ -56,7 +56,7 @@ def test_only_an_operation_that_is_one_call_can_be_renamed() -> None:
 
         class RenamedSize(Dialect):
             renames = {**ARRAY_TESTS, FilterOp.IS_EMPTY: "empty"}
-            unsupported = frozenset({MeasureOp.PERCENTILE})
+            unsupported = frozenset({MeasureOp.PERCENTILE, FilterOp.REGEX})
 
 
 def test_an_abstract_dialect_leaves_operations_to_its_subclasses() -> None:
@@ -68,13 +68,19 @@ def test_an_abstract_dialect_leaves_operations_to_its_subclasses() -> None:
 
 
 class Narrow(Dialect):
-    """Renames for the text and array tests, no percentiles, no sizes, no LIKE."""
+    """Renames for the text and array tests, no percentiles, no sizes, no LIKE, no regex."""
 
     name = "narrow"
     sqlglot_name = "duckdb"
     renames = ARRAY_TESTS
     unsupported = frozenset(
-        {MeasureOp.PERCENTILE, FilterOp.IS_EMPTY, FilterOp.NOT_EMPTY, FilterOp.LIKE}
+        {
+            MeasureOp.PERCENTILE,
+            FilterOp.IS_EMPTY,
+            FilterOp.NOT_EMPTY,
+            FilterOp.LIKE,
+            FilterOp.REGEX,
+        }
     )
 
 

@@ -112,7 +112,7 @@ CASES: list[tuple[str, dict[str, Any], list[str], str]] = [
     ),
     ("missing-dataset", {}, ["/dataset"], "required"),
     ("dataset-not-a-string", {"dataset": 5}, ["/dataset"], "string"),
-    ("unknown-filter-operator", ev(filter=leaf("amount", "regex", 1)), ["/filter/op"], "eq"),
+    ("unknown-filter-operator", ev(filter=leaf("amount", "glob", 1)), ["/filter/op"], "eq"),
     ("leaf-without-field", ev(filter={"op": "eq", "value": 1}), ["/filter/field"], "required"),
     ("empty-and", ev(filter={"and": []}), ["/filter/and"], "at least 1"),
     (
@@ -586,7 +586,7 @@ def test_structural_problems_are_all_reported_at_once(
         timezone="Mars/Olympus",
         measures=[{"op": "median"}, {"op": "count", "x": 1}],
         order_by=[{"field": "count", "dir": "up"}],
-        filter={"or": [leaf("amount", "regex", 1), leaf("amount", "eq", 1, y=2)]},
+        filter={"or": [leaf("amount", "glob", 1), leaf("amount", "eq", 1, y=2)]},
     )
     response = post_query(client, admin_headers, body)
     assert_error(

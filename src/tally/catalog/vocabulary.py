@@ -29,6 +29,7 @@ class FilterOp(StrEnum):
     STARTS_WITH = "starts_with"
     ENDS_WITH = "ends_with"
     LIKE = "like"
+    REGEX = "regex"
     IS_NULL = "is_null"
     NOT_NULL = "not_null"
     HAS_ANY = "has_any"
@@ -65,6 +66,7 @@ TEXT_OPS = (
     FilterOp.STARTS_WITH,
     FilterOp.ENDS_WITH,
     FilterOp.LIKE,
+    FilterOp.REGEX,
 )
 NULL_OPS = (FilterOp.IS_NULL, FilterOp.NOT_NULL)
 EMPTINESS_OPS = (FilterOp.IS_EMPTY, FilterOp.NOT_EMPTY)

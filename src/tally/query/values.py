@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 from tally.catalog.model import ColumnType
 from tally.catalog.vocabulary import LIST_OPS, NO_VALUE_OPS, TEXT_OPS, FilterOp
 from tally.query.fields import FieldRef
+from tally.query.patterns import check_regex
 
 MAX_LIST = 1000
 _AWARE = TypeAdapter(AwareDatetime)
@@ -85,7 +86,8 @@ def coerce_value(ref: FieldRef, op: str, value: Any) -> Any:
             raise ValueError("between takes [min, max]")
         low, high = (_scalar(vtype, v, ref, op) for v in value)
         return [low, high]
-    return _scalar(vtype, value, ref, op)
+    found = _scalar(vtype, value, ref, op)
+    return check_regex(found) if op == FilterOp.REGEX else found
 
 
 def is_temporal(value: Any) -> bool:

@@ -57,6 +57,7 @@ def _probes() -> dict[str, Callable[[Dialect], Any]]:
         "contains": lambda d: d.contains(col, val),
         "starts_with": lambda d: d.starts_with(col, val),
         "ends_with": lambda d: d.ends_with(col, val),
+        "regex": lambda d: d.regex(col, val, False),
         "has_any / has_none": lambda d: d.has_any(col, val),
         "has_all": lambda d: d.has_all(col, val),
         "array fan-out": lambda d: d.fan_out(col),

@@ -194,6 +194,13 @@ class ClickHouseDialect(CalendarDialect):
     def count_distinct(self, value: exp.Expression, approx: bool) -> exp.Expression:
         return fn("uniq" if approx else "uniqExact", value)
 
+    def regex(
+        self, value: exp.Expression, pattern: exp.Expression, case_insensitive: bool
+    ) -> exp.Expression:
+        if case_insensitive:
+            pattern = fn("concat", lit("(?i)"), pattern)
+        return fn("match", value, pattern)
+
     def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
         return exp.GT(this=fn("position", value, needle), expression=lit(0))
 

@@ -366,6 +366,8 @@ class Compiler:
             )
             compare = exp.EQ if op == FilterOp.IS_EMPTY else exp.GT
             return compare(this=size, expression=exp.Literal.number(0))
+        if op == FilterOp.REGEX:
+            return self.dialect.regex(target, ctx.params.add(value), leaf.case_insensitive)
         if op in TEXT_OPS:
             needle = ctx.params.add(value.lower() if leaf.case_insensitive else value)
             if leaf.case_insensitive:

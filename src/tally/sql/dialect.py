@@ -33,6 +33,7 @@ SPELLED_BY: dict[Operation, str] = {
     FilterOp.HAS_ANY: "has_any",
     FilterOp.HAS_ALL: "has_all",
     FilterOp.IS_EMPTY: "size",
+    FilterOp.REGEX: "regex",
     MeasureOp.PERCENTILE: "percentile",
 }
 """The operations without a common SQL spelling, and the dialect method the compiler asks for
@@ -167,6 +168,12 @@ class Dialect:
 
     def starts_with(self, value: exp.Expression, prefix: exp.Expression) -> exp.Expression:
         return self._renamed(FilterOp.STARTS_WITH, value, prefix)
+
+    def regex(
+        self, value: exp.Expression, pattern: exp.Expression, case_insensitive: bool
+    ) -> exp.Expression:
+        """Whether `pattern` (of the common core, query/patterns.py) matches anywhere in it."""
+        raise Unsupported(self.name, "regular expressions")
 
     def ends_with(self, value: exp.Expression, suffix: exp.Expression) -> exp.Expression:
         return self._renamed(FilterOp.ENDS_WITH, value, suffix)

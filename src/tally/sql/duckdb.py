@@ -106,6 +106,12 @@ class DuckDBDialect(CalendarDialect):
             return fn("approx_count_distinct", value)
         return super().count_distinct(value, approx)
 
+    def regex(
+        self, value: exp.Expression, pattern: exp.Expression, case_insensitive: bool
+    ) -> exp.Expression:
+        options = [lit("i")] if case_insensitive else []
+        return fn("regexp_matches", value, pattern, *options)
+
     def fan_out(self, array: exp.Expression) -> exp.Expression:
         non_empty = exp.GT(this=fn("len", array), expression=lit(0))
         null_list = exp.Array(

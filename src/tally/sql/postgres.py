@@ -113,6 +113,12 @@ class PostgresDialect(CalendarDialect):
         """Exact even when `approx` is asked: PostgreSQL has no built-in sketch."""
         return super().count_distinct(value, False)
 
+    def regex(
+        self, value: exp.Expression, pattern: exp.Expression, case_insensitive: bool
+    ) -> exp.Expression:
+        kind = exp.RegexpILike if case_insensitive else exp.RegexpLike
+        return kind(this=value, expression=pattern)
+
     def contains(self, value: exp.Expression, needle: exp.Expression) -> exp.Expression:
         return exp.GT(this=fn("strpos", value, needle), expression=lit(0))
 

@@ -15,6 +15,9 @@ from tally.catalog.model import Column, ColumnType, Dataset
 from tally.profiles.records_statistics.errors import Problems
 
 ROOTS = ("invoices", "transactions", "companies", "contacts", "documents")
+WORKSPACE_FIELDS = frozenset({"workspace_id"})
+"""Fields of the workspace type: they name the tenant, and the records API compares them with
+`eq` only (a pattern or a range over workspace ids would be a way to probe for others)."""
 
 
 class Kind(StrEnum):

@@ -18,7 +18,7 @@ from datetime import timedelta
 from tally.catalog.model import Column, Dataset
 from tally.profiles.records_statistics.conditions import Condition, all_of, any_of, null_test
 from tally.profiles.records_statistics.errors import Problems
-from tally.profiles.records_statistics.fields import Kind, kind_of, lookup
+from tally.profiles.records_statistics.fields import WORKSPACE_FIELDS, Kind, kind_of, lookup
 from tally.profiles.records_statistics.models import FilterRule
 from tally.profiles.records_statistics.values import compare_leaf, day_start, leaf
 
@@ -57,7 +57,7 @@ def _rule(dataset: Dataset, rule: FilterRule, problems: Problems, index: int) ->
     if column is None:
         return True
     kind = kind_of(column)
-    allowed = OPERATORS[kind]
+    allowed = ("eq",) if column.name in WORKSPACE_FIELDS else OPERATORS[kind]
     if rule.operator not in allowed:
         problems.add(
             f"operator {rule.operator!r} is not available on {rule.field!r} ({kind}); "

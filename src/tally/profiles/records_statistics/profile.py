@@ -16,7 +16,7 @@ from tally.profiles.contract import Call, Example, Incoming, Profile
 from tally.profiles.records_statistics.currency import currency_meta
 from tally.profiles.records_statistics.errors import StatisticsError, render_error
 from tally.profiles.records_statistics.models import StatisticsRequest, parse_request
-from tally.profiles.records_statistics.render import render
+from tally.profiles.records_statistics.render import render, whole_valued
 from tally.profiles.records_statistics.translate import Plan, translate
 from tally.query.model import Query
 from tally.result import Result
@@ -24,11 +24,11 @@ from tally.result import Result
 
 class StatisticsMeta(BaseModel):
     currency: str | None = Field(
-        default=None, description="the one currency of the money amounts read (null: mixed)"
+        default=None,
+        description="present when a money amount is aggregated: the one currency of the "
+        "amounts read (null when they are mixed)",
     )
-    warnings: list[str] | None = None
-    total_groups: int = Field(description="the number of groups before `limit`")
-    cache: dict[str, Any] | None = Field(default=None, description="hit, stale, generated_at")
+    warnings: list[str] | None = Field(default=None, description="present when there is one")
 
 
 class StatisticsResponse(BaseModel):
@@ -71,10 +71,11 @@ class RecordsStatistics(Profile[Plan]):
         return [request.query, request.currency_query]
 
     def render(self, results: Sequence[Result], request: Plan, call: Call) -> dict[str, Any]:
+        whole = whole_valued(request.query, call.catalog.require(request.query.dataset))
         if request.currency_query is None:
-            return render(results[0])
+            return render(results[0], whole)
         currency, warnings = currency_meta(results[1].rows[0], request.money, results[0].groups)
-        return render(results[0], currency, warnings)
+        return render(results[0], whole, currency, warnings)
 
     def refine_error(self, error: TallyError, request: Plan) -> TallyError:
         """A refused workspace names `workspaceId`, the field the caller has to change."""
