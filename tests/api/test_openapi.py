@@ -50,12 +50,13 @@ def test_every_route_documents_its_answers_and_security(document: dict) -> None:
         assert any(s.startswith("2") for s in statuses), (method, path)
         assert "422" not in statuses or path == "/feedback/aggregate", (method, path)
         if path not in ("/healthz", "/readyz", "/metrics"):
-            assert operation["security"] == [{"bearer": []}], (method, path)
+            assert operation["security"] == [{"bearer": []}, {"basic": []}], (method, path)
             assert {"401", "429", "500"} <= statuses, (method, path)
         if method == "post" and path != "/v1/cache/clear":
             assert "requestBody" in operation, (method, path)
             assert {"413", "415"} <= statuses, (method, path)
-    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    schemes = document["components"]["securitySchemes"]
+    assert (schemes["bearer"]["scheme"], schemes["basic"]["scheme"]) == ("bearer", "basic")
 
 
 def test_every_parameter_a_profile_reads_is_documented(document: dict) -> None:

@@ -260,7 +260,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def latency_trend(rows: Rows, days: int = 7) -> list[dict[str, Any]]:
     def p(q: float):
-        return lambda rs: percentile([r["latency_ms"] for r in rs], q) if rs else 0
+        return lambda rs: percentile([r["latency_ms"] for r in rs], q) if rs else None
 
     return daily(in_window(rows["runs"], days), days, runs=len, p50=p(0.5), p99=p(0.99))
 

@@ -4,9 +4,9 @@ A seeded generator makes feedback rows of two projects with every case the endpo
 distinguishes: scorer and monitor ids that are prefixes of one another (`tox`, `toxicity`,
 `toxicity_v2`; `mon`, `monday`, `monitor_prod`), refs with and without a `:digest`, null refs,
 span types read from the ref path, rows with tags only, rows with several rating keys, repeated
-tags, null agents, a 12-hour gap without rows, and rows on the edges of the test window. The rows
-go in through the real ingestion API; the oracle here recomputes every response in plain Python
-from those same rows and never calls Tally code.
+tags, null agents (which Weave's store holds as `""`), a 12-hour gap without rows, and rows on
+the edges of the test window. The rows go in through the real ingestion API; the oracle here
+recomputes every response in plain Python from those same rows and never calls Tally code.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def matches(row: dict[str, Any], body: dict[str, Any]) -> bool:
         ("rating_max", lambda v: rating is not None and rating <= v),
         ("monitor_ids", lambda v: _id_matches(object_id(row["trigger_ref"]), v)),
         ("scorer_ids", lambda v: _id_matches(object_id(row["runnable_ref"]), v)),
-        ("span_agent_names", lambda v: row["span_agent_name"] in v),
+        ("span_agent_names", lambda v: (row["span_agent_name"] or "") in v),
         ("span_types", lambda v: row["weave_ref"].split("/")[-2] in v),
     ]
     return all(test(body[name]) for name, test in checks if body.get(name) not in (None, []))
@@ -192,7 +192,19 @@ def expected(rows: list[dict[str, Any]], body: dict[str, Any]) -> list[dict[str,
             bucket["rating_sums"][key] = bucket["rating_sums"].get(key, 0) + value
     if not out and not size and not group_by:
         out[(0, ())] = _empty(None, [], ())
-    return [out[key] for key in sorted(out)]
+    return [out[key] for key in sorted(out, key=lambda key: _order(key, group_by))]
+
+
+# Weave's ClickHouse column is Enum8('UNSET'=0, 'OK'=1, 'ERROR'=2): groups sort by the number.
+STATUS_NUMBERS = {"UNSET": 0, "OK": 1, "ERROR": 2}
+
+
+def _order(key: tuple, group_by: list[str]) -> tuple:
+    start, values = key
+    return start, [
+        STATUS_NUMBERS[v] if name == "span_status_code" else v
+        for name, v in zip(group_by, values, strict=True)
+    ]
 
 
 def _empty(start: int | None, group_by: list[str], values: tuple) -> dict[str, Any]:

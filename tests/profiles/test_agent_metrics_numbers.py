@@ -188,7 +188,8 @@ def test_interval_in_seconds_matches_the_same_interval_in_words(env: Env) -> Non
 def test_filters_and_groups_together(env: Env) -> None:
     filters = [
         {"fieldName": "agentName", "operator": "IN", "value": ["support-bot", "Support-Helper"]},
-        {"fieldName": "httpStatusCode", "operator": "BETWEEN", "value": [200, 500]},
+        {"fieldName": "httpStatusCode", "operator": "GREATER_THAN_EQUAL", "value": 200},
+        {"fieldName": "httpStatusCode", "operator": "LESS_THAN_EQUAL", "value": 500},
         {"metadataKey": "region", "operator": "NOT_EQUAL", "value": "eu-west-1"},
         {"fieldName": "team", "operator": "ARRAY_HAS_NONE", "value": ["finance"]},
     ]

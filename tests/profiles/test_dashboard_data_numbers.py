@@ -119,6 +119,15 @@ def test_latency_trend_exact_percentiles(env: Env, days: int) -> None:
     same(env.data(type="latency_trend", days=days), oracle.latency_trend(env.rows, days))
 
 
+def test_days_without_runs_have_no_latency(env: Env) -> None:
+    """p50 and p99 of no runs are null, not 0 ms; the run count is 0."""
+    days = env.data(type="latency_trend", days=60)
+    empty = [day for day in days if day["runs"] == 0]
+    assert empty and len(empty) < len(days)
+    assert all(day["p50"] is None and day["p99"] is None for day in empty)
+    assert all(day["p50"] > 0 for day in days if day["runs"])
+
+
 @pytest.mark.parametrize("model", [None, "mdl_a", "mdl_b", "mdl_unknown"])
 def test_model_metrics_trend(env: Env, model: str | None) -> None:
     params = {"modelId": model} if model else {}

@@ -139,12 +139,12 @@ def test_unknown_type(env: Env) -> None:
 
 
 @pytest.mark.parametrize("kind", list(ACCEPTS))
-def test_parameters_a_type_does_not_accept(env: Env, kind: str) -> None:
+def test_parameters_a_type_does_not_read_are_ignored(env: Env, kind: str) -> None:
     for name in OPTIONAL:
         params = minimal(kind) | {name: VALUES.get(name, "x1")}
         response = env.get(**params)
         if name not in ACCEPTS[kind]:
-            bad_request(response, name, "not accepted", kind)
+            answered(response, env.rows, minimal(kind))
         elif name == "filterId":  # accepted, but only with a groupBy
             bad_request(response, "filterId", "groupBy")
         elif name == "segmentId":  # x1 is no segment
@@ -195,12 +195,37 @@ def test_days_at_the_edges(env: Env, days: int) -> None:
     answered(env.get(**params), env.rows, params)
 
 
-def test_unknown_and_repeated_parameters(env: Env) -> None:
-    bad_request(env.get(type="summary", window="7"), "unknown parameter window")
-    repeated = env.client.get(
-        f"{PATH}?type=summary&type=funnel", headers={**env.admin, "X-Tenant-Id": TENANT}
-    )
-    bad_request(repeated, "type", "more than once")
+def query_string(env: Env, query: str) -> Any:
+    return env.client.get(f"{PATH}?{query}", headers={**env.admin, "X-Tenant-Id": TENANT})
+
+
+def test_unknown_parameters_are_ignored(env: Env) -> None:
+    """A cache-buster (`_=...`) or any parameter no type reads changes nothing."""
+    busted = query_string(env, "type=daily_trend&days=14&_=1714521600000&_=1&window=x")
+    answered(busted, env.rows, {"type": "daily_trend", "days": "14"})
+
+
+def test_one_parameter_set_serves_every_widget(env: Env) -> None:
+    shared = "days=14&groupBy=channel&baselineDays=7&offerId=off_01&modelId=m_x&filterId=ch_web"
+    for kind in ACCEPTS:
+        params = {"type": kind, "days": "14"} | {
+            name: value
+            for name, value in (pair.split("=") for pair in shared.split("&"))
+            if name in ACCEPTS[kind] or name == "offerId" and kind == "why_not_ranked"
+        }
+        answered(query_string(env, f"type={kind}&{shared}"), env.rows, params)
+
+
+def test_a_malformed_parameter_the_type_does_not_read_is_ignored(env: Env) -> None:
+    answered(env.get(type="summary", days="seven"), env.rows, {"type": "summary"})
+    answered(env.get(type="daily_trend", baselineDays="x"), env.rows, {"type": "daily_trend"})
+    twice = query_string(env, "type=funnel&days=3&days=4&segmentId=a&segmentId=b")
+    answered(twice, env.rows, {"type": "funnel"})
+
+
+def test_repeated_parameters_the_type_reads(env: Env) -> None:
+    bad_request(query_string(env, "type=summary&type=funnel"), "type", "more than once")
+    bad_request(query_string(env, "type=daily_trend&days=3&days=4"), "days", "more than once")
 
 
 SEGMENT_TYPES = [kind for kind, accepted in ACCEPTS.items() if "segmentId" in accepted]

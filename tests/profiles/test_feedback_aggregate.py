@@ -60,6 +60,7 @@ CASES: dict[str, dict[str, Any]] = {
     "scorer prefix": {"scorer_ids": ["tox*"]},
     "scorer exact and prefix": {"scorer_ids": ["relevance", "toxicity_*"]},
     "span_agent_names": {"span_agent_names": ["support", "nobody"]},
+    "span_agent_names with the empty name": {"span_agent_names": ["", "research"]},
     "span_types turn": {"span_types": ["agent_turn"]},
     "span_types both": {"span_types": ["agent_turn", "agent_conversation"]},
     "families combined": {
@@ -116,12 +117,53 @@ def test_buckets_are_sparse(env: Env) -> None:
 
 def test_rows_are_ordered_by_bucket_then_group(env: Env) -> None:
     request = body(time_bucket_seconds=21600, group_by=["span_agent_name", "span_status_code"])
+    status = {"UNSET": 0, "OK": 1, "ERROR": 2}
     keys = [
-        (b["time_bucket_start_ms"], tuple(b["group"].values()))
+        (
+            b["time_bucket_start_ms"],
+            b["group"]["span_agent_name"],
+            status[b["group"]["span_status_code"]],
+        )
         for b in env.answer(request)["buckets"]
     ]
     assert keys == sorted(keys) and len(set(keys)) == len(keys)
-    assert any(values[0] == "" for _, values in keys), "a null agent name renders as ''"
+    assert any(name == "" for _, name, _ in keys), "a null agent name renders as ''"
+
+
+def test_status_groups_follow_the_enum_not_the_name(env: Env) -> None:
+    """Weave's production store orders span_status_code by its Enum8 number."""
+    answer = env.answer(body(group_by=["span_status_code"]))
+    assert [b["group"]["span_status_code"] for b in answer["buckets"]] == ["UNSET", "OK", "ERROR"]
+
+
+def test_the_empty_agent_name_matches_feedback_without_an_agent(env: Env) -> None:
+    """In Weave a missing agent name is "", so [""] selects exactly those rows."""
+    answer = env.answer(body(span_agent_names=[""]))
+    without = [
+        row
+        for row in env.rows
+        if row["project_id"] == PROJECT
+        and WINDOW[0] <= created_ms(row) < WINDOW[1]
+        and row["span_agent_name"] is None
+    ]
+    assert len(without) > 50
+    assert answer["buckets"][0]["total_count"] == len(without)
+
+
+def test_a_repeated_group_by_entry_groups_once(env: Env) -> None:
+    twice = env.answer(body(group_by=["scorer_id", "span_status_code", "scorer_id"]))
+    once = env.answer(body(group_by=["scorer_id", "span_status_code"]))
+    assert twice["buckets"] == once["buckets"] and len(once["buckets"]) > 5
+
+
+def test_repeated_and_covered_items_change_nothing(env: Env) -> None:
+    plain = body(feedback_types=["wandb."], tags=["pii"], scorer_ids=["tox*"])
+    padded = body(
+        feedback_types=["wandb.", "wandb.runnable.*", "wandb.annotation.thumbs", "wandb.*"] * 100,
+        tags=["pii"] * 2_000,
+        scorer_ids=["tox*", "toxicity*", "tox"] * 300,
+    )
+    assert env.answer(padded)["buckets"] == env.answer(plain)["buckets"]
 
 
 def test_rating_bounds_drop_rows_without_the_main_rating(env: Env) -> None:
@@ -157,6 +199,14 @@ def test_an_unspellable_bucket_size_is_still_epoch_aligned(env: Env) -> None:
     ]
 
 
+def test_a_bucket_longer_than_the_ir_can_spell_starts_at_the_epoch(env: Env) -> None:
+    """Weave takes any bucket size; one of 10**12 s holds every row of the window at 0."""
+    answer = env.answer(body(time_bucket_seconds=10**12))
+    assert answer["time_bucket_seconds"] == 10**12
+    assert [b["time_bucket_start_ms"] for b in answer["buckets"]] == [0]
+    assert answer["buckets"][0]["total_count"] == env.answer(body())["buckets"][0]["total_count"]
+
+
 def test_one_row_when_nothing_matches(env: Env) -> None:
     answer = env.answer(body(tags=["no-such-tag"]))
     assert answer["buckets"] == [
@@ -178,6 +228,14 @@ def test_an_all_time_total_may_span_more_than_31_days(env: Env) -> None:
     request = {"project_id": PROJECT, "after_ms": 0, "before_ms": DATA_END_MS + 400 * 86_400_000}
     answer = env.answer(request)
     assert answer["buckets"] == expected(env.rows, request)
+    assert answer["buckets"][0]["total_count"] == sum(r["project_id"] == PROJECT for r in env.rows)
+
+
+@pytest.mark.parametrize("before_ms", [2**53 - 1, 1e17, "253402300800000"])
+def test_a_bound_past_year_9999_means_until_forever(env: Env, before_ms: Any) -> None:
+    """Weave has no upper bound on before_ms; JavaScript clients send MAX_SAFE_INTEGER."""
+    answer = env.answer({"project_id": PROJECT, "after_ms": 0, "before_ms": before_ms})
+    assert answer["before_ms"] == int(before_ms)
     assert answer["buckets"][0]["total_count"] == sum(r["project_id"] == PROJECT for r in env.rows)
 
 

@@ -28,7 +28,13 @@ SECURITY = {
         "scheme": "bearer",
         "description": "a Tally API key (`tly_...`, made by `tally keys create` or "
         "`POST /v1/keys`) or a JWT from the configured issuer",
-    }
+    },
+    "basic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "the same token as the password, with any user name (W&B clients send "
+        "user `api` and their API key); same scope, role and rate limit as Bearer",
+    },
 }
 
 
@@ -130,7 +136,7 @@ def _operation(contract: Contract, refs: dict[tuple[type[BaseModel], Mode], Any]
         }
     operation["responses"] = responses
     if contract.secured:
-        operation["security"] = [{"bearer": []}]
+        operation["security"] = [{scheme: []} for scheme in SECURITY]
     if contract.example is not None:
         operation["x-example"] = contract.example.summary
     return operation

@@ -1,11 +1,18 @@
-"""Bearer tokens to principals, as a FastAPI dependency, rate limited per principal.
+"""Tokens to principals, as a FastAPI dependency, rate limited per principal.
 
-A token that looks like an API key (`tly_...`) is looked up in the key store; anything else goes
-to the JWT verifier when one is configured. Every failure is a 401 raised as a `TallyError`, so a
-profile's router renders it in its own error shape.
+The token comes as `Authorization: Bearer <token>`, or as the password of `Authorization: Basic`
+(any user name): W&B's SDKs send their API key as `Basic base64("api:<key>")`, so a Weave client
+configured with a Tally key as its API key authenticates unchanged. Both carry the same token to
+the same `authenticate`, so scope, role, rate limit and the key's last-use record do not depend
+on the scheme. A token that looks like an API key (`tly_...`) is looked up in the key store;
+anything else goes to the JWT verifier when one is configured. Every failure is a 401 raised as a
+`TallyError`, so a profile's router renders it in its own error shape.
 """
 
 from __future__ import annotations
+
+import base64
+import binascii
 
 from fastapi import FastAPI, Request
 
@@ -25,11 +32,26 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def bearer_token(request: Request) -> str | None:
+    """The token of the Authorization header: a bearer token, or a Basic password; None when
+    there is none (no header, another scheme, Basic credentials that do not decode)."""
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    scheme, _, credentials = header.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "basic":
+        credentials = _basic_password(credentials)
+    elif scheme.lower() != "bearer":
         return None
-    return token.strip()
+    return credentials or None
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of `base64(user:password)` (RFC 7617); "" when it is not that."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    _, colon, password = decoded.partition(":")
+    return password.strip() if colon else ""
 
 
 def authenticate(request: Request, token: str) -> Principal:
@@ -54,5 +76,5 @@ async def principal(request: Request) -> Principal:
     """On the event loop: a key lookup is a local SQLite read, and a thread hop costs more."""
     token = bearer_token(request)
     if token is None:
-        raise unauthorized("send Authorization: Bearer <token>")
+        raise unauthorized("send Authorization: Bearer <token> (or Basic with the key as password)")
     return authenticate(request, token)

@@ -1,9 +1,13 @@
 """The datasources of the metrics API: each API field, the column it reads, and its operators.
 
-The operator lists are the public contract of the API (spec 001's table), kept here as data
-rather than derived from the catalog: the API refuses operators the engine could run (EQUAL or
-IS_NULL on agentName) and the table, not the storage, decides. Everything else about a field
-(its value type, whether it can be null, which aggregations fit it) comes from the catalog.
+The operator lists are the public contract of the API: the per-field table of the product's
+documentation (Agent Metrics: Filtering), kept here as data rather than derived from the
+catalog: the API refuses operators the engine could run (EQUAL or IS_NULL on agentName,
+BETWEEN on httpStatusCode, EQUAL on latencyMs) and the table, not the storage, decides.
+inputTokens, outputTokens and costUsd are not in the agent table (decided): they take the range
+set the table gives latencyMs, which is what the product's sibling model-metrics table gives
+those same fields. Everything else about a field (its value type, whether it can be null, which
+aggregations fit it) comes from the catalog.
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ TEXT_OPS = (
     "STRING_CONTAINS", "STRING_NOT_CONTAINS", "STRING_STARTS_WITH", "STRING_NOT_STARTS_WITH",
     "STRING_ENDS_WITH", "STRING_NOT_ENDS_WITH",
 )  # fmt: skip
-NUMERIC_OPS = (
+STATUS_OPS = (
     "EQUAL", "NOT_EQUAL", "IN", "NOT_IN", "GREATER_THAN", "LESS_THAN", "GREATER_THAN_EQUAL",
-    "LESS_THAN_EQUAL", "BETWEEN", "IS_NULL", "IS_NOT_NULL",
+    "LESS_THAN_EQUAL", "IS_NULL",
 )  # fmt: skip
+RANGE_OPS = ("GREATER_THAN", "LESS_THAN", "GREATER_THAN_EQUAL", "LESS_THAN_EQUAL", "BETWEEN")
 BOOLEAN_OPS = ("EQUAL",)
 ARRAY_OPS = ("ARRAY_HAS_ANY", "ARRAY_HAS_NONE")
 
@@ -106,11 +111,11 @@ AGENT_METRICS = Datasource(
         ),
         ApiField("conversationID", "conversation_id", TEXT_OPS),
         ApiField("isFailure", "is_failure", BOOLEAN_OPS),
-        ApiField("httpStatusCode", "http_status_code", NUMERIC_OPS),
-        ApiField("latencyMs", "latency_ms", NUMERIC_OPS),
-        ApiField("inputTokens", "input_tokens", NUMERIC_OPS),
-        ApiField("outputTokens", "output_tokens", NUMERIC_OPS),
-        ApiField("costUsd", "cost_usd", NUMERIC_OPS),
+        ApiField("httpStatusCode", "http_status_code", STATUS_OPS),
+        ApiField("latencyMs", "latency_ms", RANGE_OPS),
+        ApiField("inputTokens", "input_tokens", RANGE_OPS),
+        ApiField("outputTokens", "output_tokens", RANGE_OPS),
+        ApiField("costUsd", "cost_usd", RANGE_OPS),
         ApiField("team", "team", ARRAY_OPS),
     ),
 )

@@ -17,7 +17,7 @@ from tally.profiles.agent_metrics.fields import (
     Datasource,
 )
 from tally.query.fields import resolve_field
-from tally.query.model import And, Const, Filter, Leaf, Not
+from tally.query.model import And, Filter, Leaf, Not
 
 _KINDS = {
     ColumnType.STRING: "string",
@@ -41,25 +41,17 @@ def subject_rows(source: Datasource, field: ApiField) -> Leaf | None:
 
 def filter_node(
     source: Datasource, dataset: Dataset, field: ApiField, operator: str, value: Any
-) -> Filter | None:
-    """The IR condition of one filter; None when it holds for every row."""
+) -> Filter:
+    """The IR condition of one filter."""
     if operator not in field.operators:
         raise FilterError(f'Field "{field.name}" does not support operator "{operator}"')
     ref = resolve_field(dataset, field.column)
     typed = _value(field, operator, value, _KINDS[ref.value_type])
     op, negated = OPERATORS[operator]
-    node: Filter | None
-    if operator in NO_VALUE_OPERATORS and ref.kind == "column" and not ref.column.nullable:
-        # The IR refuses is_null on a column the catalog declares never null, and the API
-        # still accepts IS_NULL there: the answer is known, no row.
-        node = Const(const=False) if operator == "IS_NULL" else None
-    else:
-        leaf = Leaf(field=field.column, op=op, value=typed)
-        node = Not(not_=leaf) if negated else leaf
+    leaf = Leaf(field=field.column, op=op, value=typed)
+    node: Filter = Not(not_=leaf) if negated else leaf
     subject = subject_rows(source, field)
-    if subject is None:
-        return node
-    return subject if node is None else And(and_=[subject, node])
+    return node if subject is None else And(and_=[subject, node])
 
 
 def _value(field: ApiField, operator: str, value: Any, kind: str) -> Any:

@@ -1,15 +1,16 @@
 """The query string of `GET /api/v1/dashboard-data` and the tenant a request is about.
 
-Parameters keep the API's camelCase names; the model is strict about names (an unknown parameter
-is a 400) and lenient about text (`days=30` is a string in a query string). A parameter given
-twice is refused rather than silently resolved. Which parameters a `type` accepts is decided by
-its report (see `translate`).
+Parameters keep the API's camelCase names; the model is lenient about text (`days=30` is a string
+in a query string). Dashboards send one parameter set to every widget, and browsers add
+cache-busters (`_=1714...`), so only the parameters the asked `type` reads are looked at (see
+`translate`): any other, unknown or read by other types, is ignored, even when malformed or
+repeated. A parameter the type reads, given twice, is refused rather than silently resolved.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -29,7 +30,7 @@ Days = Annotated[int, Field(ge=1, le=365)]
 class DashboardDataParams(BaseModel):
     """Every query parameter the endpoint knows, under its API name."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(frozen=True)
 
     type: str = "summary"
     days: Days = 7
@@ -52,18 +53,19 @@ def api_name(field_name: str) -> str:
 
 def _reason(error: dict) -> str:
     name = ".".join(str(p) for p in error["loc"]) or "query"
-    if error["type"] == "extra_forbidden":
-        return f"unknown parameter {name}"
     if error["type"] in ("greater_than_equal", "less_than_equal", "int_parsing", "int_type"):
         return f"{name} must be an integer between 1 and 365"
     return f"{name}: {error['msg']}"
 
 
-def parse_params(items: Sequence[tuple[str, str]]) -> DashboardDataParams:
-    """The parameters, or one 400 naming every problem."""
+def parse_params(items: Sequence[tuple[str, str]], read: Collection[str]) -> DashboardDataParams:
+    """The parameters named in `read` (API names; the rest are ignored), or one 400 naming every
+    problem."""
     seen: dict[str, str] = {}
     problems = []
     for key, value in items:
+        if key not in read:
+            continue
         if key in seen:
             problems.append(f"{key} is given more than once")
         seen[key] = value

@@ -20,7 +20,6 @@ from tally.profiles.dashboard_data.models import (
     TENANT_HEADER,
     TENANT_PATTERN,
     DashboardDataParams,
-    parse_params,
     tenant_of,
 )
 from tally.profiles.dashboard_data.translate import to_report
@@ -52,7 +51,8 @@ def _query_parameters() -> tuple[Parameter, ...]:
         described = dict(field)
         if name == "type":
             described["enum"] = list(REPORTS)
-        text = described.pop("description", None) or f"the report's {name} (where its type uses it)"
+        text = described.pop("description", None) or f"the report's {name}"
+        text += " (ignored by the types that do not read it)" if name != "type" else ""
         found.append(Parameter(name, "query", text, described))
     return tuple(found)
 
@@ -82,7 +82,7 @@ class DashboardData(Profile[Asked]):
     )
 
     def parse(self, incoming: Incoming, call: Call) -> Asked:
-        report, ask = to_report(parse_params(incoming.query))
+        report, ask = to_report(incoming.query)
         return Asked(report, ask, tenant_of(incoming.headers, call.principal))
 
     def answer(self, request: Asked, call: Call, runner: Runner) -> Any:

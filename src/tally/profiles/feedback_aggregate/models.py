@@ -1,8 +1,16 @@
-"""The request body of `POST /feedback/aggregate` and the rules that span several of its fields.
+"""The request body of `POST /feedback/aggregate`, parsed the way Weave's own model parses it.
 
-Field rules live on the model (pydantic reports them with their own `type`); rules that compare
-fields (the window, the 31-day cap, the bucket count) are checked afterwards by `cross_check`
-so each problem can still point at the field a caller has to change.
+The model mirrors `FeedbackAggregateReq` of Weave's trace server (weave 0.53.13, the last release
+that ships the server models): the same fields, types and bounds, pydantic's lax mode (so
+`"1704067200000"`, `1.7e12` and `"3600"` are the integers they spell), and unknown fields
+ignored (Weave's `BaseModelStrict` has ignored them since 0.53.4). Weave has no limit on list
+lengths, string lengths or `before_ms`, an empty `project_id` is a string like any other, and a
+repeated `group_by` entry is accepted (Tally groups by it once and reports it once, as a
+`group` object can hold a key only once). The only bounds Tally adds are the service's request
+body size (`TALLY_MAX_BODY_BYTES`) and the engine-facing bounds of `bounds.py`.
+
+Rules that compare fields (the window, the 31-day cap, the bucket count) are Weave's
+`_validate`, checked afterwards by `cross_check` so each problem points at a field.
 """
 
 from __future__ import annotations
@@ -17,36 +25,31 @@ from tally.profiles.feedback_aggregate.errors import problem
 DAY_MS = 86_400_000
 MAX_RANGE_DAYS = 31
 MAX_BUCKETS = 256
-# 9999-12-31T23:59:59.999Z: the last instant a timestamp column (and Python) can hold.
-MAX_MS = 253_402_300_799_999
-MAX_ITEMS = 64
 
 GroupName = Literal["scorer_id", "span_agent_name", "span_agent_version", "span_status_code"]
 SpanType = Literal["agent_turn", "agent_conversation"]
-Text = Annotated[str, Field(max_length=256)]
-Texts = Annotated[list[Text], Field(max_length=MAX_ITEMS)]
-Rating = Annotated[float, Field(ge=0, le=1)]
-Millis = Annotated[int, Field(ge=0, le=MAX_MS)]
+Rating = Annotated[float, Field(ge=0.0, le=1.0)]
+Millis = Annotated[int, Field(ge=0)]
 
 
 class FeedbackAggregateReq(BaseModel):
     """Aggregate scorer feedback of one project by time bucket and dimension."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-    project_id: Annotated[str, Field(min_length=1, max_length=256)]
-    after_ms: Millis
-    before_ms: Millis
+    project_id: str = Field(examples=["entity/project"])
+    after_ms: Millis = Field(description="Inclusive lower bound on created_at (ms since epoch).")
+    before_ms: Millis = Field(description="Exclusive upper bound on created_at (ms since epoch).")
     time_bucket_seconds: Annotated[int, Field(gt=0)] | None = None
-    feedback_types: Texts = Field(default_factory=list)
-    tags: Texts = Field(default_factory=list)
+    feedback_types: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
     rating_min: Rating | None = None
     rating_max: Rating | None = None
-    monitor_ids: Texts = Field(default_factory=list)
-    scorer_ids: Texts = Field(default_factory=list)
-    span_agent_names: Texts = Field(default_factory=list)
-    span_types: Annotated[list[SpanType], Field(max_length=MAX_ITEMS)] = Field(default_factory=list)
-    group_by: Annotated[list[GroupName], Field(max_length=4)] = Field(default_factory=list)
+    monitor_ids: list[str] = Field(default_factory=list)
+    scorer_ids: list[str] = Field(default_factory=list)
+    span_agent_names: list[str] = Field(default_factory=list)
+    span_types: list[SpanType] = Field(default_factory=list)
+    group_by: list[GroupName] = Field(default_factory=list)
 
     @property
     def filtered(self) -> bool:
@@ -66,6 +69,11 @@ class FeedbackAggregateReq(BaseModel):
     def bare_total(self) -> bool:
         """One unbucketed, ungrouped, unfiltered total: the only answer allowed past 31 days."""
         return self.time_bucket_seconds is None and not self.group_by and not self.filtered
+
+    @property
+    def groups(self) -> list[GroupName]:
+        """`group_by` with repeats dropped, in the order given."""
+        return list(dict.fromkeys(self.group_by))
 
 
 def cross_check(req: FeedbackAggregateReq) -> list[ErrorDetail]:
@@ -92,7 +100,4 @@ def cross_check(req: FeedbackAggregateReq) -> list[ErrorDetail]:
                 "use a larger time_bucket_seconds",
             )
         )
-    for i, name in enumerate(req.group_by):
-        if name in req.group_by[:i]:
-            found.append(problem(("group_by", i), f"{name!r} is listed twice"))
     return found

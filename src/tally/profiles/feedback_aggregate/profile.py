@@ -2,6 +2,14 @@
 
 Three questions (totals, tags, ratings), each read page by page when its groups outnumber the
 row cap, so this profile answers through a runner rather than one batch of queries.
+
+Compatible with W&B Weave's own clients (checked against weave 0.53.13 in
+`tests/clients/test_weave_client.py`): its SDK sends `Authorization: Basic` with user `api` and
+the API key as password, which Tally accepts wherever it accepts a bearer key; the body is parsed
+as Weave's `FeedbackAggregateReq` parses it (`models.py`); the answer validates against Weave's
+`FeedbackAggregateRes`. Where Weave's implementations disagree (its ClickHouse production store
+and its in-memory test server), Tally follows production: a missing agent name is `""`
+(`translate.py`) and `span_status_code` groups sort by the enum (`render.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from tally.errors import TallyError
 from tally.profiles.contract import COMMON_ERRORS, Call, Example, Incoming, Profile
 from tally.profiles.feedback_aggregate.answer import aggregate
+from tally.profiles.feedback_aggregate.bounds import check_bounds
 from tally.profiles.feedback_aggregate.errors import (
     FeedbackError,
     from_pydantic,
@@ -22,6 +31,7 @@ from tally.profiles.feedback_aggregate.errors import (
     status_of,
 )
 from tally.profiles.feedback_aggregate.models import FeedbackAggregateReq, cross_check
+from tally.query.limits import Limits
 from tally.result import Runner
 
 
@@ -42,15 +52,18 @@ class FeedbackAggregateRes(BaseModel):
     buckets: list[FeedbackBucket]
 
 
-def parse(body: Any) -> FeedbackAggregateReq:
-    """The request, or a 422 listing every problem of the body."""
+def parse(body: Any, limits: Limits) -> FeedbackAggregateReq:
+    """The request, or a 422 listing every problem of the body.
+
+    Validated in pydantic's Python mode on the decoded JSON, as FastAPI validates Weave's own
+    model, so the same inputs are accepted and coerced the same way."""
     if not isinstance(body, dict):
         raise invalid([problem((), "the body must be a JSON object", "model_attributes_type")])
     try:
         req = FeedbackAggregateReq.model_validate(body)
     except ValidationError as exc:
         raise from_pydantic(exc) from None
-    problems = cross_check(req)
+    problems = cross_check(req) or check_bounds(req, limits)
     if problems:
         raise invalid(problems)
     return req
@@ -80,7 +93,7 @@ class FeedbackAggregate(Profile[FeedbackAggregateReq]):
     )
 
     def parse(self, incoming: Incoming, call: Call) -> FeedbackAggregateReq:
-        return parse(incoming.body)
+        return parse(incoming.body, call.limits)
 
     def answer(self, request: FeedbackAggregateReq, call: Call, runner: Runner) -> Any:
         return aggregate(runner, call.limits, request)

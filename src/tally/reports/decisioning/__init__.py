@@ -1,9 +1,9 @@
 """The decisioning dashboard reports (profile 004's `type`s), each built from IR queries.
 
-`REPORTS` names every report with what it reads from the request: the options it accepts (field
-names of `Ask`), the groupBy values it knows (the first is the default), and the options it
-requires. The HTTP profile checks requests against these declarations, so a report and the
-parameters it accepts cannot drift apart.
+`REPORTS` names every report with what it reads from the request: whether it reads the time
+window (`days`), the options it accepts (field names of `Ask`), the groupBy values it knows (the
+first is the default), and the options it requires. The HTTP profile checks requests against
+these declarations, so a report and the parameters it reads cannot drift apart.
 """
 
 from __future__ import annotations
@@ -26,17 +26,18 @@ class Report:
     group_by: tuple[str, ...] = ()
     default_group: bool = False
     required: frozenset[str] = frozenset()
+    windowed: bool = True
 
 
 SEGMENT = frozenset({"segment_id"})
 
 REPORTS: dict[str, Report] = {
-    "summary": Report(inventory.summary),
+    "summary": Report(inventory.summary, windowed=False),
     "acceptance_rate": Report(performance.acceptance_rate, SEGMENT),
     "offer_performance": Report(performance.offer_performance, SEGMENT),
     "channel_effectiveness": Report(performance.channel_effectiveness, SEGMENT),
-    "budget_burn": Report(inventory.budget_burn),
-    "funnel": Report(inventory.funnel),
+    "budget_burn": Report(inventory.budget_burn, windowed=False),
+    "funnel": Report(inventory.funnel, windowed=False),
     "attribution_summary": Report(performance.attribution_summary),
     "daily_trend": Report(performance.daily_trend, SEGMENT),
     "model_metrics_trend": Report(models.model_metrics_trend, frozenset({"model_id"})),
@@ -48,7 +49,7 @@ REPORTS: dict[str, Report] = {
         default_group=True,
     ),
     "revenue_trend": Report(performance.revenue_trend, SEGMENT),
-    "policy_impact": Report(inventory.policy_impact),
+    "policy_impact": Report(inventory.policy_impact, windowed=False),
     "score_distribution": Report(
         scoring.score_distribution,
         frozenset({"group_by", "filter_id"}),

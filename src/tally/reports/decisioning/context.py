@@ -178,13 +178,21 @@ class Context:
         found = self.rows(dataset, measures=measures, **parts)
         return found[0] if found else {m.as_: 0 for m in measures}
 
-    def daily(self, dataset: str, measures: list[Measure], **parts: Any) -> list[dict[str, Any]]:
-        """One zero-filled row per UTC day of the window, ascending, with `date` as YYYY-MM-DD."""
+    def daily(
+        self,
+        dataset: str,
+        measures: list[Measure],
+        valueless: frozenset[str] = frozenset(),
+        **parts: Any,
+    ) -> list[dict[str, Any]]:
+        """One row per UTC day of the window, ascending, with `date` as YYYY-MM-DD. A measure
+        without a value on a day (no rows) is 0, except those named in `valueless`, which stay
+        null: a percentile of no values is no value, while a count of none is 0."""
         parts.setdefault("time", self.window)
-        found = self.rows(dataset, measures=measures, group_by=[DAY], fill="zero", **parts)
+        found = self.rows(dataset, measures=measures, group_by=[DAY], fill="null", **parts)
         return [
             {"date": row["time"].astimezone(UTC).date().isoformat()}
-            | {m.as_: row[m.as_] or 0 for m in measures}
+            | {m.as_: row[m.as_] if m.as_ in valueless else row[m.as_] or 0 for m in measures}
             for row in found
         ]
 

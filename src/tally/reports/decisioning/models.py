@@ -43,7 +43,8 @@ def model_metrics_trend(ctx: Context) -> dict[str, Any]:
 
 
 def latency_trend(ctx: Context) -> list[dict[str, Any]]:
-    """Runs per day with exact (interpolated) p50 and p99 of latency_ms; 0 on days without."""
+    """Runs per day with exact (interpolated) p50 and p99 of latency_ms. A day without runs has
+    0 runs and no percentiles (null): 0 ms would read as a real, very fast day on a chart."""
     return ctx.daily(
         "runs",
         [
@@ -51,4 +52,5 @@ def latency_trend(ctx: Context) -> list[dict[str, Any]]:
             Measure(op="percentile", field="latency_ms", q=0.5, as_="p50"),
             Measure(op="percentile", field="latency_ms", q=0.99, as_="p99"),
         ],
+        valueless=frozenset({"p50", "p99"}),
     )
