@@ -98,8 +98,20 @@ def test_a_hostile_question_is_a_400_at_its_field(live: LiveApp, name: str) -> N
         {"time": {"last": "30d"}, "group_by": [{"time": "120 months"}]},
         {"time": {"last": "1d"}, "timezone": "Asia/Kathmandu", "group_by": [{"time": "1 hour"}]},
         {"offset": 1_000_000},
+        {
+            "time": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+            "group_by": [{"time": "9999999999 seconds"}],
+            "fill": "zero",
+        },
     ],
-    ids=["1900", "2299 to 2300", "ten-year buckets", "kathmandu", "the largest offset"],
+    ids=[
+        "1900",
+        "2299 to 2300",
+        "ten-year buckets",
+        "kathmandu",
+        "the largest offset",
+        "a 317-year fixed bucket over an absolute window",
+    ],
 )
 def test_their_neighbours_inside_the_bounds_are_answered(live: LiveApp, body: dict) -> None:
     response = ask(live, **body)

@@ -188,15 +188,20 @@ def _instants(query: Query) -> list[tuple[datetime, tuple[str | int, ...]]]:
 
 
 def _check_bounds(query: Query, errors: _Collector, limits: Limits) -> None:
-    """Instants within the range every engine stores; no bucket wider than the longest window
-    (a wider one would round a window's end past it, or beyond any calendar)."""
+    """Instants within the range every engine stores; no calendar bucket wider than the longest
+    window, and no bucket wider than it over a relative window (it would round the window's end
+    past the longest window, or beyond any calendar)."""
     for instant, path in _instants(query):
         if not EARLIEST <= instant <= LATEST:
             errors.add(f"must be from {EARLIEST:%Y-%m-%d} up to {LATEST:%Y-%m-%d} (UTC)", *path)
     longest = limits.max_window_days * 86_400
+    relative = query.time is not None and query.time.last is not None
     for i, group in enumerate(query.group_by):
         if isinstance(group, TimeGroup) and group.time != "auto":
-            if parse_interval(group.time).approx_seconds > longest:
+            interval = parse_interval(group.time)
+            # A fixed bucket is epoch arithmetic, safe at any size over an absolute window; a
+            # calendar bucket or one that rounds a relative window's end must stay short.
+            if interval.approx_seconds > longest and (relative or not interval.fixed):
                 errors.add(
                     f"a bucket may be at most {limits.max_window_days} days long",
                     "group_by",
