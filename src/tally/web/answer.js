@@ -47,7 +47,8 @@ export function drawFacts(host, answer, elapsed) {
     ["Age", formatMs(cache.age_ms || 0)],
     ["Data up to", meta.watermark ? formatInstant(meta.watermark) : "no data"],
     ["Timing", `${timing || "—"} · ${Math.round(elapsed)} ms round trip`],
-    ["Rows", meta.total_rows !== undefined && meta.total_rows !== answer.rows.length
+    // total_rows counts the groups before fill; only a cut (limit, max rows) shows "of".
+    ["Rows", meta.total_rows > answer.rows.length
       ? `${answer.rows.length} of ${meta.total_rows}` : String(answer.rows.length)],
     ...(meta.total_groups !== undefined && meta.total_groups !== null ? [["Groups", String(meta.total_groups)]] : []),
     ["Exact", exact.length ? exact.map(([m, ok]) => `${m} ${ok ? "exact" : "approximate"}`).join(" · ") : "—",

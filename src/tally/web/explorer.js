@@ -62,6 +62,7 @@ async function run(query, remember) {
   }
   drawRequest($("request-json"), $("request-curl"), query);
   $("status").textContent = "Asking…";
+  $("answer").setAttribute("aria-busy", "true");
   $("run").disabled = true;
   const started = performance.now();
   try {
@@ -76,6 +77,7 @@ async function run(query, remember) {
     if (problem instanceof Refused) builder.showErrors(problem.message, problem.details);
     else builder.showErrors(problem.message, []);
   } finally {
+    $("answer").setAttribute("aria-busy", "false");
     $("run").disabled = false;
   }
 }
