@@ -89,6 +89,9 @@ def explorer(server: Server, **context: Any) -> Iterator[Offline]:
 
 
 def sign_in(page: Page, token: str) -> None:
+    """Sign in and wait for the first answer: the form shows in the same step that starts the
+    first question, so a settled answer means nothing is still in flight."""
     page.get_by_label("API key").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#builder")).to_be_visible()
+    expect(page.locator("#answer")).to_have_attribute("aria-busy", "false")

@@ -176,3 +176,32 @@ def test_a_key_revoked_mid_session_shows_the_sign_in_again(server: Server) -> No
         expect(page.locator("#signin-error")).to_contain_text("not valid")
         assert page.evaluate("sessionStorage.getItem('tally.key')") is None
         sign_in(page, server.admin)
+
+
+def test_a_json_key_a_percentile_and_top_n_through_the_controls(server: Server) -> None:
+    with explorer(server) as browser:
+        page = browser.page
+        page.get_by_label("Between").check()
+        page.get_by_label("From", exact=True).fill("2026-01-01T00:00")
+        page.get_by_label("to", exact=True).fill("2026-01-15T00:00")
+        first = page.locator("#measure-rows li").first
+        first.get_by_label("Measure field", exact=True).select_option("duration_ms")
+        first.get_by_label("Measure", exact=True).select_option("percentile")
+        first.get_by_label("q", exact=True).fill("0.9")
+        page.get_by_role("button", name="+ Add group").click()
+        group = page.locator("#group-rows li").first
+        group.get_by_label("Group by field", exact=True).select_option("metadata.*")
+        group.get_by_label("Group by field: key of metadata").fill("channel")
+        page.get_by_label("Top", exact=True).check()
+        page.get_by_label("Number of groups to keep").fill("2")
+        run(page)
+        question = asked(page)
+        assert question["measures"] == [{"op": "percentile", "field": "duration_ms", "q": 0.9}]
+        assert question["group_by"] == ["metadata.channel"]
+        assert question["top"] == {"n": 2, "other": True}
+        expected = server.query(question)["rows"]
+        assert [r["metadata.channel"] for r in expected][-1] == "__other__"
+        assert table(page) == expected
+        bars = page.locator("#chart rect.bar")
+        labels = [bars.nth(i).get_attribute("data-series") for i in range(bars.count())]
+        assert labels == [r["metadata.channel"] for r in expected[:-1]] + ["other"]

@@ -20,11 +20,12 @@ from tests.web.explorer_support import SCREENSHOTS, Server, explorer, seeded_ser
 WINDOW = {"start": "2026-01-01T00:00:00+01:00", "end": "2026-01-15T00:00:00+01:00"}
 DAILY = {
     "dataset": "agent_events",
-    "time": WINDOW,
+    "time": {"start": "2026-01-08T00:00:00+01:00", "end": "2026-01-15T00:00:00+01:00"},
     "timezone": "Europe/Paris",
     "measures": [{"op": "sum", "field": "amount", "as": "revenue"}, {"op": "count"}],
     "group_by": ["event_type", {"time": "1 day"}],
     "fill": "zero",
+    "compare": "previous_period",
 }
 BARS = {
     "dataset": "agent_events",
@@ -66,6 +67,7 @@ def test_screenshots_in_the_systems_theme(server: Server, scheme: str) -> None:
         page = browser.page
         show(page, server, DAILY)
         expect(page.locator("#chart path.series.current")).to_have_count(3)
+        expect(page.locator("#chart path.series.previous")).to_have_count(3)
         box = page.locator("#chart svg").bounding_box()
         assert box is not None
         page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + 60)
@@ -108,7 +110,7 @@ def test_every_control_is_labelled_and_the_keyboard_reaches_everything(server: S
         page.keyboard.press("ArrowLeft")
         page.locator("#chart svg").focus()
         page.keyboard.press("ArrowRight")
-        expect(page.locator("#chart .tip")).to_contain_text("2026-01-01T00:00:00+01:00")
+        expect(page.locator("#chart .tip")).to_contain_text("2026-01-08T00:00:00+01:00")
 
 
 def test_a_first_load_transfers_less_than_150_kb(server: Server) -> None:

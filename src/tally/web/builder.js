@@ -22,15 +22,13 @@ export function defaultQuery(dataset) {
 }
 
 export class Builder {
-  constructor(form, catalog, changed) {
+  constructor(form, catalog) {
     this.form = form;
     this.catalog = catalog;
-    this.changed = changed;
     options($("dataset"), catalog.map((d) => [d.name]));
     options($("timezone"), timezones().map((z) => [z]));
     $("dataset").addEventListener("change", () => {
       this.fill(defaultQuery(this.catalog.find((d) => d.name === $("dataset").value)));
-      this.changed();
     });
     $("add-measure").addEventListener("click", () => { this.addMeasure({ op: "count" }).focus(); this.sync(); });
     $("add-group").addEventListener("click", () => { this.addGroup(null).focus(); this.sync(); });

@@ -11,6 +11,7 @@ import { showFormats } from "./formats.js";
 const $ = (id) => document.getElementById(id);
 let builder = null;
 let shown = null; // {query, answer} last drawn, redrawn on resize or measure change
+let asking = 0; // the latest question: an older answer arriving late is not drawn
 
 function urlQuery() {
   const text = new URLSearchParams(location.search).get("q");
@@ -47,7 +48,7 @@ async function start() {
   $("views").hidden = $("signout").hidden = false;
   $("explore").hidden = $("tab-explore").getAttribute("aria-selected") !== "true";
   $("formats").hidden = !$("explore").hidden;
-  builder = new Builder($("builder"), catalog, () => {});
+  builder = new Builder($("builder"), catalog);
   const asked = urlQuery();
   builder.fill(asked || defaultQuery(catalog[0]));
   await run(asked || builder.read(), false);
@@ -65,20 +66,24 @@ async function run(query, remember) {
   $("answer").setAttribute("aria-busy", "true");
   $("run").disabled = true;
   const started = performance.now();
+  const ticket = ++asking;
   try {
     const answer = await native("POST", "/v1/query", query);
+    if (ticket !== asking) return;
     shown = { query, answer, elapsed: performance.now() - started };
     builder.clearErrors();
     $("status").textContent = `${answer.rows.length} row${answer.rows.length === 1 ? "" : "s"}.`;
     draw();
   } catch (problem) {
-    if (signedOut(problem)) return;
+    if (signedOut(problem) || ticket !== asking) return;
     $("status").textContent = "The question was refused.";
     if (problem instanceof Refused) builder.showErrors(problem.message, problem.details);
     else builder.showErrors(problem.message, []);
   } finally {
-    $("answer").setAttribute("aria-busy", "false");
-    $("run").disabled = false;
+    if (ticket === asking) {
+      $("answer").setAttribute("aria-busy", "false");
+      $("run").disabled = false;
+    }
   }
 }
 
