@@ -10,7 +10,7 @@ function card(example, signedOut) {
   const query = new URLSearchParams(example.query).toString();
   const url = h("input", { id: `${id}-url`, type: "text", spellcheck: "false",
     value: example.path + (query ? `?${query}` : "") });
-  const headers = h("textarea", { id: `${id}-headers`, rows: 2, spellcheck: "false" });
+  const headers = h("textarea", { id: `${id}-headers`, rows: 3, spellcheck: "false" });
   headers.value = JSON.stringify(example.headers, null, 2);
   const body = h("textarea", { id: `${id}-body`, rows: 10, spellcheck: "false" });
   body.value = example.body === null ? "" : JSON.stringify(example.body, null, 2);
