@@ -119,6 +119,7 @@ def demo(
     console.print(admin, soft_wrap=True, highlight=False)
     console.print("[bold]Demo viewer key[/bold] (workspace ws_acme):")
     console.print(viewer, soft_wrap=True, highlight=False)
+    console.print(f"[bold]Explorer:[/bold] {base}/ (paste the admin key)")
     console.print()
     for command in _demo_curls(base, admin):
         console.print(command, soft_wrap=True, highlight=False, markup=False)

@@ -79,6 +79,7 @@ ROUTES = [
     Route("GET", "/v1/keys", runs_queries=False, admin_only=True),
     Route("POST", "/v1/keys", {"role": "viewer"}, runs_queries=False, admin_only=True),
     Route("GET", "/v1/capabilities", runs_queries=False, any_token=True),
+    Route("GET", "/v1/examples", runs_queries=False, any_token=True),
     *_profile_routes(),
 ]
 IDS = [f"{r.method} {r.path}" for r in ROUTES]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from playwright.sync_api import Page, Route, sync_playwright
 
@@ -37,11 +38,12 @@ class Offline:
 
 
 @contextmanager
-def offline_page(allowed_origin: str) -> Iterator[Offline]:
+def offline_page(allowed_origin: str, **context: Any) -> Iterator[Offline]:
+    """`context`: Playwright's context options (viewport, color_scheme...)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            context = browser.new_context()
+            context = browser.new_context(**context)
             page = context.new_page()
             found = Offline(page)
 

@@ -1,7 +1,7 @@
 """The FastAPI application: wiring of settings, catalog, engine, keys, routes and the document.
 
-`/docs` and `/redoc` are served from assets installed with the project (fastapi-offline), so
-they work on a machine without internet.
+`/docs` and `/redoc` are served from assets installed with the project (fastapi-offline), and
+the explorer (`/`) from the package's own `web/` folder, so all of them work without internet.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tally import __version__, profiles
-from tally.api import capabilities, health, key_admin, native, openapi, security
+from tally.api import capabilities, examples, health, key_admin, native, openapi, security, web
 from tally.api.errors import failure_response
 from tally.api.metrics import Metrics
 from tally.api.mount import mount
@@ -73,9 +73,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_exception_handler(kind, failed)
 
     contracts = []
-    for module in (health, native, key_admin, capabilities):
+    for module in (health, native, key_admin, capabilities, examples):
         app.include_router(module.router)
         contracts += module.CONTRACTS
+    app.include_router(web.router)
     for profile in profiles.all_profiles():
         contracts.append(mount(app, profile))
     openapi.install(app, contracts)

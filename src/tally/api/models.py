@@ -78,12 +78,22 @@ class Explained(BaseModel):
     query: dict[str, Any] = Field(description="the normalized query the SQL answers")
 
 
+class KeyAccess(BaseModel):
+    """What one key of a JSON or map column (`metadata.<key>`) accepts."""
+
+    operators: list[str]
+    measures: list[str]
+
+
 class ColumnDescription(Open):
     name: str
     type: str
     nullable: bool
     operators: list[str]
     measures: list[str]
+    keys: KeyAccess | None = Field(
+        default=None, description="JSON and map columns: what `<column>.<key>` accepts"
+    )
 
 
 class DatasetDescription(Open):
@@ -137,6 +147,23 @@ class Capabilities(Open):
     operations: dict[str, bool | str]
     notes: dict[str, str]
     engines: dict[str, dict[str, Any]]
+
+
+class ProfileExample(BaseModel):
+    """One external format's worked request, ready to send (path parameters filled in)."""
+
+    profile: str
+    summary: str
+    example: str = Field(description="what the example asks")
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    body: Any = None
+
+
+class ExampleList(BaseModel):
+    examples: list[ProfileExample]
 
 
 class KeyInfo(Open):

@@ -14,8 +14,10 @@ from tally.api.openapi import Contract
 from tally.api.responses import cache_headers, json_response
 from tally.api.security import principal
 from tally.auth.principal import Principal
+from tally.catalog.model import ColumnType, Dataset
 from tally.errors import ErrorDetail, TallyError, pointer
 from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Example, Parameter
+from tally.query.fields import FieldRef
 from tally.query.model import Query
 from tally.query.parse import parse_model
 from tally.result import Result
@@ -39,6 +41,21 @@ QUERY_EXAMPLE = Example(
         "limit": 5,
     },
 )
+
+
+KEYED = (ColumnType.JSON, ColumnType.FLOAT_MAP)
+
+
+def describe(dataset: Dataset) -> dict[str, Any]:
+    """The catalog's description, plus what one key of a JSON or map column accepts: the field
+    resolver decides that, not the column, and a client (the explorer) offers only what
+    validates."""
+    described = dataset.describe()
+    for column, shown in zip(dataset.columns, described["columns"], strict=True):
+        if column.type in KEYED:
+            key = FieldRef(f"{column.name}.key", column, "key")
+            shown["keys"] = {"operators": list(key.ops), "measures": list(key.measures)}
+    return described
 
 
 def render_result(result: Result) -> dict[str, Any]:
@@ -66,12 +83,12 @@ async def query_sql(request: Request, who: Principal = Depends(principal)) -> Re
 @router.get("/v1/datasets", summary="Every dataset, its columns and what each accepts")
 async def datasets(request: Request, who: Principal = Depends(principal)) -> Response:
     catalog = request.app.state.service.catalog
-    return json_response({"datasets": [d.describe() for d in catalog]})
+    return json_response({"datasets": [describe(d) for d in catalog]})
 
 
 @router.get("/v1/datasets/{name}", summary="One dataset, its columns and what each accepts")
 async def dataset(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
-    return json_response(request.app.state.service.catalog.require(name).describe())
+    return json_response(describe(request.app.state.service.catalog.require(name)))
 
 
 @router.post("/v1/datasets/{name}/rows", summary="Store rows (a JSON array or NDJSON)")
