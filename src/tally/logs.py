@@ -2,8 +2,8 @@
 
 A record's facts travel in `extra={"fields": {...}}`; the text format prints them as
 `key=value` after the message, the JSON format as one object per line. The request's trace id is
-a context variable set by the HTTP middleware, so lines logged deeper (a slow query in a worker
-thread, which inherits the context) carry the id of the request that caused them.
+a context variable set by the HTTP middleware, so code deeper down (a slow query in a worker
+thread, which inherits the context) can name the request that caused its line.
 """
 
 from __future__ import annotations
@@ -22,11 +22,7 @@ FORMATS = ("text", "json")
 
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     found = getattr(record, "fields", None)
-    facts = dict(found) if isinstance(found, dict) else {}
-    trace = trace_id.get()
-    if trace is not None:
-        facts.setdefault("trace_id", trace)
-    return facts
+    return dict(found) if isinstance(found, dict) else {}
 
 
 def _time(record: logging.LogRecord) -> str:
