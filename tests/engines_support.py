@@ -9,7 +9,6 @@ skips with the reason.
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import os
 import shutil
 import tempfile
@@ -80,8 +79,8 @@ def isolated_settings(
         import chdb
 
         try:
-            yield dataclasses.replace(
-                settings, clickhouse_url=f"chdb://{chdb_dir()}?database={name}"
+            yield settings.model_copy(
+                update={"clickhouse_url": f"chdb://{chdb_dir()}?database={name}"}
             )
         finally:
             conn = chdb.connect(str(chdb_dir()))
@@ -94,7 +93,7 @@ def isolated_settings(
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{name}"')
         try:
-            yield dataclasses.replace(settings, postgres_url=_with_option(PG_URL, name))
+            yield settings.model_copy(update={"postgres_url": _with_option(PG_URL, name)})
         finally:
             with psycopg.connect(PG_URL, autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')

@@ -22,9 +22,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(data_dir: Path, **env: str) -> Iterator[str]:
-    """The base URL of a server over `data_dir`, stopped on exit."""
-    port = free_port()
+def running_server(data_dir: Path, port: int | None = None, **env: str) -> Iterator[str]:
+    """The base URL of a server over `data_dir` (on `port`, else a free one), stopped on exit."""
+    port = port or free_port()
     environment = {**os.environ, "TALLY_DATA_DIR": str(data_dir), **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "tally.cli", "serve", "--port", str(port), "--log-level", "warning"],

@@ -6,19 +6,17 @@ from tally.cache.layer import ResultCache
 from tally.cache.stores import MemoryStore, RedisStore
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog
-from tally.config import Settings
+from tally.config import ConfigError, Settings
 from tally.engines.base import Engine
 from tally.engines.duckdb import DuckDBEngine
 from tally.service import Service
 from tally.sql.dialect import Dialect
 from tally.sql.duckdb import DuckDBDialect
 
-ENGINES = ("duckdb", "postgres", "clickhouse")
-
 
 def _required(value: str | None, variable: str, engine: str) -> str:
     if not value:
-        raise ValueError(f"TALLY_ENGINE={engine} needs {variable}")
+        raise ConfigError([f"TALLY_ENGINE={engine} needs {variable}"])
     return value
 
 
@@ -37,10 +35,16 @@ def open_engine(settings: Settings) -> tuple[Engine, Dialect]:
         from tally.sql.clickhouse import ClickHouseDialect
 
         url = _required(settings.clickhouse_url, "TALLY_CLICKHOUSE_URL", "clickhouse")
-        return ClickHouseEngine(url), ClickHouseDialect()
-    raise ValueError(
-        f"unknown engine {settings.engine!r}; this build supports: {', '.join(ENGINES)}"
-    )
+        try:
+            return ClickHouseEngine(url), ClickHouseDialect()
+        except ModuleNotFoundError as missing:
+            raise ConfigError(
+                [
+                    f"TALLY_ENGINE=clickhouse needs the optional package {missing.name}: "
+                    "pip install 'tally[clickhouse]'"
+                ]
+            ) from None
+    raise ConfigError([f"unknown engine {settings.engine!r}"])
 
 
 def open_cache(settings: Settings) -> tuple[ResultCache | None, DataVersions]:

@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     security.install(app, settings)
     app.state.metrics = metrics
 
-    app.add_middleware(Observe, metrics=metrics)
+    app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log)
 
     async def failed(request: Request, failure: Exception) -> Response:
         return failure_response(request, failure)

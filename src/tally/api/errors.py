@@ -79,7 +79,8 @@ def as_tally_error(request: Request, failure: Exception) -> tuple[TallyError, di
         return TallyError(code, str(failure.detail), failure.status_code), kept
     if isinstance(failure, RequestValidationError):
         return TallyError.invalid(request_details(failure)), {}
-    log.error("unhandled error (trace %s)", trace_id(request), exc_info=failure)
+    trace = trace_id(request)
+    log.error("unhandled error", exc_info=failure, extra={"fields": {"trace_id": trace}})
     return internal_error(), {}
 
 

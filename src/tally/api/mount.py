@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Request, Response
 
 from tally.api.body import read_json, require_json
 from tally.api.errors import ErrorShape, shaped_route
+from tally.api.observe import record_answer
 from tally.api.openapi import Contract
 from tally.api.responses import cache_headers, json_response
 from tally.api.security import principal
@@ -41,6 +42,7 @@ async def respond(profile: Profile, request: Request, who: Principal) -> Respons
             answer = profile.render(results, asked, call)
     except TallyError as error:
         raise profile.refine_error(error, asked) from None
+    record_answer(request, results)
     return json_response(answer, headers=cache_headers(results))
 
 

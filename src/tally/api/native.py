@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from tally.api import models
 from tally.api.body import NDJSON_TYPES, parse_rows, read_bytes, read_json, require_json
 from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
+from tally.api.observe import record_answer
 from tally.api.openapi import Contract
 from tally.api.responses import cache_headers, json_response
 from tally.api.security import principal
@@ -71,6 +72,7 @@ async def _query(request: Request) -> Query:
 @router.post("/v1/query", summary="Answer an aggregate question")
 async def query(request: Request, who: Principal = Depends(principal)) -> Response:
     result = await request.app.state.service.answers.answer_async(await _query(request), who)
+    record_answer(request, [result])
     return json_response(render_result(result), headers=cache_headers([result]))
 
 
@@ -101,7 +103,9 @@ async def ingest(name: str, request: Request, who: Principal = Depends(principal
     rows = parse_rows(data, request.headers.get("content-type", "application/json"))
     partial = request.query_params.get("partial", "false").lower() in ("1", "true", "yes")
     outcome = await run_in_threadpool(service.ingestion.ingest, name, rows, who, partial)
-    request.app.state.metrics.rows_ingested.labels(name).inc(outcome.accepted + outcome.updated)
+    stored = outcome.accepted + outcome.updated
+    request.app.state.metrics.rows_ingested.labels(name).inc(stored)
+    request.state.answer = {"dataset": name, "cache": None, "rows": stored}
     body = outcome.as_dict(dataset.mode == "upsert")
     if outcome.rejected and not partial:
         error = TallyError(

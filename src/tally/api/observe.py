@@ -1,24 +1,57 @@
-"""One pure ASGI middleware for every response: trace id, rate-limit headers, metrics.
+"""One pure ASGI middleware for every response: trace id, rate-limit headers, metrics, and the
+access log line.
 
 Starlette's `@app.middleware("http")` wraps each response in a streaming bridge that costs more
-than a cached answer itself; this one only wraps `send` to add headers and read the status.
+than a cached answer itself; this one only wraps `send` to add headers and read the status. The
+routes leave what only they know (who asked, what was answered) on the request's state
+(`record_answer`, and `principal` from `api/security.py`) for the access line to read.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tally.api.metrics import Metrics
+from tally.auth.principal import Principal
+from tally.logs import trace_id
+from tally.result import Result
+
+access = logging.getLogger("tally.access")
+
+
+def record_answer(request: Request, results: Sequence[Result]) -> None:
+    """What a response answered, for its access line: datasets, cache state, rows."""
+    datasets = dict.fromkeys(str(r.meta.get("dataset")) for r in results)
+    hits = [bool((r.meta.get("cache") or {}).get("hit")) for r in results]
+    request.state.answer = {
+        "dataset": ",".join(datasets) or None,
+        "cache": ("hit" if all(hits) else "miss") if hits else None,
+        "rows": sum(len(r.rows) for r in results),
+    }
+
+
+def _who(principal: Principal | None) -> dict[str, Any]:
+    if principal is None:
+        return {"principal": None, "tenants": None}
+    if principal.all_tenants:
+        tenants = "*"
+    else:
+        tenants = ";".join(f"{k}={'|'.join(v)}" for k, v in sorted(principal.scopes.items()))
+    return {"principal": principal.subject, "tenants": tenants}
 
 
 class Observe:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, access_log: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,6 +60,7 @@ class Observe:
         state: dict[str, Any] = scope.setdefault("state", {})
         trace = uuid.uuid4().hex
         state["trace_id"] = trace
+        token = trace_id.set(trace)
         started = time.perf_counter()
         status = 500
 
@@ -48,5 +82,24 @@ class Observe:
             await self.app(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
+            seconds = time.perf_counter() - started
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.latency.labels(route).observe(seconds)
+            if self.access_log and access.isEnabledFor(logging.INFO):
+                self._log(scope, state, route, status, seconds)
+            trace_id.reset(token)
+
+    def _log(
+        self, scope: Scope, state: dict[str, Any], route: str, status: int, seconds: float
+    ) -> None:
+        fields = {
+            "trace_id": state["trace_id"],
+            "method": scope["method"],
+            "route": route,
+            "path": scope["path"],
+            "status": status,
+            "latency_ms": round(seconds * 1000, 2),
+            **_who(state.get("principal")),
+            **state.get("answer", {"dataset": None, "cache": None, "rows": None}),
+        }
+        access.info("request", extra={"fields": fields})

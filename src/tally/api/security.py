@@ -68,6 +68,7 @@ def authenticate(request: Request, token: str) -> Principal:
         if verifier is None:
             raise unauthorized("the token is not a valid API key")
         found = verifier.verify(token)
+    request.state.principal = found
     ratelimit.admit(request, found)
     return found
 

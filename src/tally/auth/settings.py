@@ -1,13 +1,12 @@
-"""Access settings from the environment: how JWTs are verified and mapped, and rate limits.
+"""Access settings: how JWTs are verified and mapped, and rate limits.
 
-Kept apart from `tally.config` so that module only gains two fields; everything about reading
-`TALLY_JWT_*` and `TALLY_RATE_LIMIT_*` lives next to the code that uses it.
+The values come from `tally.config` (the `jwt_*` and `rate_limit_*` settings); these are the
+views the verifier and the limiter read, with the parsing and checks that belong to them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +22,6 @@ DEFAULT_SCOPE_CLAIMS = {
     "projects": "project_id",
 }
 DEFAULT_RATES = {"viewer": "1200/60", "editor": "2400/60", "admin": "6000/60"}
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(f"TALLY_{name}")
-    return value if value else None
 
 
 @dataclass(frozen=True)
@@ -99,28 +93,6 @@ class JwtSettings:
             return offered
         return tuple(a for a in offered if a in self.algorithms)
 
-    @classmethod
-    def from_env(cls) -> JwtSettings:
-        key_file = _env("JWT_PUBLIC_KEY_FILE")
-        algorithms = _env("JWT_ALGORITHMS")
-        claims = _env("JWT_CLAIMS")
-        settings = cls(
-            jwks_url=_env("JWT_JWKS_URL"),
-            public_key_file=Path(key_file) if key_file else None,
-            hs256_secret=_env("JWT_HS256_SECRET"),
-            issuer=_env("JWT_ISSUER"),
-            audience=_env("JWT_AUDIENCE"),
-            leeway_s=float(_env("JWT_LEEWAY_S") or cls.leeway_s),
-            algorithms=tuple(a.strip() for a in algorithms.split(",")) if algorithms else None,
-            jwks_min_refresh_s=float(_env("JWT_JWKS_MIN_REFRESH_S") or cls.jwks_min_refresh_s),
-            jwks_max_age_s=float(_env("JWT_JWKS_MAX_AGE_S") or cls.jwks_max_age_s),
-            claims=ClaimsMapping.from_json(claims) if claims else ClaimsMapping(),
-        )
-        unknown = set(settings.algorithms or ()) - {*ASYMMETRIC_ALGORITHMS, *SYMMETRIC_ALGORITHMS}
-        if unknown:
-            raise ValueError(f"TALLY_JWT_ALGORITHMS: unsupported {', '.join(sorted(unknown))}")
-        return settings
-
 
 @dataclass(frozen=True)
 class Rate:
@@ -155,12 +127,3 @@ class RateLimitSettings:
     per_role: dict[str, Rate | None] = field(
         default_factory=lambda: {role: Rate.parse(text) for role, text in DEFAULT_RATES.items()}
     )
-
-    @classmethod
-    def from_env(cls) -> RateLimitSettings:
-        return cls(
-            {
-                role: Rate.parse(_env(f"RATE_LIMIT_{role.upper()}") or DEFAULT_RATES[role])
-                for role in ROLES
-            }
-        )

@@ -7,6 +7,8 @@ served there at once, and only a miss goes to a worker thread). Everything befor
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
+import orjson
 
 from tally.auth.principal import Principal
 from tally.auth.scope import dataset_scope
@@ -27,6 +30,7 @@ from tally.config import Settings
 from tally.engines.base import Engine
 from tally.engines.frame import Frame
 from tally.errors import unavailable
+from tally.logs import trace_id
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.normalize import normalize
 from tally.query.nulls import settle_null_tests
@@ -41,6 +45,14 @@ from tally.sql.dialect import Dialect
 from tally.sql.statements import StatementCache
 
 COLUMNAR_FROM_LIMIT = 1_000
+slow_queries = logging.getLogger("tally.slow_query")
+
+
+def query_hash(query: Query) -> str:
+    """A stable name for a normalized question that says nothing of it: filter values may be
+    personal data, so a slow-query line carries this hash, never the query."""
+    canonical = orjson.dumps(query.canonical(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -170,7 +182,22 @@ class Answers:
         meta["timing_ms"] = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
         for observe in self.observers:
             observe(dataset.name, execute_ms / 1000)
+        if compile_ms + execute_ms >= self.settings.slow_query_ms:
+            self._log_slow(planned, compile_ms, execute_ms, len(rows))
         return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
+
+    def _log_slow(self, planned: Planned, compile_ms: float, execute_ms: float, rows: int) -> None:
+        facts = {
+            "trace_id": trace_id.get(),
+            "query_hash": query_hash(planned.query),
+            "dataset": planned.dataset.name,
+            "engine": self.engine.name,
+            "total_ms": round(compile_ms + execute_ms, 2),
+            "compile_ms": round(compile_ms, 2),
+            "execute_ms": round(execute_ms, 2),
+            "rows": rows,
+        }
+        slow_queries.warning("slow query", extra={"fields": facts})
 
     def _count_rows(self, planned: Planned) -> int:
         """The number of result rows of a query whose offset skips past all of them: the

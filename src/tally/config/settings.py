@@ -1,0 +1,211 @@
+"""Every setting of the service, defined once: its type, default, bounds and meaning.
+
+Each field is one `TALLY_<NAME>` environment variable and one `<name>` key of `tally.toml`
+(`config/load.py` reads both); `docs/configuration.md` and `tally config show` are generated
+from these fields, so what is documented is what is read. The query layer, the JWT verifier and
+the rate limiter keep their own small views (`Limits`, `JwtSettings`, `RateLimitSettings`),
+built here from the flat fields.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator, model_validator
+
+from tally.auth.settings import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_RATES,
+    SYMMETRIC_ALGORITHMS,
+    ClaimsMapping,
+    JwtSettings,
+    Rate,
+    RateLimitSettings,
+)
+from tally.config.load import load
+from tally.query.limits import Limits
+
+LIMIT_FIELDS = tuple(Limits.__dataclass_fields__)
+# Fields that are views built from the flat settings, not settings of their own.
+VIEWS = ("limits", "jwt", "rate_limits")
+
+
+def _setting(default: Any, about: str, group: str, secret: bool = False, **bounds: Any) -> Any:
+    extra = {"group": group, "secret": secret}
+    return Field(default, description=about, json_schema_extra=extra, **bounds)
+
+
+def _limit(name: str, about: str, **bounds: Any) -> Any:
+    return _setting(getattr(Limits, name), about, "query limits", ge=1, **bounds)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    data_dir: Path = _setting(
+        Path("data"),
+        "The data directory: the DuckDB file, the key store, the demo's token and datasets/. "
+        "Chosen by --data-dir, else this setting, else ./data.",
+        "storage",
+    )
+    datasets_dir: Path | None = _setting(
+        None, "More dataset definitions (TOML/YAML); default <data_dir>/datasets.", "storage"
+    )
+    engine: Literal["duckdb", "postgres", "clickhouse"] = _setting(
+        "duckdb", "The engine that stores and answers.", "engine"
+    )
+    postgres_url: str | None = _setting(
+        None, "PostgreSQL URL, with TALLY_ENGINE=postgres.", "engine", secret=True
+    )
+    clickhouse_url: str | None = _setting(
+        None,
+        "ClickHouse: http(s)://... for a server, chdb://PATH in process (TALLY_ENGINE=clickhouse).",
+        "engine",
+        secret=True,
+    )
+    duckdb_threads: int | None = _setting(
+        None, "DuckDB worker threads; default one per core.", "engine", ge=1
+    )
+    query_timeout_s: float = _setting(10.0, "Seconds a query may run.", "engine", gt=0)
+    max_concurrent_queries: int = _setting(
+        16, "Queries run at once; more wait in line.", "engine", ge=1
+    )
+    queue_timeout_s: float = _setting(
+        5.0, "Seconds a query waits in line before a 503.", "engine", ge=0
+    )
+    max_body_bytes: int = _setting(64 * 1024 * 1024, "Largest request body.", "requests", ge=1)
+    max_ingest_rows: int = _setting(1_000_000, "Most rows in one ingest call.", "requests", ge=1)
+    max_rows: int = _limit("max_rows", "Most rows a query may return.")
+    default_limit: int = _limit("default_limit", "Rows returned when a query sets no limit.")
+    max_buckets: int = _limit("max_buckets", "Most time buckets in one query.")
+    max_window_days: int = _limit("max_window_days", "Longest time window (and bucket), days.")
+    max_measures: int = _limit("max_measures", "Most measures in one query.")
+    max_groups: int = _limit("max_groups", "Most group-by terms in one query.")
+    max_filter_depth: int = _limit("max_filter_depth", "Deepest nesting of a filter.")
+    max_filter_leaves: int = _limit("max_filter_leaves", "Most conditions in one filter.")
+    max_offset: int = _limit("max_offset", "Largest offset a query may skip.")
+    cache_enabled: bool = Field(
+        True,
+        description="Cache answers (on/off); TALLY_CACHE in the environment, cache in the file.",
+        json_schema_extra={"group": "cache", "secret": False, "name": "cache"},
+    )
+    cache_ttl_s: float = _setting(60.0, "Seconds an answer stays fresh.", "cache", ge=0)
+    cache_stale_s: float = _setting(
+        300.0, "Seconds a stale answer may be served while it refreshes.", "cache", ge=0
+    )
+    cache_max_bytes: int = _setting(
+        256 * 1024 * 1024, "In-process cache size, bytes.", "cache", ge=0
+    )
+    redis_url: str | None = _setting(
+        None,
+        "Redis URL: shares the cache, data versions and rate limits between replicas.",
+        "cache",
+        secret=True,
+    )
+    redis_prefix: str = _setting("tally:", "Prefix of every Redis key.", "cache")
+    jwt_jwks_url: str | None = _setting(None, "JWKS URL of the token issuer (RS256/ES256).", "jwt")
+    jwt_public_key_file: Path | None = _setting(None, "PEM public key file (RS256/ES256).", "jwt")
+    jwt_hs256_secret: str | None = _setting(None, "Shared HS256 secret.", "jwt", secret=True)
+    jwt_issuer: str | None = _setting(None, "Required `iss` of tokens.", "jwt")
+    jwt_audience: str | None = _setting(None, "Required `aud` of tokens.", "jwt")
+    jwt_leeway_s: float = _setting(30.0, "Clock skew allowed on exp/nbf, seconds.", "jwt", ge=0)
+    jwt_algorithms: str | None = _setting(
+        None, "Comma-separated subset of RS256, ES256, HS256.", "jwt"
+    )
+    jwt_jwks_min_refresh_s: float = _setting(
+        30.0, "Least seconds between two JWKS fetches.", "jwt", ge=0
+    )
+    jwt_jwks_max_age_s: float = _setting(600.0, "Seconds a fetched JWKS is trusted.", "jwt", gt=0)
+    jwt_claims: str | None = _setting(
+        None, 'Claims mapping as JSON, e.g. {"role": "tally_role"}.', "jwt"
+    )
+    rate_limit_viewer: str = _setting(
+        DEFAULT_RATES["viewer"], "Viewer rate: <requests>/<seconds>[:<burst>] or off.", "rates"
+    )
+    rate_limit_editor: str = _setting(
+        DEFAULT_RATES["editor"], "Editor rate: <requests>/<seconds>[:<burst>] or off.", "rates"
+    )
+    rate_limit_admin: str = _setting(
+        DEFAULT_RATES["admin"], "Admin rate: <requests>/<seconds>[:<burst>] or off.", "rates"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = _setting(
+        "info", "Least level logged (tally serve --log-level).", "logs"
+    )
+    log_format: Literal["text", "json"] = _setting(
+        "text", "text for people, json for a log pipeline (tally serve --log-format).", "logs"
+    )
+    access_log: bool = _setting(True, "One line per request (on/off).", "logs")
+    slow_query_ms: float = _setting(
+        1000.0, "Queries slower than this are logged with their hash and timing.", "logs", ge=0
+    )
+
+    limits: SkipValidation[Limits | None] = Field(None, exclude=True)
+    jwt: SkipValidation[JwtSettings | None] = Field(None, exclude=True)
+    rate_limits: SkipValidation[RateLimitSettings | None] = Field(None, exclude=True)
+
+    @field_validator("rate_limit_viewer", "rate_limit_editor", "rate_limit_admin")
+    @classmethod
+    def _rate(cls, text: str) -> str:
+        Rate.parse(text)
+        return text
+
+    @field_validator("jwt_claims")
+    @classmethod
+    def _claims(cls, text: str | None) -> str | None:
+        if text:
+            ClaimsMapping.from_json(text)
+        return text
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _algorithms(cls, text: str | None) -> str | None:
+        known = {*ASYMMETRIC_ALGORITHMS, *SYMMETRIC_ALGORITHMS}
+        unknown = sorted({a.strip() for a in (text or "").split(",") if a.strip()} - known)
+        if unknown:
+            raise ValueError(f"unsupported {', '.join(unknown)} (known: {', '.join(known)})")
+        return text
+
+    @model_validator(mode="after")
+    def _views(self) -> Settings:
+        """Fill what was left to its default by the data directory, and build the views."""
+        if self.datasets_dir is None:
+            self.datasets_dir = self.data_dir / "datasets"
+        if self.limits is None:
+            self.limits = Limits(**{name: getattr(self, name) for name in LIMIT_FIELDS})
+        if self.jwt is None:
+            self.jwt = self._jwt_view()
+        if self.rate_limits is None:
+            rates = {role: getattr(self, f"rate_limit_{role}") for role in DEFAULT_RATES}
+            self.rate_limits = RateLimitSettings({r: Rate.parse(t) for r, t in rates.items()})
+        return self
+
+    def _jwt_view(self) -> JwtSettings:
+        algorithms = self.jwt_algorithms
+        return JwtSettings(
+            jwks_url=self.jwt_jwks_url,
+            public_key_file=self.jwt_public_key_file,
+            hs256_secret=self.jwt_hs256_secret,
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+            leeway_s=self.jwt_leeway_s,
+            algorithms=tuple(a.strip() for a in algorithms.split(",")) if algorithms else None,
+            jwks_min_refresh_s=self.jwt_jwks_min_refresh_s,
+            jwks_max_age_s=self.jwt_jwks_max_age_s,
+            claims=ClaimsMapping.from_json(self.jwt_claims) if self.jwt_claims else ClaimsMapping(),
+        )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "tally.duckdb"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.data_dir / "keys.sqlite"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """The settings of `tally.toml` (or `$TALLY_CONFIG`) and the environment, with
+        `overrides` (given by code, such as tests) on top; a bad value raises `ConfigError`."""
+        return load(cls, None, os.environ, {k: (v, "code") for k, v in overrides.items()}).settings
