@@ -21,6 +21,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_healthy(base: str, seconds: float) -> bool:
+    """Whether the server at `base` answers /healthz within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False
+
+
 @contextmanager
 def running_server(data_dir: Path, port: int | None = None, **env: str) -> Iterator[str]:
     """The base URL of a server over `data_dir` (on `port`, else a free one), stopped on exit."""
@@ -33,14 +45,7 @@ def running_server(data_dir: Path, port: int | None = None, **env: str) -> Itera
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
+    if not wait_healthy(base, 30):
         process.kill()
         raise RuntimeError(process.stdout.read().decode() if process.stdout else "no output")
     try:

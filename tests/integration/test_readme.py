@@ -7,12 +7,9 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-from tests.server_support import free_port
+from tests.server_support import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,14 +34,7 @@ def test_the_readme_works_as_printed_against_the_demo(tmp_path: Path) -> None:
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        assert wait_healthy(f"http://127.0.0.1:{port}", 180), "the demo did not start"
         assert (tmp_path / "data" / "demo-admin.token").exists(), "the demo uses ./data"
         script = "set -e\n" + "\n".join(_blocks()).replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         out = subprocess.run(
