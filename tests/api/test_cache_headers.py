@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,9 +13,13 @@ from tally.profiles import all_profiles
 from tests.helpers import LiveApp, live_app
 
 
+NOW = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    with live_app(tmp_path_factory.mktemp("headers")) as app:
+    """The clock is pinned: a window that ends at "now" must not move between the two asks."""
+    with live_app(tmp_path_factory.mktemp("headers"), clock=lambda: NOW) as app:
         yield app
 
 

@@ -27,6 +27,22 @@ def test_a_slow_query_is_interrupted_and_answers_503(tmp_path) -> None:
     engine.close()
 
 
+@pytest.mark.parametrize("columnar", [False, True])
+def test_a_ping_or_a_failed_query_leaves_the_threads_cursor_usable(tmp_path, columnar) -> None:
+    """/readyz pings on a worker thread that later answers queries: the ping once left its
+    result unfinished on the thread's cursor, and every later query of that thread failed."""
+    engine = DuckDBEngine(tmp_path / "t.duckdb")
+    try:
+        engine.ping()
+        assert engine.frame("SELECT 41 + 1 AS n", {}, 10, columnar).first("n") == 42
+        bad = "SELECT CAST(v AS INTEGER) AS n FROM (SELECT 'x' || range AS v FROM range(9)) t"
+        with pytest.raises(TallyError):
+            engine.frame(bad, {}, 10, columnar)
+        assert engine.frame("SELECT 7 AS n", {}, 10, columnar).first("n") == 7
+    finally:
+        engine.close()
+
+
 def test_concurrent_readers_get_their_own_answers(tmp_path) -> None:
     engine = DuckDBEngine(tmp_path / "t.duckdb")
 

@@ -228,7 +228,9 @@ class DuckDBEngine:
         return rows
 
     def ping(self) -> None:
-        self._cursor().execute("SELECT 1").fetchone()
+        # fetchall, not fetchone: a result left unfinished on the thread's cursor refuses
+        # every later query of that thread.
+        self._cursor().execute("SELECT 1").fetchall()
 
     def close(self) -> None:
         if not self._closed:
