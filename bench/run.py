@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,18 +118,18 @@ def _settings(data_dir: Path, **extra: Any) -> Settings:
     return Settings.from_env(data_dir=data_dir, datasets_dir=DATASETS, **extra)
 
 
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
     env.update({"TALLY_DATA_DIR": str(data_dir), "TALLY_DATASETS_DIR": str(DATASETS), **extra})
     return env
 
 
 @contextmanager
-def server(data_dir: Path, **env: str):
+def server(data_dir: Path, flags: Sequence[str] = (), **env: str):
     port = _free_port()
+    serve = ["serve", "--port", str(port), "--log-level", "error", *flags]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tally.cli", "serve", "--port", str(port), "--log-level", "error"],
-        env=_env(data_dir, **env),
+        [sys.executable, "-m", "tally.cli", *serve], env=environment(data_dir, **env)
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -145,7 +145,7 @@ def server(data_dir: Path, **env: str):
         process.wait(timeout=30)
 
 
-def _admin_token(data_dir: Path) -> str:
+def admin_token(data_dir: Path) -> str:
     store = KeyStore(data_dir / "keys.sqlite")
     _, token = store.create("admin", {}, all_tenants=True, name="bench")
     store.close()
@@ -167,7 +167,7 @@ def prepare(options: Options, figures: Figures) -> tuple[Path, Path]:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "tally.cli", "ingest", str(parquet), "--dataset", "bench_events"],
-        env=_env(data_dir), check=True, capture_output=True,
+        env=environment(data_dir), check=True, capture_output=True,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     figures.ingest["cli_parquet_rows_per_s"] = options.rows / seconds
@@ -175,7 +175,7 @@ def prepare(options: Options, figures: Figures) -> tuple[Path, Path]:
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "tally.cli", "compact", "--dataset", "bench_events"],
-        env=_env(data_dir), check=True, capture_output=True,
+        env=environment(data_dir), check=True, capture_output=True,
     )  # fmt: skip
     figures.ingest["compact_seconds"] = time.perf_counter() - started
     os.sync()
@@ -223,7 +223,7 @@ def in_process(options: Options, data_dir: Path, figures: Figures) -> None:
 def over_http(options: Options, data_dir: Path, figures: Figures) -> None:
     """(c), timed in turns with (a′): the raw SQL on a read-only copy of the same database file
     (the server holds the original), so c − a′ compares two timings of one moment."""
-    token = _admin_token(data_dir)
+    token = admin_token(data_dir)
     twin = options.work / "raw_twin.duckdb"
     shutil.copyfile(data_dir / "tally.duckdb", twin)
     raw = duckdb.connect(str(twin), read_only=True)
@@ -292,7 +292,7 @@ def _ndjson_rate(
     answer to posting the first batch again (every row a duplicate)."""
     data_dir = options.work / "http_ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
-    token = _admin_token(data_dir)
+    token = admin_token(data_dir)
     path = "/v1/datasets/bench_events/rows"
     with server(data_dir) as base:
         posters = [Poster(base, token, "application/x-ndjson") for _ in range(clients)]
@@ -331,7 +331,7 @@ def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
 def cache_hits(options: Options, data_dir: Path, figures: Figures) -> None:
     """32 clients on one cached query; the rate limit is off so every answer is a real hit."""
     body = {**QUERIES[0].ir(True), "cache": "default"}
-    token = _admin_token(data_dir)
+    token = admin_token(data_dir)
     unlimited = {"TALLY_RATE_LIMIT_ADMIN": "off"}
     backends = {"memory": unlimited}
     if options.redis_url:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,12 +34,16 @@ def wait_healthy(base: str, seconds: float) -> bool:
 
 
 @contextmanager
-def running_server(data_dir: Path, port: int | None = None, **env: str) -> Iterator[str]:
-    """The base URL of a server over `data_dir` (on `port`, else a free one), stopped on exit."""
+def running_server(
+    data_dir: Path, port: int | None = None, flags: Sequence[str] = (), **env: str
+) -> Iterator[str]:
+    """The base URL of a server over `data_dir` (on `port`, else a free one), with more `serve`
+    flags, stopped on exit."""
     port = port or free_port()
     environment = {**os.environ, "TALLY_DATA_DIR": str(data_dir), **env}
+    serve = ["serve", "--port", str(port), "--log-level", "warning", *flags]
     process = subprocess.Popen(
-        [sys.executable, "-m", "tally.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "tally.cli", *serve],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,5 +1,9 @@
-"""One pure ASGI middleware for every response: trace id, rate-limit headers, metrics, and the
-access log line.
+"""One pure ASGI middleware for every response: trace id, the answering process, rate-limit
+headers, metrics, and the access log line.
+
+`X-Tally-Worker` is the id of the process that answered: with `tally serve --workers N` it is
+the one way to see which worker served a response (the tests of the workers rely on it); a
+process id tells a client nothing it could use against the server.
 
 Starlette's `@app.middleware("http")` wraps each response in a streaming bridge that costs more
 than a cached answer itself; this one only wraps `send` to add headers and read the status. The
@@ -10,6 +14,7 @@ routes leave what only they know (who asked, what was answered) on the request's
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -52,6 +57,7 @@ class Observe:
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
+        self.worker = str(os.getpid()).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +76,7 @@ class Observe:
                 status = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"x-trace-id"]
                 headers.append((b"x-trace-id", trace.encode()))
+                headers.append((b"x-tally-worker", self.worker))
                 decision = state.get("rate_limit")
                 if decision is not None:
                     headers.extend(

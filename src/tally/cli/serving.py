@@ -9,7 +9,8 @@ import orjson
 import typer
 
 from tally.auth.keys import KeyStore
-from tally.cli.common import DataDir, app, console, err, service, settings
+from tally.cli.common import DataDir, app, console, err, fail, service, settings
+from tally.cli.workers import WORKER_APP, close, pass_settings, passed_settings, refusal
 from tally.config import Settings
 from tally.logs import FORMATS, configure
 
@@ -19,24 +20,55 @@ LogLevel = Annotated[
     str | None, typer.Option(help="debug, info, warning or error (else log_level)")
 ]
 LogFormat = Annotated[str | None, typer.Option(help=f"{' or '.join(FORMATS)} (else log_format)")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Server processes; more than one needs PostgreSQL or a ClickHouse server, and Redis",
+    ),
+]
 AccessLog = Annotated[
     bool | None, typer.Option(help="One log line per request (else access_log, on)")
 ]
 
 
-def _run(config: Settings, svc, host: str, port: int) -> None:
-    """Logging set up from the settings, then uvicorn, its own logs through the same handler."""
-    import uvicorn
-
+def _app(config: Settings, svc=None):
+    """Logging set up from the settings, the application built, startup's heap frozen."""
     from tally.api.app import create_app
 
     configure(config.log_level, config.log_format)
     application = create_app(config, svc)
     _freeze_heap()
+    return application
+
+
+def _run(config: Settings, svc, host: str, port: int) -> None:
+    """One process: uvicorn serves the application built here, its logs through our handler."""
+    import uvicorn
+
     uvicorn.run(
-        application, host=host, port=port, log_config=None, access_log=False,
+        _app(config, svc), host=host, port=port, log_config=None, access_log=False,
         log_level=config.log_level,
     )  # fmt: skip
+
+
+def _run_workers(config: Settings, host: str, port: int, workers: int) -> None:
+    """`workers` processes on one socket, each building its own service from the settings
+    passed to it (`worker_app`); the tables are created here first, once."""
+    import uvicorn
+
+    close(service(config))
+    pass_settings(config)
+    configure(config.log_level, config.log_format)
+    uvicorn.run(
+        WORKER_APP, factory=True, workers=workers, host=host, port=port, log_config=None,
+        access_log=False, log_level=config.log_level,
+    )  # fmt: skip
+
+
+def worker_app():
+    """The application of one worker of `tally serve --workers N` (uvicorn calls it)."""
+    return _app(passed_settings())
 
 
 def _flags(log_level: str | None, log_format: str | None, access_log: bool | None) -> dict:
@@ -55,13 +87,21 @@ def serve(
     log_level: LogLevel = None,
     log_format: LogFormat = None,
     access_log: AccessLog = None,
+    workers: Workers = 1,
 ) -> None:
-    """Run the HTTP server (one process: it owns the DuckDB file). Settings: `tally config
+    """Run the HTTP server: one process by default (it owns the DuckDB file), or `--workers N`
+    on PostgreSQL or a ClickHouse server with Redis (docs/scaling.md). Settings: `tally config
     show`; every variable is in docs/configuration.md."""
     config = settings(data_dir, **_flags(log_level, log_format, access_log))
+    refused = refusal(config, workers)
+    if refused:
+        raise fail(refused, 2)
     if config.engine == "duckdb" and not config.database_path.exists():
         err.print(f"creating a new, empty database at {config.database_path}", highlight=False)
-    _run(config, service(config), host, port)
+    if workers > 1:
+        _run_workers(config, host, port, workers)
+    else:
+        _run(config, service(config), host, port)
 
 
 def _freeze_heap() -> None:

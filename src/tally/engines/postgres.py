@@ -127,9 +127,19 @@ class PostgresEngine:
         return Frame(*self.execute(sql_text, params, timeout_s))
 
     def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
-        """Create the table, add new catalog columns, and the two indexes queries rely on."""
+        """Create the table, add new catalog columns, and the two indexes queries rely on.
+
+        Several workers or replicas start at once: two concurrent `CREATE TABLE IF NOT EXISTS`
+        of one table can both miss it and one then fails on the catalog's unique index, so each
+        takes a transaction-scoped advisory lock on the table's qualified name first.
+        """
         table = _ident(spec.name)
         with self._pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock("
+                "hashtext(coalesce(current_schema(), '') || '.' || %s))",
+                [spec.name],
+            )
             conn.execute(create_sql)
             for column, ddl_type in add_columns.items():
                 conn.execute(
