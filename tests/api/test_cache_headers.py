@@ -12,7 +12,6 @@ import pytest
 from tally.profiles import all_profiles
 from tests.helpers import LiveApp, live_app
 
-
 NOW = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
 
 
