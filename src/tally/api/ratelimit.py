@@ -132,13 +132,14 @@ class RedisBuckets:
             and time.monotonic() - self._down_since < self.RETRY_AFTER_S
         )
 
-    async def _call(self, command, *args, **kwargs):
-        """`command` of the loop's client within `TIMEOUT_S`; None when Redis did not answer."""
+    async def _call(self, command):
+        """`command(client)` on the loop's client within `TIMEOUT_S`; None when Redis did not
+        answer (it is then left alone for `RETRY_AFTER_S`)."""
         if self._resting():
             return None
         try:
             async with asyncio.timeout(self.TIMEOUT_S):
-                value = await command(self._bound(), *args, **kwargs)
+                value = await command(self._bound())
         except (redis.RedisError, OSError, TimeoutError) as exc:
             if self._down_since is None:
                 log.warning("redis rate limits unavailable, limiting per process: %r", exc)
