@@ -39,7 +39,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     if service.cache is not None:
         service.cache.on_event = metrics.count_cache_event
         store = service.cache.store
-        metrics.cache_up.set_function(lambda: 1.0 if store.health() == "ok" else 0.0)
+        # `up` reads what the last calls saw: a scrape runs on the event loop and must not wait
+        # on Redis (/readyz asks it).
+        metrics.cache_up.set_function(lambda: 1.0 if store.up else 0.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -48,7 +50,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             await service.cache.close()
         service.engine.close()
         app.state.keys.close()
-        app.state.limiter.close()
+        await app.state.limiter.close()
 
     app = FastAPIOffline(
         title="Tally",

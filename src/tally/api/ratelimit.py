@@ -2,8 +2,11 @@
 
 Buckets live in process memory, or in Redis when `TALLY_REDIS_URL` is set so every replica draws
 on the same budget (one Lua script reads, refills and takes atomically, on Redis's own clock).
-When Redis does not answer, the process falls back to its own buckets and tries Redis again a
-little later: a cache outage must not turn into an outage of the API.
+The draw runs on the event loop, so it is asynchronous with a short deadline: a slow or frozen
+Redis delays the requests of that moment by at most the deadline and never stalls the loop (and
+with it /healthz and every other request). When Redis does not answer, the process falls back to
+its own buckets and tries Redis again a little later: a cache outage must not turn into an outage
+of the API.
 
 A refused request is a `TallyError` raised from the auth dependency, so each profile renders the
 429 in its own shape; a middleware adds the `RateLimit-*` (and `X-RateLimit-*`) headers to
@@ -12,6 +15,7 @@ every authenticated response from what the dependency left on `request.state`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -20,10 +24,12 @@ import time
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio
 from fastapi import FastAPI, Request
 
 from tally.auth.principal import Principal
 from tally.auth.settings import Rate, RateLimitSettings
+from tally.cache.redis_client import async_client
 from tally.errors import TallyError
 
 log = logging.getLogger(__name__)
@@ -97,37 +103,72 @@ class MemoryBuckets:
 
 
 class RedisBuckets:
-    """Buckets shared by every replica; `take` answers None while Redis is unreachable."""
+    """Buckets shared by every replica; `take` answers None while Redis is unhealthy."""
 
     RETRY_AFTER_S = 2.0
+    TIMEOUT_S = 0.2
 
     def __init__(self, url: str, prefix: str) -> None:
         self.prefix = prefix
-        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        self._client = client
-        self._script = client.register_script(TAKE_SCRIPT)
+        self._url = url
+        self._client: redis.asyncio.Redis | None = None
+        self._script = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._down_since: float | None = None
+        self._last_error = ""
 
-    def take(self, key: str, rate: Rate) -> Decision | None:
-        if self._down_since is not None:
-            if time.monotonic() - self._down_since < self.RETRY_AFTER_S:
-                return None
+    def _bound(self) -> redis.asyncio.Redis:
+        """The client of the running loop: an asyncio connection belongs to its loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client, self._loop = async_client(self._url, self.TIMEOUT_S), loop
+            self._script = self._client.register_script(TAKE_SCRIPT)
+        return self._client
+
+    def _resting(self) -> bool:
+        """Down, and not yet time to try again."""
+        return (
+            self._down_since is not None
+            and time.monotonic() - self._down_since < self.RETRY_AFTER_S
+        )
+
+    async def _call(self, command):
+        """`command(client)` on the loop's client within `TIMEOUT_S`; None when Redis did not
+        answer (it is then left alone for `RETRY_AFTER_S`)."""
+        if self._resting():
+            return None
         try:
-            allowed, tokens = self._script(
-                keys=[self.prefix + key], args=[rate.burst, rate.per_second / 1000]
-            )
-        except redis.RedisError as exc:
+            async with asyncio.timeout(self.TIMEOUT_S):
+                value = await command(self._bound())
+        except (redis.RedisError, OSError, TimeoutError) as exc:
             if self._down_since is None:
-                log.warning("redis rate limits unavailable, limiting per process: %s", exc)
+                log.warning("redis rate limits unavailable, limiting per process: %r", exc)
             self._down_since = time.monotonic()
+            self._last_error = type(exc).__name__
             return None
         if self._down_since is not None:
             log.warning("redis rate limits are back")
             self._down_since = None
+        return value
+
+    async def take(self, key: str, rate: Rate) -> Decision | None:
+        reply = await self._call(
+            lambda client: self._script(
+                keys=[self.prefix + key], args=[rate.burst, rate.per_second / 1000], client=client
+            )
+        )
+        if reply is None:
+            return None
+        allowed, tokens = reply
         return Decision(bool(allowed), rate, float(tokens))
 
-    def close(self) -> None:
-        self._client.close()
+    async def health(self) -> str:
+        await self._call(lambda client: client.ping())
+        return "ok" if self._down_since is None else f"down: {self._last_error}"
+
+    async def close(self) -> None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
 
 
 class RateLimiter:
@@ -136,25 +177,25 @@ class RateLimiter:
         self.memory = MemoryBuckets()
         self.redis = RedisBuckets(redis_url, f"{prefix}rl:") if redis_url else None
 
-    def take(self, principal: Principal) -> Decision | None:
+    async def take(self, principal: Principal) -> Decision | None:
         """None when the principal's role has no limit."""
         rate = self.settings.per_role.get(principal.role)
         if rate is None:
             return None
         digest = hashlib.sha256(principal.subject.encode()).hexdigest()[:32]
         key = f"{principal.role}:{digest}"
-        shared = self.redis.take(key, rate) if self.redis is not None else None
+        shared = await self.redis.take(key, rate) if self.redis is not None else None
         return shared if shared is not None else self.memory.take(key, rate)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         if self.redis is not None:
-            self.redis.close()
+            await self.redis.close()
 
 
-def admit(request: Request, principal: Principal) -> None:
+async def admit(request: Request, principal: Principal) -> None:
     """Draw one token for this request; 429 with Retry-After when the bucket is empty."""
     limiter: RateLimiter | None = getattr(request.app.state, "limiter", None)
-    decision = limiter.take(principal) if limiter is not None else None
+    decision = await limiter.take(principal) if limiter is not None else None
     if decision is None:
         return
     request.state.rate_limit = decision

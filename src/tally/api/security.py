@@ -54,7 +54,7 @@ def _basic_password(credentials: str) -> str:
     return password.strip() if colon else ""
 
 
-def authenticate(request: Request, token: str) -> Principal:
+async def authenticate(request: Request, token: str) -> Principal:
     """The principal of a token, then one draw on its rate limit.
 
     Profiles that carry the token elsewhere (an `X-API-Key` header...) call this directly.
@@ -69,13 +69,14 @@ def authenticate(request: Request, token: str) -> Principal:
             raise unauthorized("the token is not a valid API key")
         found = verifier.verify(token)
     request.state.principal = found
-    ratelimit.admit(request, found)
+    await ratelimit.admit(request, found)
     return found
 
 
 async def principal(request: Request) -> Principal:
-    """On the event loop: a key lookup is a local SQLite read, and a thread hop costs more."""
+    """On the event loop: a key lookup is a local SQLite read, and a thread hop costs more; the
+    rate limit's draw on Redis is asynchronous."""
     token = bearer_token(request)
     if token is None:
         raise unauthorized("send Authorization: Bearer <token> (or Basic with the key as password)")
-    return authenticate(request, token)
+    return await authenticate(request, token)

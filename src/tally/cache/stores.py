@@ -15,6 +15,7 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
@@ -22,9 +23,13 @@ from typing import Protocol
 import redis
 
 from tally.cache.pipelined import PipelinedReads
+from tally.cache.redis_client import sync_client
 
 log = logging.getLogger(__name__)
 Read = tuple[tuple[int, ...], bytes | None]
+# The counters' values and the epoch they count from.
+Counts = tuple[str, tuple[int, ...]]
+EPOCH_KEY = "epoch"
 
 
 class Store(Protocol):
@@ -39,7 +44,11 @@ class Store(Protocol):
         """`read` from the event loop, without blocking it."""
         ...
 
-    def counts(self, counters: Sequence[str]) -> tuple[int, ...] | None: ...
+    def counts(self, counters: Sequence[str]) -> Counts | None:
+        """The store's epoch and the counters' values; None when the store cannot answer. The
+        epoch changes when the counters start again from 0 (a Redis restarted empty), so a value
+        remembered under an old (epoch, counts) is never taken for a new one."""
+        ...
 
     def incr(self, counters: Sequence[str]) -> None: ...
 
@@ -74,6 +83,7 @@ class MemoryStore:
         self._counters: dict[str, int] = {}
         self._bytes = 0
         self._lock = threading.Lock()
+        self._epoch = uuid.uuid4().hex
 
     def read(self, counters: Sequence[str], key: str) -> Read:
         with self._lock:
@@ -93,9 +103,9 @@ class MemoryStore:
         self._entries.move_to_end(key)
         return value
 
-    def counts(self, counters: Sequence[str]) -> tuple[int, ...]:
+    def counts(self, counters: Sequence[str]) -> Counts:
         with self._lock:
-            return self._counts(counters)
+            return self._epoch, self._counts(counters)
 
     def _counts(self, counters: Sequence[str]) -> tuple[int, ...]:
         return tuple(self._counters.get(c, 0) for c in counters)
@@ -160,12 +170,7 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "tally:") -> None:
         self.prefix = prefix
         self._url = url
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=self.TIMEOUT_S,
-            socket_connect_timeout=self.TIMEOUT_S,
-            health_check_interval=10,
-        )
+        self._client = sync_client(url, self.TIMEOUT_S, health_check_interval=10)
         self._pipelined: PipelinedReads | None = None
         self._unsent: Counter[str] = Counter()
         self._unsent_lock = threading.Lock()
@@ -236,11 +241,24 @@ class RedisStore:
             return None
         return _counts(values[:-1]), values[-1]
 
-    def counts(self, counters: Sequence[str]) -> tuple[int, ...] | None:
+    def counts(self, counters: Sequence[str]) -> Counts | None:
+        """One MGET of the epoch and the counters. Redis restarted empty has no epoch: the first
+        reader draws one (SET NX, so every replica agrees on it); the counters it read were
+        already counting from the restart."""
         if self._unsent and not self._send_unsent():
             return None
-        values = self._call(self._client.mget, [self.prefix + c for c in counters])
-        return None if values is None else _counts(values)
+        epoch_key = self.prefix + EPOCH_KEY
+        values = self._call(self._client.mget, [epoch_key, *(self.prefix + c for c in counters)])
+        if values is None:
+            return None
+        epoch = values[0]
+        if epoch is None:
+            drawn = uuid.uuid4().hex.encode()
+            found = self._call(self._client.set, epoch_key, drawn, nx=True, get=True)
+            if found is None and not self._up_now():
+                return None
+            epoch = found or drawn
+        return epoch.decode(), _counts(values[1:])
 
     def incr(self, counters: Sequence[str]) -> None:
         """Bump counters shared by every replica. A bump Redis does not take (it is down) is
@@ -303,6 +321,10 @@ class RedisStore:
         if self._pipelined is not None and self._pipelined.loop is asyncio.get_running_loop():
             await self._pipelined.close()
         self._client.close()
+
+    def _up_now(self) -> bool:
+        with self._lock:
+            return self._down_since is None
 
     @property
     def up(self) -> bool:

@@ -1,7 +1,12 @@
 """PostgreSQL through psycopg 3 and a connection pool.
 
 Every query runs in its own short transaction with a local `statement_timeout`, so a slow query
-is cancelled by the server and the caller gets a 503 instead of a stuck worker. A batch is
+is cancelled by the server and the caller gets a 503 instead of a stuck worker. A database that is
+down or frozen must not hold callers either: every call has one deadline (the query timeout) that
+bounds the wait for a pooled connection, the statement, and (through a watchdog, deadline.py) the
+wait on a server that stopped answering; a connection the server closed is dropped before use,
+and a failed reconnection is retried within about a second, so the first request after the
+database is back gets a fresh connection instead of waiting out a growing backoff. A batch is
 COPYed into a temporary table and moved with one `INSERT ... ON CONFLICT` on the unique index of
 the key columns: it is stored whole or not at all, and a key already stored is a duplicate
 (append) or replaced (upsert). Driver errors never carry SQL text to the caller.
@@ -11,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -23,10 +30,21 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tally.catalog.storage import TableSpec
 from tally.engines.base import WriteOutcome, timed_out
+from tally.engines.deadline import WATCHDOG
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
 
 log = logging.getLogger(__name__)
+# Longest wait for a pooled connection: with a connection per query slot, a longer wait means the
+# server is away, and the caller is better served by a 503 it can retry.
+POOL_WAIT_S = 1.5
+# A failed connection attempt is retried once after about this long, then given up; the next
+# request that finds no connection starts a new attempt. Recovery lag stays near this value.
+RECONNECT_S = 1.0
+CONNECT_TIMEOUT_S = 2  # libpq's least
+PING_S = 0.8  # /readyz answers within 1 s
+# Writes, DDL and CLUSTER move whole batches and tables: bounded, but not by the query timeout.
+WRITE_TIMEOUT_S = 120.0
 
 
 def _ident(name: str) -> sql.Identifier:
@@ -63,6 +81,17 @@ def _copy_rows(batch: pa.Table) -> list[list[Any]]:
     return out
 
 
+def _closed_by_server(conn: psycopg.Connection) -> bool:
+    """Whether an idle pooled connection is dead: the server closed it (a restart, a killed
+    backend), which makes its socket readable. Costs no round trip, so it never waits on a
+    server that does not answer."""
+    if conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
 @contextmanager
 def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[None]:
     """psycopg errors as TallyErrors, never with SQL: a timeout or a lost server is a 503."""
@@ -87,9 +116,12 @@ class PostgresEngine:
         self._pool = ConnectionPool(
             url,
             min_size=1,
-            max_size=max(2, max_connections),
-            kwargs={"autocommit": True},
+            # A connection per query slot, and a few for writes and readiness checks.
+            max_size=max(2, max_connections) + 4,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             configure=self._configure,
+            timeout=POOL_WAIT_S,
+            reconnect_timeout=RECONNECT_S,
             open=False,
             name="tally-postgres",
         )
@@ -103,18 +135,52 @@ class PostgresEngine:
     def _configure(conn: psycopg.Connection) -> None:
         conn.execute("SET TimeZone = 'UTC'")
 
+    def _checkout(self, deadline: float) -> psycopg.Connection:
+        """A live pooled connection, waiting at most `POOL_WAIT_S` (and never past `deadline`);
+        connections the server closed are dropped on the way, without the pool's backoff."""
+        while True:
+            wait = min(POOL_WAIT_S, deadline - time.monotonic())
+            conn = self._pool.getconn(timeout=max(wait, 0.001))
+            if not _closed_by_server(conn):
+                return conn
+            conn.close()
+            self._pool.putconn(conn)
+
+    @contextmanager
+    def _connection(self, budget_s: float) -> Iterator[tuple[psycopg.Connection, float]]:
+        """A connection and the deadline of the call, `budget_s` from now. At the deadline the
+        watchdog cuts the connection: the call fails as unavailable, and the pool replaces it."""
+        deadline = time.monotonic() + budget_s
+        conn = self._checkout(deadline)
+        try:
+            with WATCHDOG.guard(conn.fileno(), deadline) as guard:
+                try:
+                    yield conn, deadline
+                except psycopg.OperationalError:
+                    if not guard.fired:
+                        raise
+                    log.warning("postgres did not answer within %g s; connection cut", budget_s)
+                    raise unavailable(
+                        f"the database did not answer within {budget_s:g} s; try again shortly"
+                    ) from None
+        finally:
+            self._pool.putconn(conn)
+
     def execute(
         self, sql_text: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]:
         with (
             _driver_errors("the engine could not run this query", timeout_s),
-            self._pool.connection() as conn,
+            self._connection(timeout_s) as (conn, deadline),
             conn.transaction(),
         ):
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                [f"{max(1, int(timeout_s * 1000))}ms"],
-            )
+            # The server cancels a little before the watchdog cuts: a slow query gets the
+            # timeout's own answer, and the cut is kept for a server that cannot cancel.
+            left = deadline - time.monotonic()
+            server_ms = int((left - min(0.25, left / 4)) * 1000)
+            if server_ms < 1:
+                raise timed_out(timeout_s)
+            conn.execute("SELECT set_config('statement_timeout', %s, true)", [f"{server_ms}ms"])
             cursor = conn.execute(sql_text, params or {})
             rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
             columns = [d.name for d in cursor.description or []]
@@ -134,7 +200,11 @@ class PostgresEngine:
         takes a transaction-scoped advisory lock on the table's qualified name first.
         """
         table = _ident(spec.name)
-        with self._pool.connection() as conn, conn.transaction():
+        with (
+            _driver_errors("the table could not be created"),
+            self._connection(WRITE_TIMEOUT_S) as (conn, _),
+            conn.transaction(),
+        ):
             conn.execute(
                 "SELECT pg_advisory_xact_lock("
                 "hashtext(coalesce(current_schema(), '') || '.' || %s))",
@@ -177,7 +247,7 @@ class PostgresEngine:
         others = [n for n in names if n not in spec.key_columns]
         with (
             _driver_errors("the batch could not be stored"),
-            self._pool.connection() as conn,
+            self._connection(WRITE_TIMEOUT_S) as (conn, _),
             conn.transaction(),
         ):
             conn.execute(
@@ -211,7 +281,10 @@ class PostgresEngine:
     def compact(self, spec: TableSpec) -> int:
         """Rewrite the table in (tenant, time) order (CLUSTER on that index), then count it."""
         table = _ident(spec.name)
-        with _driver_errors("the table could not be compacted"), self._pool.connection() as conn:
+        with (
+            _driver_errors("the table could not be compacted"),
+            self._connection(WRITE_TIMEOUT_S) as (conn, _),
+        ):
             if spec.order_by:
                 index = _index_name(spec.name, "scan")
                 conn.execute(sql.SQL("CLUSTER {} USING {}").format(table, index))
@@ -220,7 +293,8 @@ class PostgresEngine:
         return counted[0] if counted else 0
 
     def ping(self) -> None:
-        with self._pool.connection() as conn:
+        """Within `PING_S`, whatever the server does: /readyz must answer in a second."""
+        with _driver_errors("the database did not answer"), self._connection(PING_S) as (conn, _):
             conn.execute("SELECT 1").fetchone()
 
     def close(self) -> None:

@@ -2,7 +2,11 @@
 
 Asking the engine for `max(time)` on every answer would double the work of small queries, so the
 value is memoized under (dataset, scope, data version): an ingestion into the scope's tenants
-bumps the version and the next answer asks again.
+bumps the version and the next answer asks again. The version carries the store's epoch and this
+process's ingestions (versions.py), so a Redis that restarted empty cannot hand back an old
+value. While the version cannot be known (Redis down) nothing is remembered: every answer asks
+the engine, as another replica may have ingested meanwhile. A newest time remembered at ingestion
+would not do instead: a duplicate row is not stored, and an upsert may move a row back in time.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class Watermarks:
             return None
         version = self._versions.of(dataset.name, scope_tenants(scope, dataset))
         key = (dataset.name, repr(scope.canonical()), version)
-        if key in self._memo:
+        if version is not None and key in self._memo:
             return self._memo[key]
         probe = Query(
             dataset=dataset.name,
@@ -53,7 +57,8 @@ class Watermarks:
         value = self._run(compiled).first(compiled.alias_of("newest"))
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
-        if len(self._memo) > MAX_REMEMBERED:
-            self._memo.clear()
-        self._memo[key] = value
+        if version is not None:
+            if len(self._memo) > MAX_REMEMBERED:
+                self._memo.clear()
+            self._memo[key] = value
         return value
