@@ -10,9 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tally.query.patterns import check_regex
 from tests.helpers import LiveApp, live_app
 
-TYPES = ["page_view", "purchase", "Purchase_Refund", "search", "chat_message", "add_to_cart"]
+TYPES = [
+    "page_view", "purchase", "Purchase_Refund", "search", "chat_message", "add_to_cart",
+    "two\nlines",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +58,37 @@ def matching(live: LiveApp, pattern: str, case_insensitive: bool = False) -> lis
         ("a.{2,3}h", 0),
         ("^(?:chat|search)", 0),
         ("REFUND", re.IGNORECASE),
+        ("two.lines", re.DOTALL),
+        ("^two.LINES$", re.DOTALL | re.IGNORECASE),
     ],
 )
 def test_a_regex_matches_what_a_search_matches(live: LiveApp, pattern: str, flags: int) -> None:
-    expected = sorted(t for t in TYPES if re.search(pattern, t, flags))
-    got = matching(live, pattern, case_insensitive=bool(flags))
+    expected = sorted(t for t in TYPES if re.search(pattern, t, flags | re.DOTALL))
+    got = matching(live, pattern, case_insensitive=bool(flags & re.IGNORECASE))
     assert got == expected and got
 
 
 @pytest.mark.parametrize(
     "pattern",
-    ["\\bword", "(a)\\1", "(?=x)", "(?<!x)y", "(?P<n>x)", "(?i)x", "a++", "\\Ax", "[", "x\\"],
+    [
+        "\\bword",
+        "(a)\\1",
+        "(?=x)",
+        "(?<!x)y",
+        "(?P<n>x)",
+        "(?i)x",
+        "a++",
+        "\\Ax",
+        "[",
+        "x\\",
+        "[[:foo:]]",
+        "[[:<:]]a",
+        "[[.a.]]",
+        "[[=a=]]",
+        "a{256}",
+        "a{1,1001}",
+        "[\\W]",
+    ],
 )
 def test_a_pattern_outside_the_common_core_is_a_400_at_its_value(
     live: LiveApp, pattern: str
@@ -76,3 +100,20 @@ def test_a_pattern_outside_the_common_core_is_a_400_at_its_value(
     response = live.client.post("/v1/query", json=body, headers=live.admin)
     assert response.status_code == 400, response.text
     assert [d["path"] for d in response.json()["error"]["details"]] == ["/filter/value"]
+
+
+@pytest.mark.parametrize(
+    "pattern,spelled",
+    [
+        ("\\d{3}", "[0-9]{3}"),
+        ("^\\w+$", "^[0-9A-Za-z_]+$"),
+        ("[[:alpha:]_]+\\S", "[A-Za-z_]+[^ \\t\\n\\r\\f\\v]"),
+        ("[]a]", "[\\]a]"),
+    ],
+)
+def test_class_escapes_become_the_ascii_ranges_every_engine_reads_alike(
+    pattern: str, spelled: str
+) -> None:
+    """RE2's classes are ASCII and PostgreSQL's follow Unicode (`\\w` matches `é` there only):
+    a pattern is bound with the ranges spelled out, so every engine reads the same thing."""
+    assert check_regex(pattern) == spelled

@@ -23,6 +23,7 @@ from tally.sql.compiler import Compiled, Compiler
 from tally.sql.dialect import Dialect
 
 MAX_REMEMBERED = 10_000
+_UNKNOWN = object()
 
 
 def scope_tenants(scope: Scope, dataset: Dataset) -> tuple[str, ...] | None:
@@ -46,8 +47,10 @@ class Watermarks:
             return None
         version = self._versions.of(dataset.name, scope_tenants(scope, dataset))
         key = (dataset.name, repr(scope.canonical()), version)
-        if version is not None and key in self._memo:
-            return self._memo[key]
+        # One read: another thread may clear the memo between a membership test and a lookup.
+        found = self._memo.get(key, _UNKNOWN) if version is not None else _UNKNOWN
+        if found is not _UNKNOWN:
+            return found
         probe = Query(
             dataset=dataset.name,
             measures=[Measure(op="max", field=dataset.time_column, as_="newest")],

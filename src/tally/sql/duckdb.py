@@ -109,8 +109,8 @@ class DuckDBDialect(CalendarDialect):
     def regex(
         self, value: exp.Expression, pattern: exp.Expression, case_insensitive: bool
     ) -> exp.Expression:
-        options = [lit("i")] if case_insensitive else []
-        return fn("regexp_matches", value, pattern, *options)
+        # `s`: `.` matches a newline too, as in PostgreSQL and ClickHouse.
+        return fn("regexp_matches", value, pattern, lit("is" if case_insensitive else "s"))
 
     def fan_out(self, array: exp.Expression) -> exp.Expression:
         non_empty = exp.GT(this=fn("len", array), expression=lit(0))
