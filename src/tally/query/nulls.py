@@ -7,7 +7,7 @@ from __future__ import annotations
 from tally.catalog.model import Dataset
 from tally.catalog.vocabulary import NULL_OPS, FilterOp
 from tally.query.fields import resolve_field
-from tally.query.model import And, Const, Filter, Leaf, Not, Or, Query
+from tally.query.model import And, Const, Filter, Leaf, Not, Or, Query, walk_leaves
 
 
 def _never_null(dataset: Dataset, field: str) -> bool:
@@ -31,7 +31,15 @@ def _settle(node: Filter, dataset: Dataset) -> Filter:
 
 def settle_null_tests(query: Query, dataset: Dataset) -> Query:
     """The query with every null test on a never-null column replaced by its constant (the
-    filter and each measure's filter); a validated query is assumed."""
+    filter and each measure's filter); a validated query is assumed. Every answer passes here,
+    cache hits included, so a query without such a test is returned as it is, not rebuilt."""
+    filters = [query.filter, *(m.filter for m in query.measures)]
+    if not any(
+        leaf.op in NULL_OPS and _never_null(dataset, leaf.field)
+        for node in filters
+        for leaf, _ in walk_leaves(node)
+    ):
+        return query
     measures = [
         m if m.filter is None else m.model_copy(update={"filter": _settle(m.filter, dataset)})
         for m in query.measures
