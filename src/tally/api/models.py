@@ -88,6 +88,7 @@ class KeyAccess(BaseModel):
 class ColumnDescription(Open):
     name: str
     type: str
+    scale: int | None = Field(default=None, description="decimal columns: digits after the point")
     nullable: bool
     operators: list[str]
     measures: list[str]
@@ -100,6 +101,9 @@ class DatasetDescription(Open):
     name: str
     description: str | None = None
     mode: str
+    source: str = Field(
+        description="owned (Tally stores the rows) or the kind of source read in place"
+    )
     time_column: str | None
     tenant_columns: list[str]
     key_columns: list[str]

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tally.catalog.sources import Source, SourcePath
 from tally.catalog.vocabulary import (
     ARRAY_OPS,
     BASE_MEASURES,
@@ -33,9 +34,11 @@ class ColumnType(StrEnum):
     STRING_ARRAY = "string[]"
     JSON = "json"
     FLOAT_MAP = "map<string,float>"
+    DECIMAL = "decimal"
 
 
-NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT})
+NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT, ColumnType.DECIMAL})
+MAX_DECIMAL_SCALE = 9
 ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
 _EQ_NEQ = (FilterOp.EQ, FilterOp.NEQ)
 
@@ -43,6 +46,7 @@ DEFAULT_OPS: dict[ColumnType, tuple[FilterOp, ...]] = {
     ColumnType.STRING: EQUALITY_OPS + ORDER_OPS + TEXT_OPS,
     ColumnType.INT: EQUALITY_OPS + ORDER_OPS,
     ColumnType.FLOAT: EQUALITY_OPS + ORDER_OPS,
+    ColumnType.DECIMAL: EQUALITY_OPS + ORDER_OPS,
     ColumnType.BOOL: _EQ_NEQ,
     ColumnType.TIMESTAMP: _EQ_NEQ + ORDER_OPS,
     ColumnType.DATE: EQUALITY_OPS + ORDER_OPS,
@@ -56,6 +60,7 @@ DEFAULT_MEASURES: dict[ColumnType, tuple[MeasureOp, ...]] = {
     ColumnType.STRING: _COMPARABLE,
     ColumnType.INT: BASE_MEASURES,
     ColumnType.FLOAT: BASE_MEASURES,
+    ColumnType.DECIMAL: BASE_MEASURES,
     ColumnType.BOOL: (MeasureOp.COUNT, MeasureOp.COUNT_DISTINCT),
     ColumnType.TIMESTAMP: _COMPARABLE,
     ColumnType.DATE: _COMPARABLE,
@@ -81,10 +86,18 @@ class Derived(BaseModel):
 class Column(BaseModel):
     """One column; `name` may be a dotted path into a nested record (`issuer.name`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: str = Field(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
     type: ColumnType
+    scale: int | None = Field(
+        None, ge=0, le=MAX_DECIMAL_SCALE, description="Digits after the point of a decimal."
+    )
+    from_: str | None = Field(
+        None,
+        alias="from",
+        description="External datasets: the source column, or column:json.path inside one.",
+    )
     nullable: bool = True
     ops: tuple[FilterOp, ...] | None = None
     measures: tuple[MeasureOp, ...] | None = None
@@ -112,6 +125,19 @@ class Column(BaseModel):
     def is_numeric(self) -> bool:
         return self.type in NUMERIC_TYPES
 
+    @property
+    def source_path(self) -> SourcePath:
+        """Where an external dataset reads this column (by default, its own physical name)."""
+        return SourcePath.parse(self.from_) if self.from_ else SourcePath(column=self.physical)
+
+    @model_validator(mode="after")
+    def _scale_fits_type(self) -> Column:
+        if (self.type is ColumnType.DECIMAL) != (self.scale is not None):
+            raise ValueError(f"column {self.name}: a decimal needs a scale, other types take none")
+        if self.from_ is not None:
+            SourcePath.parse(self.from_)
+        return self
+
 
 class RowAccess(BaseModel):
     """Row-level rule: below admin, a principal reads only its own rows and its teams' rows."""
@@ -123,7 +149,8 @@ class RowAccess(BaseModel):
 
 
 class Dataset(BaseModel):
-    """A table Tally owns: its columns, its tenant keys, its time axis and its write mode."""
+    """A table: its columns, its tenant keys, its time axis, its write mode, and (for data Tally
+    reads in place) its source."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -136,6 +163,9 @@ class Dataset(BaseModel):
     mode: str = Field(default="append", pattern=r"^(append|upsert)$")
     cache_ttl_seconds: float | None = None
     row_access: RowAccess | None = None
+    source: Source | None = Field(
+        None, description="Where an external dataset's rows live; none: Tally owns the table."
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> Dataset:
@@ -157,6 +187,8 @@ class Dataset(BaseModel):
             ColumnType.DATE,
         ):
             raise ValueError(f"dataset {self.name}: time column must be a timestamp or date")
+        if self.source is None and any(c.from_ for c in self.columns):
+            raise ValueError(f"dataset {self.name}: `from` needs a source")
         for col in self.columns:
             if col.currency_column and col.currency_column not in names:
                 raise ValueError(f"column {col.name}: unknown currency column")
@@ -167,6 +199,11 @@ class Dataset(BaseModel):
                 if col.derived.fn == "path_segment" and col.derived.index is None:
                     raise ValueError(f"column {col.name}: path_segment needs an index")
         return self
+
+    @property
+    def owned(self) -> bool:
+        """Tally creates, writes and indexes only the tables of datasets it owns."""
+        return self.source is None
 
     @property
     def stored_columns(self) -> tuple[Column, ...]:
@@ -192,6 +229,7 @@ class Dataset(BaseModel):
             "name": self.name,
             "description": self.description,
             "mode": self.mode,
+            "source": self.source.kind if self.source else "owned",
             "time_column": self.time_column,
             "tenant_columns": list(self.tenant_columns),
             "key_columns": list(self.key_columns),
@@ -199,6 +237,7 @@ class Dataset(BaseModel):
                 {
                     "name": c.name,
                     "type": c.type.value,
+                    **({"scale": c.scale} if c.scale is not None else {}),
                     "nullable": c.nullable,
                     "operators": list(c.allowed_ops),
                     "measures": list(c.allowed_measures),
