@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from psycopg import sql
+
+from tests.engines_support import PG_URL
 
 TENANTS = ("t_north", "t_south", "t_east")
 KINDS = ("view", "cart", "purchase")
@@ -212,3 +218,48 @@ def same_rows(got: list[tuple], want: list[tuple], groups: int) -> None:
     order = lambda row: tuple(str(v) for v in row[:groups])  # noqa: E731
     for left, right in zip(sorted(got, key=order), sorted(want, key=order), strict=True):
         assert left == right, (left, right)
+
+
+def insert_pg_rows(schema: str, rows: list[dict[str, Any]]) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as conn, conn.cursor() as cursor:
+        insert = sql.SQL(
+            "INSERT INTO {}.events VALUES (%(tenant)s, %(id)s, %(created_at)s, "
+            "%(kind)s, %(amount_cents)s, %(user_id)s, %(payload)s)"
+        ).format(sql.Identifier(schema))
+        cursor.executemany(insert, rows)
+
+
+def create_pg_table(schema: str, rows: list[dict[str, Any]]) -> None:
+    """`schema.events` with the source's own column names, filled with `rows`."""
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {}.events (tenant TEXT NOT NULL, id BIGINT PRIMARY KEY, "
+                "created_at TIMESTAMPTZ NOT NULL, kind TEXT, amount_cents BIGINT, "
+                "user_id TEXT, payload JSONB)"
+            ).format(sql.Identifier(schema))
+        )
+    insert_pg_rows(schema, rows)
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A schema name no other test uses, dropped afterwards."""
+    name = f"src_{uuid.uuid4().hex[:10]}"
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def pg_runner(schema: str) -> Callable[[str], list[tuple]]:
+    """Plain SQL on the source database; `{rel}` names the source table."""
+
+    def run(text: str) -> list[tuple]:
+        with psycopg.connect(PG_URL) as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            return conn.execute(text.replace("{rel}", f'"{schema}".events')).fetchall()
+
+    return run

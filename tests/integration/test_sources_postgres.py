@@ -4,13 +4,11 @@ and after a full run of questions and an attempted ingestion (a 405)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 from sqlglot import exp
 
 from tally.config import ConfigError
@@ -21,8 +19,11 @@ from tests.integration.sources_support import (
     QUESTIONS,
     WINDOW,
     answer_rows,
+    create_pg_table,
     dataset_file,
     make_rows,
+    pg_runner,
+    pg_schema,
     same_rows,
     sql_rows,
 )
@@ -30,28 +31,10 @@ from tests.integration.sources_support import (
 PG_SPELLED = {"country": "payload->'geo'->>'country'", "plan": "payload->>'plan'"}
 
 
-def _create_table(schema: str, rows: list[dict]) -> None:
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(
-            f'CREATE TABLE "{schema}".events (tenant TEXT NOT NULL, id BIGINT PRIMARY KEY, '
-            "created_at TIMESTAMPTZ NOT NULL, kind TEXT, amount_cents BIGINT, user_id TEXT, "
-            "payload JSONB)"
-        )
-        with conn.cursor() as cursor:
-            insert = sql.SQL(
-                "INSERT INTO {}.events VALUES (%(tenant)s, %(id)s, %(created_at)s, "
-                "%(kind)s, %(amount_cents)s, %(user_id)s, %(payload)s)"
-            ).format(sql.Identifier(schema))
-            cursor.executemany(insert, rows)
-
-
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name = f"src_{uuid.uuid4().hex[:10]}"
-    yield name
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    with pg_schema() as name:
+        yield name
 
 
 def source_catalog(schema: str) -> dict[str, list[tuple]]:
@@ -81,20 +64,11 @@ def source_catalog(schema: str) -> dict[str, list[tuple]]:
         }
 
 
-def run_sql(schema: str):
-    def run(text: str) -> list[tuple]:
-        with psycopg.connect(PG_URL) as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            return conn.execute(text.replace("{rel}", f'"{schema}".events')).fetchall()
-
-    return run
-
-
 def test_a_postgres_table_is_served_in_place_and_never_changed(
     tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = make_rows()
-    _create_table(schema, rows)
+    create_pg_table(schema, rows)
     monkeypatch.setenv("SRC_PG_URL", PG_URL)
     name = schema  # the dataset is named after the schema: nothing of Tally's may appear
     dataset_file(
@@ -107,7 +81,7 @@ def test_a_postgres_table_is_served_in_place_and_never_changed(
     with live_app(tmp_path, profiles="none") as live:
         for question in QUESTIONS:
             got = answer_rows(live.client, live.admin, name, question)
-            want = sql_rows(run_sql(schema), question, spelled)
+            want = sql_rows(pg_runner(schema), question, spelled)
             same_rows(got, want, len(question.group_by))
 
         _, token = live.keys.create("viewer", {"tenant_id": ("t_south",)}, name="south")
@@ -118,7 +92,7 @@ def test_a_postgres_table_is_served_in_place_and_never_changed(
             "measures": [{"op": "count", "as": "n"}, {"op": "sum", "field": "amount", "as": "s"}],
         }
         seen = live.client.post("/v1/query", json=scoped, headers=bearer(token)).json()["rows"]
-        count, total = run_sql(schema)(
+        count, total = pg_runner(schema)(
             "SELECT count(*), sum(amount_cents) FROM {rel} WHERE tenant = 't_south'"
         )[0]
         assert seen == [{"tenant_id": "t_south", "n": count, "s": int(total)}]
@@ -135,14 +109,14 @@ def test_a_postgres_table_is_served_in_place_and_never_changed(
         with pytest.raises(Exception, match="read in place"):
             live.service.tables.compact(name)
     assert source_catalog(schema) == before
-    assert run_sql(schema)("SELECT count(*) FROM {rel}")[0][0] == len(rows)
+    assert pg_runner(schema)("SELECT count(*) FROM {rel}")[0][0] == len(rows)
 
 
 def test_the_source_sessions_are_read_only(
     tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Even SQL Tally never sends is refused by the server: the sessions are read-only."""
-    _create_table(schema, make_rows(30))
+    create_pg_table(schema, make_rows(30))
     dataset_file(
         tmp_path / "datasets", schema, {"postgres": {"url": PG_URL, "table": f"{schema}.events"}}
     )
@@ -150,11 +124,11 @@ def test_the_source_sessions_are_read_only(
         engine = live.service.readers.of(live.service.catalog.require(schema)).engine
         with pytest.raises(Exception, match="could not run"):
             engine.execute(exp.delete(table_relation(f"{schema}.events")).sql("postgres"), {}, 5)
-    assert run_sql(schema)("SELECT count(*) FROM {rel}")[0][0] == 30
+    assert pg_runner(schema)("SELECT count(*) FROM {rel}")[0][0] == 30
 
 
 def test_a_missing_source_column_names_the_file_and_field(tmp_path: Path, schema: str) -> None:
-    _create_table(schema, make_rows(5))
+    create_pg_table(schema, make_rows(5))
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'ALTER TABLE "{schema}".events DROP COLUMN user_id')
     path = dataset_file(
