@@ -19,7 +19,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import psycopg
+import pyarrow as pa
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -263,3 +265,30 @@ def pg_runner(schema: str) -> Callable[[str], list[tuple]]:
             return conn.execute(text.replace("{rel}", f'"{schema}".events')).fetchall()
 
     return run
+
+
+def arrow_rows(rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("tenant", pa.string()),
+                ("id", pa.int64()),
+                ("created_at", pa.timestamp("us", tz="UTC")),
+                ("kind", pa.string()),
+                ("amount_cents", pa.int64()),
+                ("user_id", pa.string()),
+                ("payload", pa.string()),
+            ]
+        ),
+    )
+
+
+def write_parquet_folder(folder: Path, rows: list[dict[str, Any]]) -> str:
+    """tenant=<t>/data_0.parquet per tenant; returns the glob to read."""
+    batch = arrow_rows(rows)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as conn:
+        conn.register("batch", batch)
+        conn.execute(f"COPY batch TO '{folder}' (FORMAT parquet, PARTITION_BY (tenant))")
+    return f"{folder}/**/*.parquet"

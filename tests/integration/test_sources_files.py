@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 from sqlglot import exp
 
@@ -21,42 +20,18 @@ from tests.integration.sources_support import (
     QUESTIONS,
     TENANTS,
     answer_rows,
+    arrow_rows,
     dataset_file,
     make_rows,
     same_rows,
     sql_rows,
+    write_parquet_folder,
 )
 
 DUCKDB_SPELLED = {
     "country": "json_extract_string(payload, '$.geo.country')",
     "plan": "json_extract_string(payload, '$.plan')",
 }
-
-
-def _arrow(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(
-        rows,
-        schema=pa.schema(
-            [
-                ("tenant", pa.string()),
-                ("id", pa.int64()),
-                ("created_at", pa.timestamp("us", tz="UTC")),
-                ("kind", pa.string()),
-                ("amount_cents", pa.int64()),
-                ("user_id", pa.string()),
-                ("payload", pa.string()),
-            ]
-        ),
-    )
-
-
-def write_parquet_folder(folder: Path, rows: list[dict[str, Any]]) -> str:
-    """tenant=<t>/data_0.parquet per tenant; returns the glob to read."""
-    batch = _arrow(rows)
-    with duckdb.connect() as conn:
-        conn.register("batch", batch)
-        conn.execute(f"COPY batch TO '{folder}' (FORMAT parquet, PARTITION_BY (tenant))")
-    return f"{folder}/**/*.parquet"
 
 
 def duckdb_sql(relation: str):
@@ -105,7 +80,7 @@ def test_a_hive_partitioned_parquet_folder_is_served_in_place_and_pruned(tmp_pat
 def test_a_duckdb_file_is_attached_read_only_and_answers_like_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "shop.duckdb"
     with duckdb.connect(str(path)) as conn:
-        conn.register("batch", _arrow(make_rows(200)))
+        conn.register("batch", arrow_rows(make_rows(200)))
         conn.execute(
             "CREATE TABLE events AS SELECT * REPLACE (payload::JSON AS payload) FROM batch"
         )
@@ -142,7 +117,7 @@ def test_a_chdb_table_answers_like_clickhouse(tmp_path: Path) -> None:
         "created_at DateTime64(6, 'UTC'), kind String, amount_cents Nullable(Int64), "
         "user_id String, payload String) ENGINE = MergeTree ORDER BY (tenant, created_at)"
     )
-    batch = _arrow(make_rows(200))  # noqa: F841 - read by chDB's Python() table function
+    batch = arrow_rows(make_rows(200))  # noqa: F841 - read by chDB's Python() table function
     # the database name is generated above, never input
     conn.query(f"INSERT INTO {database}.events SELECT * FROM Python(batch)")  # noqa: S608
     url = f"chdb://{chdb_dir()}?database={database}"
