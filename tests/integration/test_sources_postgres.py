@@ -138,3 +138,23 @@ def test_a_missing_source_column_names_the_file_and_field(tmp_path: Path, schema
         pass
     assert str(path) in str(failed.value)
     assert "columns[5].name" in str(failed.value) and "'user_id'" in str(failed.value)
+
+
+def test_an_unset_variable_or_a_missing_table_names_the_file(
+    tmp_path: Path, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TALLY_TEST_UNSET_URL", raising=False)
+    path = dataset_file(
+        tmp_path / "datasets",
+        schema,
+        {"postgres": {"url": "${TALLY_TEST_UNSET_URL}", "table": "x"}},
+    )
+    with pytest.raises(ConfigError) as unset, live_app(tmp_path, profiles="none"):
+        pass
+    assert f"{path}: source.postgres: environment variable TALLY_TEST_UNSET_URL" in str(unset.value)
+    dataset_file(
+        tmp_path / "datasets", schema, {"postgres": {"url": PG_URL, "table": f"{schema}.nope"}}
+    )
+    with pytest.raises(ConfigError) as missing, live_app(tmp_path, profiles="none"):
+        pass
+    assert f"{path}: source.postgres: cannot read {schema}.nope" in str(missing.value)
