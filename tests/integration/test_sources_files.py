@@ -135,3 +135,18 @@ def test_a_chdb_table_answers_like_clickhouse(tmp_path: Path) -> None:
                 same_rows(got, want, len(question.group_by))
     finally:
         conn.query(f"DROP DATABASE IF EXISTS {database}")
+
+
+def test_a_csv_file_is_read_in_place_like_duckdb_reads_it(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    with duckdb.connect() as conn:
+        conn.register("batch", arrow_rows(make_rows(150)))
+        conn.execute(f"COPY batch TO '{path}' (FORMAT csv, HEADER, DELIMITER ';')")
+    source = {"csv": {"path": str(path), "delimiter": ";"}}
+    dataset_file(tmp_path / "datasets", "shop_csv", source)
+    relation = f"read_csv('{path}', header = true, delim = ';')"
+    with live_app(tmp_path, profiles="none") as live:
+        for question in QUESTIONS:
+            got = answer_rows(live.client, live.admin, "shop_csv", question)
+            want = sql_rows(duckdb_sql(relation), question, {**DUCKDB_SPELLED, "rel": relation})
+            same_rows(got, want, len(question.group_by))
