@@ -133,8 +133,8 @@ class SourcePath(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> SourcePath:
-        column, _, path = text.partition(":")
-        parts = tuple(path.split(".")) if path else ()
+        column, colon, path = text.partition(":")
+        parts = tuple(path.split(".")) if colon else ()
         if not column.strip() or any(not _JSON_KEY.match(part) for part in parts):
             raise ValueError(
                 f"from {text!r}: write a source column, or column:json.path "
