@@ -76,6 +76,8 @@ def test_a_hive_partitioned_parquet_folder_is_served_in_place_and_pruned(tmp_pat
         one = {**whole, "filter": {"field": "tenant_id", "op": "eq", "value": "t_east"}}
         assert files_read(live, whole) == len(TENANTS)
         assert files_read(live, one) == 1
+        scoped = {**whole, "scope": {"tenant_id": "t_north"}}  # a tenant's scope prunes too
+        assert files_read(live, scoped) == 1
         refused = live.client.post("/v1/datasets/shop_files/rows", json=[], headers=live.admin)
         assert refused.status_code == 405
     assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == files_before
