@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from sqlglot import exp
 
 from tally.config import ConfigError
@@ -158,3 +159,36 @@ def test_an_unset_variable_or_a_missing_table_names_the_file(
     with pytest.raises(ConfigError) as missing, live_app(tmp_path, profiles="none"):
         pass
     assert f"{path}: source.postgres: cannot read {schema}.nope" in str(missing.value)
+
+
+def test_a_number_inside_json_that_is_not_one_reads_as_null(tmp_path: Path, schema: str) -> None:
+    rows = make_rows(4)
+    for row, n in zip(rows, ['{"n": 7}', '{"n": "12"}', '{"n": "n/a"}', "{}"], strict=True):
+        row["payload"] = n
+    create_pg_table(schema, rows)
+    body = {
+        "name": schema,
+        "source": {"postgres": {"url": PG_URL, "table": f"{schema}.events"}},
+        "tenant_columns": ["tenant_id"],
+        "time_column": "created_at",
+        "columns": [
+            {"name": "tenant_id", "type": "string", "from": "tenant"},
+            {"name": "id", "type": "int"},
+            {"name": "created_at", "type": "timestamp"},
+            {"name": "n", "type": "int", "from": "payload:n"},
+        ],
+    }
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / f"{schema}.yaml").write_text(yaml.safe_dump(body))
+    query = {
+        "dataset": schema,
+        "time": WINDOW,
+        "measures": [
+            {"op": "sum", "field": "n", "as": "s"},
+            {"op": "count", "field": "n", "as": "c"},
+        ],
+    }
+    with live_app(tmp_path, profiles="none") as live:
+        answer = live.client.post("/v1/query", json=query, headers=live.admin)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["rows"] == [{"s": 19, "c": 2}]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from tally.catalog.model import ColumnType, Dataset
+from tally.catalog.model import Column, ColumnType, Dataset
 from tally.sql.dialect import Dialect, lit
 
 SOURCE_ALIAS = "src"
@@ -60,12 +60,23 @@ def projection(dataset: Dataset, relation: exp.Table, dialect: Dialect) -> exp.S
         path = column.source_path
         value: exp.Expression = exp.Column(this=_ident(path.column), table=_ident(SOURCE_ALIAS))
         if path.json_path:
-            value = dialect.json_path_text(value, path.json_path)
-            if column.type not in TEXT_TYPES:
-                value = exp.Cast(this=value, to=dialect.column_kind(column))
+            value = _typed(dialect.json_path_text(value, path.json_path), column, dialect)
         columns.append(exp.alias_(value, column.physical, quoted=True, copy=False))
     select = exp.Select(expressions=columns).from_(source, copy=False)
     return exp.Subquery(this=select, alias=exp.TableAlias(this=_ident(TABLE_ALIAS)))
+
+
+def _typed(text: exp.Expression, column: Column, dialect: Dialect) -> exp.Expression:
+    """A JSON value (as text) as the column's type. A number that is not one (`"n/a"`) is
+    null, as a JSON key's measure input is, so one odd row cannot fail every query."""
+    if column.type in TEXT_TYPES:
+        return text
+    if column.type in (ColumnType.INT, ColumnType.FLOAT):
+        number = dialect.to_double(text)
+        if column.type is ColumnType.FLOAT:
+            return number
+        return exp.Cast(this=number, to=dialect.column_kind(column))
+    return exp.Cast(this=text, to=dialect.column_kind(column))
 
 
 def probe(relation: exp.Table) -> exp.Select:
