@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sqlglot import exp
+
 from tally.catalog import Catalog, Dataset
 from tally.catalog.sources import (
     ClickHouseSource,
@@ -106,7 +108,7 @@ def _open_one(dataset: Dataset, opened: _Opened) -> tuple[Reader, str]:
 
 
 def _check_columns(
-    dataset: Dataset, engine: Engine, dialect: Dialect, relation, named: str
+    dataset: Dataset, engine: Engine, dialect: Dialect, relation: exp.Table, named: str
 ) -> None:
     """Every stored column's `from` names a column of the source."""
     kind = dataset.source.kind if dataset.source else "owned"
