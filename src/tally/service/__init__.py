@@ -14,6 +14,7 @@ from tally.cache.versions import DataVersions
 from tally.catalog import Catalog
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
 from tally.service.tables import Tables
@@ -40,8 +41,16 @@ class Service:
         self.cache = cache
         self.versions = versions or DataVersions()
         self.clock = clock
+        self.rollups = Rollups(catalog, engine)
         self.answers = Answers(
-            settings, catalog, engine, dialect, cache, self.versions, lambda: self.clock()
+            settings,
+            catalog,
+            engine,
+            dialect,
+            cache,
+            self.versions,
+            lambda: self.clock(),
+            self.rollups,
         )
-        self.ingestion = Ingestion(settings, catalog, engine, self.versions)
+        self.ingestion = Ingestion(settings, catalog, engine, self.versions, self.rollups)
         self.tables = Tables(catalog, engine, dialect)

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +38,9 @@ from tally.query.ordering import OTHER_KEY
 from tally.query.scope import Scope
 from tally.query.validate import validate
 from tally.result import Result
+from tally.rollups.compile import RollupCompiler
+from tally.rollups.layout import RollupTable
+from tally.rollups.store import Rollups
 from tally.service.watermarks import Watermarks, scope_tenants
 from tally.shaping import fill_buckets, join_previous, name_rows
 from tally.sql.compiler import Compiled, Compiler
@@ -57,11 +60,22 @@ def query_hash(query: Query) -> str:
 
 @dataclass(frozen=True)
 class Planned:
-    """A question ready for SQL: normalized, its dataset, and the caller's scope on it."""
+    """A question ready for SQL: normalized, its dataset, the caller's scope on it, and the
+    rollup that answers it exactly (None: the dataset's rows)."""
 
     query: Query
     dataset: Dataset
     scope: Scope
+    rollup: RollupTable | None = None
+
+    @property
+    def served_from(self) -> str:
+        return self.rollup.label if self.rollup is not None else "raw"
+
+    def compiler(self, dialect: Dialect) -> Compiler:
+        if self.rollup is not None:
+            return RollupCompiler(dialect, self.rollup, self.scope)
+        return Compiler(dialect, self.dataset, self.scope)
 
 
 class Answers:
@@ -74,6 +88,7 @@ class Answers:
         cache: ResultCache | None,
         versions: DataVersions,
         clock: Callable[[], datetime],
+        rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -82,6 +97,7 @@ class Answers:
         self.cache = cache
         self.versions = versions
         self.clock = clock
+        self.rollups = rollups
         self.observers: list[Callable[[str, float], None]] = []
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
         self._statements = StatementCache()
@@ -111,9 +127,10 @@ class Answers:
         """The SQL the question would run (admin only); never executed."""
         principal.require("admin")
         planned = self._plan(query, principal)
-        compiled = Compiler(self.dialect, planned.dataset, planned.scope).compile(planned.query)
+        compiled = planned.compiler(self.dialect).compile(planned.query)
         return {
             "dialect": self.dialect.name,
+            "served_from": planned.served_from,
             "sql": compiled.sql,
             "params": compiled.params,
             "query": planned.query.canonical(),
@@ -126,7 +143,9 @@ class Answers:
         validate(query, dataset, self.settings.limits)
         settled = settle_null_tests(query, dataset)
         normalized = normalize(settled, self.clock(), self.settings.limits)
-        return Planned(normalized, dataset, dataset_scope(principal, dataset, normalized.scope))
+        scope = dataset_scope(principal, dataset, normalized.scope)
+        rollup = self.rollups.choose(normalized, dataset, scope) if self.rollups else None
+        return Planned(normalized, dataset, scope, rollup)
 
     def _cache_key(self, planned: Planned) -> CacheKey:
         """The entry's key leaves out the data versions: the entry records them (versions.py)."""
@@ -178,6 +197,7 @@ class Answers:
                 row.pop(OTHER_KEY, None)
         execute_ms = (time.perf_counter() - started) * 1000 - compile_ms
         meta = _meta(query, dataset, scope, compiled, totals)
+        meta["served_from"] = planned.served_from
         meta["watermark"] = self.watermarks.of(dataset, scope)
         meta["timing_ms"] = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
         for observe in self.observers:
@@ -203,7 +223,7 @@ class Answers:
         """The number of result rows of a query whose offset skips past all of them: the
         counting window of the statement has no row to ride on, so ask for the first row."""
         first = planned.query.model_copy(update={"offset": 0, "limit": 1})
-        probe = Planned(first, planned.dataset, planned.scope)
+        probe = replace(planned, query=first)
         compiled = self._compile(probe, count_rows=True)
         found = self._run_sql(compiled)
         return found.first(compiled.total_rows_alias) if len(found) else 0
@@ -211,11 +231,11 @@ class Answers:
     def _compile(
         self, planned: Planned, compare: bool = False, count_rows: bool = False
     ) -> Compiled:
-        query, dataset, scope = planned.query, planned.dataset, planned.scope
-        key = [query.canonical(), scope.canonical(), compare, count_rows]
+        query, scope = planned.query, planned.scope
+        key = [query.canonical(), scope.canonical(), compare, count_rows, planned.served_from]
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
         return self._statements.get(
-            key, lambda: Compiler(self.dialect, dataset, scope).compile(query, window, count_rows)
+            key, lambda: planned.compiler(self.dialect).compile(query, window, count_rows)
         )
 
     def _run_sql(self, compiled: Compiled, columnar: bool = False) -> Frame:

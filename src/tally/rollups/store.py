@@ -1,0 +1,166 @@
+"""The rollups of a running service: their tables, whether each is complete, the statements that
+keep them in step with ingestion, the choice of one for a query, and their rebuild.
+
+A rollup answers only once it is complete: created with its dataset's table while that table
+is empty, or rebuilt by `tally rollups build`. Completeness is recorded per table with the
+fingerprint of its declaration (`_tally_rollups`), so a changed declaration drops the old table
+and answers from the rows until it is rebuilt. Rollups live on DuckDB, the embedded default;
+on another engine they are declared but never used (every answer comes from the rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from tally.catalog import Catalog, Dataset
+from tally.catalog.storage import TableSpec
+from tally.engines.base import Engine, Maintenance
+from tally.engines.duckdb import DuckDBEngine
+from tally.query.model import Query
+from tally.query.scope import Scope
+from tally.rollups import statements
+from tally.rollups.layout import RollupTable, rollup_tables
+from tally.rollups.match import answers
+from tally.sql.ddl import column_ddl
+
+log = logging.getLogger(__name__)
+# The record of complete rollups: which table, built for which declaration.
+CREATE_STATE = (
+    "CREATE TABLE IF NOT EXISTS _tally_rollups "
+    "(name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
+)
+READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
+FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
+RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
+SIZES_TTL_S = 30.0
+TIMEOUT_S = 30.0
+
+
+class Rollups:
+    def __init__(self, catalog: Catalog, engine: Engine) -> None:
+        self.catalog = catalog
+        self.engine = engine if isinstance(engine, DuckDBEngine) else None
+        self._ready: set[str] = set()
+        self._sizes: dict[str, int] = {}
+        self._sizes_at = 0.0
+        self._lock = threading.Lock()
+
+    def layouts(self, dataset: Dataset) -> tuple[RollupTable, ...]:
+        return rollup_tables(dataset) if self.engine is not None else ()
+
+    def ensure(self) -> None:
+        """Create every declared rollup's table; a table whose declaration changed is dropped
+        and created anew. A new table over rows is incomplete until it is built."""
+        engine = self.engine
+        if engine is None:
+            return
+        engine.transaction([(CREATE_STATE, ())])
+        _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
+        recorded = dict(found)
+        ready = set()
+        for dataset in self.catalog:
+            for layout in self.layouts(dataset):
+                if recorded.get(layout.name) == layout.fingerprint():
+                    ready.add(layout.name)
+                    continue
+                self._recreate(engine, layout)
+                if self._is_empty(engine, dataset):
+                    self._mark_built(engine, layout)
+                    ready.add(layout.name)
+                else:
+                    log.warning(
+                        "rollup %s is not built yet; `tally rollups build` fills it",
+                        layout.name,
+                    )
+        with self._lock:
+            self._ready = ready
+
+    def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
+        engine.transaction(
+            [
+                (statements.drop(layout), ()),
+                (FORGET, (layout.name,)),
+            ]
+        )
+        spec = TableSpec(layout.name, (), upsert=False, order_by=())
+        engine.ensure_table(
+            statements.create(layout), spec, column_ddl(layout.as_dataset, statements.DIALECT)
+        )
+
+    def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
+        _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
+        return not rows[0][0]
+
+    def _mark_built(self, engine: DuckDBEngine, layout: RollupTable) -> None:
+        engine.transaction([self._record(layout)])
+
+    def _record(self, layout: RollupTable) -> tuple[str, tuple[str, str]]:
+        return RECORD, (layout.name, layout.fingerprint())
+
+    def ready(self, dataset: Dataset) -> list[RollupTable]:
+        with self._lock:
+            return [layout for layout in self.layouts(dataset) if layout.name in self._ready]
+
+    def maintenance(self, dataset: Dataset) -> Maintenance | None:
+        """The statements that keep the dataset's complete rollups in step with a write."""
+        make = (
+            statements.upsert_statements
+            if dataset.mode == "upsert"
+            else (statements.append_statements)
+        )
+        found = tuple(s for layout in self.ready(dataset) for s in make(layout))
+        return Maintenance(found) if found else None
+
+    def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
+        """The smallest complete rollup that answers `query` exactly, or None (the rows)."""
+        fitting = [layout for layout in self.ready(dataset) if answers(query, scope, layout)]
+        if len(fitting) <= 1:
+            return fitting[0] if fitting else None
+        sizes = self._estimated_sizes()
+        return min(fitting, key=lambda layout: sizes.get(layout.name, 0))
+
+    def _estimated_sizes(self) -> dict[str, int]:
+        """Rows per rollup table as DuckDB estimates them, re-read every SIZES_TTL_S."""
+        engine = self.engine
+        now = time.monotonic()
+        if engine is not None and now - self._sizes_at > SIZES_TTL_S:
+            _, rows = engine.execute(
+                "SELECT table_name, estimated_size FROM duckdb_tables()", {}, TIMEOUT_S
+            )
+            self._sizes, self._sizes_at = dict(rows), now
+        return self._sizes
+
+    def build(
+        self,
+        dataset_name: str,
+        started: Callable[[RollupTable, int], None] = lambda layout, tenants: None,
+        advanced: Callable[[], None] = lambda: None,
+    ) -> list[RollupTable]:
+        """Rebuild every rollup of a dataset from its stored rows, tenant by tenant, each in one
+        transaction with the writes held back (it is complete when it commits)."""
+        engine = self.engine
+        dataset = self.catalog.require(dataset_name)
+        if engine is None:
+            return []
+        layouts = list(self.layouts(dataset))
+        for layout in layouts:
+            clear, fill, rest, tenants_sql = statements.rebuild_statements(layout)
+            _, found = engine.execute(tenants_sql, {}, TIMEOUT_S)
+            tenants = [row[0] for row in found]
+            started(layout, len(tenants))
+            steps = [
+                (clear, ()),
+                *((fill, (tenant,)) for tenant in tenants),
+                (rest, ()),
+                self._record(layout),
+            ]
+            with self._lock:
+                self._ready.discard(layout.name)
+            filled = range(1, len(tenants) + 1)
+            engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
+            with self._lock:
+                self._ready.add(layout.name)
+        return layouts
