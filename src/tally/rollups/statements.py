@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from tally.catalog.model import ColumnType
 from tally.rollups.layout import RollupTable
-from tally.sql.ddl import create_table
 from tally.sql.duckdb import DuckDBDialect
 
 DIALECT = DuckDBDialect()
@@ -44,7 +44,20 @@ def _sql(tree: exp.Expression) -> str:
 
 
 def create(layout: RollupTable) -> str:
-    return create_table(layout.as_dataset, DIALECT)
+    """The rollup's table. A sum of integers is a HUGEINT, as DuckDB sums them over the rows,
+    so no batch the dataset accepts overflows its rollup."""
+    wide = {a.column for a in layout.aggregates if a.op == "sum"}
+    columns = [
+        exp.ColumnDef(
+            this=_ident(c.physical),
+            kind=exp.DataType.build("HUGEINT")
+            if c.name in wide and c.type is ColumnType.INT
+            else DIALECT.column_kind(c),
+        )
+        for c in layout.as_dataset.stored_columns
+    ]
+    schema = exp.Schema(this=_table(layout.name), expressions=columns)
+    return _sql(exp.Create(this=schema, kind="TABLE", exists=True))
 
 
 def drop(layout: RollupTable) -> str:

@@ -24,7 +24,6 @@ from tally.query.scope import Scope
 from tally.rollups import statements
 from tally.rollups.layout import RollupTable, rollup_tables
 from tally.rollups.match import answers
-from tally.sql.ddl import column_ddl
 
 log = logging.getLogger(__name__)
 # The record of complete rollups: which table, built for which declaration.
@@ -86,9 +85,7 @@ class Rollups:
             ]
         )
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
-        engine.ensure_table(
-            statements.create(layout), spec, column_ddl(layout.as_dataset, statements.DIALECT)
-        )
+        engine.ensure_table(statements.create(layout), spec, {})
 
     def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
         _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
