@@ -12,7 +12,6 @@ import math
 import random
 from collections import Counter
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 

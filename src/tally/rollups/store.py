@@ -103,11 +103,8 @@ class Rollups:
 
     def maintenance(self, dataset: Dataset) -> Maintenance | None:
         """The statements that keep the dataset's complete rollups in step with a write."""
-        make = (
-            statements.upsert_statements
-            if dataset.mode == "upsert"
-            else (statements.append_statements)
-        )
+        upsert = dataset.mode == "upsert"
+        make = statements.upsert_statements if upsert else statements.append_statements
         found = tuple(s for layout in self.ready(dataset) for s in make(layout))
         return Maintenance(found) if found else None
 
