@@ -1,8 +1,8 @@
 """The rollups of a running service: their tables, whether each is complete, the statements that
 keep them in step with ingestion, the choice of one for a query, and their rebuild.
 
-A rollup answers only once it is complete: created with its dataset's table while that table
-is empty, or rebuilt by `tally rollups build`. Completeness is recorded per table with the
+A rollup answers only once it is complete: created while its dataset's table is empty, or
+rebuilt by `tally rollups build`; every batch keeps every rollup, complete or not. Completeness is recorded per table with the
 fingerprint of its declaration (`_tally_rollups`), so a changed declaration drops the old table
 and answers from the rows until it is rebuilt. Rollups live on DuckDB, the embedded default;
 on another engine they are declared but never used (every answer comes from the rows).
@@ -43,12 +43,21 @@ class Rollups:
         self.catalog = catalog
         self.engine = engine if isinstance(engine, DuckDBEngine) else None
         self._ready: set[str] = set()
+        self._layouts: dict[str, tuple[Dataset, tuple[RollupTable, ...]]] = {}
+        self._maintenance: dict[str, Maintenance] = {}
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = threading.Lock()
 
     def layouts(self, dataset: Dataset) -> tuple[RollupTable, ...]:
-        return rollup_tables(dataset) if self.engine is not None else ()
+        """The dataset's rollup tables, made once per dataset (their shapes are cached on
+        them, and every query asks)."""
+        if self.engine is None:
+            return ()
+        known = self._layouts.get(dataset.name)
+        if known is None or known[0] is not dataset:
+            known = self._layouts[dataset.name] = (dataset, rollup_tables(dataset))
+        return known[1]
 
     def ensure(self) -> None:
         """Create every declared rollup's table; a table whose declaration changed is dropped
@@ -102,11 +111,16 @@ class Rollups:
             return [layout for layout in self.layouts(dataset) if layout.name in self._ready]
 
     def maintenance(self, dataset: Dataset) -> Maintenance | None:
-        """The statements that keep the dataset's complete rollups in step with a write."""
-        upsert = dataset.mode == "upsert"
-        make = statements.upsert_statements if upsert else statements.append_statements
-        found = tuple(s for layout in self.ready(dataset) for s in make(layout))
-        return Maintenance(found) if found else None
+        """The statements that keep every rollup of the dataset in step with a write: complete
+        or not, so a rollup is complete from the moment its build commits (the build holds
+        the writes back; a batch after it is kept whatever it was told before)."""
+        kept = self._maintenance.get(dataset.name)
+        if kept is None:
+            upsert = dataset.mode == "upsert"
+            make = statements.upsert_statements if upsert else statements.append_statements
+            found = tuple(s for layout in self.layouts(dataset) for s in make(layout))
+            kept = self._maintenance[dataset.name] = Maintenance(found)
+        return kept if kept.statements else None
 
     def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
         """The smallest complete rollup that answers `query` exactly, or None (the rows)."""
@@ -151,10 +165,8 @@ class Rollups:
                 (rest, ()),
                 self._record(layout),
             ]
-            with self._lock:
-                self._ready.discard(layout.name)
             filled = range(1, len(tenants) + 1)
             engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
             with self._lock:
-                self._ready.add(layout.name)
+                self._ready = self._ready | {layout.name}
         return layouts
