@@ -15,6 +15,7 @@ Nothing else is looked at: not the order of filters, not the operators, not the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -64,6 +65,17 @@ def _bucket_edges(
         edge = next_bucket(edge, iv, tz)
 
 
+@functools.lru_cache(maxsize=4096)
+def calendar_edges_align(
+    start: datetime, end: datetime, iv: Interval, zone: str, origin: datetime | None, grain: int
+) -> bool:
+    """Every day, week or month edge inside the window is a grain edge. Walked edge by edge
+    (a 90-day window of days: about 0.7 ms; 27 years: 75 ms), so remembered: dashboards ask
+    the same windows again."""
+    edges = _bucket_edges(start, end, iv, ZoneInfo(zone), origin)
+    return all(_aligned(edge, grain) for edge in edges)
+
+
 def windows_align(query: Query, grain_seconds: int) -> bool:
     """The window (and the compared window) and every bucket edge inside them are grains'
     edges. A query without a window reads every grain whole unless it has calendar buckets,
@@ -91,8 +103,7 @@ def windows_align(query: Query, grain_seconds: int) -> bool:
         if not (_aligned(start, grain_seconds) and _aligned(end, grain_seconds)):
             return False
         if iv is not None and not iv.fixed:
-            edges = _bucket_edges(start, end, iv, ZoneInfo(query.timezone), origin)
-            if not all(_aligned(edge, grain_seconds) for edge in edges):
+            if not calendar_edges_align(start, end, iv, query.timezone, origin, grain_seconds):
                 return False
     return True
 

@@ -2,10 +2,11 @@
 keep them in step with ingestion, the choice of one for a query, and their rebuild.
 
 A rollup answers only once it is complete: created while its dataset's table is empty, or
-rebuilt by `tally rollups build`; every batch keeps every rollup, complete or not. Completeness is recorded per table with the
-fingerprint of its declaration (`_tally_rollups`), so a changed declaration drops the old table
-and answers from the rows until it is rebuilt. Rollups live on DuckDB, the embedded default;
-on another engine they are declared but never used (every answer comes from the rows).
+rebuilt by `tally rollups build`; every batch keeps every rollup, complete or not. Completeness
+is recorded per table with the fingerprint of its declaration (`_tally_rollups`), so a changed
+declaration drops the old table and answers from the rows until it is rebuilt. Rollups live on
+DuckDB, the embedded default; on another engine they are declared but never used (every answer
+comes from the rows).
 """
 
 from __future__ import annotations

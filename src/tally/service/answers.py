@@ -126,7 +126,7 @@ class Answers:
     def explain(self, query: Query, principal: Principal) -> dict[str, Any]:
         """The SQL the question would run (admin only); never executed."""
         principal.require("admin")
-        planned = self._plan(query, principal)
+        planned = self._routed(self._plan(query, principal))
         compiled = planned.compiler(self.dialect).compile(planned.query)
         return {
             "dialect": self.dialect.name,
@@ -143,9 +143,15 @@ class Answers:
         validate(query, dataset, self.settings.limits)
         settled = settle_null_tests(query, dataset)
         normalized = normalize(settled, self.clock(), self.settings.limits)
-        scope = dataset_scope(principal, dataset, normalized.scope)
-        rollup = self.rollups.choose(normalized, dataset, scope) if self.rollups else None
-        return Planned(normalized, dataset, scope, rollup)
+        return Planned(normalized, dataset, dataset_scope(principal, dataset, normalized.scope))
+
+    def _routed(self, planned: Planned) -> Planned:
+        """The plan with the rollup that answers it exactly, if one does; chosen only when SQL
+        is about to run (a cache hit needs none)."""
+        if self.rollups is None:
+            return planned
+        rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
+        return replace(planned, rollup=rollup)
 
     def _cache_key(self, planned: Planned) -> CacheKey:
         """The entry's key leaves out the data versions: the entry records them (versions.py)."""
@@ -168,6 +174,7 @@ class Answers:
         return result
 
     def _execute(self, planned: Planned) -> Result:
+        planned = self._routed(planned)
         query, dataset, scope = planned.query, planned.dataset, planned.scope
         started = time.perf_counter()
         compiled = self._compile(planned)
