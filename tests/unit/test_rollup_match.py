@@ -157,16 +157,30 @@ def test_fixed_buckets_fit_when_their_width_and_origin_are_on_grains(
     ("start", "end", "served"),
     [
         ("2025-03-01T00:15:00Z", "2025-03-02T10:45:00Z", True),
-        ("2025-03-01T00:15:01Z", "2025-03-02T10:45:00Z", False),
-        ("2025-03-01T00:15:00Z", "2025-03-02T10:45:00.000001Z", False),
+        # Ragged edges: the rows up to the first whole grain are read from the table.
+        ("2025-03-01T00:15:01Z", "2025-03-02T10:45:00Z", True),
+        ("2025-03-01T00:15:00Z", "2025-03-02T10:45:00.000001Z", True),
+        # No whole grain inside: the rows answer.
+        ("2025-03-01T00:15:01Z", "2025-03-01T00:30:00Z", False),
+        ("2025-03-01T00:20:00Z", "2025-03-01T00:40:00Z", False),
     ],
 )
-def test_windows_fit_when_both_edges_are_on_grains(start: str, end: str, served: bool) -> None:
+def test_windows_fit_when_they_hold_a_whole_grain(start: str, end: str, served: bool) -> None:
     assert fits(query(time={"start": start, "end": end})) is served
+
+
+def test_bucket_edges_are_checked_inside_the_whole_grains_only() -> None:
+    """An hourly rollup and days in Kolkata (18:30 UTC): a window of one local day has no day
+    edge inside its whole hours; a window of two has one, off the hour."""
+    one_day = {"start": "2025-03-01T18:30:00Z", "end": "2025-03-02T18:30:00Z"}
+    two_days = {"start": "2025-03-01T18:30:00Z", "end": "2025-03-03T18:30:00Z"}
+    daily = {"timezone": "Asia/Kolkata", "group_by": [{"time": "1 day"}]}
+    assert fits(query(time=one_day, **daily), HOURLY)
+    assert not fits(query(time=two_days, **daily), HOURLY)
 
 
 def test_a_compared_window_must_fit_too() -> None:
     aligned = {"start": "2025-02-01T00:00:00Z", "end": "2025-02-08T00:00:00Z"}
-    ragged = {"start": "2025-02-01T00:00:05Z", "end": "2025-02-08T00:00:05Z"}
+    within_a_grain = {"start": "2025-02-01T00:00:05Z", "end": "2025-02-01T00:10:05Z"}
     assert fits(query(compare=aligned))
-    assert not fits(query(compare=ragged))
+    assert not fits(query(compare=within_a_grain))

@@ -5,9 +5,11 @@ aggregate over rows equals the same aggregate recombined over cells when every c
 in or wholly out of each set of rows the query aggregates. So a rollup answers a query when:
   - every field the query reads (groups, filters at any depth, measure filters, the caller's
     row scope) is a rollup dimension or tenant column: a cell then passes or fails as a whole;
-  - the window's edges, and every bucket edge inside it, fall on grain boundaries: a cell then
+  - every bucket edge inside the window's whole grains falls on a grain boundary: a cell then
     lies in one bucket. Checked on the actual edges in the query's timezone (a day in Asia/
-    Kathmandu starts at 18:15 UTC: on a 15-minute grain, on an hourly one not);
+    Kathmandu starts at 18:15 UTC: on a 15-minute grain, on an hourly one not). The rows
+    between a ragged window edge and the first whole grain are read from the table
+    (`RollupCompiler._rows`), so a window only needs to hold one whole grain;
   - every measure is recombinable from what the rollup stores (count, sum, min, max, avg);
     distinct counts and percentiles are not, and are answered from the rows.
 Nothing else is looked at: not the order of filters, not the operators, not the groups' order.
@@ -17,15 +19,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tally.catalog.vocabulary import MeasureOp
 from tally.query.model import CompareRange, Filter, Query, field_groups, time_group, walk_leaves
 from tally.query.scope import Scope
 from tally.query.timebuckets import Interval, bucket_start, next_bucket, parse_interval
-from tally.rollups.compile import SERVED
 from tally.rollups.layout import RollupTable
+
+SERVED = (MeasureOp.COUNT, MeasureOp.SUM, MeasureOp.AVG, MeasureOp.MIN, MeasureOp.MAX)
+"""The measures a rollup can answer exactly; any other is answered from the rows."""
 
 
 def read_fields(query: Query, scope: Scope) -> set[str]:
@@ -55,6 +59,17 @@ def _aligned(instant: datetime, grain_seconds: int) -> bool:
     return instant.microsecond == 0 and int(instant.timestamp()) % grain_seconds == 0
 
 
+def whole_grains(start: datetime, end: datetime, grain_seconds: int) -> tuple[datetime, datetime]:
+    """The part of [start, end) made of whole grains: from the first grain edge at or after
+    `start` to the last at or before `end` (empty when it ends before it starts). The rows
+    outside it, at a ragged window's edges, are read from the dataset's table."""
+    grain = timedelta(seconds=grain_seconds)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first = epoch + -((epoch - start) // grain) * grain
+    last = epoch + ((end - epoch) // grain) * grain
+    return first, last
+
+
 def _bucket_edges(
     start: datetime, end: datetime, iv: Interval, tz: ZoneInfo, origin: datetime | None
 ) -> Iterable[datetime]:
@@ -77,9 +92,9 @@ def calendar_edges_align(
 
 
 def windows_align(query: Query, grain_seconds: int) -> bool:
-    """The window (and the compared window) and every bucket edge inside them are grains'
-    edges. A query without a window reads every grain whole unless it has calendar buckets,
-    whose edges cannot all be checked (answered from the rows)."""
+    """The window (and the compared window) holds a whole grain, and every bucket edge inside
+    its whole grains is a grain edge. A query without a window reads every grain whole unless
+    it has calendar buckets, whose edges cannot all be checked (answered from the rows)."""
     windows = [query.time] if query.time is not None else []
     if isinstance(query.compare, CompareRange):
         windows.append(query.compare)
@@ -97,10 +112,10 @@ def windows_align(query: Query, grain_seconds: int) -> bool:
     elif iv is not None and not windows:
         return False
     for window in windows:
-        start, end = window.start, window.end
-        if start is None or end is None:
+        if window.start is None or window.end is None:
             return False
-        if not (_aligned(start, grain_seconds) and _aligned(end, grain_seconds)):
+        start, end = whole_grains(window.start, window.end, grain_seconds)
+        if start >= end:
             return False
         if iv is not None and not iv.fixed:
             if not calendar_edges_align(start, end, iv, query.timezone, origin, grain_seconds):

@@ -134,6 +134,29 @@ def _merged(op: str, stored: exp.Expression, added: exp.Expression) -> exp.Expre
     return exp.Coalesce(this=combined, expressions=[stored, added])
 
 
+def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
+    """Stored rows shaped like rollup rows (one cell each, at the row's own instant), in the
+    rollup table's column order: what a ragged window's edges add to the rollup's grains."""
+    outputs: list[exp.Expression] = [
+        exp.alias_(_col(c.physical, table), c.physical, quoted=True)
+        for c in (*layout.group_columns, layout.time_column)
+    ]
+    for aggregate in layout.aggregates:
+        if aggregate.field is None:
+            value: exp.Expression = exp.Literal.number(1)
+        else:
+            field = _col(layout.dataset.column(aggregate.field).physical, table)
+            value = field
+            if aggregate.op == "count":
+                value = exp.If(
+                    this=exp.Is(this=field, expression=exp.Null()),
+                    true=exp.Literal.number(0),
+                    false=exp.Literal.number(1),
+                )
+        outputs.append(exp.alias_(value, aggregate.column, quoted=True))
+    return outputs
+
+
 def append_statements(layout: RollupTable) -> tuple[str, ...]:
     """Add the aggregates of `_written` (the rows an append stored) to their cells."""
     delta = aggregate_select(layout, _table(WRITTEN, "w"), "w")

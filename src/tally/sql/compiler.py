@@ -244,8 +244,12 @@ class Compiler:
         if not src_cols:
             src_cols.append(_as(exp.Literal.number(1), "_one"))
         where = _and([self._scope(ctx), self._window(ctx, window), self._filter(query.filter, ctx)])
-        src = _select(src_cols, _table(self.dataset.name, "t"))
+        src = _select(src_cols, self._rows(ctx, window))
         return src if where is None else src.where(where, copy=False)
+
+    def _rows(self, ctx: _Compilation, window: CompareRange | None) -> exp.Expression:
+        """What `src` reads, as `t`: the dataset's table."""
+        return _table(self.dataset.name, "t")
 
     def _measure_inputs(
         self,
