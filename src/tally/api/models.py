@@ -59,7 +59,8 @@ class QueryMeta(Open):
     total_rows: int
     exact: dict[str, bool] = Field(description="per measure: whether its value is exact")
     served_from: str = Field(
-        description="the rollup that answered (its name), or `raw` for the dataset's rows"
+        "raw",
+        description="the rollup that answered (its name), or `raw` for the dataset's rows",
     )
     warnings: list[str]
     watermark: datetime | None = Field(description="the newest event time the scope can see")
