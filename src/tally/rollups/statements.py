@@ -20,7 +20,7 @@ from tally.rollups.layout import RollupTable
 from tally.sql.duckdb import DuckDBDialect
 
 DIALECT = DuckDBDialect()
-WRITTEN, REPLACED, DELTA, CELLS = "_written", "_replaced", "_delta", "_cells"
+WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
 MICROS = 1_000_000
 
 
@@ -158,32 +158,35 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
 
 
 def append_statements(layout: RollupTable) -> tuple[str, ...]:
-    """Add the aggregates of `_written` (the rows an append stored) to their cells."""
+    """Add the aggregates of `_written` (the rows an append stored) to their cells: one MERGE,
+    so the rollup table is joined once per batch."""
     delta = aggregate_select(layout, _table(WRITTEN, "w"), "w")
-    make = exp.Create(
-        this=_table(DELTA), kind="TABLE", expression=delta, replace=True,
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )  # fmt: skip
+    names = [*key_names(layout), *(a.column for a in layout.aggregates)]
     update = exp.Update(
-        this=_table(layout.name, "r"),
         expressions=[
             exp.EQ(
                 this=_col(a.column),
                 expression=_merged(a.op, _col(a.column, "r"), _col(a.column, "d")),
             )
             for a in layout.aggregates
-        ],
-        from_=exp.From(this=_table(DELTA, "d")),
-        where=exp.Where(this=_cell_match(layout, "r", "d")),
+        ]
     )
-    stored = exp.select("1").from_(_table(layout.name, "r")).where(_cell_match(layout, "r", "d"))
     insert = exp.Insert(
-        this=_table(layout.name),
-        expression=exp.select("*")
-        .from_(_table(DELTA, "d"))
-        .where(exp.Not(this=exp.Exists(this=stored))),
+        this=exp.Tuple(expressions=[_col(n) for n in names]),
+        expression=exp.Tuple(expressions=[_col(n, "d") for n in names]),
     )
-    return (*(_sql(s) for s in (make, update, insert)), f"DROP TABLE {DELTA}")
+    merge = exp.Merge(
+        this=_table(layout.name, "r"),
+        using=exp.Subquery(this=delta, alias=exp.TableAlias(this=_ident("d"))),
+        on=_cell_match(layout, "r", "d"),
+        whens=exp.Whens(
+            expressions=[
+                exp.When(matched=True, then=update),
+                exp.When(matched=False, then=insert),
+            ]
+        ),
+    )
+    return (_sql(merge),)
 
 
 def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
