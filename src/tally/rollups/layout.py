@@ -101,10 +101,15 @@ class RollupTable:
             key_columns=self.dataset.tenant_columns,
         )
 
+    @functools.cached_property
     def fingerprint(self) -> str:
         """Changes whenever the table's meaning does: then it is rebuilt before it answers."""
         columns = [(c.physical, c.type.value, c.scale) for c in self.as_dataset.stored_columns]
         return repr((self.grain_seconds, columns, [(a.op, a.field) for a in self.aggregates]))
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        return self.name, self.fingerprint
 
 
 def rollup_tables(dataset: Dataset) -> tuple[RollupTable, ...]:

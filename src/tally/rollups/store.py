@@ -43,12 +43,15 @@ class Rollups:
     def __init__(self, catalog: Catalog, engine: Engine) -> None:
         self.catalog = catalog
         self.engine = engine if isinstance(engine, DuckDBEngine) else None
-        self._ready: set[str] = set()
+        # Rollups by (table, fingerprint): so a declaration changed by a reload of the catalog
+        # is neither kept in nor read from the table of the one before.
+        self._kept: set[tuple[str, str]] = set()
+        self._ready: set[tuple[str, str]] = set()
         self._layouts: dict[str, tuple[Dataset, tuple[RollupTable, ...]]] = {}
-        self._maintenance: dict[str, Maintenance] = {}
+        self._maintenance: dict[str, tuple[Dataset, Maintenance]] = {}
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def layouts(self, dataset: Dataset) -> tuple[RollupTable, ...]:
         """The dataset's rollup tables, made once per dataset (their shapes are cached on
@@ -62,30 +65,33 @@ class Rollups:
 
     def ensure(self) -> None:
         """Create every declared rollup's table; a table whose declaration changed is dropped
-        and created anew. A new table over rows is incomplete until it is built."""
+        and created anew. A new table over rows is incomplete until it is built. Run at start,
+        and again after the catalog changes: a rollup is kept and read only once ensured."""
         engine = self.engine
         if engine is None:
             return
         engine.transaction([(CREATE_STATE, ())])
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
         recorded = dict(found)
-        ready = set()
+        kept, ready = set(), set()
         for dataset in self.catalog:
             for layout in self.layouts(dataset):
-                if recorded.get(layout.name) == layout.fingerprint():
-                    ready.add(layout.name)
+                kept.add(layout.identity)
+                if recorded.get(layout.name) == layout.fingerprint:
+                    ready.add(layout.identity)
                     continue
                 self._recreate(engine, layout)
                 if self._is_empty(engine, dataset):
                     self._mark_built(engine, layout)
-                    ready.add(layout.name)
+                    ready.add(layout.identity)
                 else:
                     log.warning(
                         "rollup %s is not built yet; `tally rollups build` fills it",
                         layout.name,
                     )
         with self._lock:
-            self._ready = ready
+            self._kept, self._ready = kept, ready
+            self._maintenance.clear()
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
         engine.transaction(
@@ -105,23 +111,25 @@ class Rollups:
         engine.transaction([self._record(layout)])
 
     def _record(self, layout: RollupTable) -> tuple[str, tuple[str, str]]:
-        return RECORD, (layout.name, layout.fingerprint())
+        return RECORD, layout.identity
 
     def ready(self, dataset: Dataset) -> list[RollupTable]:
         with self._lock:
-            return [layout for layout in self.layouts(dataset) if layout.name in self._ready]
+            return [layout for layout in self.layouts(dataset) if layout.identity in self._ready]
 
     def maintenance(self, dataset: Dataset) -> Maintenance | None:
         """The statements that keep every rollup of the dataset in step with a write: complete
         or not, so a rollup is complete from the moment its build commits (the build holds
         the writes back; a batch after it is kept whatever it was told before)."""
-        kept = self._maintenance.get(dataset.name)
-        if kept is None:
-            upsert = dataset.mode == "upsert"
-            make = statements.upsert_statements if upsert else statements.append_statements
-            found = tuple(s for layout in self.layouts(dataset) for s in make(layout))
-            kept = self._maintenance[dataset.name] = Maintenance(found)
-        return kept if kept.statements else None
+        with self._lock:
+            known = self._maintenance.get(dataset.name)
+            if known is None or known[0] is not dataset:
+                upsert = dataset.mode == "upsert"
+                make = statements.upsert_statements if upsert else statements.append_statements
+                layouts = [lay for lay in self.layouts(dataset) if lay.identity in self._kept]
+                found = tuple(s for layout in layouts for s in make(layout))
+                known = self._maintenance[dataset.name] = (dataset, Maintenance(found))
+        return known[1] if known[1].statements else None
 
     def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
         """The smallest complete rollup that answers `query` exactly, or None (the rows)."""
@@ -169,5 +177,5 @@ class Rollups:
             filled = range(1, len(tenants) + 1)
             engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
             with self._lock:
-                self._ready = self._ready | {layout.name}
+                self._ready = self._ready | {layout.identity}
         return layouts
