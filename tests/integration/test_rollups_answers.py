@@ -158,6 +158,10 @@ def random_query(rng: random.Random) -> dict[str, Any]:
         query["fill"] = "zero"
     if rng.random() < 0.1:
         query["having"] = {"field": _label(measures[0]), "op": "not_null"}
+    field_groups = [g for g in groups if isinstance(g, str)]
+    if field_groups and measures[0] == {"op": "count"} and rng.random() < 0.5:
+        # Ranked by an exact count, so equal answers rank alike.
+        query["top"] = {"n": 2, "other": rng.random() < 0.5}
     return query
 
 
