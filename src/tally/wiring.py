@@ -89,4 +89,5 @@ def build_service(settings: Settings) -> Service:
     cache, versions = open_cache(settings)
     service = Service(settings, catalog, engine, dialect, cache, versions, readers=readers)
     service.tables.ensure()
+    service.rollups.ensure()
     return service

@@ -29,7 +29,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import WriteOutcome, timed_out
+from tally.engines.base import Maintenance, WriteOutcome, refuse_maintenance, timed_out
 from tally.engines.deadline import WATCHDOG
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
@@ -233,8 +233,11 @@ class PostgresEngine:
                 )
             )
 
-    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome:
+    def write(
+        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+    ) -> WriteOutcome:
         """Store a batch atomically; a row whose key is stored is a duplicate (or an update)."""
+        refuse_maintenance(self.name, maintain)
         if batch.num_rows == 0:
             return WriteOutcome(0, 0)
         names = list(batch.column_names)

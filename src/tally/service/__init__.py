@@ -15,6 +15,7 @@ from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
 from tally.service.sources import Reader, Readers
@@ -46,10 +47,17 @@ class Service:
         self.versions = versions or DataVersions()
         self.clock = clock
         self.readers = readers or Readers(Reader(engine, dialect))
+        self.rollups = Rollups(catalog, engine)
         self.answers = Answers(
-            settings, catalog, self.readers, cache, self.versions, lambda: self.clock()
+            settings,
+            catalog,
+            self.readers,
+            cache,
+            self.versions,
+            lambda: self.clock(),
+            self.rollups,
         )
-        self.ingestion = Ingestion(settings, catalog, engine, self.versions)
+        self.ingestion = Ingestion(settings, catalog, engine, self.versions, self.rollups)
         self.tables = Tables(catalog, engine, dialect)
 
     def refresh(self, dataset_name: str, principal: Principal) -> Dataset:

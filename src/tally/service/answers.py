@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,10 +38,13 @@ from tally.query.ordering import OTHER_KEY
 from tally.query.scope import Scope
 from tally.query.validate import validate
 from tally.result import Result
-from tally.service.sources import Readers
+from tally.rollups.compile import RollupCompiler
+from tally.rollups.layout import RollupTable
+from tally.rollups.store import Rollups
+from tally.service.sources import Reader, Readers
 from tally.service.watermarks import Watermarks, scope_tenants
 from tally.shaping import fill_buckets, join_previous, name_rows
-from tally.sql.compiler import Compiled
+from tally.sql.compiler import Compiled, Compiler
 from tally.sql.statements import StatementCache
 
 COLUMNAR_FROM_LIMIT = 1_000
@@ -57,11 +60,23 @@ def query_hash(query: Query) -> str:
 
 @dataclass(frozen=True)
 class Planned:
-    """A question ready for SQL: normalized, its dataset, and the caller's scope on it."""
+    """A question ready for SQL: normalized, its dataset, the caller's scope on it, and the
+    rollup that answers it exactly (None: the dataset's rows)."""
 
     query: Query
     dataset: Dataset
     scope: Scope
+    rollup: RollupTable | None = None
+
+    @property
+    def served_from(self) -> str:
+        return self.rollup.label if self.rollup is not None else "raw"
+
+    def compiler(self, reader: Reader) -> Compiler:
+        """Rollups exist only on owned datasets, so a rollup is read with the owned dialect."""
+        if self.rollup is not None:
+            return RollupCompiler(reader.dialect, self.rollup, self.scope)
+        return reader.compiler(self.dataset, self.scope)
 
 
 class Answers:
@@ -73,6 +88,7 @@ class Answers:
         cache: ResultCache | None,
         versions: DataVersions,
         clock: Callable[[], datetime],
+        rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -80,6 +96,7 @@ class Answers:
         self.cache = cache
         self.versions = versions
         self.clock = clock
+        self.rollups = rollups
         self.observers: list[Callable[[str, float], None]] = []
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
         self._statements = StatementCache()
@@ -108,11 +125,12 @@ class Answers:
     def explain(self, query: Query, principal: Principal) -> dict[str, Any]:
         """The SQL the question would run (admin only); never executed."""
         principal.require("admin")
-        planned = self._plan(query, principal)
+        planned = self._routed(self._plan(query, principal))
         reader = self.readers.of(planned.dataset)
-        compiled = reader.compiler(planned.dataset, planned.scope).compile(planned.query)
+        compiled = planned.compiler(reader).compile(planned.query)
         return {
             "dialect": reader.dialect.name,
+            "served_from": planned.served_from,
             "sql": compiled.sql,
             "params": compiled.params,
             "query": planned.query.canonical(),
@@ -126,6 +144,14 @@ class Answers:
         settled = settle_null_tests(query, dataset)
         normalized = normalize(settled, self.clock(), self.settings.limits)
         return Planned(normalized, dataset, dataset_scope(principal, dataset, normalized.scope))
+
+    def _routed(self, planned: Planned) -> Planned:
+        """The plan with the rollup that answers it exactly, if one does; chosen only when SQL
+        is about to run (a cache hit needs none)."""
+        if self.rollups is None:
+            return planned
+        rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
+        return replace(planned, rollup=rollup)
 
     def _cache_key(self, planned: Planned) -> CacheKey:
         """The entry's key leaves out the data versions: the entry records them (versions.py).
@@ -159,6 +185,7 @@ class Answers:
         return result
 
     def _execute(self, planned: Planned) -> Result:
+        planned = self._routed(planned)
         query, dataset, scope = planned.query, planned.dataset, planned.scope
         started = time.perf_counter()
         compiled = self._compile(planned)
@@ -189,6 +216,7 @@ class Answers:
                 row.pop(OTHER_KEY, None)
         execute_ms = (time.perf_counter() - started) * 1000 - compile_ms
         meta = _meta(query, dataset, scope, compiled, totals)
+        meta["served_from"] = planned.served_from
         meta["watermark"] = self.watermarks.of(dataset, scope)
         meta["timing_ms"] = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
         for observe in self.observers:
@@ -214,7 +242,7 @@ class Answers:
         """The number of result rows of a query whose offset skips past all of them: the
         counting window of the statement has no row to ride on, so ask for the first row."""
         first = planned.query.model_copy(update={"offset": 0, "limit": 1})
-        probe = Planned(first, planned.dataset, planned.scope)
+        probe = replace(planned, query=first)
         compiled = self._compile(probe, count_rows=True)
         found = self._run_sql(self.readers.of(planned.dataset).engine, compiled)
         return found.first(compiled.total_rows_alias) if len(found) else 0
@@ -222,12 +250,12 @@ class Answers:
     def _compile(
         self, planned: Planned, compare: bool = False, count_rows: bool = False
     ) -> Compiled:
-        query, dataset, scope = planned.query, planned.dataset, planned.scope
-        key = [query.canonical(), scope.canonical(), compare, count_rows]
+        query, scope = planned.query, planned.scope
+        key = [query.canonical(), scope.canonical(), compare, count_rows, planned.served_from]
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
-        reader = self.readers.of(dataset)
+        reader = self.readers.of(planned.dataset)
         return self._statements.get(
-            key, lambda: reader.compiler(dataset, scope).compile(query, window, count_rows)
+            key, lambda: planned.compiler(reader).compile(query, window, count_rows)
         )
 
     def _run_sql(self, engine: Engine, compiled: Compiled, columnar: bool = False) -> Frame:

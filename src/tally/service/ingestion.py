@@ -20,6 +20,7 @@ from tally.errors import TallyError
 from tally.ingest.arrow_batch import conform
 from tally.ingest.batch import validate_batch
 from tally.ingest.rows import Rejection, RowValidator
+from tally.rollups.store import Rollups
 from tally.service.sources import require_owned
 
 
@@ -40,12 +41,18 @@ class IngestOutcome:
 
 class Ingestion:
     def __init__(
-        self, settings: Settings, catalog: Catalog, engine: Engine, versions: DataVersions
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        engine: Engine,
+        versions: DataVersions,
+        rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.engine = engine
         self.versions = versions
+        self.rollups = rollups
         self._validators: dict[str, RowValidator] = {}
 
     def ingest(
@@ -81,8 +88,10 @@ class Ingestion:
         return outcome
 
     def _store(self, dataset: Dataset, batch: pa.Table, outcome: IngestOutcome) -> None:
-        """One transaction for the batch, then bump the data version of every tenant in it."""
-        written = self.engine.write(table_spec(dataset), batch)
+        """One transaction for the batch and its rollups, then bump the data version of every
+        tenant in it."""
+        maintain = self.rollups.maintenance(dataset) if self.rollups else None
+        written = self.engine.write(table_spec(dataset), batch, maintain)
         outcome.accepted = written.accepted
         outcome.duplicates = written.duplicates
         outcome.updated = written.updated
