@@ -11,7 +11,14 @@ from typing import Annotated
 
 import typer
 
-from tally.cli import configuration, data, ingesting, keys, serving  # noqa: F401  (commands)
+from tally.cli import (  # noqa: F401  (commands)
+    configuration,
+    data,
+    datasets,
+    ingesting,
+    keys,
+    serving,
+)
 from tally.cli.common import Options, app
 
 
