@@ -12,8 +12,8 @@ import orjson
 import typer
 from rich.table import Table
 
-from tally.catalog import Catalog
-from tally.cli.common import DataDir, app, console, err, fail, settings, warn
+from tally.catalog import Catalog, CatalogError
+from tally.cli.common import DataDir, app, console, err, fail, fail_all, settings, warn
 
 datasets_app = typer.Typer(
     help="The datasets: list them (no command), and write, infer and check dataset files.",
@@ -28,8 +28,12 @@ def datasets(ctx: typer.Context, data_dir: DataDir = None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     config = settings(data_dir)
+    try:
+        catalog = Catalog.load(config.datasets_dir)
+    except CatalogError as exc:
+        raise fail_all([str(p) for p in exc.problems]) from None
     table = Table("name", "source", "mode", "time column", "tenant columns", "columns")
-    for ds in Catalog.load(config.datasets_dir):
+    for ds in catalog:
         table.add_row(
             ds.name,
             ds.source.kind if ds.source else "owned",
