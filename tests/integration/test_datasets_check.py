@@ -52,6 +52,12 @@ BROKEN = {
         GOOD.replace("name: shop", "name: scale").replace(", scale: 2", ""),
         ["scale.yaml: columns[3].scale: a decimal needs a scale"],
     ),
+    "narrow.yaml": (
+        GOOD.replace("name: shop", "name: narrow").replace(
+            "type: decimal, scale: 2", "type: int, ops: [eq, contains], measures: [sum, p95]"
+        ),
+        ["narrow.yaml: columns[3].ops[1]: 'contains' is not allowed on type int (eq, neq, "],
+    ),
     "syntax.toml": ('name = "x"\ntenant_columns = [\n', ["syntax.toml: not valid TOML: "]),
     "syntax.yml": ("name: x\n  columns: [\n", ["syntax.yml: not valid YAML: "]),
     "list.yaml": ("- a\n- b\n", ["list.yaml: the file must hold one dataset"]),

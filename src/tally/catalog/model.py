@@ -20,6 +20,7 @@ from tally.catalog.vocabulary import (
     EQUALITY_OPS,
     NULL_OPS,
     ORDER_OPS,
+    SHORTHAND_QUANTILES,
     TEXT_OPS,
     FilterOp,
     MeasureOp,
@@ -167,15 +168,35 @@ class Column(BaseModel):
         return SourcePath.parse(self.from_) if self.from_ else SourcePath(column=self.physical)
 
     @model_validator(mode="after")
-    def _scale_fits_type(self) -> Column:
+    def _fits_type(self) -> Column:
+        """A scale only on a decimal; `ops` and `measures` only narrow the type's defaults
+        (an operator the type's SQL does not support cannot be switched on by a file)."""
+        problems: list[tuple[Location, str]] = []
         if (self.type is ColumnType.DECIMAL) != (self.scale is not None):
             reason = "a decimal needs a scale" if self.scale is None else "only a decimal has one"
-            raise located("Column", [(("scale",), reason)])
+            problems.append((("scale",), reason))
         if self.from_ is not None:
             try:
                 SourcePath.parse(self.from_)
             except ValueError as exc:
-                raise located("Column", [(("from",), str(exc))]) from None
+                problems.append((("from",), str(exc)))
+        defaults = {
+            "ops": DEFAULT_OPS[self.type] + NULL_OPS,
+            "measures": DEFAULT_MEASURES[self.type]
+            + (
+                tuple(SHORTHAND_QUANTILES)
+                if MeasureOp.PERCENTILE in DEFAULT_MEASURES[self.type]
+                else ()
+            ),
+        }
+        for field, allowed in defaults.items():
+            for i, op in enumerate(getattr(self, field) or ()):
+                if op not in allowed:
+                    names = ", ".join(allowed) or "none"
+                    reason = f"{op.value!r} is not allowed on type {self.type.value} ({names})"
+                    problems.append(((field, i), reason))
+        if problems:
+            raise located("Column", problems)
         return self
 
 
