@@ -221,8 +221,8 @@ class Dataset(BaseModel):
         pattern=r"^[a-z][a-z0-9_]{0,62}$",
         description="The name queries use: lowercase letters, digits and _, at most 63.",
     )
-    description: str = ""
-    columns: tuple[Column, ...] = Field(min_length=1)
+    description: str = Field("", description="Shown by GET /v1/datasets/{name}.")
+    columns: tuple[Column, ...] = Field(min_length=1, description="The columns, in order.")
     tenant_columns: tuple[str, ...] = Field(
         min_length=1,
         description="Columns a token's scope restricts; the first one is required of every "
