@@ -172,7 +172,7 @@ def chdb_orders(root: Path) -> Path:
         conn.query(
             "INSERT INTO shop.orders SELECT if(number % 2 = 0, 'acme', 'globex'), number, "
             "toDateTime64('2026-01-05 00:00:00', 3, 'UTC') + number * 25200, "
-            "toDecimal64((number * 137 % 10000) / 100, 2), number % 5, number / 8, "
+            "CAST(number * 137 % 10000 AS Decimal(12, 2)) / 100, number % 5, number / 8, "
             "number % 3 = 0, toDate('2026-01-01') + number % 20, "
             "arraySlice(['a', 'b'], 1, number % 3), "
             "concat('{{\\"n\\": ', toString(number), '}}'), "
