@@ -102,6 +102,7 @@ def infer(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write to FILE (.toml for TOML, else YAML)")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out FILE")] = False,
 ) -> None:
     """Read a source's schema (read-only) and write a dataset file that serves it in place:
     types mapped, JSON columns recognised, operators and measures left to the defaults."""
@@ -111,6 +112,8 @@ def infer(
     from tally.authoring.reading import source_columns
     from tally.authoring.target import TargetError, target
 
+    if out is not None and out.exists() and not force:
+        raise fail(f"{out} exists (it may hold your edits); --force replaces it")
     try:
         found = target(source, table, name)
         drafted = draft(name, found, source_columns(found.reading), tenant, time)
