@@ -132,10 +132,7 @@ def test_chdb_table(tmp_path: Path) -> None:
     dataset, types, _, _ = _infer_and_check(
         tmp_path, f"chdb://{path}", "--table", "shop.orders", out="orders.yaml"
     )
-    _expect(
-        types,
-        {"ratio": ("float", None), "tags": ("string[]", None), "payload": ("string", None)},
-    )
+    _expect(types, {"ratio": ("float", None), "tags": ("string[]", None)})
     assert dataset.column("status").enum == ("new", "paid", "sent")
     assert dataset.column("qty").nullable and not dataset.column("ratio").nullable
     # ClickHouse's primary key is its sorting key: the draft says so and keeps it.

@@ -5,17 +5,30 @@ Nothing is created or written: chDB opens the existing path, the server is only 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from tally.authoring import typemap
-from tally.authoring.described import SourceColumn, SourceError
+from tally.authoring.described import (
+    HOLDS_JSON,
+    JSON_SAMPLE_ROWS,
+    SourceColumn,
+    SourceError,
+    all_json_objects,
+)
 from tally.catalog.sources import ClickHouseSource, expand
 
 COLUMNS = (
     "SELECT name, type, is_in_primary_key FROM system.columns "
     "WHERE database = {db:String} AND table = {t:String} ORDER BY position"
+)
+# Identifiers travel as parameters too ({c:Identifier}), never spliced into the text.
+SAMPLE = (
+    "SELECT {c:Identifier} FROM {db:Identifier}.{t:Identifier} "
+    "WHERE {c:Identifier} IS NOT NULL LIMIT {n:UInt32}"
 )
 
 
@@ -35,39 +48,55 @@ def describe(spec: ClickHouseSource) -> list[SourceColumn]:
     database, _, table = spec.table.rpartition(".")
     params = {"db": database or url_database or "default", "t": table}
     try:
-        rows = _chdb_rows(where, params) if kind == "chdb" else _server_rows(where, params)
+        with _chdb(where) if kind == "chdb" else _server(where) as run:
+            return _columns(run, params)
     except SourceError:
         raise
     except Exception as exc:  # both drivers raise several families of errors
         raise SourceError(f"cannot read ClickHouse: {str(exc).strip()[:300]}") from None
+
+
+def _columns(run: Run, params: dict[str, Any]) -> list[SourceColumn]:
+    rows = run(COLUMNS, params)
     if not rows:
-        raise SourceError(f"ClickHouse has no table {params['db']}.{table}")
+        raise SourceError(f"ClickHouse has no table {params['db']}.{params['t']}")
     columns = []
     key = 0
     for name, spelled, in_key in rows:
         inner, nullable = typemap.unwrap_clickhouse(spelled)
+        mapped = typemap.clickhouse(inner)
+        if inner == "String":
+            sample = run(SAMPLE, {**params, "c": name, "n": JSON_SAMPLE_ROWS})
+            mapped = HOLDS_JSON if all_json_objects(v for (v,) in sample) else mapped
         key += bool(in_key)
-        position = key if in_key else None
-        columns.append(SourceColumn(name, spelled, typemap.clickhouse(inner), nullable, position))
+        columns.append(SourceColumn(name, spelled, mapped, nullable, key if in_key else None))
     return columns
 
 
-def _chdb_rows(path: str, params: dict[str, Any]) -> list[tuple]:
+Run = Callable[[str, dict[str, Any]], list[tuple]]
+
+
+@contextmanager
+def _chdb(path: str) -> Iterator[Run]:
     import chdb
     from clickhouse_connect.driver.binding import format_bind_value
 
     if not Path(path).is_dir():
         raise SourceError(f"no chDB directory at {path}")
     conn = chdb.connect(path)
-    try:
+
+    def run(sql: str, params: dict[str, Any]) -> list[tuple]:
         bound = {k: format_bind_value(v) for k, v in params.items()}
-        table = conn.query(COLUMNS, "Arrowtable", params=bound)
-        return [tuple(r.values()) for r in table.to_pylist()]
+        return [tuple(r.values()) for r in conn.query(sql, "Arrowtable", params=bound).to_pylist()]
+
+    try:
+        yield run
     finally:
         conn.close()
 
 
-def _server_rows(url: str, params: dict[str, Any]) -> list[tuple]:
+@contextmanager
+def _server(url: str) -> Iterator[Run]:
     import clickhouse_connect
 
     parsed = urlparse(url)
@@ -81,6 +110,8 @@ def _server_rows(url: str, params: dict[str, Any]) -> list[tuple]:
         autogenerate_session_id=False,
     )
     try:
-        return [tuple(r) for r in client.query(COLUMNS, parameters=params).result_rows]
+        yield lambda sql, params: [
+            tuple(r) for r in client.query(sql, parameters=params).result_rows
+        ]
     finally:
         client.close()

@@ -7,14 +7,17 @@ import glob
 import re
 
 import duckdb
-import orjson
 
 from tally.authoring import typemap
-from tally.authoring.described import SourceColumn, SourceError
-from tally.catalog.model import ColumnType
+from tally.authoring.described import (
+    HOLDS_JSON,
+    JSON_SAMPLE_ROWS,
+    SourceColumn,
+    SourceError,
+    all_json_objects,
+)
 from tally.catalog.sources import CsvSource, DuckDBSource, FilesSource, expand
 
-JSON_SAMPLE_ROWS = 200
 _HIVE_SEGMENT = re.compile(r"/[^/=]+=[^/]*/")
 COLUMNS = """
 SELECT column_name, data_type, is_nullable FROM duckdb_columns()
@@ -98,18 +101,12 @@ def _columns(
     for name, spelled, nullable in described:
         mapped = typemap.duckdb(spelled)
         if spelled.upper() == "VARCHAR" and _holds_json(rel, name):
-            mapped = typemap.Mapped(ColumnType.JSON, note="text holding JSON objects: read as json")
+            mapped = HOLDS_JSON
         columns.append(SourceColumn(name, spelled, mapped, nullable, keys.get(name)))
     return columns
 
 
 def _holds_json(rel: duckdb.DuckDBPyRelation, name: str) -> bool:
-    """Whether the first sampled non-null values are all JSON objects (and there are some)."""
     column = duckdb.ColumnExpression(name)
-    values = rel.select(column).filter(column.isnotnull()).limit(JSON_SAMPLE_ROWS).fetchall()
-    if not values:
-        return False
-    try:
-        return all(isinstance(orjson.loads(v), dict) for (v,) in values)
-    except orjson.JSONDecodeError:
-        return False
+    sample = rel.select(column).filter(column.isnotnull()).limit(JSON_SAMPLE_ROWS).fetchall()
+    return all_json_objects(v for (v,) in sample)
