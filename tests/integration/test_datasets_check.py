@@ -103,7 +103,7 @@ def test_a_clean_folder_and_the_default_folder(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no such file or directory" in missing.stderr
 
 
-def test_connect_reads_the_source_and_names_missing_columns(tmp_path: Path) -> None:
+def test_connect_names_columns_the_source_lacks_or_holds_in_another_type(tmp_path: Path) -> None:
     db = duckdb_orders(tmp_path)
     text = f"""
         name: orders
@@ -116,6 +116,8 @@ def test_connect_reads_the_source_and_names_missing_columns(tmp_path: Path) -> N
           - {{name: amount_cents, type: int}}
           - {{name: channel, type: string, from: "payload:channel"}}
           - {{name: state, type: string, from: "Order Stat"}}
+          - {{name: day, type: int}}
+          - {{name: ratio, type: decimal, scale: 2}}
         """
     folder = _write(tmp_path / "datasets", {"orders.yaml": text})
     offline = tally("datasets", "check", str(folder), cwd=tmp_path)
@@ -127,6 +129,7 @@ def test_connect_reads_the_source_and_names_missing_columns(tmp_path: Path) -> N
         "(did you mean 'amount'?)",
         "orders.yaml: columns[4].from: the source has no column 'Order Stat' "
         "(did you mean 'Order Status'?)",
+        "orders.yaml: columns[5].type: the source column 'day' is DATE (date), not int",
     ]
     (folder / "orders.yaml").write_text(textwrap.dedent(text).replace(str(db), "/no/such.duckdb"))
     gone = tally("datasets", "check", str(folder), "--connect", cwd=tmp_path)

@@ -143,6 +143,10 @@ def test_chdb_table(tmp_path: Path) -> None:
     ("args", "expected"),
     [
         (["ftp://x", "--table", "t"], "SOURCE must be one of"),
+        (
+            ["duckdb:{db}", "--table", "sales.orders", "--name", "Shop-Orders"],
+            "--name 'Shop-Orders'",
+        ),
         (["duckdb:/nowhere.duckdb"], "a duckdb source needs --table"),
         (["parquet:/nowhere/*.parquet"], "no file matches /nowhere/*.parquet"),
         (["duckdb:{db}", "--table", "sales.nope"], "has no table sales.nope"),
@@ -154,6 +158,7 @@ def test_infer_says_what_is_wrong(tmp_path: Path, args: list[str], expected: str
     db = duckdb_orders(tmp_path)
     args = [a.replace("{db}", str(db)) for a in args]
     tenant = [] if "--tenant" in args else ["--tenant", "TenantId"]
-    out = tally("datasets", "infer", *args, "--name", "orders", *tenant, cwd=tmp_path)
+    name = [] if "--name" in args else ["--name", "orders"]
+    out = tally("datasets", "infer", *args, *name, *tenant, cwd=tmp_path)
     assert out.returncode == 1, out.stdout
     assert expected in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -7,9 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from tally.authoring.described import SourceColumn
 from tally.authoring.target import Target
 from tally.catalog.model import ColumnType, Dataset
+from tally.catalog.problems import validation_problems
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
@@ -129,5 +132,9 @@ def draft(
     fields["columns"] = [_column(n, c) for n, c in named]
     column_notes = {i: c.mapped.note for i, (_, c) in enumerate(named) if c.mapped.note}
     result = Draft(fields, column_notes, notes)
-    result.dataset()
+    try:
+        result.dataset()
+    except ValidationError as exc:
+        found = "; ".join(str(p) for p in validation_problems(name, exc))
+        raise DraftError(f"the draft is not a valid dataset: {found}") from None
     return result

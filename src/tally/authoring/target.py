@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from tally.authoring.described import SourceError
 from tally.authoring.duck_schema import hive_partitioned, matching_files, sniff_csv
+from tally.catalog.model import DATASET_NAME
 from tally.catalog.problems import validation_problems
 from tally.catalog.sources import DuckDBSource, FilesSource, Source, expand
 
@@ -98,6 +99,8 @@ def _database(kind: str, url: str, table: str | None, variable: str) -> Target:
 
 def target(argument: str, table: str | None, name: str) -> Target:
     """Parse SOURCE (and --table) into the `source:` to write."""
+    if not re.fullmatch(DATASET_NAME, name):
+        raise TargetError(f"--name {name!r}: lowercase letters, digits and _, from a letter")
     variable = f"{name.upper()}_PASSWORD"
     scheme, sep, rest = argument.partition("://")
     scheme = scheme.lower() if sep else ""

@@ -40,6 +40,7 @@ class ColumnType(StrEnum):
     DECIMAL = "decimal"
 
 
+DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT, ColumnType.DECIMAL})
 MAX_DECIMAL_SCALE = 9
 ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
@@ -218,7 +219,7 @@ class Dataset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(
-        pattern=r"^[a-z][a-z0-9_]{0,62}$",
+        pattern=DATASET_NAME,
         description="The name queries use: lowercase letters, digits and _, at most 63.",
     )
     description: str = Field("", description="Shown by GET /v1/datasets/{name}.")
