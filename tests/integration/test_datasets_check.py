@@ -58,6 +58,11 @@ BROKEN = {
         ),
         ["narrow.yaml: columns[3].ops[1]: 'contains' is not allowed on type int (eq, neq, "],
     ),
+    "rows.yaml": (
+        GOOD.replace("name: shop", "name: rows")
+        + "row_access: {subject_column: id, teams_column: tenant_id}\n",
+        ["rows.yaml: row_access.teams_column: teams are a string[] column"],
+    ),
     "syntax.toml": ('name = "x"\ntenant_columns = [\n', ["syntax.toml: not valid TOML: "]),
     "syntax.yml": ("name: x\n  columns: [\n", ["syntax.yml: not valid YAML: "]),
     "list.yaml": ("- a\n- b\n", ["list.yaml: the file must hold one dataset"]),

@@ -181,16 +181,10 @@ class Column(BaseModel):
                 SourcePath.parse(self.from_)
             except ValueError as exc:
                 problems.append((("from",), str(exc)))
-        defaults = {
-            "ops": DEFAULT_OPS[self.type] + NULL_OPS,
-            "measures": DEFAULT_MEASURES[self.type]
-            + (
-                tuple(SHORTHAND_QUANTILES)
-                if MeasureOp.PERCENTILE in DEFAULT_MEASURES[self.type]
-                else ()
-            ),
-        }
-        for field, allowed in defaults.items():
+        measures = DEFAULT_MEASURES[self.type]
+        if MeasureOp.PERCENTILE in measures:
+            measures += tuple(SHORTHAND_QUANTILES)
+        for field, allowed in (("ops", DEFAULT_OPS[self.type] + NULL_OPS), ("measures", measures)):
             for i, op in enumerate(getattr(self, field) or ()):
                 if op not in allowed:
                     names = ", ".join(allowed) or "none"
@@ -276,8 +270,10 @@ class Dataset(BaseModel):
                 problems.append((("time_column",), "the time column is a timestamp or a date"))
         if self.row_access is not None:
             refer(("row_access", "subject_column"), self.row_access.subject_column)
-            if self.row_access.teams_column:
-                refer(("row_access", "teams_column"), self.row_access.teams_column)
+            teams = self.row_access.teams_column
+            if teams and refer(("row_access", "teams_column"), teams):
+                if self.column(teams).type is not ColumnType.STRING_ARRAY:
+                    problems.append((("row_access", "teams_column"), "teams are a string[] column"))
         for i, col in enumerate(self.columns):
             if col.from_ and self.source is None:
                 problems.append((("columns", i, "from"), "`from` needs a source"))
