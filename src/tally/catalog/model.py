@@ -40,7 +40,6 @@ class ColumnType(StrEnum):
     DECIMAL = "decimal"
 
 
-DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT, ColumnType.DECIMAL})
 MAX_DECIMAL_SCALE = 9
 ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
@@ -204,6 +203,9 @@ class RowAccess(BaseModel):
     teams_column: str | None = Field(
         None, description="A string[] column of the teams that share the row."
     )
+
+
+DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
 class Dataset(BaseModel):

@@ -46,6 +46,9 @@ class Problem:
         where = f"{self.file}: {self.field}" if self.field else self.file
         return f"{where}: {self.message}"
 
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "field": self.field, "message": self.message}
+
 
 def field_path(loc: Iterable[str | int]) -> str:
     """pydantic's location as a reader writes it: `columns[2].derived.of`."""
