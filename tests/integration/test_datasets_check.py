@@ -4,12 +4,13 @@ the same lines."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tally.catalog.problems import problems_in
+from tally.catalog.problems import Problem, problems_in
 from tests.integration.datasets_support import duckdb_orders, tally
 
 GOOD = """
@@ -94,6 +95,9 @@ def test_every_problem_is_printed_with_its_file_and_field(tmp_path: Path) -> Non
     assert not any(p.startswith("shop.yaml") for p in printed), "the good file has no problem"
     assert f"problem(s) in {len(BROKEN)} file(s)" in out.stderr
     assert "Traceback" not in out.stderr
+    as_json = tally("datasets", "check", str(folder), "--json", cwd=tmp_path)
+    assert as_json.returncode == 1
+    assert [str(Problem(**p)) for p in json.loads(as_json.stdout)] == printed
 
 
 def test_a_clean_folder_and_the_default_folder(tmp_path: Path) -> None:

@@ -139,6 +139,7 @@ def check(
     connect: Annotated[
         bool, typer.Option("--connect", help="Also read each source: do its columns exist?")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the problems as JSON")] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Validate dataset files: print every problem with its file and field path, exit 1 if
@@ -163,7 +164,9 @@ def check(
     if connect:
         for file, dataset in checked.items():
             problems += missing_columns(file.name, dataset)
-    for problem in problems:
+    if as_json:
+        print(orjson.dumps([p.as_dict() for p in problems], option=orjson.OPT_INDENT_2).decode())
+    for problem in problems if not as_json else ():
         console.print(str(problem), soft_wrap=True, highlight=False, markup=False)
     files = len({p.file for p in problems})
     if problems:
