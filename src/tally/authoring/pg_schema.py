@@ -11,7 +11,8 @@ from tally.catalog.sources import PostgresSource, expand
 CONNECT_TIMEOUT_S = 10
 # The labels of an enum type, and the position of each column in the primary key.
 COLUMNS = """
-SELECT c.column_name, c.data_type, c.udt_name, c.is_nullable = 'YES', c.numeric_scale,
+SELECT c.column_name, c.data_type, c.udt_name, c.is_nullable = 'YES',
+       c.numeric_precision, c.numeric_scale,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
           FROM pg_type t
           JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -42,11 +43,13 @@ def describe(spec: PostgresSource) -> list[SourceColumn]:
         SourceColumn(
             name=name,
             native=udt_name if data_type in ("ARRAY", "USER-DEFINED") else data_type,
-            mapped=typemap.postgres(data_type, udt_name, scale, tuple(labels) if labels else None),
+            mapped=typemap.postgres(
+                data_type, udt_name, precision, scale, tuple(labels) if labels else None
+            ),
             nullable=nullable,
             key_position=key,
         )
-        for name, data_type, udt_name, nullable, scale, labels, key in rows
+        for name, data_type, udt_name, nullable, precision, scale, labels, key in rows
     ]
 
 

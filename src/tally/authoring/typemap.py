@@ -75,12 +75,16 @@ _PG_TEXT_ARRAYS = ("_text", "_varchar", "_bpchar", "_uuid", "_citext")
 
 
 def postgres(
-    data_type: str, udt_name: str, scale: int | None, enum: tuple[str, ...] | None
+    data_type: str,
+    udt_name: str,
+    precision: int | None,
+    scale: int | None,
+    enum: tuple[str, ...] | None,
 ) -> Mapped:
-    """A column as information_schema.columns describes it (data_type, udt_name, scale) and
-    the labels of its enum type, if it has one."""
+    """A column as information_schema.columns describes it (data_type, udt_name, numeric
+    precision and scale) and the labels of its enum type, if it has one."""
     if data_type == "numeric":
-        return decimal(f"numeric(.., {scale})" if scale is not None else "numeric", scale)
+        return decimal(f"numeric({precision}, {scale})" if scale is not None else "numeric", scale)
     if data_type == "ARRAY":
         return (
             Mapped(ColumnType.STRING_ARRAY)
