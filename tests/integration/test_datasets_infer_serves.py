@@ -2,8 +2,9 @@
 answers equal a computation over the very rows the test wrote, and a key scoped to one tenant
 sees only that tenant's rows.
 
-Serving external datasets comes with the `sources` work; until it is merged these tests fail
-(the service does not read a source yet), by design: nothing here is skipped.
+Serving external datasets comes with the `sources` work and exact decimals with `decimal`;
+until both are merged these tests fail (the service does not read a source yet), by design:
+nothing here is skipped.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def infer(
         list[str], typer.Option("--tenant", help="Tenant column (repeatable; first is primary)")
     ],
     table: Annotated[
-        str | None, typer.Option("--table", help="[schema.]table, for database sources")
+        str | None, typer.Option("--table", help="A database source's table: schema.table or table")
     ] = None,
     time: Annotated[str | None, typer.Option("--time", help="The time column")] = None,
     out: Annotated[
