@@ -57,7 +57,10 @@ BROKEN = {
         GOOD.replace("name: shop", "name: narrow").replace(
             "type: decimal, scale: 2", "type: int, ops: [eq, contains], measures: [sum, p95]"
         ),
-        ["narrow.yaml: columns[3].ops[1]: 'contains' is not allowed on type int (eq, neq, "],
+        [
+            "narrow.yaml: columns[3].ops[1]: 'contains' is not allowed on type int (eq, neq, ",
+            "narrow.yaml: columns[3].measures[1]: 'p95' is not allowed on type int (count, ",
+        ],
     ),
     "rows.yaml": (
         GOOD.replace("name: shop", "name: rows")

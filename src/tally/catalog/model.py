@@ -20,7 +20,6 @@ from tally.catalog.vocabulary import (
     EQUALITY_OPS,
     NULL_OPS,
     ORDER_OPS,
-    SHORTHAND_QUANTILES,
     TEXT_OPS,
     FilterOp,
     MeasureOp,
@@ -170,7 +169,8 @@ class Column(BaseModel):
     @model_validator(mode="after")
     def _fits_type(self) -> Column:
         """A scale only on a decimal; `ops` and `measures` only narrow the type's defaults
-        (an operator the type's SQL does not support cannot be switched on by a file)."""
+        (an operator the type's SQL does not support cannot be switched on by a file; the
+        shorthands p50..p99 follow `percentile`, so they are not listed)."""
         problems: list[tuple[Location, str]] = []
         if (self.type is ColumnType.DECIMAL) != (self.scale is not None):
             reason = "a decimal needs a scale" if self.scale is None else "only a decimal has one"
@@ -180,10 +180,11 @@ class Column(BaseModel):
                 SourcePath.parse(self.from_)
             except ValueError as exc:
                 problems.append((("from",), str(exc)))
-        measures = DEFAULT_MEASURES[self.type]
-        if MeasureOp.PERCENTILE in measures:
-            measures += tuple(SHORTHAND_QUANTILES)
-        for field, allowed in (("ops", DEFAULT_OPS[self.type] + NULL_OPS), ("measures", measures)):
+        narrowed = (
+            ("ops", DEFAULT_OPS[self.type] + NULL_OPS),
+            ("measures", DEFAULT_MEASURES[self.type]),
+        )
+        for field, allowed in narrowed:
             for i, op in enumerate(getattr(self, field) or ()):
                 if op not in allowed:
                     names = ", ".join(allowed) or "none"
