@@ -145,6 +145,13 @@ class Cleared(BaseModel):
     cleared: int
 
 
+class Refreshed(BaseModel):
+    """A refresh call's answer: the next query over the dataset recomputes."""
+
+    dataset: str
+    source: str = Field(description="owned, or the kind of the external source")
+
+
 class Capabilities(Open):
     engine: str
     dialect: str

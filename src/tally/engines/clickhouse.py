@@ -60,11 +60,15 @@ def parse_url(url: str) -> tuple[str, str, str]:
 class ClickHouseEngine:
     name = "clickhouse"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
+        """`read_only` (an external source): the database is used as it is, never created."""
         kind, location, database = parse_url(url)
         self.database = database
+        create = not read_only
         self._backend: Backend = (
-            ChdbBackend(location, database) if kind == "chdb" else ServerBackend(location, database)
+            ChdbBackend(location, database, create)
+            if kind == "chdb"
+            else ServerBackend(location, database, create)
         )
         self._write_lock = threading.Lock()
 

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from tally.catalog.storage import TableSpec
 from tally.engines.base import WriteOutcome, timed_out
@@ -79,6 +80,18 @@ class DuckDBEngine:
         self._write_lock = threading.Lock()
         self._watchdog = Watchdog()
         self._closed = False
+
+    def attach_read_only(self, path: str, alias: str) -> None:
+        """Attach a DuckDB database file under `alias`, READ_ONLY: DuckDB refuses any write to
+        it, and the file is never locked for writing (its owner may keep writing it)."""
+        attach = exp.Attach(
+            this=exp.alias_(exp.Literal.string(path), alias, quoted=True),
+            expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
+        )
+        try:
+            self._conn.execute(attach.sql(dialect="duckdb"))
+        except duckdb.Error as exc:
+            raise TallyError("unavailable", f"cannot open {path} read-only: {exc}", 503) from None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = getattr(self._local, "cursor", None)

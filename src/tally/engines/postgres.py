@@ -112,7 +112,10 @@ def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[Non
 class PostgresEngine:
     name = "postgres"
 
-    def __init__(self, url: str, max_connections: int = 16) -> None:
+    def __init__(self, url: str, max_connections: int = 16, read_only: bool = False) -> None:
+        """`read_only`: every transaction of every pooled session is read-only (an external
+        source: the server itself refuses any write or DDL Tally might send)."""
+        self.read_only = read_only
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -131,9 +134,10 @@ class PostgresEngine:
             self._pool.close()
             raise TallyError("unavailable", "cannot connect to PostgreSQL", 503) from None
 
-    @staticmethod
-    def _configure(conn: psycopg.Connection) -> None:
+    def _configure(self, conn: psycopg.Connection) -> None:
         conn.execute("SET TimeZone = 'UTC'")
+        if self.read_only:
+            conn.execute("SET default_transaction_read_only = on")
 
     def _checkout(self, deadline: float) -> psycopg.Connection:
         """A live pooled connection, waiting at most `POOL_WAIT_S` (and never past `deadline`);

@@ -20,6 +20,7 @@ from tally.errors import TallyError
 from tally.ingest.arrow_batch import conform
 from tally.ingest.batch import validate_batch
 from tally.ingest.rows import Rejection, RowValidator
+from tally.service.sources import require_owned
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Ingestion:
         """Validate every row, store the good ones in one transaction, report the rest."""
         principal.require("editor")
         dataset = self.catalog.require(dataset_name)
+        require_owned(dataset)
         if len(rows) > self.settings.max_ingest_rows:
             raise TallyError(
                 "too_large", f"at most {self.settings.max_ingest_rows} rows per batch", 413
@@ -70,6 +72,7 @@ class Ingestion:
     def load_table(self, dataset_name: str, table: pa.Table, partial: bool) -> IngestOutcome:
         """Bulk path for files and the demo (an operator's action, not scoped to a tenant)."""
         dataset = self.catalog.require(dataset_name)
+        require_owned(dataset)
         batch, rejected = conform(table, dataset)
         outcome = IngestOutcome(rejected=rejected)
         if rejected and not partial:

@@ -159,7 +159,15 @@ class _Compilation:
 
 
 class Compiler:
-    def __init__(self, dialect: Dialect, dataset: Dataset, scope: Scope) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        dataset: Dataset,
+        scope: Scope,
+        relation: exp.Expression | None = None,
+    ) -> None:
+        """`relation` is what the rows are read from, aliased `t` (an external dataset's
+        projection, sql/relations.py); by default the dataset's own table."""
         if not isinstance(scope, Scope) or (
             not scope.unrestricted and not scope.columns and scope.rows is None
         ):
@@ -167,6 +175,7 @@ class Compiler:
         self.dialect = dialect
         self.dataset = dataset
         self.scope = scope
+        self.relation = relation
 
     def compile(
         self, query: Query, window: CompareRange | None = None, count_rows: bool = False
@@ -257,7 +266,8 @@ class Compiler:
         if not src_cols:
             src_cols.append(_as(exp.Literal.number(1), "_one"))
         where = _and([self._scope(ctx), self._window(ctx, window), self._filter(query.filter, ctx)])
-        src = _select(src_cols, _table(self.dataset.name, "t"))
+        rows = self.relation.copy() if self.relation is not None else None
+        src = _select(src_cols, rows or _table(self.dataset.name, "t"))
         return src if where is None else src.where(where, copy=False)
 
     def _final(self, ctx: _Compilation, count_rows: bool) -> exp.Select:

@@ -47,8 +47,8 @@ class DuckDBDialect(CalendarDialect):
         FilterOp.HAS_ALL: "list_has_all",
     }
 
-    def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
-        return fn("json_extract_string", column, lit(f'$."{key}"'))
+    def json_path_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        return fn("json_extract_string", column, lit("$" + "".join(f'."{k}"' for k in keys)))
 
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:
         return exp.Bracket(this=column, expressions=[lit(key)])
