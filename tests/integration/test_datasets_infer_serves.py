@@ -1,10 +1,6 @@
 """A file drafted by `tally datasets infer` answers queries over the rows where they are: the
 answers equal a computation over the very rows the test wrote, and a key scoped to one tenant
 sees only that tenant's rows.
-
-Serving external datasets comes with the `sources` work and exact decimals with `decimal`;
-until both are merged these tests fail (the service does not read a source yet), by design:
-nothing here is skipped.
 """
 
 from __future__ import annotations
