@@ -112,7 +112,9 @@ def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[Non
 class PostgresEngine:
     name = "postgres"
 
-    def __init__(self, url: str, max_connections: int = 16) -> None:
+    def __init__(self, url: str, max_connections: int = 16, work_mem: int | None = None) -> None:
+        """`work_mem`: bytes each sort or hash of a query may hold before it spills to disk."""
+        self._work_mem = work_mem
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -131,9 +133,11 @@ class PostgresEngine:
             self._pool.close()
             raise TallyError("unavailable", "cannot connect to PostgreSQL", 503) from None
 
-    @staticmethod
-    def _configure(conn: psycopg.Connection) -> None:
+    def _configure(self, conn: psycopg.Connection) -> None:
         conn.execute("SET TimeZone = 'UTC'")
+        if self._work_mem:
+            kilobytes = max(64, self._work_mem // 1024)
+            conn.execute("SELECT set_config('work_mem', %s, false)", [f"{kilobytes}kB"])
 
     def _checkout(self, deadline: float) -> psycopg.Connection:
         """A live pooled connection, waiting at most `POOL_WAIT_S` (and never past `deadline`);
