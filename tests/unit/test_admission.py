@@ -6,6 +6,7 @@ order in which slots are given is observed, not inferred from timings.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from contextlib import contextmanager
 import pytest
 
 from tally.auth.principal import Principal
+from tally.config import ConfigError, Settings
+from tally.config.settings import memory_bytes
 from tally.errors import TallyError
 from tally.service.admission import UNSCOPED, Admission, Capacity, Costs, tenant_of
 
@@ -49,6 +52,7 @@ class Held:
 
 def capacity(**changes: float) -> Capacity:
     values = {"slots": 1, "tenant_slots": 1, "tenant_queued": 8, "queued": 24, "deadline_s": 5.0}
+    values["heavy_s"] = 0.5
     return Capacity(**{**values, **changes})  # type: ignore[arg-type]
 
 
@@ -126,13 +130,30 @@ def test_a_query_that_would_wait_past_its_deadline_is_refused_at_once(
     """A heavy query of a holds a slot for 3 s; the deadline is 1 s; a tenant has one slot."""
     admission = Admission(capacity(slots=slots, tenant_slots=1, deadline_s=1.0))
     admission.costs.observe("heavy", 3.0)
+    admission.costs.observe("light", 0.01)
     log: list[str] = []
     with holding(admission, "a", "heavy", log):
         assert refused_at_once(admission, asker, "heavy", log).status == status
         if slots > 1:
-            with holding(admission, "b", "heavy", log):
+            with holding(admission, "b", "light", log):
                 pass  # another tenant still has a slot
-    assert log == ["a:heavy", "b:heavy"][:slots]
+    assert log == ["a:heavy", "b:light"][:slots]
+
+
+def test_heavy_queries_of_every_tenant_leave_one_slot_to_light_ones() -> None:
+    admission = Admission(capacity(slots=3, tenant_slots=2, heavy_s=0.5))
+    admission.costs.observe("heavy", 2.0)
+    admission.costs.observe("light", 0.01)
+    log: list[str] = []
+    with holding(admission, "a", "heavy", log), holding(admission, "c", "heavy", log):
+        third = Held(admission, "d", "heavy", log)
+        wait_queued(admission, 1)
+        assert admission.running == 2, "a third heavy query took the last slot"
+        with holding(admission, "b", "light", log):
+            assert admission.running == 3
+        third.release.set()
+    assert third.finished.wait(SETTLE_S) and third.error is None
+    assert log == ["a:heavy", "c:heavy", "b:light", "d:heavy"]
 
 
 def test_full_queues_refuse_by_count() -> None:
@@ -186,6 +207,10 @@ def test_costs_follow_what_a_shape_took_and_estimate_unseen_shapes_by_the_mean()
     assert 0.99 <= costs.estimate("heavy") <= 1.0
     unseen = costs.estimate("unseen")
     assert 0.01 < unseen < 1.0
+    assert Costs(unseen_at_most=0.25).estimate("unseen") == 0.1, "the prior, before any run"
+    doubted = Costs(unseen_at_most=0.25)
+    doubted.observe("heavy", 5.0)
+    assert doubted.estimate("unseen") == 0.25, "an unseen shape is given one light run"
     costs.observe("heavy", 2.0)
     assert 1.0 < costs.estimate("heavy") < 2.0
 
@@ -197,3 +222,36 @@ def test_the_tenant_is_the_primary_scope_or_one_unscoped_class() -> None:
     assert tenant_of(Principal("k3", "viewer", {"workspace_id": ("x",)}, all_tenants=True)) == (
         UNSCOPED
     )
+
+
+def test_slots_are_sized_to_the_engine_and_the_cores_unless_set() -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert Settings(engine="duckdb").query_slots == cores + 1
+    assert Settings(engine="clickhouse").query_slots == cores + 1
+    assert Settings(engine="postgres").query_slots == 2 * cores + 2
+    assert Settings(engine="duckdb").tenant_query_slots == cores
+    assert Settings(max_concurrent_queries=1).tenant_query_slots == 1
+    assert Settings(max_concurrent_queries=5, tenant_concurrent_queries=9).tenant_query_slots == 5
+    capacity = Capacity.of(Settings(max_concurrent_queries=6, tenant_queued_queries=2))
+    assert (capacity.slots, capacity.tenant_slots, capacity.tenant_queued) == (6, 5, 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("4GB", 4 << 30), ("512MB", 512 << 20), ("1.5GiB", 3 << 29), ("2000000", 2_000_000)],
+)
+def test_a_memory_limit_is_a_size(text: str, expected: int) -> None:
+    assert memory_bytes(text) == expected
+
+
+def test_a_memory_limit_may_be_a_share_of_ram() -> None:
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert memory_bytes("50%") == ram // 2
+    assert Settings().engine_memory_bytes == ram // 2
+
+
+@pytest.mark.parametrize("text", ["lots", "0%", "150%", "12", "4 XB", ""])
+def test_a_memory_limit_that_is_not_one_is_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(engine_memory_limit=text)
+    assert "engine_memory_limit" in str(refused.value)

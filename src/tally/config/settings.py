@@ -116,6 +116,13 @@ class Settings(BaseModel):
         "admission",
         ge=0,
     )
+    heavy_query_s: float = _setting(
+        0.5,
+        "A query estimated to hold its slot longer is heavy: heavy queries together hold all "
+        "slots but one, kept for the light ones.",
+        "admission",
+        gt=0,
+    )
     engine_memory_limit: str = _setting(
         "50%",
         "Memory the engine may use for queries: a size (4GB, 512MB) or a share of RAM (50%). "

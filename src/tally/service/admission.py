@@ -7,7 +7,9 @@ tenant) took lately, an exponentially weighted mean; a shape not seen yet is est
 mean of every query. The waiting queries of each tenant form a queue of their own, and a free
 slot goes to the tenant that has received the least work so far, in estimated seconds
 (start-time fair queueing over a virtual clock): a tenant that asks for heavy queries falls
-behind one that asks for light ones. No tenant runs more than its share of slots at once.
+behind one that asks for light ones. No tenant runs more than its share of slots at once, and
+heavy queries (estimated above `heavy_query_s`) hold all slots but one together: however many
+tenants flood, a light query waits for a light one at most, never for a heavy one to finish.
 
 A query that cannot start within the deadline is refused before it waits: its estimated wait
 is the work ahead of it (what is left of the running queries, its tenant's queue, and from
@@ -46,6 +48,12 @@ class Capacity:
     tenant_queued: int
     queued: int
     deadline_s: float
+    heavy_s: float = 0.5
+
+    @property
+    def heavy_slots(self) -> int:
+        """Slots heavy queries may hold together: all but one, kept for the light ones."""
+        return max(1, self.slots - 1)
 
     @classmethod
     def of(cls, settings: Settings) -> Capacity:
@@ -55,18 +63,22 @@ class Capacity:
             settings.tenant_queued_queries,
             settings.max_queued_queries,
             settings.queue_timeout_s,
+            settings.heavy_query_s,
         )
 
 
 class Costs:
-    """Seconds a slot is held by a query of each shape, learnt from runs."""
+    """Seconds a slot is held by a query of each shape, learnt from runs. A shape not seen yet
+    is estimated by the mean of every query, but never above `unseen_at_most`: it is taken for
+    a light query once, and its first run shows what it costs."""
 
-    def __init__(self) -> None:
+    def __init__(self, unseen_at_most: float = math.inf) -> None:
         self._shapes: dict[str, float] = {}
         self._overall = PRIOR_S
+        self._unseen_at_most = unseen_at_most
 
     def estimate(self, shape: str) -> float:
-        return self._shapes.get(shape, self._overall)
+        return self._shapes.get(shape, min(self._overall, self._unseen_at_most))
 
     def observe(self, shape: str, seconds: float) -> None:
         known = self._shapes.get(shape)
@@ -81,6 +93,7 @@ class Ticket:
     tenant: str
     shape: str
     cost: float
+    heavy: bool
     ready: threading.Event = field(default_factory=threading.Event)
     started: float | None = None
 
@@ -91,19 +104,21 @@ class _Tenant:
     running: list[Ticket] = field(default_factory=list)
     virtual: float = 0.0
 
-    def queued_cost(self) -> float:
-        return sum(t.cost for t in self.queue)
+    def queued_cost(self, heavy: bool | None = None) -> float:
+        """Estimated seconds of the waiting queries (of one lane, or all)."""
+        return sum(t.cost for t in self.queue if heavy is None or t.heavy == heavy)
 
 
 class Admission:
     def __init__(self, capacity: Capacity, clock: Callable[[], float] = time.monotonic) -> None:
         self.capacity = capacity
-        self.costs = Costs()
+        self.costs = Costs(unseen_at_most=capacity.heavy_s / 2)
         self.on_refusal: list[Callable[[str], None]] = []
         self._clock = clock
         self._lock = threading.Lock()
         self._tenants: dict[str, _Tenant] = {}
         self._busy = 0
+        self._heavy = 0
         self._queued = 0
         self._virtual = 0.0
         self._holding = threading.local()
@@ -134,8 +149,9 @@ class Admission:
     def _enter(self, tenant: str, shape: str) -> Ticket:
         with self._lock:
             state = self._tenants.setdefault(tenant, _Tenant())
-            ticket = Ticket(tenant, shape, self.costs.estimate(shape))
-            refusal = self._refusal(state, ticket.cost)
+            cost = self.costs.estimate(shape)
+            ticket = Ticket(tenant, shape, cost, cost >= self.capacity.heavy_s)
+            refusal = self._refusal(state, ticket)
             if refusal is not None:
                 self._forget_idle(tenant)
                 raise refusal
@@ -169,26 +185,37 @@ class Admission:
             self.costs.observe(ticket.shape, self._clock() - ticket.started)
             self._tenants[ticket.tenant].running.remove(ticket)
             self._busy -= 1
+            self._heavy -= ticket.heavy
             self._forget_idle(ticket.tenant)
             self._dispatch()
 
-    def _refusal(self, state: _Tenant, cost: float) -> TallyError | None:
-        """Why a query of `cost` may not join the line, or None. Holds the lock."""
+    def _refusal(self, state: _Tenant, ticket: Ticket) -> TallyError | None:
+        """Why `ticket` may not join the line, or None. Holds the lock."""
         capacity = self.capacity
         if len(state.queue) >= capacity.tenant_queued:
             why = f"{capacity.tenant_queued} queries of this tenant wait"
             return self._refuse_tenant(why, self._own_wait(state))
         if self._queued >= capacity.queued:
             return self._refuse_all(f"{capacity.queued} queries wait", self._drain())
-        if self._busy < capacity.slots and len(state.running) < capacity.tenant_slots:
+        if not state.queue and self._may_start(state, ticket):
             return None
         own = self._own_wait(state)
         if own > capacity.deadline_s:
             return self._refuse_tenant(f"this tenant's queries ahead take about {own:.1f} s", own)
-        wait = self._estimated_wait(state, cost)
+        wait = self._estimated_wait(state, ticket)
         if wait > capacity.deadline_s:
             return self._refuse_all(f"the queries ahead take about {wait:.1f} s", wait)
         return None
+
+    def _may_start(self, state: _Tenant, ticket: Ticket) -> bool:
+        """Whether a slot is free for `ticket`: one of all, one of its tenant's share, and one of
+        the heavy lane for a heavy query. Holds the lock."""
+        capacity = self.capacity
+        return (
+            self._busy < capacity.slots
+            and len(state.running) < capacity.tenant_slots
+            and (not ticket.heavy or self._heavy < capacity.heavy_slots)
+        )
 
     def _refuse_tenant(self, why: str, wait: float) -> TallyError:
         self._refused("tenant")
@@ -217,16 +244,23 @@ class Admission:
         work, which runs on at most the tenant's share of slots."""
         return (self._left(state.running) + state.queued_cost()) / self.capacity.tenant_slots
 
-    def _estimated_wait(self, state: _Tenant, cost: float) -> float:
-        """Seconds before a query of `cost` of this tenant may start: what is left of the running
-        work, its tenant's queue, and from each other tenant as much as fair queueing serves
-        before it, spread over the slots."""
+    def _estimated_wait(self, state: _Tenant, ticket: Ticket) -> float:
+        """Seconds before `ticket` may start: what is left of the running queries of its lane,
+        its tenant's queue and, from each other tenant, as much of its lane as fair queueing
+        serves before it, spread over the lane's slots. A light query waits on light ones
+        only: the heavy ones cannot take the slot kept for it."""
+        heavy = ticket.heavy
         ahead = state.queued_cost()
         others = sum(
-            min(t.queued_cost(), ahead + cost) for t in self._tenants.values() if t is not state
+            min(t.queued_cost(heavy), ahead + ticket.cost)
+            for t in self._tenants.values()
+            if t is not state
         )
-        running = sum(self._left(t.running) for t in self._tenants.values())
-        return max((running + ahead + others) / self.capacity.slots, self._own_wait(state))
+        running = sum(
+            self._left([r for r in t.running if r.heavy == heavy]) for t in self._tenants.values()
+        )
+        slots = self.capacity.heavy_slots if heavy else max(1, self.capacity.slots - self._heavy)
+        return max((running + ahead + others) / slots, self._own_wait(state))
 
     def _drain(self) -> float:
         """Seconds until every running and waiting query is done."""
@@ -234,14 +268,11 @@ class Admission:
         return work / self.capacity.slots
 
     def _dispatch(self) -> None:
-        """Start waiting queries while slots are free: the tenant that has received the least
-        work first, never beyond a tenant's share. Holds the lock."""
+        """Start waiting queries while slots are free: the first query of the tenant that has
+        received the least work, among those a slot is free for. Holds the lock."""
         while self._busy < self.capacity.slots:
-            ready = [
-                t
-                for t in self._tenants.values()
-                if t.queue and len(t.running) < self.capacity.tenant_slots
-            ]
+            tenants = self._tenants.values()
+            ready = [t for t in tenants if t.queue and self._may_start(t, t.queue[0])]
             if not ready:
                 return
             chosen = min(ready, key=lambda t: t.virtual)
@@ -251,6 +282,7 @@ class Admission:
             chosen.running.append(ticket)
             self._queued -= 1
             self._busy += 1
+            self._heavy += ticket.heavy
             ticket.started = self._clock()
             ticket.ready.set()
 
