@@ -11,13 +11,19 @@ count instead (bench/pressure.py, "plain count"), it waits behind the flood's ba
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from bench.pressure import HEAVY, Load, Seen, build, light
+from tally.auth.principal import Principal
+from tally.config import Settings
+from tally.query.model import Query
+from tally.wiring import build_service
 from tests.server_support import running_server
 
 HEAVY_ROWS = 1_000_000  # tenant a's rows: the heavy query over them takes ~0.3-1 s here
@@ -28,6 +34,7 @@ FLOODERS = 4 * SLOTS
 ALONE_S = 4.0
 FLOOD_S = 10.0
 LIGHT_P99_S = 0.75
+HELD_S = 0.4
 SLACK_S = 1.0  # a refusal leaves the server at once; the client on a busy machine may be late
 
 
@@ -98,3 +105,30 @@ def test_a_flood_of_heavy_queries_is_refused_with_retry_after_and_a_light_tenant
     counted = refusals_counted(base)
     assert counted["tenant"] == flood.get(429, 0), (counted, flood)
     assert counted["overloaded"] + counted["deadline"] == flood.get(503, 0), (counted, flood)
+
+
+def test_an_answer_says_how_long_it_waited_in_line(tmp_path: Path) -> None:
+    """The only slot is held for HELD_S by another tenant; the answer waits that long for it."""
+    service = build_service(Settings(data_dir=tmp_path / "data", max_concurrent_queries=1))
+    admission = service.answers.admission
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with admission.admit("another tenant", "held"):
+            taken.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    threading.Timer(HELD_S, release.set).start()
+    try:
+        assert taken.wait(5)
+        query = Query.model_validate(light(1))
+        result = service.answers.answer(query, Principal("admin", "admin", all_tenants=True))
+    finally:
+        release.set()
+        holder.join(10)
+        service.engine.close()
+    timing = result.meta["timing_ms"]
+    assert HELD_S * 1000 * 0.8 <= timing["queue"] <= (HELD_S + SLACK_S) * 1000, timing
+    assert set(timing) == {"compile", "queue", "execute"}

@@ -151,17 +151,23 @@ class Answers:
 
     def _execute(self, planned: Planned) -> Result:
         """Compile, then wait for a slot and run every statement of the answer (the watermark's
-        too) within it: the time it is held teaches admission what such a question costs."""
+        too) within it: the time it is held teaches admission what such a question costs, and
+        `timing_ms.queue` says how long it waited in line."""
         started = time.perf_counter()
         compiled = self._compile(planned)
         previous = self._compile(planned, compare=True) if planned.query.compare else None
-        compile_ms = (time.perf_counter() - started) * 1000
+        compiled_at = time.perf_counter()
+        compile_ms = (compiled_at - started) * 1000
         with self.admission.admit(planned.tenant, compiled.sql):
             started = time.perf_counter()
             result = self._run_planned(planned, compiled, previous)
             execute_ms = (time.perf_counter() - started) * 1000
-        timing = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
-        result.meta["timing_ms"] = timing
+        queue_ms = (started - compiled_at) * 1000
+        result.meta["timing_ms"] = {
+            "compile": round(compile_ms, 3),
+            "queue": round(queue_ms, 3),
+            "execute": round(execute_ms, 3),
+        }
         for observe in self.observers:
             observe(planned.dataset.name, execute_ms / 1000)
         if compile_ms + execute_ms >= self.settings.slow_query_ms:
