@@ -6,6 +6,7 @@ order in which slots are given is observed, not inferred from timings.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 import pytest
 
 from tally.auth.principal import Principal
+from tally.cli.workers import SETTINGS_VARIABLE, pass_settings, passed_settings
 from tally.config import ConfigError, Settings
 from tally.config.settings import memory_bytes
 from tally.errors import TallyError
@@ -255,3 +257,12 @@ def test_a_memory_limit_that_is_not_one_is_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError) as refused:
         Settings.from_env(engine_memory_limit=text)
     assert "engine_memory_limit" in str(refused.value)
+
+
+def test_workers_share_the_default_slots_and_keep_set_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SETTINGS_VARIABLE, "")  # restored after the test
+    cores = len(os.sched_getaffinity(0))
+    pass_settings(Settings(engine="postgres"), workers=3)
+    assert passed_settings().query_slots == math.ceil((2 * cores + 2) / 3)
+    pass_settings(Settings(engine="postgres", max_concurrent_queries=5), workers=3)
+    assert passed_settings().query_slots == 5
