@@ -4,8 +4,9 @@ A plain count of running queries lets one tenant's flood of heavy queries fill e
 the line behind them, so another tenant's light query waits out its timeout. Here each query is
 admitted by its estimated cost: what queries of its shape (its SQL text, the same for every
 tenant) took lately, an exponentially weighted mean; a shape not seen yet is estimated by the
-mean of every query. The waiting queries of each tenant form a queue of their own, and a free
-slot goes to the tenant that has received the least work so far, in estimated seconds
+mean of every query, but taken for a light one until its first run says otherwise. The waiting
+queries of each tenant form a queue of their own, and a free slot goes to the tenant that has
+received the least work so far, in estimated seconds
 (start-time fair queueing over a virtual clock): a tenant that asks for heavy queries falls
 behind one that asks for light ones. No tenant runs more than its share of slots at once, and
 heavy queries (estimated above `heavy_query_s`) hold all slots but one together: however many
