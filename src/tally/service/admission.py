@@ -6,11 +6,11 @@ admitted by its estimated cost: what queries of its shape (its SQL text, the sam
 tenant) took lately, an exponentially weighted mean; a shape not seen yet is estimated by the
 mean of every query, but taken for a light one until its first run says otherwise. The waiting
 queries of each tenant form a queue of their own, and a free slot goes to the tenant that has
-received the least work so far, in estimated seconds
-(start-time fair queueing over a virtual clock): a tenant that asks for heavy queries falls
-behind one that asks for light ones. No tenant runs more than its share of slots at once, and
-heavy queries (estimated above `heavy_query_s`) hold all slots but one together: however many
-tenants flood, a light query waits for a light one at most, never for a heavy one to finish.
+received the least work so far, in estimated seconds (start-time fair queueing over a virtual
+clock): a tenant that asks for heavy queries falls behind one that asks for light ones. No
+tenant runs more than its share of slots at once, and heavy queries (estimated above
+`heavy_query_s`) hold all slots but one together: however many tenants flood, a light query
+waits for a light one at most, never for a heavy one to finish.
 
 A query that cannot start within the deadline is refused before it waits: its estimated wait
 is the work ahead of it (what is left of the running queries, its tenant's queue, and from
