@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or build_service(settings)
     metrics = Metrics()
     service.answers.observers.append(metrics.observe_query)
+    metrics.watch_admission(service.answers.admission)
     if service.cache is not None:
         service.cache.on_event = metrics.count_cache_event
         store = service.cache.store

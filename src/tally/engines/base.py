@@ -24,6 +24,16 @@ def timed_out(timeout_s: float) -> TallyError:
     )
 
 
+def out_of_memory() -> TallyError:
+    """The 503 of a query refused by the engine's memory budget (TALLY_ENGINE_MEMORY_LIMIT):
+    the budget may be shared with the queries of the moment, so a retry may succeed."""
+    return unavailable(
+        "the query needed more memory than the engine may use; "
+        "narrow the window or the groups, or try again when fewer queries run",
+        retry_after=2,
+    )
+
+
 @dataclass(frozen=True)
 class Maintenance:
     """Statements that keep derived tables (rollups) in step with a write, run inside the

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import Maintenance, WriteOutcome, timed_out
+from tally.engines.base import Maintenance, WriteOutcome, out_of_memory, timed_out
 from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
@@ -62,12 +62,19 @@ def _with_rank_keys(
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, path: Path | None, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path | None, threads: int | None = None, memory_limit: int | None = None
+    ) -> None:
+        """`memory_limit`: bytes all queries together may hold; beyond it DuckDB spills to
+        `duckdb_tmp` beside the file, or refuses the query (a 503, not the machine's memory)."""
+        config: dict[str, Any] = {}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {}
+            config["temp_directory"] = str(path.parent / "duckdb_tmp")
         if threads:
             config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = f"{memory_limit}B"
         try:
             self._conn = duckdb.connect(str(path) if path else ":memory:", config=config)
         except duckdb.IOException as exc:
@@ -124,6 +131,9 @@ class DuckDBEngine:
             return found
         except duckdb.InterruptException:
             raise timed_out(timeout_s) from None
+        except duckdb.OutOfMemoryException:
+            log.warning("a query needed more than the engine's memory limit")
+            raise out_of_memory() from None
         except duckdb.Error as exc:
             log.exception("duckdb query failed")
             raise TallyError("engine_error", "the engine could not run this query", 500) from exc

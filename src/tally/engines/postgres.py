@@ -112,10 +112,18 @@ def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[Non
 class PostgresEngine:
     name = "postgres"
 
-    def __init__(self, url: str, max_connections: int = 16, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        max_connections: int = 16,
+        read_only: bool = False,
+        work_mem: int | None = None,
+    ) -> None:
         """`read_only`: every transaction of every pooled session is read-only (an external
-        source: the server itself refuses any write or DDL Tally might send)."""
+        source: the server itself refuses any write or DDL Tally might send). `work_mem`: bytes
+        each sort or hash of a query may hold before it spills to disk."""
         self.read_only = read_only
+        self._work_mem = work_mem
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -138,6 +146,10 @@ class PostgresEngine:
         conn.execute("SET TimeZone = 'UTC'")
         if self.read_only:
             conn.execute("SET default_transaction_read_only = on")
+
+        if self._work_mem:
+            kilobytes = max(64, self._work_mem // 1024)
+            conn.execute("SELECT set_config('work_mem', %s, false)", [f"{kilobytes}kB"])
 
     def _checkout(self, deadline: float) -> psycopg.Connection:
         """A live pooled connection, waiting at most `POOL_WAIT_S` (and never past `deadline`);
