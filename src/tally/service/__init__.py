@@ -1,5 +1,6 @@
-"""The orchestration every route uses, split by job: answering questions (`answers`), storing
-rows (`ingestion`) and managing tables (`tables`), over one catalog, engine and cache.
+"""The orchestration every route uses, split by job: answering questions (`answers`, and as
+jobs: `jobs`), storing rows (`ingestion`) and managing tables (`tables`), over one catalog,
+engine and cache.
 
 Profiles hand in a `Query` and get a `Result` back; they never see SQL or an engine.
 """
@@ -16,6 +17,7 @@ from tally.config import Settings
 from tally.engines.base import Engine
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
+from tally.service.jobs import Jobs
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
 
@@ -42,6 +44,12 @@ class Service:
         self.clock = clock
         self.answers = Answers(
             settings, catalog, engine, dialect, cache, self.versions, lambda: self.clock()
+        )
+        self.jobs = Jobs(
+            settings.max_concurrent_queries,
+            settings.job_result_ttl_s,
+            settings.job_forget_s,
+            settings.max_jobs_per_tenant,
         )
         self.ingestion = Ingestion(settings, catalog, engine, self.versions)
         self.tables = Tables(catalog, engine, dialect)
