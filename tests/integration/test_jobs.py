@@ -252,6 +252,12 @@ def test_cancel_stops_the_engine_query(served: Served) -> None:
     job_id = started.json()["id"]
     busy = served.cpu_over(2.0)
     assert busy > BUSY_CPU, f"the server used {busy:.2f} s of CPU in 2 s: is the scan running?"
+    running = served.poll(job_id, tenant="all").json()
+    assert running["status"] == "running"
+    assert running["progress"]["elapsed_ms"] >= 2000
+    # DuckDB's estimate of the work done: read while running (it may still say 0 this early in
+    # a DISTINCT aggregate; its Python API gives no row count).
+    assert 0 <= running["progress"]["percent"] < 100
     asked = time.monotonic()
     canceled = httpx.delete(
         f"{served.base}/v1/queries/{job_id}", headers=served.tenants["all"], timeout=30
