@@ -27,6 +27,7 @@ from tests.server_support import free_port, running_server
 
 DATASET = "job_events"
 ROWS = 4_000_000
+QUERY_TIMEOUT_S = 1.0  # inline questions; a job has TALLY_JOB_TIMEOUT_S (300 s)
 RESULT_TTL_S = 4.0
 FORGET_S = 8.0
 CANCEL_S = 6.0  # DELETE waits for the job to stop; DuckDB's interrupt lands within a second
@@ -181,6 +182,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         data_dir,
         port=port,
         TALLY_DUCKDB_THREADS="1",
+        TALLY_QUERY_TIMEOUT_S=str(QUERY_TIMEOUT_S),
         TALLY_JOB_RESULT_TTL_S=str(RESULT_TTL_S),
         TALLY_JOB_FORGET_S=str(FORGET_S),
         TALLY_RATE_LIMIT_VIEWER="off",
@@ -199,7 +201,11 @@ def test_a_fast_question_is_answered_inline(served: Served) -> None:
 
 
 def test_a_slow_question_becomes_a_job_polled_to_success(served: Served) -> None:
-    assert served.alone_s > 1.0, f"the heavy question took only {served.alone_s:.2f} s alone"
+    """The question takes longer than the inline timeout: asked inline it is stopped with a
+    503; as a job it runs with the job timeout and succeeds."""
+    assert served.alone_s > QUERY_TIMEOUT_S, f"the question took {served.alone_s:.2f} s alone"
+    inline = served.ask(heavy("poll"), None)
+    assert inline.status_code == 503, inline.text
     started = served.ask(heavy("poll"), "respond-async, wait=0.2")
     assert started.status_code == 202, started.text
     job = started.json()

@@ -183,3 +183,14 @@ def test_workers_starting_at_once_create_the_tables_once(tmp_path: Path) -> None
         finally:
             for engine, _ in engines:
                 engine.close()
+
+
+def test_workers_answer_respond_async_synchronously(server) -> None:
+    """Jobs live in one process's memory and a poll may reach another worker, so under
+    `--workers` a question asking for a job is answered at once, the preference not applied."""
+    base, token = server
+    headers = {**bearer(token), "Prefer": "respond-async, wait=0"}
+    answer = httpx.post(f"{base}/v1/query", json=COUNT_QUERY, headers=headers, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert "Preference-Applied" not in answer.headers
+    assert "rows" in answer.json()
