@@ -299,3 +299,20 @@ def test_an_answer_expires_with_410_then_is_forgotten(served: Served) -> None:
     assert gone.json()["error"]["code"] == "gone"
     time.sleep(FORGET_S - RESULT_TTL_S + 0.5)
     assert served.poll(job_id).status_code == 404
+
+
+def test_profile_endpoints_stay_synchronous(served: Served) -> None:
+    headers = {
+        **served.tenants["all"],
+        "Prefer": "respond-async, wait=0",
+        "X-Active-Brand": "br_acme_main",
+    }
+    answer = httpx.post(
+        f"{served.base}/api/workspace/ws_acme/dashboards/aggregate",
+        json={"event_types": ["purchase"], "group_by": "day", "aggregation": "count",
+              "time_window_days": 7},
+        headers=headers,
+        timeout=30,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert "Preference-Applied" not in answer.headers and "Location" not in answer.headers

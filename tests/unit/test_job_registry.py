@@ -88,3 +88,18 @@ def test_a_tenant_is_its_scope_not_its_subject() -> None:
     assert tenant_of(alice) == tenant_of(bob)
     assert tenant_of(alice) != tenant_of(Principal("carol", "viewer", {"workspace_id": ("b",)}))
     assert tenant_of(alice) != tenant_of(Principal("root", "admin", {}, all_tenants=True))
+
+
+def test_a_failed_job_keeps_its_error() -> None:
+    jobs = Jobs(1, result_ttl_s=60, forget_s=120, max_per_tenant=1)
+
+    def refused(cancel: Cancel) -> Result:
+        raise TallyError("unavailable", "the database is not reachable", 503)
+
+    try:
+        job, _ = jobs.submit("t1", "q", refused)
+        job.finished.result(5)
+        assert job.status == "failed" and job.error is not None and job.error.status == 503
+        assert job.result is None
+    finally:
+        jobs.close()
