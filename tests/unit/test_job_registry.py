@@ -50,17 +50,17 @@ def test_ids_are_answered_to_their_tenant_only_then_expire_and_are_forgotten() -
     try:
         job, _ = jobs.submit("t1", "q", lambda cancel: DONE)
         job.finished.result(5)
-        assert jobs.get(job.id, "t1").result is DONE
+        assert jobs.view(job.id, "t1").result is DONE
         with pytest.raises(TallyError) as stranger:
-            jobs.get(job.id, "t2")
+            jobs.view(job.id, "t2")
         assert stranger.value.status == 404
         time.sleep(0.35)
         with pytest.raises(TallyError) as gone:
-            jobs.get(job.id, "t1")
+            jobs.view(job.id, "t1")
         assert gone.value.status == 410
         time.sleep(0.5)
         with pytest.raises(TallyError) as forgotten:
-            jobs.get(job.id, "t1")
+            jobs.view(job.id, "t1")
         assert forgotten.value.status == 404
     finally:
         jobs.close()

@@ -14,6 +14,7 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from tally.api import models
 from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
@@ -25,7 +26,7 @@ from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.profiles.contract import READ_ERRORS, Parameter
 from tally.query.model import Query
-from tally.service.jobs import ACTIVE, Job, tenant_of
+from tally.service.jobs import Job, JobView, tenant_of
 
 router = APIRouter(route_class=shaped_route(NATIVE), tags=["native"])
 POLL_AFTER_S = 1  # Retry-After of a job still going: about a poll a second
@@ -47,12 +48,12 @@ JOB_ID = Parameter(
 )
 
 
-def render_job(job: Job, trace: str, with_result: bool = True) -> dict[str, Any]:
+def render_job(job: JobView, trace: str, with_result: bool = True) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": job.id,
         "status": job.status,
         "created_at": job.created_at,
-        "progress": job.progress(),
+        "progress": job.progress,
     }
     if with_result and job.result is not None:
         body["result"] = render_result(job.result)
@@ -62,10 +63,10 @@ def render_job(job: Job, trace: str, with_result: bool = True) -> dict[str, Any]
 
 
 def _job_response(
-    request: Request, job: Job, status: int = 200, headers: dict[str, str] | None = None
+    request: Request, job: JobView, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     sent = dict(headers or {})
-    if job.status in ACTIVE:
+    if job.active:
         sent["Retry-After"] = str(POLL_AFTER_S)
     return json_response(render_job(job, trace_id(request)), status=status, headers=sent)
 
@@ -85,7 +86,7 @@ async def answer_or_start(
     """Answer inline when the job ends within the wait the caller prefers, else 202."""
     service = request.app.state.service
     question, run = service.answers.as_job(query, who)
-    job, _ = service.jobs.submit(tenant_of(who), question, run)
+    job, _ = await run_in_threadpool(service.jobs.submit, tenant_of(who), question, run)
     wait_s = min(prefer.wait_s or 0.0, service.settings.job_timeout_s)
     if await _finished(job, wait_s):
         if job.error is not None:
@@ -96,21 +97,27 @@ async def answer_or_start(
             headers["Preference-Applied"] = prefer.applied(False)
         return json_response(render_result(job.result), headers=headers)
     headers = {"Location": f"/v1/queries/{job.id}", "Preference-Applied": prefer.applied(True)}
-    return _job_response(request, job, 202, headers)
+    return _job_response(request, JobView.of(job), 202, headers)
 
 
 @router.get("/v1/queries/{id}", summary="A job: its status, progress, and answer once done")
 async def poll(id: str, request: Request, who: Principal = Depends(principal)) -> Response:
     who.require("viewer")
-    return _job_response(request, request.app.state.service.jobs.get(id, tenant_of(who)))
+    jobs = request.app.state.service.jobs
+    return _job_response(request, await run_in_threadpool(jobs.view, id, tenant_of(who)))
 
 
 @router.delete("/v1/queries/{id}", summary="Cancel a job (its engine statement with it)")
 async def cancel(id: str, request: Request, who: Principal = Depends(principal)) -> Response:
     who.require("viewer")
-    job = request.app.state.service.jobs.cancel(id, tenant_of(who))
-    await _finished(job, CANCEL_WAIT_S)
-    return json_response(render_job(job, trace_id(request), with_result=False))
+    jobs, tenant = request.app.state.service.jobs, tenant_of(who)
+    found = await run_in_threadpool(jobs.cancel, id, tenant)
+    if found.local is not None:
+        await _finished(found.local, CANCEL_WAIT_S)
+        found = JobView.of(found.local)
+    elif found.active:
+        found = await run_in_threadpool(jobs.settle, id, tenant, CANCEL_WAIT_S)
+    return json_response(render_job(found, trace_id(request), with_result=False))
 
 
 GONE = {404: "no such job for this tenant", 410: "the job's answer expired; ask again"}

@@ -71,7 +71,7 @@ async def query(request: Request, who: Principal = Depends(principal)) -> Respon
     asked = await _query(request)
     service = request.app.state.service
     prefer = parse_prefer(request.headers.getlist("prefer"))
-    if prefer.respond_async and service.jobs.accepting:
+    if prefer.respond_async:
         return await jobs.answer_or_start(request, asked, who, prefer)
     result = await service.answers.answer_async(asked, who)
     record_answer(request, [result])

@@ -67,12 +67,8 @@ def _run_workers(config: Settings, host: str, port: int, workers: int) -> None:
 
 
 def worker_app():
-    """The application of one worker of `tally serve --workers N` (uvicorn calls it). Jobs live
-    in one process's memory and a poll may reach another worker, so workers answer
-    `Prefer: respond-async` questions synchronously (service/jobs.py)."""
-    application = _app(passed_settings())
-    application.state.service.jobs.accepting = False
-    return application
+    """The application of one worker of `tally serve --workers N` (uvicorn calls it)."""
+    return _app(passed_settings())
 
 
 def _flags(log_level: str | None, log_format: str | None, access_log: bool | None) -> dict:

@@ -18,6 +18,7 @@ from tally.engines.base import Engine
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
 from tally.service.jobs import Jobs
+from tally.service.shared_jobs import SharedJobs
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
 
@@ -50,6 +51,14 @@ class Service:
             settings.job_result_ttl_s,
             settings.job_forget_s,
             settings.max_jobs_per_tenant,
+            SharedJobs(
+                settings.redis_url,
+                settings.redis_prefix,
+                settings.job_result_ttl_s,
+                settings.job_forget_s,
+            )
+            if settings.redis_url
+            else None,
         )
         self.ingestion = Ingestion(settings, catalog, engine, self.versions)
         self.tables = Tables(catalog, engine, dialect)
