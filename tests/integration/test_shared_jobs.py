@@ -113,3 +113,26 @@ def test_dropping_a_finished_job_drops_it_everywhere(pair) -> None:
         with pytest.raises(TallyError) as forgotten:
             jobs.view(job.id, "t1")
         assert forgotten.value.status == 404
+
+
+def test_a_process_answers_for_its_own_jobs_while_redis_is_unreachable() -> None:
+    """Nothing listens on port 1: writes fail (logged), the job runs on and its own process
+    answers for it; an id it does not know is a 503 (it cannot ask), not a 404."""
+    jobs = Jobs(1, 60, 120, 2, SharedJobs("redis://127.0.0.1:1/0", "tally-test-down:", 60, 120))
+    release = threading.Event()
+
+    def run(cancel: Cancel) -> Result:
+        release.wait(10)
+        return ANSWER
+
+    try:
+        job, _ = jobs.submit("t1", "q", run)
+        until(lambda: jobs.view(job.id, "t1").status == "running", 5)
+        release.set()
+        job.finished.result(5)
+        assert jobs.view(job.id, "t1").result is ANSWER
+        with pytest.raises(TallyError) as unknown:
+            jobs.view("no-such-job", "t1")
+        assert unknown.value.status == 503 and unknown.value.retry_after
+    finally:
+        jobs.close()
