@@ -1,6 +1,6 @@
 """An HTTP batch to (Arrow rows to store, rejections): a fast path when the batch is clean (an
-NDJSON body straight from its lines, parsed rows column by column), else the row validator,
-which names every problem with its row index and field."""
+NDJSON body straight from its lines, a large body straight from its file, parsed rows column by
+column), else the row validator, which names every problem with its row index and field."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ from tally.catalog.model import Dataset
 from tally.ingest.columnar import clean_batch
 from tally.ingest.ndjson import NdjsonBody
 from tally.ingest.rows import Rejection, RowValidator
+from tally.ingest.spooled import SpooledRows
+
+Body = Sequence[Any] | NdjsonBody | SpooledRows
 
 
 def validate_batch(
-    rows: Sequence[Any] | NdjsonBody,
+    rows: Body,
     dataset: Dataset,
     validator: RowValidator,
     scope: Mapping[str, Sequence[str]],
 ) -> tuple[pa.Table, list[Rejection]]:
-    if isinstance(rows, NdjsonBody):
+    if isinstance(rows, NdjsonBody | SpooledRows):
         fast = rows.clean_batch(dataset, scope)
         if fast is not None:
             return fast, []

@@ -1,0 +1,78 @@
+"""A large ingestion body, spooled to a file as it arrived, read without holding the GIL.
+
+Parsing a 60 MB body with orjson, or checking its rows in Python, holds the GIL for seconds even
+in a worker thread, and the event loop then answers nothing (not even /healthz); the parsed rows
+also cost ten times the body in memory. Here DuckDB's C++ reader splits the file into its
+records (the elements of a JSON array, or the lines of NDJSON) and the NDJSON fast path
+(`json_lines`) checks and converts them with DuckDB and Arrow, both of which release the GIL, a
+slice of records at a time, so memory stays within a small multiple of the body.
+
+The fast path may never accept what orjson and the row validator would refuse, so before DuckDB
+reads anything one pass over the file rules out what DuckDB reads beyond orjson between records:
+a leading byte order mark, form feeds and vertical tabs (no JSON that orjson accepts holds them
+raw), and in NDJSON a carriage return outside a CRLF (Python splits lines there, DuckDB does
+not). When the fast path declines, the body is parsed as a small one is (`parse`), and the row
+validator names every problem with its row index and field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tally.catalog.model import Dataset
+from tally.ingest.json_lines import file_batch, file_count
+
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+READ_BYTES = 1 << 20  # one pass in slices: each holds the GIL for well under a millisecond
+
+
+def plain(path: Path, ndjson: bool) -> bool:
+    """Whether the file holds nothing DuckDB reads differently from orjson between records."""
+    with path.open("rb") as handle:
+        piece = handle.read(READ_BYTES)
+        if piece.startswith(BYTE_ORDER_MARK):
+            return False
+        while piece:
+            if piece.endswith(b"\r"):
+                piece += handle.read(1)
+            if b"\x0b" in piece or b"\x0c" in piece:
+                return False
+            if ndjson and piece.count(b"\r") != piece.count(b"\r\n"):
+                return False
+            piece = handle.read(READ_BYTES)
+    return True
+
+
+@dataclass(frozen=True)
+class SpooledRows:
+    """A JSON array (or NDJSON when `ndjson`) in a file; `parse` reads the bytes as the API
+    reads a small body, into rows (or an object with `rows`), for when the fast path declines."""
+
+    path: Path
+    ndjson: bool
+    parse: Callable[[bytes], Any]
+
+    def __len__(self) -> int:
+        count = file_count(self.path, self.ndjson) if self.plain else None
+        return len(self.rows) if count is None else count
+
+    @cached_property
+    def plain(self) -> bool:
+        return plain(self.path, self.ndjson)
+
+    @cached_property
+    def rows(self) -> list[Any]:
+        parsed = self.parse(self.path.read_bytes())
+        return getattr(parsed, "rows", parsed)
+
+    def clean_batch(
+        self, dataset: Dataset, scope: Mapping[str, Sequence[str]] | None
+    ) -> pa.Table | None:
+        """The body as an Arrow batch if every row is clean and inside `scope`, else None."""
+        return file_batch(self.path, self.ndjson, dataset, scope) if self.plain else None
