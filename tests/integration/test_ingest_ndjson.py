@@ -21,7 +21,7 @@ from tally.api.body import parse_rows
 from tally.auth.principal import Principal
 from tally.config import Settings
 from tally.errors import TallyError
-from tally.ingest import batch as batch_module
+from tally.ingest import checked as checked_module
 from tally.ingest import json_lines
 from tally.ingest.ndjson import NdjsonBody
 from tally.ingest.rows import RowValidator
@@ -74,7 +74,7 @@ def ingest_both(
     fast, reference = services
     got = fast.ingestion.ingest(dataset, NdjsonBody(data), who, partial)
     with monkeypatch.context() as patch:
-        patch.setattr(batch_module, "clean_batch", lambda *args: None)
+        patch.setattr(checked_module, "clean_batch", lambda *args: None)
         expected = reference.ingestion.ingest(dataset, reference_rows(data), who, partial)
     upsert = dataset == "invoices"
     return got.as_dict(upsert), expected.as_dict(upsert)
@@ -85,7 +85,7 @@ def _no_row_path(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the NDJSON fast path should have taken this batch")
 
     monkeypatch.setattr(RowValidator, "check", refuse)
-    monkeypatch.setattr(batch_module, "clean_batch", refuse)
+    monkeypatch.setattr(checked_module, "clean_batch", refuse)
 
 
 def test_a_clean_varied_body_stores_the_same_rows(services, monkeypatch) -> None:
@@ -95,7 +95,7 @@ def test_a_clean_varied_body_stores_the_same_rows(services, monkeypatch) -> None
         _no_row_path(patch)
         got = fast.ingestion.ingest("every_type", NdjsonBody(data), ADMIN, False)
     with monkeypatch.context() as patch:
-        patch.setattr(batch_module, "clean_batch", lambda *args: None)
+        patch.setattr(checked_module, "clean_batch", lambda *args: None)
         expected = reference.ingestion.ingest("every_type", reference_rows(data), ADMIN, False)
     assert (
         got.as_dict(False)
@@ -222,7 +222,7 @@ def ingest_spooled_both(
         lambda: fast.ingestion.ingest("every_type", spooled(path, data, ndjson), ADMIN, True)
     )
     with monkeypatch.context() as patch:
-        patch.setattr(batch_module, "clean_batch", lambda *args: None)
+        patch.setattr(checked_module, "clean_batch", lambda *args: None)
         expected = answer(
             lambda: reference.ingestion.ingest(
                 "every_type",
@@ -247,7 +247,7 @@ def test_a_clean_spooled_body_takes_the_file_path_slice_by_slice(
         body = spooled(tmp_path / "body", data, ndjson)
         got = services[0].ingestion.ingest("every_type", body, ADMIN, False)
     with monkeypatch.context() as patch:
-        patch.setattr(batch_module, "clean_batch", lambda *args: None)
+        patch.setattr(checked_module, "clean_batch", lambda *args: None)
         expected = services[1].ingestion.ingest(
             "every_type", reference_rows(data) if ndjson else orjson.loads(data), ADMIN, False
         )
@@ -316,3 +316,31 @@ def test_the_row_limit_counts_the_records_of_a_spooled_body(tmp_path: Path) -> N
                 )
     finally:
         service.engine.close()
+
+
+@pytest.mark.parametrize("ndjson", [True, False], ids=["ndjson", "array"])
+def test_only_the_slices_with_problems_go_through_the_row_validator(
+    services, monkeypatch, tmp_path: Path, ndjson: bool
+) -> None:
+    prefix = f"slices-{'n' if ndjson else 'a'}-"
+    lines = clean_body(64, prefix=prefix).replace(b" \t\x0b\x0c", b"").split(b"\n")
+    lines = [line for line in lines if line.strip()]
+    for index in (5, 37, 38):
+        lines[index] = orjson.dumps(base(id=f"{prefix}bad{index}", n="not a number"))
+    data = b"\n".join(lines) if ndjson else as_array(b"\n".join(lines))
+    checked: list[int] = []
+    original = RowValidator.check
+
+    def counted(self: RowValidator, index: int, raw: Any) -> Any:
+        checked.append(index)
+        return original(self, index, raw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RowValidator, "check", counted)
+        got, expected = ingest_spooled_both(services, monkeypatch, tmp_path / "b", data, ndjson)
+    assert got == expected
+    assert [(r["index"], r["path"]) for r in got["rejected"]] == [(5, "n"), (37, "n"), (38, "n")]
+    assert got["accepted"] == 61
+    spooled_checks = checked[: len(checked) - 64]  # the reference checks all 64 after
+    assert sorted(spooled_checks) == [*range(4, 8), *range(36, 40)]
+    assert stored(services[0], "every_type", prefix) == stored(services[1], "every_type", prefix)

@@ -18,7 +18,7 @@ by orjson inside objects).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -115,28 +115,19 @@ def file_count(path: Path, ndjson: bool) -> int | None:
         return None
 
 
-def file_batch(
-    path: Path, ndjson: bool, dataset: Dataset, scope: Mapping[str, Sequence[str]] | None
-) -> pa.Table | None:
-    """The records of a JSON array or NDJSON file as the dataset's Arrow batch, if every row is
-    clean and in scope (as `lines_batch` decides), or None. DuckDB's C++ reader streams them
-    without the GIL, a slice at a time, so only one slice's texts are in memory at once. What
-    DuckDB reads beyond orjson between records (a leading byte order mark, form feeds and
-    vertical tabs as whitespace) is for the caller to rule out."""
+def file_slices(path: Path, ndjson: bool) -> Iterator[pa.Array]:
+    """The records of a JSON array or NDJSON file as texts, `SLICE_RECORDS` at a time, streamed
+    by DuckDB's C++ reader without the GIL (only one slice's texts are in memory at once).
+    Raises duckdb.Error or pa.ArrowException if DuckDB cannot read the file. What DuckDB reads
+    beyond orjson between records (a leading byte order mark, form feeds and vertical tabs as
+    whitespace) is for the caller to rule out."""
     reader = _connection_cursor()  # the thread's cursor checks the slices meanwhile
     try:
         read = reader.sql(FILE_RECORDS, params=_file_params(path, ndjson))
-        batches = []
         for records in read.to_arrow_reader(SLICE_RECORDS):
-            batch = lines_batch(records.column(0), dataset, scope)
-            if batch is None:
-                return None
-            batches.append(batch)
-    except (duckdb.Error, pa.ArrowException):
-        return None
+            yield records.column(0)
     finally:
         reader.close()
-    return pa.concat_tables(batches) if batches else None
 
 
 def _keys_known_once(keys: pa.ListArray, dataset: Dataset) -> bool:

@@ -5,13 +5,14 @@ in a worker thread, and the event loop then answers nothing (not even /healthz);
 also cost ten times the body in memory. Here DuckDB's C++ reader splits the file into its
 records (the elements of a JSON array, or the lines of NDJSON) and the NDJSON fast path
 (`json_lines`) checks and converts them with DuckDB and Arrow, both of which release the GIL, a
-slice of records at a time, so memory stays within a small multiple of the body.
+slice of records at a time, so memory stays within a small multiple of the body; only a slice
+with a problem goes through orjson and the row validator.
 
 The fast path may never accept what orjson and the row validator would refuse, so before DuckDB
 reads anything one pass over the file rules out what DuckDB reads beyond orjson between records:
 a leading byte order mark, form feeds and vertical tabs (no JSON that orjson accepts holds them
 raw), and in NDJSON a carriage return outside a CRLF (Python splits lines there, DuckDB does
-not). When the fast path declines, the body is parsed as a small one is (`parse`), and the row
+not). When DuckDB cannot read the body, it is parsed as a small one is (`parse`), and the row
 validator names every problem with its row index and field.
 """
 
@@ -23,10 +24,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import duckdb
+import orjson
 import pyarrow as pa
 
 from tally.catalog.model import Dataset
-from tally.ingest.json_lines import file_batch, file_count
+from tally.ingest.checked import check_rows
+from tally.ingest.json_lines import file_count, file_slices, lines_batch
+from tally.ingest.rows import Rejection, RowValidator, UnparsableRow
 
 BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 READ_BYTES = 1 << 20  # one pass in slices: each holds the GIL for well under a millisecond
@@ -71,8 +76,45 @@ class SpooledRows:
         parsed = self.parse(self.path.read_bytes())
         return getattr(parsed, "rows", parsed)
 
-    def clean_batch(
-        self, dataset: Dataset, scope: Mapping[str, Sequence[str]] | None
-    ) -> pa.Table | None:
-        """The body as an Arrow batch if every row is clean and inside `scope`, else None."""
-        return file_batch(self.path, self.ndjson, dataset, scope) if self.plain else None
+    def checked(
+        self, dataset: Dataset, validator: RowValidator, scope: Mapping[str, Sequence[str]]
+    ) -> tuple[pa.Table, list[Rejection]] | None:
+        """The rows to store and the rejections, slice by slice: a clean slice straight from
+        its texts, another through orjson and the row validator (so a few bad rows in a large
+        body cost Python time and memory for their slices only). None when only orjson over
+        the whole body can tell what it is: DuckDB could not read it, or orjson refuses a
+        record of an array (the whole body is then not JSON)."""
+        if not self.plain:
+            return None
+        batches: list[pa.Table] = []
+        rejected: list[Rejection] = []
+        first = 0
+        try:
+            for records in file_slices(self.path, self.ndjson):
+                batch = lines_batch(records, dataset, scope)
+                if batch is None:
+                    rows = parsed(records, self.ndjson)
+                    if rows is None:
+                        return None
+                    batch, problems = check_rows(rows, dataset, validator, scope, first)
+                    rejected.extend(problems)
+                batches.append(batch)
+                first += len(records)
+        except (duckdb.Error, pa.ArrowException):
+            return None
+        return (pa.concat_tables(batches), rejected) if batches else None
+
+
+def parsed(records: pa.Array, ndjson: bool) -> list[Any] | None:
+    """Records as orjson reads them; an NDJSON line orjson refuses is that row's problem, as
+    for a small body, and one in an array makes the result None. An element of an array is read
+    inside brackets, at the depth it has in the body (orjson limits nesting)."""
+    rows: list[Any] = []
+    for text in records.to_pylist():
+        try:
+            rows.append(orjson.loads(text) if ndjson else orjson.loads(f"[{text}]")[0])
+        except orjson.JSONDecodeError as exc:
+            if not ndjson:
+                return None
+            rows.append(UnparsableRow(f"not valid JSON: {exc.msg}"))
+    return rows
