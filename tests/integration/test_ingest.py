@@ -467,14 +467,12 @@ def test_body_over_the_size_limit_is_413(small) -> None:
     assert count(client, headers) == 1
 
 
-def test_streamed_body_over_the_size_limit_is_413(small) -> None:
-    """Without a Content-Length the limit is enforced while the body streams in."""
-    client, headers = small
-    data = orjson.dumps([event(i) for i in range(12)])
+def post_in_chunks(client: TestClient, headers: dict[str, str], data: bytes, size: int) -> Response:
+    """`data` as a JSON body sent in chunks of `size` bytes, without a Content-Length."""
 
     def chunks() -> Iterator[bytes]:
-        for start in range(0, len(data), 100):
-            yield data[start : start + 100]
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
 
     response = client.post(
         "/v1/datasets/agent_events/rows",
@@ -482,6 +480,13 @@ def test_streamed_body_over_the_size_limit_is_413(small) -> None:
         headers={**headers, "Content-Type": "application/json"},
     )
     assert "content-length" not in response.request.headers
+    return response
+
+
+def test_streamed_body_over_the_size_limit_is_413(small) -> None:
+    """Without a Content-Length the limit is enforced while the body streams in."""
+    client, headers = small
+    response = post_in_chunks(client, headers, orjson.dumps([event(i) for i in range(12)]), 100)
     assert response.status_code == 413, response.text
     assert count(client, headers) == 0
 
@@ -556,17 +561,7 @@ def test_a_large_body_over_the_limit_is_413_and_leaves_no_file(spooling) -> None
     client, headers, spool = spooling
     data = orjson.dumps([event(i) for i in range(30_000)])
     assert len(data) > SPOOLING_LIMIT
-
-    def chunks() -> Iterator[bytes]:
-        for start in range(0, len(data), 65_536):
-            yield data[start : start + 65_536]
-
-    response = client.post(
-        "/v1/datasets/agent_events/rows",
-        content=chunks(),
-        headers={**headers, "Content-Type": "application/json"},
-    )
-    assert "content-length" not in response.request.headers
+    response = post_in_chunks(client, headers, data, 65_536)
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "too_large"
     assert not spool.exists() or list(spool.iterdir()) == []
