@@ -96,8 +96,8 @@ async def dataset(name: str, request: Request, who: Principal = Depends(principa
 
 @router.post("/v1/datasets/{name}/rows", summary="Store rows (a JSON array or NDJSON)")
 async def ingest(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
-    """The body is parsed, checked, stored and its answer written in a worker thread; the event
-    loop only moves its bytes (a large body to a file as it arrives)."""
+    # The body is parsed, checked, stored and its answer written in a worker thread; the event
+    # loop only moves its bytes (a large body to a file as it arrives).
     service = request.app.state.service
     who.require("editor")
     dataset = service.catalog.require(name)
