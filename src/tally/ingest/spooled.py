@@ -12,13 +12,13 @@ The fast path may never accept what orjson and the row validator would refuse, s
 reads anything one pass over the file rules out what DuckDB reads beyond orjson between records:
 a leading byte order mark, form feeds and vertical tabs (no JSON that orjson accepts holds them
 raw), and in NDJSON a carriage return outside a CRLF (Python splits lines there, DuckDB does
-not). When DuckDB cannot read the body, it is parsed as a small one is (`parse`), and the row
-validator names every problem with its row index and field.
+not). NDJSON that DuckDB cannot read is sliced by its lines in Python; an array that DuckDB
+cannot read is parsed as a small body is (`parse`): it is not JSON, and orjson says why.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,7 @@ import orjson
 import pyarrow as pa
 
 from tally.catalog.model import Dataset
+from tally.ingest import json_lines
 from tally.ingest.checked import check_rows
 from tally.ingest.json_lines import file_count, file_slices, lines_batch
 from tally.ingest.rows import Rejection, RowValidator, UnparsableRow
@@ -65,6 +66,8 @@ class SpooledRows:
 
     def __len__(self) -> int:
         count = file_count(self.path, self.ndjson) if self.plain else None
+        if count is None and self.plain and self.ndjson:
+            count = sum(len(lines) for lines in line_slices(self.path))
         return len(self.rows) if count is None else count
 
     @cached_property
@@ -81,36 +84,71 @@ class SpooledRows:
     ) -> tuple[pa.Table, list[Rejection]] | None:
         """The rows to store and the rejections, slice by slice: a clean slice straight from
         its texts, another through orjson and the row validator (so a few bad rows in a large
-        body cost Python time and memory for their slices only). None when only orjson over
-        the whole body can tell what it is: DuckDB could not read it, or orjson refuses a
-        record of an array (the whole body is then not JSON)."""
+        body cost Python time and memory for their slices only). NDJSON that DuckDB cannot read
+        (a line that is not JSON) is sliced by its lines instead. None when only orjson over
+        the whole body can tell what it is: an array DuckDB cannot read, or one with an element
+        orjson refuses (the whole body is then not JSON)."""
         if not self.plain:
             return None
+        try:
+            return self._checked(file_slices(self.path, self.ndjson), dataset, validator, scope)
+        except (duckdb.Error, pa.ArrowException):
+            if not self.ndjson:
+                return None
+        return self._checked(line_slices(self.path), dataset, validator, scope)
+
+    def _checked(
+        self,
+        slices: Iterable[pa.Array | list[bytes]],
+        dataset: Dataset,
+        validator: RowValidator,
+        scope: Mapping[str, Sequence[str]],
+    ) -> tuple[pa.Table, list[Rejection]] | None:
         batches: list[pa.Table] = []
         rejected: list[Rejection] = []
         first = 0
-        try:
-            for records in file_slices(self.path, self.ndjson):
-                batch = lines_batch(records, dataset, scope)
-                if batch is None:
-                    rows = parsed(records, self.ndjson)
-                    if rows is None:
-                        return None
-                    batch, problems = check_rows(rows, dataset, validator, scope, first)
-                    rejected.extend(problems)
-                batches.append(batch)
-                first += len(records)
-        except (duckdb.Error, pa.ArrowException):
-            return None
+        for records in slices:
+            texts = records if isinstance(records, pa.Array) else _utf8(records)
+            batch = None if texts is None else lines_batch(texts, dataset, scope)
+            if batch is None:
+                rows = parsed(records, self.ndjson)
+                if rows is None:
+                    return None
+                batch, problems = check_rows(rows, dataset, validator, scope, first)
+                rejected.extend(problems)
+            batches.append(batch)
+            first += len(records)
         return (pa.concat_tables(batches), rejected) if batches else None
 
 
-def parsed(records: pa.Array, ndjson: bool) -> list[Any] | None:
+def line_slices(path: Path) -> Iterator[list[bytes]]:
+    """The non-blank lines of an NDJSON file (without their CRLF or LF), `SLICE_RECORDS` at a
+    time: what `bytes.splitlines` gives a small body, once lone carriage returns are ruled out."""
+    lines: list[bytes] = []
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                lines.append(line.rstrip(b"\n").removesuffix(b"\r"))
+                if len(lines) == json_lines.SLICE_RECORDS:
+                    yield lines
+                    lines = []
+    if lines:
+        yield lines
+
+
+def _utf8(lines: list[bytes]) -> pa.Array | None:
+    try:
+        return pa.array([line.decode() for line in lines], pa.string())
+    except UnicodeDecodeError:
+        return None
+
+
+def parsed(records: pa.Array | list[bytes], ndjson: bool) -> list[Any] | None:
     """Records as orjson reads them; an NDJSON line orjson refuses is that row's problem, as
     for a small body, and one in an array makes the result None. An element of an array is read
     inside brackets, at the depth it has in the body (orjson limits nesting)."""
     rows: list[Any] = []
-    for text in records.to_pylist():
+    for text in records.to_pylist() if isinstance(records, pa.Array) else records:
         try:
             rows.append(orjson.loads(text) if ndjson else orjson.loads(f"[{text}]")[0])
         except orjson.JSONDecodeError as exc:
