@@ -557,6 +557,21 @@ def test_a_spooled_body_with_bad_rows_names_each_one(spooling, content_type: str
     assert list(spool.iterdir()) == []
 
 
+def test_a_spooled_ndjson_body_with_a_line_that_is_not_json(spooling) -> None:
+    """DuckDB's reader stops at the line; the line is that row's problem all the same."""
+    client, headers, _ = spooling
+    lines = [orjson.dumps(event(i)) for i in range(16_000)]
+    lines[15_990] = b'{"workspace_id": oops'
+    data = b"\n".join(lines)
+    assert len(data) > SPOOL_ABOVE
+    response = ingest_raw(client, headers, data, NDJSON["Content-Type"])
+    assert_rejected_batch(response, [(15_990, "")])
+    partial = ingest_raw(client, headers, data, NDJSON["Content-Type"], partial=True)
+    assert partial.status_code == 200, partial.text[:500]
+    assert partial.json()["accepted"] == len(lines) - 1
+    assert count(client, headers) == len(lines) - 1
+
+
 def test_a_large_body_over_the_limit_is_413_and_leaves_no_file(spooling) -> None:
     client, headers, spool = spooling
     data = orjson.dumps([event(i) for i in range(30_000)])

@@ -92,7 +92,7 @@ class SpooledRows:
             return None
         try:
             return self._checked(file_slices(self.path, self.ndjson), dataset, validator, scope)
-        except (duckdb.Error, pa.ArrowException):
+        except (duckdb.Error, pa.ArrowException, OSError):  # the reader raises OSError midway
             if not self.ndjson:
                 return None
         return self._checked(line_slices(self.path), dataset, validator, scope)
