@@ -6,6 +6,8 @@ the tests see exactly what a dashboard would see.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from tally.api.app import create_app
-from tally.api.body import SPOOL_ABOVE
+from tally.api.body import SPOOL_ABOVE, STALE_SPOOL_S
 from tally.auth.keys import KeyStore
 from tally.config import Settings
 from tests.helpers import bearer
@@ -570,6 +572,20 @@ def test_a_spooled_ndjson_body_with_a_line_that_is_not_json(spooling) -> None:
     assert partial.status_code == 200, partial.text[:500]
     assert partial.json()["accepted"] == len(lines) - 1
     assert count(client, headers) == len(lines) - 1
+
+
+def test_spool_files_a_killed_server_left_are_removed(spooling) -> None:
+    client, headers, spool = spooling
+    spool.mkdir(parents=True)
+    left, live = spool / "body-left", spool / "body-live"
+    left.write_bytes(b"[")
+    live.write_bytes(b"[")
+    hours_ago = time.time() - 2 * STALE_SPOOL_S
+    os.utime(left, (hours_ago, hours_ago))
+    data = spooled_body([event(i) for i in range(16_000)], "application/json")
+    response = ingest_raw(client, headers, data, "application/json")
+    assert response.status_code == 200, response.text[:500]
+    assert sorted(spool.iterdir()) == [live]
 
 
 def test_a_large_body_over_the_limit_is_413_and_leaves_no_file(spooling) -> None:

@@ -5,11 +5,12 @@ body is never held whole in memory nor parsed on the event loop."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from fastapi import Request
@@ -22,6 +23,8 @@ from tally.ingest.spooled import SpooledRows
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 SPOOL_ABOVE = 1 << 20  # parsed in memory up to 1 MiB (a few ms of orjson); beyond, from a file
+STALE_SPOOL_S = 3600
+_swept: set[Path] = set()
 
 
 def too_large(limit: int) -> TallyError:
@@ -66,8 +69,7 @@ async def ingest_body(request: Request, limit: int, spool_dir: Path) -> AsyncIte
             held.append(chunk)
             size += len(chunk)
             if size > SPOOL_ABOVE:
-                spool_dir.mkdir(parents=True, exist_ok=True)
-                spool = tempfile.NamedTemporaryFile(dir=spool_dir, prefix="body-", delete=False)
+                spool = _spool_file(spool_dir)
                 spool.writelines(held)
                 held = []
         if spool is None:
@@ -81,6 +83,20 @@ async def ingest_body(request: Request, limit: int, spool_dir: Path) -> AsyncIte
             spool.close()
             with suppress(FileNotFoundError):
                 Path(spool.name).unlink()
+
+
+def _spool_file(spool_dir: Path) -> IO[bytes]:
+    """A new spool file; the first of this process in `spool_dir` also removes the files a killed
+    process left there (old enough that no live request still writes or reads them)."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    if spool_dir not in _swept:
+        _swept.add(spool_dir)
+        cutoff = time.time() - STALE_SPOOL_S
+        for left in spool_dir.glob("body-*"):
+            with suppress(FileNotFoundError):
+                if left.stat().st_mtime < cutoff:
+                    left.unlink()
+    return tempfile.NamedTemporaryFile(dir=spool_dir, prefix="body-", delete=False)
 
 
 def _media(content_type: str) -> str:
