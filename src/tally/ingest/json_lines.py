@@ -119,9 +119,8 @@ def file_slices(path: Path, ndjson: bool) -> Iterator[pa.Array]:
     """The records of a JSON array or NDJSON file as texts, `SLICE_RECORDS` at a time, streamed
     by DuckDB's C++ reader without the GIL (only one slice's texts are in memory at once).
     Raises duckdb.Error (at the start), OSError (midway) or pa.ArrowException if DuckDB cannot
-    read the file. What DuckDB reads
-    beyond orjson between records (a leading byte order mark, form feeds and vertical tabs as
-    whitespace) is for the caller to rule out."""
+    read the file. What DuckDB reads beyond orjson between records (a leading byte order mark,
+    form feeds and vertical tabs as whitespace) is for the caller to rule out."""
     reader = _connection_cursor()  # the thread's cursor checks the slices meanwhile
     try:
         read = reader.sql(FILE_RECORDS, params=_file_params(path, ndjson))
