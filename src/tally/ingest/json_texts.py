@@ -13,12 +13,16 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.catalog.arrow import ARROW_TYPES
+from tally.catalog.arrow import ARROW_TYPES, arrow_type
+from tally.catalog.decimals import FLOAT_DIGITS
 from tally.catalog.model import Column, ColumnType
 from tally.ingest.columnar import NotClean, all_true, convert, finish
 
 INTEGER = r"^-?[0-9]+$"
 NUMBER = r"^-?[0-9]"
+DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
+# a JSON number orjson reads as this very value: plain notation, at most 15 digits
+SHORT_DECIMAL = rf"^-?[0-9.]{{1,{FLOAT_DIGITS}}}$"
 STRING_LIST = r'^\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]$'
 # DuckDB and orjson write these alike: strings without escapes, integers, true, false, null
 _MEMBER = r'"[^"\\]*":("[^"\\]*"|-?[0-9]{1,15}|true|false|null)'
@@ -95,6 +99,19 @@ def _objects(column: Column, texts: pa.Array, keys: pa.ListArray) -> pa.Array:
     return finish(column, texts)
 
 
+def _decimals(column: Column, texts: pa.Array) -> pa.Array:
+    """Numbers as written and numeric strings, cast exactly: Arrow refuses a value with more
+    digits after the point than the scale, or too many digits, as the row validator does."""
+    quoted = pc.fill_null(pc.starts_with(texts, '"'), False)
+    digits = pc.if_else(quoted, pc.utf8_slice_codeunits(texts, 1, -1), texts)
+    _require(pc.match_substring_regex(digits, DECIMAL_TEXT))
+    _require(pc.or_(quoted, pc.match_substring_regex(texts, SHORT_DECIMAL)))
+    try:
+        return finish(column, digits.cast(arrow_type(column)))
+    except pa.ArrowInvalid:
+        raise NotClean from None
+
+
 def column_array(column: Column, texts: pa.Array, extra: pa.Array | None) -> pa.Array:
     """The column's array from its JSON texts (null if null or absent). `extra` is DuckDB's
     list of strings for a string[] column, its keys per row for a JSON column."""
@@ -113,6 +130,8 @@ def column_array(column: Column, texts: pa.Array, extra: pa.Array | None) -> pa.
             return finish(column, texts.cast(ARROW_TYPES[kind]))
         except pa.ArrowInvalid:
             raise NotClean from None
+    if kind is ColumnType.DECIMAL:
+        return _decimals(column, texts)
     if kind is ColumnType.STRING_ARRAY:
         _require(pc.match_substring_regex(texts, STRING_LIST))
         return finish(column, extra.cast(ARROW_TYPES[kind]))

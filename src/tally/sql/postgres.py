@@ -28,6 +28,7 @@ def _cast(value: exp.Expression, to: str) -> exp.Expression:
 class PostgresDialect(CalendarDialect):
     name = "postgres"
     sqlglot_name = "postgres"
+    decimal_type = "NUMERIC({precision}, {scale})"
     column_types = {
         ColumnType.STRING: "TEXT",
         ColumnType.INT: "BIGINT",

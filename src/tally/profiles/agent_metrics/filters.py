@@ -24,6 +24,7 @@ _KINDS = {
     ColumnType.STRING_ARRAY: "string",
     ColumnType.INT: "integer",
     ColumnType.FLOAT: "number",
+    ColumnType.DECIMAL: "number",
     ColumnType.BOOL: "boolean",
 }
 
