@@ -21,8 +21,6 @@ from tally.ingest.columnar import NotClean, all_true, convert, finish
 INTEGER = r"^-?[0-9]+$"
 NUMBER = r"^-?[0-9]"
 DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
-# a JSON number orjson reads as this very value: plain notation, at most 15 digits
-SHORT_DECIMAL = rf"^-?[0-9.]{{1,{FLOAT_DIGITS}}}$"
 STRING_LIST = r'^\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]$'
 # DuckDB and orjson write these alike: strings without escapes, integers, true, false, null
 _MEMBER = r'"[^"\\]*":("[^"\\]*"|-?[0-9]{1,15}|true|false|null)'
@@ -105,7 +103,9 @@ def _decimals(column: Column, texts: pa.Array) -> pa.Array:
     quoted = pc.fill_null(pc.starts_with(texts, '"'), False)
     digits = pc.if_else(quoted, pc.utf8_slice_codeunits(texts, 1, -1), texts)
     _require(pc.match_substring_regex(digits, DECIMAL_TEXT))
-    _require(pc.or_(quoted, pc.match_substring_regex(texts, SHORT_DECIMAL)))
+    # a number orjson reads as this very value: at most 15 digits (strings are read as written)
+    digit_count = pc.utf8_length(pc.replace_substring_regex(digits, r"[-.]", ""))
+    _require(pc.or_(quoted, pc.less_equal(digit_count, FLOAT_DIGITS)))
     try:
         return finish(column, digits.cast(arrow_type(column)))
     except pa.ArrowInvalid:
