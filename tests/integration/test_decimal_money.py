@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -284,3 +285,35 @@ def test_bad_amounts_are_refused_with_row_and_path(deployment: Deployment) -> No
     assert set(rejected) == {(i, "amount") for i in indexes}
     for i, (_, reason) in zip(indexes, BAD, strict=True):
         assert reason in rejected[(i, "amount")], (i, rejected[(i, "amount")])
+
+
+@pytest.mark.parametrize("engine", ENGINE_PARAMS)
+def test_a_table_created_with_float_money_keeps_working_and_says_so(
+    engine: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A data directory from before money was decimal: the table keeps its float column, rows
+    are still written and read, and the start-up log names the column and the way out."""
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    toml = datasets / "ledger.toml"
+    toml.write_text(LEDGER_TOML.replace('type = "decimal", scale = 2', 'type = "float"'))
+    first = [{"tenant": "acme", "id": "old", "ts": START.isoformat(), "amount": 1.25, "rate": 1}]
+    second = [{"tenant": "acme", "id": "new", "ts": START.isoformat(), "amount": "2.50", "rate": 1}]
+    with isolated_settings(engine, tmp_path, datasets) as settings:
+        for rows, expect_warning in ((first, False), (second, True)):
+            caplog.clear()
+            service = build_service(settings)
+            try:
+                warned = [r.getMessage() for r in caplog.records if "stored as" in r.getMessage()]
+                assert bool(warned) is expect_warning, warned
+                app = create_app(settings, service)
+                with TestClient(app) as client:
+                    _, token = app.state.keys.create("admin", {}, all_tenants=True, name="old")
+                    deployment = Deployment(client, bearer(token), rows)
+                    assert deployment.ingest(rows)["accepted"] == 1
+                    answer, _ = deployment.query({"measures": [{"op": "sum", "field": "amount"}]})
+            finally:
+                service.engine.close()
+            toml.write_text(LEDGER_TOML)
+    assert "ledger: column amount is stored as" in warned[0] and "tally ingest" in warned[0]
+    assert answer["rows"][0]["sum_amount"] == 3.75

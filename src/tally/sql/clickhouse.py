@@ -63,6 +63,7 @@ class ClickHouseDialect(CalendarDialect):
     name = "clickhouse"
     sqlglot_name = "clickhouse"
     decimal_type = "Decimal({precision}, {scale})"
+    current_schema = "currentDatabase"
     column_types = {
         ColumnType.STRING: "String",
         ColumnType.INT: "Int64",

@@ -84,6 +84,7 @@ class Dialect:
     sqlglot_name = ""
     column_types: dict[ColumnType, str] = {}
     decimal_type = "DECIMAL({precision}, {scale})"
+    current_schema = "current_schema"
     renames: ClassVar[Mapping[Operation, str]] = {}
     unsupported: ClassVar[frozenset[Operation]] = frozenset()
 
