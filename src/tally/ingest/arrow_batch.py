@@ -50,6 +50,9 @@ def _cast(array: pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
                 [ErrorDetail(f"/{column.name}", "timestamp without timezone")],
             )
     try:
+        if pa.types.is_decimal(target) and pa.types.is_integer(array.type):
+            # Arrow wants room for every int64 first; the second cast checks each value fits
+            array = pc.cast(array, pa.decimal128(38, target.scale), safe=True)
         cast = pc.cast(array, target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise _refuse(column, str(exc)) from None
