@@ -31,7 +31,7 @@ class Tables:
             )
             self.warn_float_money(dataset)
 
-    def warn_float_money(self, dataset: Dataset) -> list[str]:
+    def warn_float_money(self, dataset: Dataset) -> None:
         """Decimal columns a table created before stores as floats, each logged once at start.
 
         Such a table keeps working (rows are written and read as before) but its sums are
@@ -39,27 +39,26 @@ class Tables:
         exists, and rounding stored floats to a scale must be the owner's decision)."""
         decimals = [c for c in dataset.stored_columns if c.type is ColumnType.DECIMAL]
         if not decimals:
-            return []
+            return
         sql, params = stored_types(self.dialect, dataset.name)
         _, rows = self.engine.execute(sql, params, 60)
         stored = {str(name): str(kind) for name, kind in rows}
         inexact = [
-            c.physical
+            c
             for c in decimals
             if not stored.get(c.physical, "decimal").lower().startswith(EXACT_PREFIXES)
         ]
-        for name in inexact:
+        for column in inexact:
             log.warning(
                 "dataset %s: column %s is stored as %s, declared decimal with scale %s; its "
                 "sums stay float sums in this table. To make them exact, export the rows "
                 "(e.g. to Parquet), drop the table, restart, and load the file again with "
                 "`tally ingest` (floats are read at the column's scale, or refused)",
                 dataset.name,
-                name,
-                stored[name],
-                dataset.column(name.replace("__", ".")).scale,
+                column.name,
+                stored[column.physical],
+                column.scale,
             )
-        return inexact
 
     def compact(self, dataset_name: str) -> int:
         """Put a dataset's rows back in (tenant, time) order; answers do not change."""
