@@ -17,8 +17,8 @@ from tally.profiles.agent_metrics.fields import (
     Datasource,
 )
 from tally.query.fields import resolve_field
-from tally.query.values import coerce_value
 from tally.query.model import And, Filter, Leaf, Not
+from tally.query.values import coerce_value
 
 _KINDS = {
     ColumnType.STRING: "string",
