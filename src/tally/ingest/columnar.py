@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from tally.catalog.arrow import arrow_schema, arrow_type
 from tally.catalog.model import Column, ColumnType, Dataset
+from tally.ingest.decimal_arrays import from_values
 from tally.ingest.rows import MAX_STRING, BadValue, converter
 
 ALLOWED: dict[ColumnType, frozenset[type]] = {
@@ -73,6 +74,9 @@ def convert(column: Column, values: list[Any]) -> pa.Array:
             raise NotClean
         values = [None if v is None else list(v.items()) for v in values]
     elif kind is ColumnType.DECIMAL:
+        bulk = from_values(column, values)
+        if bulk is not None:
+            return finish(column, bulk)
         exact = converter(column)
         try:
             values = [None if v is None else exact(v) for v in values]

@@ -13,14 +13,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.catalog.arrow import ARROW_TYPES, arrow_type
+from tally.catalog.arrow import ARROW_TYPES
 from tally.catalog.decimals import FLOAT_DIGITS
 from tally.catalog.model import Column, ColumnType
 from tally.ingest.columnar import NotClean, all_true, convert, finish
+from tally.ingest.decimal_arrays import from_texts
 
 INTEGER = r"^-?[0-9]+$"
 NUMBER = r"^-?[0-9]"
-DECIMAL_TEXT = r"^-?[0-9]+(\.[0-9]+)?$"
 STRING_LIST = r'^\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]$'
 # DuckDB and orjson write these alike: strings without escapes, integers, true, false, null
 _MEMBER = r'"[^"\\]*":("[^"\\]*"|-?[0-9]{1,15}|true|false|null)'
@@ -98,18 +98,16 @@ def _objects(column: Column, texts: pa.Array, keys: pa.ListArray) -> pa.Array:
 
 
 def _decimals(column: Column, texts: pa.Array) -> pa.Array:
-    """Numbers as written and numeric strings, cast exactly: Arrow refuses a value with more
-    digits after the point than the scale, or too many digits, as the row validator does."""
+    """Numbers as written and numeric strings, cast exactly (`decimal_arrays.from_texts`)."""
     quoted = pc.fill_null(pc.starts_with(texts, '"'), False)
     digits = pc.if_else(quoted, pc.utf8_slice_codeunits(texts, 1, -1), texts)
-    _require(pc.match_substring_regex(digits, DECIMAL_TEXT))
     # a number orjson reads as this very value: at most 15 digits (strings are read as written)
     digit_count = pc.utf8_length(pc.replace_substring_regex(digits, r"[-.]", ""))
     _require(pc.or_(quoted, pc.less_equal(digit_count, FLOAT_DIGITS)))
-    try:
-        return finish(column, digits.cast(arrow_type(column)))
-    except pa.ArrowInvalid:
-        raise NotClean from None
+    exact = from_texts(column, digits)
+    if exact is None:
+        raise NotClean
+    return finish(column, exact)
 
 
 def column_array(column: Column, texts: pa.Array, extra: pa.Array | None) -> pa.Array:
