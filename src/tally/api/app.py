@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         yield
         if service.cache is not None:
             await service.cache.close()
-        service.engine.close()
+        service.close()
         app.state.keys.close()
         await app.state.limiter.close()
 
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)
-    for profile in profiles.all_profiles():
+    for profile in profiles.served(settings.profiles):
         contracts.append(mount(app, profile))
     openapi.install(app, contracts)
     return app

@@ -42,21 +42,37 @@ def builtin_files() -> Iterable[tuple[str, str]]:
 class Catalog:
     """The datasets a running service knows, by name."""
 
-    def __init__(self, datasets: Iterable[Dataset]) -> None:
+    def __init__(self, datasets: Iterable[Dataset], origins: dict[str, str] | None = None) -> None:
+        """`origins`: the file that declared each dataset, for messages about it."""
         self._datasets = {d.name: d for d in datasets}
+        self._origins = {k: v for k, v in (origins or {}).items() if k in self._datasets}
 
     @classmethod
     def load(cls, extra_dir: Path | None = None) -> Catalog:
         found: dict[str, Dataset] = {}
+        origins: dict[str, str] = {}
         for name, text in builtin_files():
             ds = _parse(name, text)
-            found[ds.name] = ds
+            found[ds.name], origins[ds.name] = ds, f"built-in {name}"
         if extra_dir is not None and extra_dir.is_dir():
             for path in sorted(extra_dir.iterdir()):
                 if path.suffix in SUFFIXES:
                     ds = _parse(path.name, path.read_text(encoding="utf-8"))
-                    found[ds.name] = ds
-        return cls(found.values())
+                    found[ds.name], origins[ds.name] = ds, str(path)
+        return cls(found.values(), origins)
+
+    def origin(self, name: str) -> str:
+        """The file that declared dataset `name`."""
+        return self._origins.get(name, f"dataset {name}")
+
+    def is_builtin(self, name: str) -> bool:
+        return self._origins.get(name, "").startswith("built-in ")
+
+    def without(self, names: Iterable[str]) -> Catalog:
+        """This catalog less the named datasets (those of profiles that are not served)."""
+        dropped = set(names)
+        kept = [d for d in self._datasets.values() if d.name not in dropped]
+        return Catalog(kept, self._origins)
 
     def get(self, name: str) -> Dataset | None:
         return self._datasets.get(name)

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tally.catalog.rollups import Rollup, check_rollups
 from tally.catalog.sources import Source, SourcePath
 from tally.catalog.vocabulary import (
     ARRAY_OPS,
@@ -169,6 +170,9 @@ class Dataset(BaseModel):
     source: Source | None = Field(
         None, description="Where an external dataset's rows live; none: Tally owns the table."
     )
+    rollups: tuple[Rollup, ...] = Field(
+        (), description="Pre-aggregated tables kept in step with ingestion (owned datasets)."
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> Dataset:
@@ -201,6 +205,7 @@ class Dataset(BaseModel):
                     raise ValueError(f"column {col.name}: derived from an unknown stored column")
                 if col.derived.fn == "path_segment" and col.derived.index is None:
                     raise ValueError(f"column {col.name}: path_segment needs an index")
+        check_rollups(self)
         return self
 
     @property

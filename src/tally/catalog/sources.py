@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # schema.table or table; each part a plain SQL identifier (quoted when the SQL is built).
+# A JSON key on a path: it ends up inside a quoted path literal, so no quotes or dots.
+_JSON_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,63}$")
 _TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 
 
@@ -131,8 +133,11 @@ class SourcePath(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> SourcePath:
-        column, _, path = text.partition(":")
-        parts = tuple(path.split(".")) if path else ()
-        if not column or any(not part for part in parts):
-            raise ValueError(f"from {text!r}: write a source column, or column:json.path")
+        column, colon, path = text.partition(":")
+        parts = tuple(path.split(".")) if colon else ()
+        if not column.strip() or any(not _JSON_KEY.match(part) for part in parts):
+            raise ValueError(
+                f"from {text!r}: write a source column, or column:json.path "
+                "(keys of letters, digits, _ and -)"
+            )
         return cls(column=column, json_path=parts)

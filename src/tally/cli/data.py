@@ -48,7 +48,7 @@ def compact(
         started = time.perf_counter()
         rows = svc.tables.compact(name)
         console.print(f"compacted {name}: {rows:,} rows in {time.perf_counter() - started:.2f} s")
-    svc.engine.close()
+    svc.close()
 
 
 @app.command()
@@ -101,7 +101,7 @@ def _local_query(config: Settings, body: dict) -> dict:
         details = "; ".join(f"{d.path}: {d.reason}" for d in exc.details)
         raise fail(f"{exc.message}" + (f" ({details})" if details else "")) from None
     finally:
-        svc.engine.close()
+        svc.close()
     return orjson.loads(orjson.dumps(render_result(result), option=orjson.OPT_UTC_Z))
 
 

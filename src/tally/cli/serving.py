@@ -159,7 +159,7 @@ def demo(
     if serve_after:
         _run(config, svc, host, port)
     else:
-        svc.engine.close()
+        svc.close()
 
 
 def _demo_curls(base: str, token: str) -> list[str]:

@@ -50,7 +50,7 @@ def close(service) -> None:
     """Release what the parent's service opened before the workers start their own."""
     if service.cache is not None:
         asyncio.run(service.cache.close())
-    service.engine.close()
+    service.close()
 
 
 def pass_settings(config: Settings) -> None:

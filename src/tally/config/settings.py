@@ -10,6 +10,7 @@ built here from the flat fields.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +53,12 @@ class Settings(BaseModel):
     )
     datasets_dir: Path | None = _setting(
         None, "More dataset definitions (TOML/YAML); default <data_dir>/datasets.", "storage"
+    )
+    profiles: str = _setting(
+        "all",
+        "The profiles served: all, none, or a comma list (dashboards_aggregate, ...). Only "
+        "their built-in datasets are created and loaded, and only their routes are mounted.",
+        "storage",
     )
     engine: Literal["duckdb", "postgres", "clickhouse"] = _setting(
         "duckdb", "The engine that stores and answers.", "engine"
@@ -150,6 +157,14 @@ class Settings(BaseModel):
     def _rate(cls, text: str) -> str:
         Rate.parse(text)
         return text
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, text: str) -> str:
+        names = [name.strip() for name in text.split(",")]
+        if not all(re.fullmatch(r"[a-z_]+", name) for name in names):
+            raise ValueError("write all, none, or profile names separated by commas")
+        return ",".join(names)
 
     @field_validator("jwt_claims")
     @classmethod

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import WriteOutcome, timed_out
+from tally.engines.base import Maintenance, WriteOutcome, refuse_maintenance, timed_out
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
 from tally.engines.frame import Frame, arrow_tuples
@@ -60,11 +60,15 @@ def parse_url(url: str) -> tuple[str, str, str]:
 class ClickHouseEngine:
     name = "clickhouse"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_only: bool = False) -> None:
+        """`read_only` (an external source): the database is used as it is, never created."""
         kind, location, database = parse_url(url)
         self.database = database
+        create = not read_only
         self._backend: Backend = (
-            ChdbBackend(location, database) if kind == "chdb" else ServerBackend(location, database)
+            ChdbBackend(location, database, create)
+            if kind == "chdb"
+            else ServerBackend(location, database, create)
         )
         self._write_lock = threading.Lock()
 
@@ -117,8 +121,11 @@ class ClickHouseEngine:
                         f"ALTER TABLE {_quote(spec.name)} ADD COLUMN {_quote(column)} {ddl_type}"
                     )
 
-    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome:
+    def write(
+        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+    ) -> WriteOutcome:
         """Store one row per key of a batch unless already stored; count duplicates and updates."""
+        refuse_maintenance(self.name, maintain)
         if batch.num_rows == 0:
             return WriteOutcome(0, 0)
         with self._write_lock:

@@ -61,7 +61,7 @@ class ChdbBackend:
     path is refused until every connection to the first one is closed.
     """
 
-    def __init__(self, path: str, database: str) -> None:
+    def __init__(self, path: str, database: str, create: bool = True) -> None:
         import chdb
 
         if path != ":memory:":
@@ -72,7 +72,8 @@ class ChdbBackend:
             raise TallyError("unavailable", f"cannot open chDB at {path}: {exc}", 503) from None
         self._lock = threading.Lock()
         self._timeout: float | None = None
-        self._conn.query(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+        if create:
+            self._conn.query(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
         self._conn.query(f"USE {quote(database)}")
 
     def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
@@ -104,7 +105,7 @@ class ChdbBackend:
 class ServerBackend:
     """A ClickHouse server (or cluster entry point) through clickhouse-connect over HTTP."""
 
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(self, url: str, database: str, create: bool = True) -> None:
         import clickhouse_connect
 
         parsed = urlparse(url)
@@ -118,7 +119,8 @@ class ServerBackend:
                 secure=secure,
                 autogenerate_session_id=False,
             )
-            self._client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+            if create:
+                self._client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
         except Exception:  # the driver raises several families of errors
             log.exception("cannot connect to ClickHouse")
             where = f"{parsed.hostname}:{parsed.port or ''}"

@@ -103,6 +103,9 @@ class Profile(ABC, Generic[Request]):
     the event loop) or `answer` (questions that depend on earlier answers, through a Runner)."""
 
     name: ClassVar[str]
+    datasets: ClassVar[tuple[str, ...]]
+    """The built-in datasets this API reads: created and loaded only while it is served
+    (TALLY_PROFILES)."""
     summary: ClassVar[str]
     description: ClassVar[str]
     method: ClassVar[Literal["GET", "POST"]] = "POST"

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from tally.auth.principal import Principal
 from tally.cache.layer import ResultCache
 from tally.cache.versions import DataVersions
-from tally.catalog import Catalog
+from tally.catalog import Catalog, Dataset
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
+from tally.service.sources import Reader, Readers
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
 
@@ -32,7 +35,10 @@ class Service:
         cache: ResultCache | None = None,
         versions: DataVersions | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        readers: Readers | None = None,
     ) -> None:
+        """`engine` and `dialect` hold the datasets Tally owns; `readers` adds the engines of
+        external sources (external.py opens them), none by default."""
         self.settings = settings
         self.catalog = catalog
         self.engine = engine
@@ -40,8 +46,28 @@ class Service:
         self.cache = cache
         self.versions = versions or DataVersions()
         self.clock = clock
+        self.readers = readers or Readers(Reader(engine, dialect))
+        self.rollups = Rollups(catalog, engine)
         self.answers = Answers(
-            settings, catalog, engine, dialect, cache, self.versions, lambda: self.clock()
+            settings,
+            catalog,
+            self.readers,
+            cache,
+            self.versions,
+            lambda: self.clock(),
+            self.rollups,
         )
-        self.ingestion = Ingestion(settings, catalog, engine, self.versions)
+        self.ingestion = Ingestion(settings, catalog, engine, self.versions, self.rollups)
         self.tables = Tables(catalog, engine, dialect)
+
+    def refresh(self, dataset_name: str, principal: Principal) -> Dataset:
+        """Say "new rows landed": answers over the dataset are recomputed and its watermark read
+        again on the next query (an ETL job's call after loading an external source)."""
+        principal.require("editor")
+        dataset = self.catalog.require(dataset_name)
+        self.versions.bump_all(dataset.name)
+        return dataset
+
+    def close(self) -> None:
+        self.readers.close()
+        self.engine.close()

@@ -8,6 +8,7 @@ from tally.catalog import Catalog, Dataset
 from tally.catalog.model import ColumnType
 from tally.catalog.storage import table_spec
 from tally.engines.base import Engine
+from tally.service.sources import require_owned
 from tally.sql.ddl import column_ddl, create_table, stored_types
 from tally.sql.dialect import Dialect
 
@@ -22,8 +23,11 @@ class Tables:
         self.dialect = dialect
 
     def ensure(self) -> None:
-        """Create the table of every dataset the catalog knows, or add the columns it lacks."""
+        """Create the table of every dataset Tally owns, or add the columns it lacks (an
+        external dataset's source is never touched)."""
         for dataset in self.catalog:
+            if not dataset.owned:
+                continue
             self.engine.ensure_table(
                 create_table(dataset, self.dialect),
                 table_spec(dataset),
@@ -62,4 +66,6 @@ class Tables:
 
     def compact(self, dataset_name: str) -> int:
         """Put a dataset's rows back in (tenant, time) order; answers do not change."""
-        return self.engine.compact(table_spec(self.catalog.require(dataset_name)))
+        dataset = self.catalog.require(dataset_name)
+        require_owned(dataset)
+        return self.engine.compact(table_spec(dataset))
