@@ -317,3 +317,62 @@ def test_a_table_created_with_float_money_keeps_working_and_says_so(
             toml.write_text(LEDGER_TOML)
     assert "ledger: column amount is stored as" in warned[0] and "tally ingest" in warned[0]
     assert answer["rows"][0]["sum_amount"] == 3.75
+
+
+ROLLUP_TOML = (
+    LEDGER_TOML
+    + """
+[[rollups]]
+name = "hourly"
+grain = "1 hour"
+dimensions = []
+measures = [
+  { op = "count" },
+  { op = "sum", field = "amount" },
+  { op = "min", field = "amount" },
+  { op = "max", field = "amount" },
+]
+"""
+)
+
+
+def test_a_rollup_of_money_answers_the_exact_sums(tmp_path: Path) -> None:
+    """Rollup sums are 38-digit decimals: a day of the largest amounts a column holds sums
+    beyond 18 digits and still equals Python's Decimal sum, served from the rollup."""
+    datasets = tmp_path / "datasets"
+    datasets.mkdir()
+    (datasets / "ledger.toml").write_text(ROLLUP_TOML, encoding="utf-8")
+    rows = make_rows()
+    largest = Decimal("9999999999999999.99")
+    rows += [
+        {"tenant": "whale", "id": f"w{i}", "ts": START.isoformat(), "amount": largest, "rate": 1}
+        for i in range(300)
+    ]
+    with isolated_settings("duckdb", tmp_path, datasets) as settings:
+        service = build_service(settings)
+        app = create_app(settings, service)
+        try:
+            with TestClient(app) as client:
+                _, token = app.state.keys.create("admin", {}, all_tenants=True, name="money")
+                deployment = Deployment(client, bearer(token), rows)
+                # 18 digits only travel as strings (a double has 15 or 16)
+                wire = [
+                    {**sent, "amount": str(row["amount"])} if row["tenant"] == "whale" else sent
+                    for row, sent in zip(rows, on_the_wire(rows), strict=True)
+                ]
+                for start in range(0, len(wire), 2500):
+                    assert deployment.ingest(wire[start : start + 2500])["rejected"] == []
+                measures = [{"op": op, "field": "amount", "as": op} for op in ("sum", "min", "max")]
+                answer, text = deployment.query({"group_by": ["tenant"], "measures": measures})
+        finally:
+            service.engine.close()
+    assert answer["meta"]["served_from"] == "hourly"
+    exact = _exact(rows, "amount")
+    assert exact["whale"]["sum"] == largest * 300  # 21 digits: more than a column holds
+    got = {row["tenant"]: row for row in answer["rows"]}
+    for tenant, wanted in exact.items():
+        for op in ("sum", "min", "max"):
+            assert got[tenant][op] == float(wanted[op]), (tenant, op)
+    assert sorted(_printed(text, "sum"), key=float) == sorted(
+        (repr(float(e["sum"])) for e in exact.values()), key=float
+    )
