@@ -49,7 +49,9 @@ class _Opened:
 
     def files(self) -> tuple[Engine, Dialect]:
         if "files" not in self.engines:
-            engine = DuckDBEngine(None, self.settings.duckdb_threads)
+            engine = DuckDBEngine(
+                None, self.settings.duckdb_threads, self.settings.engine_memory_bytes
+            )
             self.engines["files"] = engine, DuckDBDialect()
         return self.engines["files"]
 
@@ -58,7 +60,7 @@ class _Opened:
             from tally.engines.postgres import PostgresEngine
             from tally.sql.postgres import PostgresDialect
 
-            engine = PostgresEngine(url, self.settings.max_concurrent_queries, read_only=True)
+            engine = PostgresEngine(url, self.settings.query_slots, read_only=True)
             self.engines[url] = engine, PostgresDialect()
         return self.engines[url]
 

@@ -27,20 +27,27 @@ def _required(value: str | None, variable: str, engine: str) -> str:
 def open_engine(settings: Settings) -> tuple[Engine, Dialect]:
     """The engine named by `TALLY_ENGINE` and its dialect; drivers are imported only when used."""
     if settings.engine == "duckdb":
-        return DuckDBEngine(settings.database_path, settings.duckdb_threads), DuckDBDialect()
+        engine = DuckDBEngine(
+            settings.database_path, settings.duckdb_threads, settings.engine_memory_bytes
+        )
+        return engine, DuckDBDialect()
     if settings.engine == "postgres":
         from tally.engines.postgres import PostgresEngine
         from tally.sql.postgres import PostgresDialect
 
         url = _required(settings.postgres_url, "TALLY_POSTGRES_URL", "postgres")
-        return PostgresEngine(url, settings.max_concurrent_queries), PostgresDialect()
+        slots = settings.query_slots
+        # A query may sort and hash in several nodes at once, each up to work_mem.
+        work_mem = min(max(settings.engine_memory_bytes // slots // 4, 4 << 20), 1 << 30)
+        return PostgresEngine(url, slots, work_mem=work_mem), PostgresDialect()
     if settings.engine == "clickhouse":
         from tally.engines.clickhouse import ClickHouseEngine
         from tally.sql.clickhouse import ClickHouseDialect
 
         url = _required(settings.clickhouse_url, "TALLY_CLICKHOUSE_URL", "clickhouse")
         try:
-            return ClickHouseEngine(url), ClickHouseDialect()
+            per_query = settings.engine_memory_bytes // settings.query_slots
+            return ClickHouseEngine(url, max_memory_usage=per_query), ClickHouseDialect()
         except ModuleNotFoundError as missing:
             raise ConfigError(
                 [

@@ -14,7 +14,17 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tally import __version__, profiles
-from tally.api import capabilities, examples, health, key_admin, native, openapi, security, web
+from tally.api import (
+    capabilities,
+    examples,
+    health,
+    jobs,
+    key_admin,
+    native,
+    openapi,
+    security,
+    web,
+)
 from tally.api.errors import failure_response
 from tally.api.metrics import Metrics
 from tally.api.mount import mount
@@ -36,6 +46,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or build_service(settings)
     metrics = Metrics()
     service.answers.observers.append(metrics.observe_query)
+    metrics.watch_admission(service.answers.admission)
     if service.cache is not None:
         service.cache.on_event = metrics.count_cache_event
         store = service.cache.store
@@ -46,6 +57,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        service.jobs.close()
         if service.cache is not None:
             await service.cache.close()
         service.close()
@@ -75,7 +87,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_exception_handler(kind, failed)
 
     contracts = []
-    for module in (health, native, key_admin, capabilities, examples):
+    for module in (health, native, jobs, key_admin, capabilities, examples):
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)

@@ -6,30 +6,29 @@ directory; a user file with the name of a built-in dataset replaces it.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
 from tally.catalog.model import Dataset
+from tally.catalog.problems import SUFFIXES, Problem, dataset_files, read_dataset
 from tally.errors import ErrorDetail, TallyError, not_found
-
-SUFFIXES = (".toml", ".yaml", ".yml")
 
 
 class CatalogError(Exception):
-    """A dataset file that cannot be used; raised at start-up, never during a request."""
+    """Dataset files that cannot be used, one line per problem (file, field path, message);
+    raised at start-up, never during a request."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
 
 
 def _parse(name: str, text: str) -> Dataset:
-    data = tomllib.loads(text) if name.endswith(".toml") else yaml.safe_load(text)
-    try:
-        return Dataset.model_validate(data)
-    except ValidationError as exc:
-        raise CatalogError(f"{name}: {exc}") from exc
+    dataset, problems = read_dataset(name, text)
+    if dataset is None:
+        raise CatalogError(problems)
+    return dataset
 
 
 def builtin_files() -> Iterable[tuple[str, str]]:
@@ -55,10 +54,9 @@ class Catalog:
             ds = _parse(name, text)
             found[ds.name], origins[ds.name] = ds, f"built-in {name}"
         if extra_dir is not None and extra_dir.is_dir():
-            for path in sorted(extra_dir.iterdir()):
-                if path.suffix in SUFFIXES:
-                    ds = _parse(path.name, path.read_text(encoding="utf-8"))
-                    found[ds.name], origins[ds.name] = ds, str(path)
+            for path in dataset_files(extra_dir):
+                ds = _parse(path.name, path.read_text(encoding="utf-8"))
+                found[ds.name], origins[ds.name] = ds, str(path)
         return cls(found.values(), origins)
 
     def origin(self, name: str) -> str:

@@ -57,31 +57,36 @@ class FilesSource(_Kind):
 
 
 class CsvSource(FilesSource):
-    header: bool = True
+    header: bool = Field(True, description="Whether the first line names the columns.")
     delimiter: str = Field(",", min_length=1, max_length=1)
 
 
 class DuckDBSource(_Kind):
     """A table of a DuckDB database file, opened read-only."""
 
-    path: str = Field(min_length=1)
-    table: str = Field(pattern=_TABLE)
+    path: str = Field(min_length=1, description="The database file.")
+    table: str = Field(pattern=_TABLE, description="[schema.]table")
 
 
 class ClickHouseSource(_Kind):
     """A ClickHouse table: http(s):// for a server, chdb://PATH for an in-process store."""
 
-    url: str
-    table: str = Field(pattern=_TABLE)
+    url: str = Field(description="http(s)://user:${VAR}@host:port or chdb://PATH.")
+    table: str = Field(pattern=_TABLE, description="[database.]table")
 
 
 SourceKind = Literal["postgres", "parquet", "csv", "duckdb", "clickhouse"]
+KINDS: tuple[SourceKind, ...] = ("postgres", "parquet", "csv", "duckdb", "clickhouse")
 
 
 class Source(BaseModel):
     """Exactly one kind, plus how fresh answers over the source must be."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": [kind]} for kind in KINDS]},
+    )
 
     postgres: PostgresSource | None = None
     parquet: FilesSource | None = None
@@ -99,11 +104,7 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        named = [
-            kind
-            for kind in ("postgres", "parquet", "csv", "duckdb", "clickhouse")
-            if getattr(self, kind)
-        ]
+        named = [kind for kind in KINDS if getattr(self, kind)]
         if len(named) != 1:
             raise ValueError(
                 "a source names exactly one of postgres, parquet, csv, duckdb, clickhouse"
@@ -112,9 +113,9 @@ class Source(BaseModel):
 
     @property
     def kind(self) -> SourceKind:
-        for kind in ("postgres", "parquet", "csv", "duckdb", "clickhouse"):
+        for kind in KINDS:
             if getattr(self, kind) is not None:
-                return kind  # type: ignore[return-value]
+                return kind
         raise AssertionError("validated to name one kind")
 
     @property

@@ -14,6 +14,7 @@ import typer
 from tally.cli import (  # noqa: F401  (commands)
     configuration,
     data,
+    datasets,
     ingesting,
     keys,
     rollups,

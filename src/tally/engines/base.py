@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from tally.catalog.storage import TableSpec
+from tally.engines.cancel import Cancel
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
 
@@ -21,6 +22,16 @@ def timed_out(timeout_s: float) -> TallyError:
         f"the query took longer than {timeout_s:g} s and was stopped; "
         "narrow the window or the groups",
         retry_after=1,
+    )
+
+
+def out_of_memory() -> TallyError:
+    """The 503 of a query refused by the engine's memory budget (TALLY_ENGINE_MEMORY_LIMIT):
+    the budget may be shared with the queries of the moment, so a retry may succeed."""
+    return unavailable(
+        "the query needed more memory than the engine may use; "
+        "narrow the window or the groups, or try again when fewer queries run",
+        retry_after=2,
     )
 
 
@@ -55,8 +66,16 @@ class Engine(Protocol):
         self, sql: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]: ...
 
-    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
-        """Like `execute`; `columnar` asks for Arrow columns where the engine has them."""
+    def frame(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
+    ) -> Frame:
+        """Like `execute`; `columnar` asks for Arrow columns where the engine has them, and
+        `cancel` (when given) can stop the statement from another thread."""
         ...
 
     def ensure_table(

@@ -23,7 +23,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import Maintenance, WriteOutcome, refuse_maintenance, timed_out
+from tally.engines.base import (
+    Maintenance,
+    WriteOutcome,
+    out_of_memory,
+    refuse_maintenance,
+    timed_out,
+)
+from tally.engines.cancel import Cancel, canceled
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
 from tally.engines.frame import Frame, arrow_tuples
@@ -60,16 +67,15 @@ def parse_url(url: str) -> tuple[str, str, str]:
 class ClickHouseEngine:
     name = "clickhouse"
 
-    def __init__(self, url: str, read_only: bool = False) -> None:
-        """`read_only` (an external source): the database is used as it is, never created."""
+    def __init__(
+        self, url: str, read_only: bool = False, max_memory_usage: int | None = None
+    ) -> None:
+        """`read_only` (an external source): the database is used as it is, never created.
+        `max_memory_usage`: bytes one query may hold; ClickHouse stops a query beyond it."""
         kind, location, database = parse_url(url)
         self.database = database
-        create = not read_only
-        self._backend: Backend = (
-            ChdbBackend(location, database, create)
-            if kind == "chdb"
-            else ServerBackend(location, database, create)
-        )
+        backend = ChdbBackend if kind == "chdb" else ServerBackend
+        self._backend: Backend = backend(location, database, not read_only, max_memory_usage)
         self._write_lock = threading.Lock()
 
     def execute(
@@ -78,8 +84,15 @@ class ClickHouseEngine:
         found = self.frame(sql, params, timeout_s, columnar=False)
         return found.columns, found.tuples or []
 
-    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
-        table = self._run(lambda: self._backend.query(sql, params, timeout_s), timeout_s)
+    def frame(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
+    ) -> Frame:
+        table = self._run(lambda: self._backend.query(sql, params, timeout_s, cancel), timeout_s)
         if columnar:
             return Frame(list(table.column_names), table=table)
         return Frame(list(table.column_names), tuples=arrow_tuples(table))
@@ -87,10 +100,17 @@ class ClickHouseEngine:
     def _run(self, call, timeout_s: float | None = None):
         try:
             return call()
+        except TallyError:
+            raise
         except Exception as exc:  # driver errors differ per backend; classified by their text
             text = str(exc)
+            if "QUERY_WAS_CANCELLED" in text or "Code: 394" in text:
+                raise canceled() from None
             if timeout_s is not None and ("TIMEOUT_EXCEEDED" in text or "Code: 159" in text):
                 raise timed_out(timeout_s) from None
+            if "MEMORY_LIMIT_EXCEEDED" in text or "Code: 241" in text:
+                log.warning("a query needed more than the engine's memory limit")
+                raise out_of_memory() from None
             if self._backend.unreachable(exc):
                 log.exception("clickhouse unreachable")
                 raise unavailable("the database is not reachable; try again shortly") from None

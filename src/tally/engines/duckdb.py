@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import Maintenance, WriteOutcome, timed_out
+from tally.engines.base import Maintenance, WriteOutcome, out_of_memory, timed_out
+from tally.engines.cancel import Cancel, bound, canceled
 from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
@@ -59,15 +60,29 @@ def _with_rank_keys(
     return batch, keys, added
 
 
+def _progress(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """DuckDB estimates the share of the scan done (its Python API gives no row count);
+    -1 until it has an estimate."""
+    percent = cursor.query_progress()
+    return {"percent": round(percent, 1)} if percent >= 0 else {}
+
+
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, path: Path | None, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path | None, threads: int | None = None, memory_limit: int | None = None
+    ) -> None:
+        """`memory_limit`: bytes all queries together may hold; beyond it DuckDB spills to
+        `duckdb_tmp` beside the file, or refuses the query (a 503, not the machine's memory)."""
+        config: dict[str, Any] = {}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {}
+            config["temp_directory"] = str(path.parent / "duckdb_tmp")
         if threads:
             config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = f"{memory_limit}B"
         try:
             self._conn = duckdb.connect(str(path) if path else ":memory:", config=config)
         except duckdb.IOException as exc:
@@ -99,6 +114,10 @@ class DuckDBEngine:
         if cursor is None:
             cursor = self._conn.cursor()
             cursor.execute("SET TimeZone='UTC'")
+            # The progress a job reports (`query_progress`) is only kept with the bar enabled;
+            # it is never printed.
+            cursor.execute("SET enable_progress_bar = true")
+            cursor.execute("SET enable_progress_bar_print = false")
             self._local.cursor = cursor
         return cursor
 
@@ -108,22 +127,29 @@ class DuckDBEngine:
         found = self.frame(sql, params, timeout_s, columnar=False)
         return found.columns, found.tuples or []
 
-    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
+    def frame(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
+    ) -> Frame:
         cursor = self._cursor()
         watch = self._watchdog.watch(timeout_s, cursor.interrupt)
         done = False
         try:
-            if columnar:
-                relation = cursor.sql(sql, params=params or None)
-                found = Frame(list(relation.columns), table=relation.to_arrow_table())
-            else:
-                result = cursor.execute(sql, params or None)
-                columns = [d[0] for d in result.description or []]
-                found = Frame(columns, tuples=result.fetchall())
+            with bound(cancel, cursor.interrupt, lambda: _progress(cursor)):
+                found = self._run(cursor, sql, params, columnar)
             done = True
             return found
         except duckdb.InterruptException:
+            if cancel is not None and cancel.cancelled:
+                raise canceled() from None
             raise timed_out(timeout_s) from None
+        except duckdb.OutOfMemoryException:
+            log.warning("a query needed more than the engine's memory limit")
+            raise out_of_memory() from None
         except duckdb.Error as exc:
             log.exception("duckdb query failed")
             raise TallyError("engine_error", "the engine could not run this query", 500) from exc
@@ -131,6 +157,17 @@ class DuckDBEngine:
             watch.cancel()
             if not done:
                 self._forget_cursor(cursor)
+
+    @staticmethod
+    def _run(
+        cursor: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], columnar: bool
+    ) -> Frame:
+        if columnar:
+            relation = cursor.sql(sql, params=params or None)
+            return Frame(list(relation.columns), table=relation.to_arrow_table())
+        result = cursor.execute(sql, params or None)
+        columns = [d[0] for d in result.description or []]
+        return Frame(columns, tuples=result.fetchall())
 
     def _forget_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """A failed or interrupted query can leave its result unfinished on the cursor, which

@@ -1,5 +1,6 @@
-"""The orchestration every route uses, split by job: answering questions (`answers`), storing
-rows (`ingestion`) and managing tables (`tables`), over one catalog, engine and cache.
+"""The orchestration every route uses, split by job: answering questions (`answers`, and as
+jobs: `jobs`), storing rows (`ingestion`) and managing tables (`tables`), over one catalog,
+engine and cache.
 
 Profiles hand in a `Query` and get a `Result` back; they never see SQL or an engine.
 """
@@ -18,6 +19,8 @@ from tally.engines.base import Engine
 from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
+from tally.service.jobs import Jobs
+from tally.service.shared_jobs import SharedJobs
 from tally.service.sources import Reader, Readers
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
@@ -56,6 +59,20 @@ class Service:
             self.versions,
             lambda: self.clock(),
             self.rollups,
+        )
+        self.jobs = Jobs(
+            settings.query_slots,
+            settings.job_result_ttl_s,
+            settings.job_forget_s,
+            settings.max_jobs_per_tenant,
+            SharedJobs(
+                settings.redis_url,
+                settings.redis_prefix,
+                settings.job_result_ttl_s,
+                settings.job_forget_s,
+            )
+            if settings.redis_url
+            else None,
         )
         self.ingestion = Ingestion(settings, catalog, engine, self.versions, self.rollups)
         self.tables = Tables(catalog, engine, dialect)

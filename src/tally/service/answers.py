@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,8 +28,8 @@ from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.engines.cancel import Cancel
 from tally.engines.frame import Frame
-from tally.errors import unavailable
 from tally.logs import trace_id
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.normalize import normalize
@@ -41,6 +41,7 @@ from tally.result import Result
 from tally.rollups.compile import RollupCompiler
 from tally.rollups.layout import RollupTable
 from tally.rollups.store import Rollups
+from tally.service.admission import UNSCOPED, Admission, Capacity, tenant_of
 from tally.service.sources import Reader, Readers
 from tally.service.watermarks import Watermarks, scope_tenants
 from tally.shaping import fill_buckets, join_previous, name_rows
@@ -59,6 +60,18 @@ def query_hash(query: Query) -> str:
 
 
 @dataclass(frozen=True)
+class Statements:
+    """How the statements of one answer run when it is a job: with the job's timeout and its
+    cancel handle. Set for the job's thread; every `_run_sql` of the answer reads it."""
+
+    timeout_s: float
+    cancel: Cancel
+
+
+_as_job: ContextVar[Statements | None] = ContextVar("tally_as_job", default=None)
+
+
+@dataclass(frozen=True)
 class Planned:
     """A question ready for SQL: normalized, its dataset, the caller's scope on it, and the
     rollup that answers it exactly (None: the dataset's rows)."""
@@ -67,6 +80,7 @@ class Planned:
     dataset: Dataset
     scope: Scope
     rollup: RollupTable | None = None
+    tenant: str = UNSCOPED
 
     @property
     def served_from(self) -> str:
@@ -98,7 +112,7 @@ class Answers:
         self.clock = clock
         self.rollups = rollups
         self.observers: list[Callable[[str, float], None]] = []
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
+        self.admission = Admission(Capacity.of(settings))
         self._statements = StatementCache()
         self.watermarks = Watermarks(readers, versions, self._run_sql)
 
@@ -117,6 +131,21 @@ class Answers:
                 result.meta["cache"] = info.as_dict()
                 return result
         return await anyio.to_thread.run_sync(self._answer_planned, planned)
+
+    def as_job(self, query: Query, principal: Principal) -> tuple[str, Callable[[Cancel], Result]]:
+        """The question's identity (its cache key: the normalized query, the caller's scope on
+        the dataset and the engine) and how to answer it as a job. Planning happens here, so a
+        bad question fails now, with its 400, and not later in the job."""
+        planned = self._plan(query, principal)
+
+        def run(cancel: Cancel) -> Result:
+            token = _as_job.set(Statements(self.settings.job_timeout_s, cancel))
+            try:
+                return self._answer_planned(planned)
+            finally:
+                _as_job.reset(token)
+
+        return self._cache_key(planned).key, run
 
     def runner(self, principal: Principal) -> BoundRunner:
         """What profiles and reports run their queries through, as `principal`."""
@@ -143,7 +172,8 @@ class Answers:
         validate(query, dataset, self.settings.limits)
         settled = settle_null_tests(query, dataset)
         normalized = normalize(settled, self.clock(), self.settings.limits)
-        return Planned(normalized, dataset, dataset_scope(principal, dataset, normalized.scope))
+        scope = dataset_scope(principal, dataset, normalized.scope)
+        return Planned(normalized, dataset, scope, tenant=tenant_of(principal))
 
     def _routed(self, planned: Planned) -> Planned:
         """The plan with the rollup that answers it exactly, if one does; chosen only when SQL
@@ -185,12 +215,35 @@ class Answers:
         return result
 
     def _execute(self, planned: Planned) -> Result:
+        """Compile, then wait for a slot and run every statement of the answer (the watermark's
+        too) within it: the time it is held teaches admission what such a question costs, and
+        `timing_ms.queue` says how long it waited in line."""
         planned = self._routed(planned)
-        query, dataset, scope = planned.query, planned.dataset, planned.scope
         started = time.perf_counter()
         compiled = self._compile(planned)
-        previous = self._compile(planned, compare=True) if query.compare else None
-        compile_ms = (time.perf_counter() - started) * 1000
+        previous = self._compile(planned, compare=True) if planned.query.compare else None
+        compiled_at = time.perf_counter()
+        compile_ms = (compiled_at - started) * 1000
+        with self.admission.admit(planned.tenant, compiled.sql):
+            started = time.perf_counter()
+            result = self._run_planned(planned, compiled, previous)
+            execute_ms = (time.perf_counter() - started) * 1000
+        queue_ms = (started - compiled_at) * 1000
+        result.meta["timing_ms"] = {
+            "compile": round(compile_ms, 3),
+            "queue": round(queue_ms, 3),
+            "execute": round(execute_ms, 3),
+        }
+        for observe in self.observers:
+            observe(planned.dataset.name, execute_ms / 1000)
+        if compile_ms + execute_ms >= self.settings.slow_query_ms:
+            self._log_slow(planned, compile_ms, execute_ms, len(result.rows))
+        return result
+
+    def _run_planned(
+        self, planned: Planned, compiled: Compiled, previous: Compiled | None
+    ) -> Result:
+        query, dataset, scope = planned.query, planned.dataset, planned.scope
         tz = ZoneInfo(query.timezone)
         columnar = (query.limit or 0) > COLUMNAR_FROM_LIMIT
         engine = self.readers.of(dataset).engine
@@ -214,15 +267,9 @@ class Answers:
         if compiled.has_other:
             for row in rows:
                 row.pop(OTHER_KEY, None)
-        execute_ms = (time.perf_counter() - started) * 1000 - compile_ms
         meta = _meta(query, dataset, scope, compiled, totals)
         meta["served_from"] = planned.served_from
         meta["watermark"] = self.watermarks.of(dataset, scope)
-        meta["timing_ms"] = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
-        for observe in self.observers:
-            observe(dataset.name, execute_ms / 1000)
-        if compile_ms + execute_ms >= self.settings.slow_query_ms:
-            self._log_slow(planned, compile_ms, execute_ms, len(rows))
         return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
 
     def _log_slow(self, planned: Planned, compile_ms: float, execute_ms: float, rows: int) -> None:
@@ -259,14 +306,19 @@ class Answers:
         )
 
     def _run_sql(self, engine: Engine, compiled: Compiled, columnar: bool = False) -> Frame:
-        if not self._slots.acquire(timeout=self.settings.queue_timeout_s):
-            raise unavailable("too many queries are running; try again shortly", retry_after=1)
-        try:
+        """Run a statement within the slot this thread holds; alone (a watermark asked outside
+        an answer) it is admitted as a query of no tenant. A job runs with its own timeout and
+        cancel handle."""
+        job = _as_job.get()
+        timeout_s = job.timeout_s if job is not None else self.settings.query_timeout_s
+        with self.admission.admit(UNSCOPED, compiled.sql):
             return engine.frame(
-                compiled.sql, compiled.params, self.settings.query_timeout_s, columnar
+                compiled.sql,
+                compiled.params,
+                timeout_s,
+                columnar,
+                job.cancel if job is not None else None,
             )
-        finally:
-            self._slots.release()
 
 
 @dataclass(frozen=True)
