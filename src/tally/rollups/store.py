@@ -68,7 +68,8 @@ class Rollups:
         and created anew. A new table over rows is incomplete until it is built. Run at start,
         and again after the catalog changes: a rollup is kept and read only once ensured."""
         engine = self.engine
-        if engine is None:
+        # No table of Tally's own appears in a database whose datasets declare no rollup.
+        if engine is None or not any(self.layouts(dataset) for dataset in self.catalog):
             return
         engine.transaction([(CREATE_STATE, ())])
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
