@@ -19,6 +19,7 @@ from tally.auth.principal import Principal
 from tally.cli.workers import SETTINGS_VARIABLE, pass_settings, passed_settings
 from tally.config import ConfigError, Settings
 from tally.config.settings import memory_bytes
+from tally.engines.cancel import Cancel
 from tally.errors import TallyError
 from tally.service.admission import UNSCOPED, Admission, Capacity, Costs, tenant_of
 
@@ -35,12 +36,13 @@ class Held:
         shape: str,
         log: list[str],
         job_deadline_s: float | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
         self.error: TallyError | None = None
         self.finished = threading.Event()
-        args = (admission, tenant, shape, log, job_deadline_s)
+        args = (admission, tenant, shape, log, job_deadline_s, cancel)
         self._thread = threading.Thread(target=self._run, args=args)
         self._thread.start()
 
@@ -51,9 +53,10 @@ class Held:
         shape: str,
         log: list[str],
         job_deadline_s: float | None,
+        cancel: Cancel | None,
     ) -> None:
         try:
-            with admission.admit(tenant, shape, job_deadline_s):
+            with admission.admit(tenant, shape, job_deadline_s, cancel):
                 log.append(f"{tenant}:{shape}")
                 self.started.set()
                 self.release.wait(10)
@@ -231,6 +234,21 @@ def test_a_job_waits_up_to_its_own_deadline_and_is_not_refused_for_the_lines_len
             held.done()
     assert all(held.error is None for held in (*jobs, light))
     assert log == ["a:heavy", "b:heavy", "c:light", "b:heavy"]
+
+
+def test_a_canceled_job_leaves_the_line_at_once() -> None:
+    admission = Admission(capacity(deadline_s=1.0))
+    log: list[str] = []
+    with holding(admission, "a", "q", log):
+        cancel = Cancel()
+        job = Held(admission, "b", "q", log, job_deadline_s=60.0, cancel=cancel)
+        wait_queued(admission, 1)
+        asked = time.monotonic()
+        cancel.cancel()
+        assert job.finished.wait(SETTLE_S) and time.monotonic() - asked < 1.0
+        assert job.error is not None and job.error.code == "canceled", job.error
+        assert admission.queued == 0
+    assert log == ["a:q"]
 
 
 def test_a_thread_that_holds_a_slot_runs_its_further_statements_within_it() -> None:

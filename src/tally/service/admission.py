@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from tally.auth.principal import Principal
 from tally.config import Settings
+from tally.engines.cancel import Cancel
 from tally.errors import TallyError, unavailable
 
 UNSCOPED = "unscoped"
@@ -146,14 +147,23 @@ class Admission:
         return self._busy
 
     @contextmanager
-    def admit(self, tenant: str, shape: str, job_deadline_s: float | None = None) -> Iterator[None]:
+    def admit(
+        self,
+        tenant: str,
+        shape: str,
+        job_deadline_s: float | None = None,
+        cancel: Cancel | None = None,
+    ) -> Iterator[None]:
         """Hold a slot for `tenant`'s query of `shape` while the block runs. A thread that holds
         one already (the watermark asked while answering) runs within it. A job's query gives
-        its own deadline, `job_deadline_s`, and is not refused for the length of the line."""
+        its own deadline, `job_deadline_s`, and is not refused for the length of the line; as
+        it may wait long, its `cancel` takes it out of the line at once."""
         if getattr(self._holding, "ticket", None) is not None:
             yield
             return
-        ticket = self._wait(self._enter(tenant, shape, job_deadline_s))
+        if cancel is not None:
+            cancel.check()
+        ticket = self._wait(self._enter(tenant, shape, job_deadline_s), cancel)
         self._holding.ticket = ticket
         try:
             yield
@@ -181,9 +191,16 @@ class Admission:
             self._dispatch()
             return ticket
 
-    def _wait(self, ticket: Ticket) -> Ticket:
-        if ticket.ready.wait(ticket.deadline_s):
-            return ticket
+    def _wait(self, ticket: Ticket, cancel: Cancel | None) -> Ticket:
+        """The ticket once started; out of the line at its deadline (503), or when canceled."""
+        if cancel is None:
+            ticket.ready.wait(ticket.deadline_s)
+        else:
+            try:
+                with cancel.bind(ticket.ready.set):
+                    ticket.ready.wait(ticket.deadline_s)
+            except TallyError:  # canceled between entering the line and this wait
+                pass
         with self._lock:
             if ticket.started is not None:
                 return ticket
@@ -191,6 +208,8 @@ class Admission:
             self._queued -= 1
             self._forget_idle(ticket.tenant)
             wait = self._drain()
+        if cancel is not None:
+            cancel.check()
         self._refused("deadline")
         raise unavailable(
             f"the query could not start within {ticket.deadline_s:g} s; "

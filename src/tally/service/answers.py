@@ -308,9 +308,12 @@ class Answers:
         )
 
     def _admitted(self, tenant: str, shape: str) -> AbstractContextManager[None]:
-        """A slot for the query, waited for up to the job's timeout when it is a job's."""
+        """A slot for the query, waited for up to the job's timeout (or its cancel) when it is a
+        job's."""
         job = _as_job.get()
-        return self.admission.admit(tenant, shape, job.timeout_s if job is not None else None)
+        if job is None:
+            return self.admission.admit(tenant, shape)
+        return self.admission.admit(tenant, shape, job.timeout_s, job.cancel)
 
     def _run_sql(self, engine: Engine, compiled: Compiled, columnar: bool = False) -> Frame:
         """Run a statement within the slot this thread holds; alone (a watermark asked outside
