@@ -161,3 +161,17 @@ def test_suggest_proposes_a_rollup_that_then_serves_the_heaviest_shape(tmp_path:
             assert answered.meta["served_from"] == proposal["name"]
     finally:
         built.close()
+
+
+def test_the_query_log_keeps_the_most_recently_asked_shapes_only(tmp_path: Path) -> None:
+    service = _filled(tmp_path, rollups=False, query_log_shapes=2)
+    try:
+        for body in (HEAVY, LIGHT, DISTINCT, LIGHT):
+            service.answers.answer(Query.model_validate(body), ADMIN)
+        service.answers.query_log.flush()
+        kept = service.answers.query_log.shapes("rollev")
+    finally:
+        service.close()
+    measures = sorted(tuple(map(tuple, s.shape["measures"])) for s in kept)
+    assert measures == [(("count",),), (("count_distinct", "note"),)]
+    assert sorted(s.answers for s in kept) == [1, 2]

@@ -32,7 +32,7 @@ from tally.cli.common import (
 from tally.config import Settings
 from tally.rollups.layout import RollupTable
 from tally.rollups.querylog import QueryLog
-from tally.rollups.suggest import Suggestions, suggest
+from tally.rollups.suggest import Suggestions, describe, suggest
 from tally.rollups.verify import verify
 from tally.service import Answers
 
@@ -135,12 +135,13 @@ def _print_suggestions(found: Suggestions) -> None:
             soft_wrap=True,
         )
     if found.proposals:
-        declared = [p.rollup.model_dump(mode="json") for p in found.proposals]
+        declared = [p.rollup.model_dump(mode="json", exclude_none=True) for p in found.proposals]
         text = yaml.safe_dump({"rollups": declared}, sort_keys=False, default_flow_style=None)
         console.print(text, highlight=False, markup=False, soft_wrap=True, end="")
     for shape, reason in found.skipped:
         console.print(
-            f"# skipped ({shape.execute_ms:.0f} ms): {shape.shape}: {reason}",
+            f"# skipped ({shape.execute_ms:.0f} ms, {shape.answers} answers) "
+            f"{describe(shape)}: {reason}",
             highlight=False,
             markup=False,
             soft_wrap=True,

@@ -60,6 +60,18 @@ class Suggestions:
     skipped: list[tuple[LoggedShape, str]] = field(default_factory=list)
 
 
+def describe(shape: LoggedShape) -> str:
+    """A shape as a person reads it."""
+    found = shape.shape
+    measures = ", ".join("(".join(m) + ")" if len(m) > 1 else m[0] for m in found["measures"])
+    parts = [measures, f"by {', '.join(found['groups']) or '-'}"]
+    if found["filtered"]:
+        parts.append(f"filtered on {', '.join(found['filtered'])}")
+    if found["bucket"]:
+        parts.append(f"per {found['bucket']} in {found['timezone']}")
+    return "; ".join(parts)
+
+
 def fields_of(shape: LoggedShape) -> set[str]:
     return set(shape.shape["groups"]) | set(shape.shape["filtered"])
 
@@ -109,11 +121,12 @@ def cluster(shapes: list[LoggedShape], max_dimensions: int) -> list[Cluster]:
 def declaration(name: str, found: Cluster) -> Rollup:
     measures = [{"op": "count"}]
     measures += [{"op": op, "field": f} for op, f in sorted(found.measures, key=_by_field)]
-    grain = found.grain_s // 60
+    minutes = found.grain_s // 60
+    grain = f"{minutes // 60} hour" if minutes % 60 == 0 else f"{minutes} minute"
     return Rollup.model_validate(
         {
             "name": name,
-            "grain": f"{grain} minutes" if grain % 60 else f"{grain // 60} hours",
+            "grain": grain if grain.startswith("1 ") else f"{grain}s",
             "dimensions": sorted(found.dimensions),
             "measures": measures,
         }
