@@ -4,7 +4,7 @@ stored, propose declarations from the questions answered, check rollups against 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -23,6 +23,7 @@ from tally.cli.common import (
     DataDir,
     app,
     console,
+    err,
     fail,
     fail_all,
     require_database,
@@ -31,10 +32,11 @@ from tally.cli.common import (
 )
 from tally.config import Settings
 from tally.rollups.layout import RollupTable
-from tally.rollups.querylog import QueryLog
+from tally.rollups.querylog import QueryLog, shape_hash
+from tally.rollups.reask import reask
 from tally.rollups.suggest import Suggestions, describe, suggest
 from tally.rollups.verify import verify
-from tally.service import Answers
+from tally.service import Answers, Service
 
 rollups_app = typer.Typer(help="Pre-aggregated tables kept in step with ingestion.")
 app.add_typer(rollups_app, name="rollups")
@@ -112,7 +114,7 @@ def suggest_rollups(
         found = catalog.get(name)
         if found is None:
             raise fail(f"unknown dataset {name!r}")
-        shapes = log.shapes(name)
+        shapes = log.shapes(name, served_from="raw")
         if shapes:
             _print_suggestions(suggest(found, shapes, top, dimensions))
             printed = True
@@ -164,23 +166,27 @@ def verify_rollups(
         unknown = [n for n in dataset if svc.catalog.get(n) is None]
         if unknown:
             raise fail(f"unknown dataset {unknown[0]!r}")
-        samples = [s for n in dataset or [None] for s in log.samples(n, sample)]
-        if not samples:
+        if svc.rollups.engine is None:
+            raise fail(f"rollups are kept on the duckdb engine, not {config.engine}")
+        questions = _questions(svc, log, dataset, sample)
+        if not questions:
             raise fail(
-                "no recent questions are kept to verify: set query_log_samples "
-                "(TALLY_QUERY_LOG_SAMPLES) on the server and let it answer some"
+                "no questions are recorded to verify: let the server answer some over "
+                "datasets with rollups (query_log_shapes, query_log_samples)"
             )
         raw = Answers(config, svc.catalog, svc.readers, None, svc.versions, svc.clock, rollups=None)
         fresh = Answers(
             config, svc.catalog, svc.readers, None, svc.versions, svc.clock, svc.rollups
         )
         report = verify(
-            samples,
+            questions,
             lambda query: fresh.answer(query, VERIFIER),
             lambda query: raw.answer(query, VERIFIER),
         )
     finally:
         svc.close()
+    for name, message in report.unanswered:
+        console.print(f"not compared ({name}): {message}", highlight=False, markup=False)
     for difference in report.differences:
         console.print(
             f"DIFFERENT {difference.dataset} query {difference.query_hash} "
@@ -198,3 +204,25 @@ def verify_rollups(
     )
     if report.differences:
         raise typer.Exit(1)
+
+
+def _questions(
+    svc: Service, log: QueryLog, datasets: list[str], limit: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """The recent whole questions when they are kept, else questions of the recent shapes
+    over datasets with rollups, with values drawn from the data."""
+    names = datasets or [d.name for d in svc.catalog if d.rollups]
+    kept = [(s.dataset, s.query) for n in names for s in log.samples(n, limit)]
+    if kept:
+        err.print(f"asking {len(kept)} recent questions again (query_log_samples)")
+        return kept
+    asked: list[tuple[str, dict[str, Any]]] = []
+    for name in names:
+        dataset = svc.catalog.require(name)
+        shapes = {shape_hash(s.shape): s.shape for s in log.shapes(name)}
+        for shape in list(shapes.values())[:limit]:
+            body = reask(svc.engine, dataset, shape)
+            if body is not None:
+                asked.append((name, body))
+    err.print(f"asking {len(asked)} recorded shapes with values drawn from the data")
+    return asked

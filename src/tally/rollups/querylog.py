@@ -4,10 +4,10 @@ engine, and a write never competes with ingestion for DuckDB's writer).
 
 Two records, of different sensitivity:
   - shapes: what a rollup would need to answer a question (dataset, groups, fields filtered,
-    measures, bucket width, timezone), never a filter's value, aggregated per shape with the
-    number of answers and the milliseconds spent executing them. Only questions answered
-    from the rows of an owned dataset are counted: those a rollup could have saved. At most
-    `query_log_shapes` shapes are kept; the least recently asked go first.
+    measures, bucket width, timezone), never a filter's value, aggregated per shape and
+    where it was served from (a rollup, or the rows) with the number of answers and the
+    milliseconds spent executing them. Questions over owned datasets only (rollups are for
+    them). At most `query_log_shapes` are kept; the least recently asked go first.
   - samples (opt-in, `query_log_samples` > 0): the most recent whole questions over datasets
     with rollups, values included, so that verify can ask them again both ways. Values may be
     personal data, so none are kept unless asked for, and only the last N.
@@ -40,20 +40,20 @@ log = logging.getLogger(__name__)
 FILE_NAME = "query_log.sqlite"
 QUEUE_SIZE = 10_000
 SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS shapes (hash TEXT PRIMARY KEY, dataset TEXT NOT NULL, "
-    "shape TEXT NOT NULL, answers INTEGER NOT NULL, execute_ms REAL NOT NULL, "
-    "last_at REAL NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS shapes (hash TEXT NOT NULL, served_from TEXT NOT NULL, "
+    "dataset TEXT NOT NULL, shape TEXT NOT NULL, answers INTEGER NOT NULL, "
+    "execute_ms REAL NOT NULL, last_at REAL NOT NULL, PRIMARY KEY (hash, served_from))",
     "CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY AUTOINCREMENT, "
     "dataset TEXT NOT NULL, query TEXT NOT NULL, served_from TEXT NOT NULL, at REAL NOT NULL)",
 )
 ADD_SHAPE = (
-    "INSERT INTO shapes VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (hash) DO UPDATE SET "
+    "INSERT INTO shapes VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (hash, served_from) DO UPDATE SET "
     "answers = answers + 1, execute_ms = execute_ms + excluded.execute_ms, "
     "last_at = excluded.last_at"
 )
 TRIM_SHAPES = (
-    "DELETE FROM shapes WHERE hash IN "
-    "(SELECT hash FROM shapes ORDER BY last_at DESC LIMIT -1 OFFSET ?)"
+    "DELETE FROM shapes WHERE rowid IN "
+    "(SELECT rowid FROM shapes ORDER BY last_at DESC LIMIT -1 OFFSET ?)"
 )
 ADD_SAMPLE = "INSERT INTO samples (dataset, query, served_from, at) VALUES (?, ?, ?, ?)"
 TRIM_SAMPLES = "DELETE FROM samples WHERE id <= (SELECT max(id) FROM samples) - ?"
@@ -84,6 +84,7 @@ def shape_hash(shape: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class LoggedShape:
     shape: dict[str, Any]
+    served_from: str
     answers: int
     execute_ms: float
 
@@ -115,10 +116,11 @@ class QueryLog:
         if not dataset.owned:
             return
         now = time.time()
-        if served_from == "raw" and self.max_shapes and dataset.time_column is not None:
+        if self.max_shapes and dataset.time_column is not None:
             shape = shape_of(query, scope, dataset)
             encoded = orjson.dumps(shape, option=orjson.OPT_SORT_KEYS).decode()
-            self._put(("shape", (shape_hash(shape), dataset.name, encoded, execute_ms, now)))
+            values = (shape_hash(shape), served_from, dataset.name, encoded, execute_ms, now)
+            self._put(("shape", values))
         if self.max_samples and dataset.rollups:
             whole = orjson.dumps(query.canonical()).decode()
             self._put(("sample", (dataset.name, whole, served_from, now)))
@@ -176,14 +178,17 @@ class QueryLog:
             self._queue.put(None)
             writer.join(timeout=10.0)
 
-    def shapes(self, dataset: str | None = None) -> list[LoggedShape]:
-        """The recorded shapes, heaviest (most time executing) first."""
+    def shapes(
+        self, dataset: str | None = None, served_from: str | None = None
+    ) -> list[LoggedShape]:
+        """The recorded shapes, the most recently asked first."""
         rows = self._read(
-            "SELECT shape, answers, execute_ms FROM shapes WHERE ? IS NULL OR dataset = ? "
-            "ORDER BY execute_ms DESC",
-            (dataset, dataset),
+            "SELECT shape, served_from, answers, execute_ms FROM shapes "
+            "WHERE (? IS NULL OR dataset = ?) AND (? IS NULL OR served_from = ?) "
+            "ORDER BY last_at DESC",
+            (dataset, dataset, served_from, served_from),
         )
-        return [LoggedShape(orjson.loads(s), n, ms) for s, n, ms in rows]
+        return [LoggedShape(orjson.loads(s), f, n, ms) for s, f, n, ms in rows]
 
     def samples(self, dataset: str | None = None, limit: int = 100) -> list[Sample]:
         """The most recent whole questions, newest first."""
