@@ -39,6 +39,7 @@ from tally.rollups.match import read_fields
 log = logging.getLogger(__name__)
 FILE_NAME = "query_log.sqlite"
 QUEUE_SIZE = 10_000
+BATCH = 1_000
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS shapes (hash TEXT NOT NULL, served_from TEXT NOT NULL, "
     "dataset TEXT NOT NULL, shape TEXT NOT NULL, answers INTEGER NOT NULL, "
@@ -139,29 +140,39 @@ class QueryLog:
                 self._writer.start()
 
     def _write(self) -> None:
+        """Write what is queued, in one transaction per wake-up: under load, one commit
+        carries many notes."""
         with closing(self._connect()) as db:
-            while (item := self._queue.get()) is not None:
+            running = True
+            while running:
+                batch = [self._queue.get()]
+                while len(batch) < BATCH and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                running = None not in batch
                 try:
-                    self._apply(db, *item)
+                    self._apply(db, [item for item in batch if item is not None])
                 except sqlite3.Error:
                     log.exception("query log write failed")
                 finally:
-                    self._queue.task_done()
-            self._queue.task_done()
+                    for _ in batch:
+                        self._queue.task_done()
 
-    def _apply(self, db: sqlite3.Connection, kind: str, values: tuple) -> None:
+    def _apply(self, db: sqlite3.Connection, batch: list[tuple[str, tuple]]) -> None:
         with db:
-            if kind == "shape":
-                db.execute(ADD_SHAPE, values)
+            shapes = [values for kind, values in batch if kind == "shape"]
+            samples = [values for kind, values in batch if kind == "sample"]
+            if shapes:
+                db.executemany(ADD_SHAPE, shapes)
                 db.execute(TRIM_SHAPES, (self.max_shapes,))
-            else:
-                db.execute(ADD_SAMPLE, values)
+            if samples:
+                db.executemany(ADD_SAMPLE, samples)
                 db.execute(TRIM_SAMPLES, (self.max_samples,))
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=5.0)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         for statement in SCHEMA:
             db.execute(statement)
         return db
