@@ -6,9 +6,9 @@ clusters: a shape joins the first cluster whose dimensions, with its fields adde
 cluster's declaration stores the union of its fields as dimensions and count plus the sums,
 minimums and maximums its measures need (an average is a sum over a count). Its grain is the
 greatest common divisor of 15 minutes and its fixed bucket widths, so each bucket is a union of
-grains. Shapes no rollup can answer exactly (distinct counts, percentiles) are set aside with
-the reason; so is a cluster whose declaration does not fit the dataset (a dimension that is a
-JSON key or a derived column).
+grains. Shapes no rollup can answer exactly (distinct counts, percentiles, a filter on the time
+column) are set aside with the reason; so is one whose fields cannot be stored in a rollup (a
+JSON value, a derived column).
 """
 
 from __future__ import annotations
@@ -133,6 +133,18 @@ def declaration(name: str, found: Cluster) -> Rollup:
     )
 
 
+def misfit(dataset: Dataset, found: Cluster) -> str | None:
+    """Why a declaration of these fields and measures does not fit the dataset (a JSON key,
+    a derived column, a sum of text), or None; checked shape by shape, so one such shape
+    spoils no proposal."""
+    try:
+        rollup = declaration("suggested", found)
+        check_rollups(dataset.model_copy(update={"rollups": (rollup,)}))
+    except (ValidationError, ValueError) as exc:
+        return f"no rollup fits it: {exc}"
+    return None
+
+
 def _by_field(measure: tuple[str, str]) -> tuple[str, int]:
     return measure[1], ("sum", "min", "max").index(measure[0])
 
@@ -148,6 +160,10 @@ def suggest(
         reason = unserved(shape)
         if reason is None and bucket_grain(shape) is None:
             reason = f"no grain of whole minutes divides bucket {shape.shape['bucket']}"
+        if reason is None and dataset.time_column in fields_of(shape):
+            reason = f"it filters on the time column {dataset.time_column} (use the window)"
+        if reason is None:
+            reason = misfit(dataset, cluster([shape], len(fields_of(shape)))[0])
         if reason is None:
             servable.append(shape)
         else:
@@ -155,13 +171,7 @@ def suggest(
     taken = {r.name for r in dataset.rollups}
     names = (f"suggested_{n}" for n in range(1, 1000) if f"suggested_{n}" not in taken)
     for group in cluster(servable, max_dimensions)[:top]:
-        try:
-            rollup = declaration(next(names), group)
-            check_rollups(dataset.model_copy(update={"rollups": (rollup,)}))
-        except (ValidationError, ValueError) as exc:
-            for shape in group.shapes:
-                found.skipped.append((shape, f"no rollup fits: {exc}"))
-            continue
+        rollup = declaration(next(names), group)
         share = group.execute_ms / found.total_ms if found.total_ms else 0.0
         found.proposals.append(Proposal(rollup, share, group.answers))
     return found
