@@ -115,11 +115,19 @@ def test_verify_reports_a_corrupted_rollup_cell(asked: Path, tmp_path: Path) -> 
     assert "DIFFERENT rollev" in checked.stdout
 
 
-def test_verify_says_when_no_questions_are_kept(tmp_path: Path) -> None:
+def test_verify_and_suggest_say_when_nothing_is_recorded(tmp_path: Path) -> None:
     _filled(tmp_path, rollups=True).close()
     checked = _tally(tmp_path, "verify")
     assert checked.returncode == 1
     assert "query_log_samples" in checked.stdout + checked.stderr
+    suggested = _tally(tmp_path, "suggest")
+    assert suggested.returncode == 0
+    assert "no questions answered from the rows are recorded yet" in suggested.stdout
+    for command in ("suggest", "verify"):
+        unknown = _tally(tmp_path, command, "--dataset", "nope")
+        assert unknown.returncode == 1
+        assert "unknown dataset 'nope'" in unknown.stdout + unknown.stderr
+        assert "Traceback" not in unknown.stderr
 
 
 HEAVY = {
