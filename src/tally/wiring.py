@@ -3,6 +3,7 @@ external source's), owned tables created."""
 
 from __future__ import annotations
 
+from tally.apart import refuse_shared_duckdb_file, refuse_shared_schema
 from tally.cache.layer import ResultCache
 from tally.cache.stores import MemoryStore, RedisStore
 from tally.cache.versions import DataVersions
@@ -87,10 +88,17 @@ def build_service(settings: Settings) -> Service:
     # The data directory holds keys and demo markers whatever the engine (DuckDB adds its file).
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     catalog = load_catalog(settings)
+    refuse_shared_duckdb_file(catalog, settings, catalog.origin)
     engine, dialect = open_engine(settings)
     try:
         readers = open_sources(catalog, Reader(engine, dialect), settings, catalog.origin)
     except ConfigError:
+        engine.close()
+        raise
+    try:
+        refuse_shared_schema(catalog, engine, readers, catalog.origin)
+    except ConfigError:
+        readers.close()
         engine.close()
         raise
     cache, versions = open_cache(settings)
