@@ -31,6 +31,7 @@ from tally.config import Settings
 from tally.engines.base import Engine
 from tally.engines.cancel import Cancel
 from tally.engines.frame import Frame
+from tally.errors import TallyError
 from tally.logs import trace_id
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.normalize import normalize
@@ -44,7 +45,7 @@ from tally.rollups.layout import RollupTable
 from tally.rollups.querylog import QueryLog
 from tally.rollups.store import Rollups
 from tally.service.admission import UNSCOPED, Admission, Capacity, tenant_of
-from tally.service.sources import Reader, Readers
+from tally.service.sources import Reader, Readers, unreadable
 from tally.service.watermarks import Watermarks, scope_tenants
 from tally.shaping import fill_buckets, join_previous, name_rows
 from tally.sql.compiler import Compiled, Compiler
@@ -230,7 +231,10 @@ class Answers:
         compile_ms = (compiled_at - started) * 1000
         with self._admitted(planned.tenant, compiled.sql):
             started = time.perf_counter()
-            result = self._run_planned(planned, compiled, previous)
+            try:
+                result = self._run_planned(planned, compiled, previous)
+            except TallyError as failed:
+                raise unreadable(planned.dataset, failed) from None
             execute_ms = (time.perf_counter() - started) * 1000
         queue_ms = (started - compiled_at) * 1000
         result.meta["timing_ms"] = {

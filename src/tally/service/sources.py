@@ -8,6 +8,7 @@ sources at once and each query runs on its dataset's engine, in that engine's di
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -34,6 +35,28 @@ def require_owned(dataset: Dataset) -> None:
         f"/v1/datasets/{dataset.name}/refresh",
         405,
         allow="",
+    )
+
+
+log = logging.getLogger(__name__)
+SOURCE_RETRY_S = 30
+
+
+def unreadable(dataset: Dataset, failed: TallyError) -> TallyError:
+    """An engine error over an external dataset as a 503 naming the dataset: its source changed
+    under the server (a renamed column, a moved folder, a dropped table), which is not Tally's
+    bug and may be put right without a restart. The engine's message (SQL, a URL) is never
+    shown; an owned dataset's error is returned unchanged."""
+    if dataset.owned or failed.code != "engine_error":
+        return failed
+    kind = dataset.source.kind if dataset.source else ""
+    log.warning("source of %s could not be read: %s", dataset.name, failed.message)
+    return TallyError(
+        "source_unavailable",
+        f"the {kind} source of dataset {dataset.name} could not be read: does its table or "
+        "are its files still there, with the columns the dataset file names?",
+        503,
+        retry_after=SOURCE_RETRY_S,
     )
 
 
