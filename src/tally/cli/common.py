@@ -15,7 +15,21 @@ from tally.catalog import CatalogError
 from tally.config import ConfigError, Loaded, Settings, load
 from tally.errors import TallyError
 
-app = typer.Typer(help="Tally: exact, fast, tenant-scoped aggregate answers for dashboards.")
+
+class _Tally(typer.Typer):
+    """The app, whose commands fail the one way (`fail`) on a TallyError they did not catch
+    themselves: one `error:` line and exit 1, never a traceback (a dataset read in place that a
+    command would write, an unknown dataset, an engine that refused)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except TallyError as exc:
+            err.print(Text.assemble(("error: ", "red"), exc.message), soft_wrap=True)
+            raise SystemExit(1) from None
+
+
+app = _Tally(help="Tally: exact, fast, tenant-scoped aggregate answers for dashboards.")
 keys_app = typer.Typer(help="Create, list, rotate and revoke API keys.")
 cache_app = typer.Typer(help="The result cache.")
 config_app = typer.Typer(help="The settings: what is in effect, and their reference.")

@@ -38,15 +38,23 @@ def compact(
     ] = [],  # noqa: B006
     data_dir: DataDir = None,
 ) -> None:
-    """Rewrite datasets in (tenant, time) order, so tenant-scoped queries skip other tenants."""
+    """Rewrite datasets in (tenant, time) order, so tenant-scoped queries skip other tenants.
+    With no --dataset, the owned ones: a dataset read in place is never written."""
     config = settings(data_dir)
     require_database(config)
     svc = service(config)
-    for name in dataset or svc.catalog.names():
-        started = time.perf_counter()
-        rows = svc.tables.compact(name)
-        console.print(f"compacted {name}: {rows:,} rows in {time.perf_counter() - started:.2f} s")
-    svc.close()
+    try:
+        names = dataset or [d.name for d in svc.catalog if d.owned]
+        for name in names:
+            started = time.perf_counter()
+            rows = svc.tables.compact(name)
+            seconds = time.perf_counter() - started
+            console.print(f"compacted {name}: {rows:,} rows in {seconds:.2f} s")
+    finally:
+        svc.close()
+    skipped = [d.name for d in svc.catalog if not d.owned] if not dataset else []
+    if skipped:
+        console.print(f"skipped {', '.join(skipped)}: read in place from their sources")
 
 
 @app.command()

@@ -12,8 +12,9 @@ import orjson
 import typer
 from rich.table import Table
 
-from tally.catalog import Catalog, CatalogError
+from tally.catalog import CatalogError
 from tally.cli.common import DataDir, app, console, err, fail, fail_all, settings, warn
+from tally.config import ConfigError
 
 datasets_app = typer.Typer(
     help="The datasets: list them (no command), and write, infer and check dataset files.",
@@ -24,14 +25,19 @@ app.add_typer(datasets_app, name="datasets")
 
 @datasets_app.callback()
 def datasets(ctx: typer.Context, data_dir: DataDir = None) -> None:
-    """List the datasets of the catalog (built in, and the configured directory's)."""
+    """List the datasets the server would serve: the served profiles' built-in ones
+    (TALLY_PROFILES) and the configured directory's."""
     if ctx.invoked_subcommand is not None:
         return
+    from tally.wiring import load_catalog
+
     config = settings(data_dir)
     try:
-        catalog = Catalog.load(config.datasets_dir)
+        catalog = load_catalog(config)
     except CatalogError as exc:
         raise fail_all([str(p) for p in exc.problems]) from None
+    except ConfigError as exc:
+        raise fail_all(exc.problems) from None
     table = Table("name", "source", "mode", "time column", "tenant columns", "columns")
     for ds in catalog:
         table.add_row(
