@@ -18,7 +18,14 @@ from tally.authoring.described import SourceError
 from tally.authoring.duck_schema import hive_partitioned, matching_files, sniff_csv
 from tally.catalog.model import DATASET_NAME
 from tally.catalog.problems import validation_problems
-from tally.catalog.sources import DuckDBSource, FilesSource, Source, expand
+from tally.catalog.sources import (
+    DuckDBSource,
+    FilesSource,
+    Source,
+    expand,
+    password_in_userinfo,
+    password_parameter,
+)
 
 FORMS = (
     "postgresql://..., parquet:/path/glob, csv:/path/glob, duckdb:/path, "
@@ -56,12 +63,12 @@ def _hide_password(url: str, variable: str) -> tuple[str, bool]:
     parts = urlsplit(url)
     hidden = False
     netloc = parts.netloc
-    user, at, host = netloc.rpartition("@")
-    if at and ":" in user and not re.fullmatch(r"[^:]*:\$\{\w+\}", user):
+    if password_in_userinfo(netloc):
+        user, _, host = netloc.rpartition("@")
         netloc = f"{user.split(':', 1)[0]}:${{{variable}}}@{host}"
         hidden = True
     query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(k == "password" and not v.startswith("${") for k, v in query):
+    if any(password_parameter(k, v) for k, v in query):
         query = [(k, f"${{{variable}}}" if k == "password" else v) for k, v in query]
         hidden = True
     text = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="${}"), ""))

@@ -26,6 +26,7 @@ from tally.catalog.sources import (
     PostgresSource,
     Source,
     variables_in,
+    written_password,
 )
 
 SUFFIXES = (".toml", ".yaml", ".yml")
@@ -101,9 +102,25 @@ def read_dataset(file: str, text: str) -> tuple[Dataset | None, list[Problem]]:
     if not isinstance(data, dict):
         return None, [Problem(file, "", "the file must hold one dataset (a mapping of fields)")]
     try:
-        return Dataset.model_validate(data), []
+        dataset = Dataset.model_validate(data)
     except ValidationError as exc:
         return None, validation_problems(file, exc)
+    problems = written_passwords(file, dataset)
+    return (None if problems else dataset), problems
+
+
+def written_passwords(file: str, dataset: Dataset) -> list[Problem]:
+    """A source URL that holds its password (as declared, before `${VAR}` expansion): secrets
+    come from the environment, never from a file that is copied, committed and shared."""
+    spec = dataset.source.spec if dataset.source else None
+    if not isinstance(spec, (PostgresSource, ClickHouseSource)) or not written_password(spec.url):
+        return []
+    assert dataset.source is not None
+    message = (
+        "a password is written in the file; write ${VAR} in its place (e.g. "
+        f"user:${{{dataset.name.upper()}_PASSWORD}}@host) and set that variable where Tally runs"
+    )
+    return [Problem(file, f"source.{dataset.source.kind}.url", message)]
 
 
 def unset_variables(file: str, dataset: Dataset, environ: Mapping[str, str]) -> list[Problem]:

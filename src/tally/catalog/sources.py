@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +26,30 @@ _TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 def variables_in(text: str) -> list[str]:
     """The `${VAR}` names a declared string refers to."""
     return _VARIABLE.findall(text)
+
+
+def _written(secret: str) -> bool:
+    """A password spelled out, not an empty one and not a single `${VAR}` reference."""
+    return bool(secret) and not _VARIABLE.fullmatch(secret)
+
+
+def password_in_userinfo(netloc: str) -> bool:
+    """`user:secret@host` with the secret written out."""
+    user, at, _ = netloc.rpartition("@")
+    return bool(at) and ":" in user and _written(user.split(":", 1)[1])
+
+
+def password_parameter(key: str, value: str) -> bool:
+    """A `password=secret` query parameter with the secret written out."""
+    return key == "password" and _written(value)
+
+
+def written_password(url: str) -> bool:
+    """Whether a declared URL holds a password itself rather than naming a variable: what
+    `tally datasets infer` replaces by `${VAR}`, and what a dataset file may not hold."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    return password_in_userinfo(parts.netloc) or any(password_parameter(*kv) for kv in query)
 
 
 def expand(text: str) -> str:
