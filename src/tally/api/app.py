@@ -14,15 +14,27 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tally import __version__, profiles
-from tally.api import capabilities, examples, health, key_admin, native, openapi, security, web
+from tally.api import (
+    capabilities,
+    examples,
+    health,
+    key_admin,
+    native,
+    openapi,
+    reload,
+    security,
+    web,
+)
 from tally.api.errors import failure_response
 from tally.api.metrics import Metrics
 from tally.api.mount import mount
 from tally.api.observe import Observe
+from tally.api.reload import PinCatalog
 from tally.auth.keys import KeyStore
 from tally.config import Settings
 from tally.errors import TallyError
 from tally.service import Service
+from tally.service.watcher import watching
 from tally.wiring import build_service
 
 DESCRIPTION = (
@@ -45,7 +57,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
+        async with watching(service.reloader, service.settings.datasets_watch):
+            yield
         if service.cache is not None:
             await service.cache.close()
         service.engine.close()
@@ -66,6 +79,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     security.install(app, settings)
     app.state.metrics = metrics
 
+    app.add_middleware(PinCatalog, catalogs=service.catalogs)
     app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log)
 
     async def failed(request: Request, failure: Exception) -> Response:
@@ -75,7 +89,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_exception_handler(kind, failed)
 
     contracts = []
-    for module in (health, native, key_admin, capabilities, examples):
+    for module in (health, native, reload, key_admin, capabilities, examples):
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)

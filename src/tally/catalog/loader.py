@@ -39,24 +39,34 @@ def builtin_files() -> Iterable[tuple[str, str]]:
             yield entry.name, entry.read_text(encoding="utf-8")
 
 
-class Catalog:
-    """The datasets a running service knows, by name."""
+def user_files(extra_dir: Path | None) -> list[Path]:
+    """The dataset files of the user directory, in the order they are read (a later file with
+    the name of an earlier dataset replaces it)."""
+    if extra_dir is None or not extra_dir.is_dir():
+        return []
+    return [path for path in sorted(extra_dir.iterdir()) if path.suffix in SUFFIXES]
 
-    def __init__(self, datasets: Iterable[Dataset]) -> None:
+
+class Catalog:
+    """The datasets a running service knows, by name, and the user file each came from (a
+    reload keeps serving a dataset whose file turned invalid, so it must know which file)."""
+
+    def __init__(self, datasets: Iterable[Dataset], origins: dict[str, str] | None = None) -> None:
         self._datasets = {d.name: d for d in datasets}
+        self.origins = origins or {}
 
     @classmethod
     def load(cls, extra_dir: Path | None = None) -> Catalog:
         found: dict[str, Dataset] = {}
+        origins: dict[str, str] = {}
         for name, text in builtin_files():
             ds = _parse(name, text)
             found[ds.name] = ds
-        if extra_dir is not None and extra_dir.is_dir():
-            for path in sorted(extra_dir.iterdir()):
-                if path.suffix in SUFFIXES:
-                    ds = _parse(path.name, path.read_text(encoding="utf-8"))
-                    found[ds.name] = ds
-        return cls(found.values())
+        for path in user_files(extra_dir):
+            ds = _parse(path.name, path.read_text(encoding="utf-8"))
+            found[ds.name] = ds
+            origins[ds.name] = str(path)
+        return cls(found.values(), origins)
 
     def get(self, name: str) -> Dataset | None:
         return self._datasets.get(name)

@@ -6,7 +6,9 @@ hard-coding columns, so adding a dataset is adding a file.
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -222,6 +224,14 @@ class Dataset(BaseModel):
     @property
     def primary_tenant(self) -> str:
         return self.tenant_columns[0]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the whole definition: cached answers, compiled statements and
+        remembered watermarks are keyed by it, so none made for an earlier definition of a
+        reloaded dataset is used again."""
+        definition = self.model_dump_json(by_alias=True).encode()
+        return hashlib.sha256(definition).hexdigest()[:16]
 
     def describe(self) -> dict:
         """The public view of the dataset served by `GET /v1/datasets/{name}`."""

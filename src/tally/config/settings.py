@@ -53,6 +53,11 @@ class Settings(BaseModel):
     datasets_dir: Path | None = _setting(
         None, "More dataset definitions (TOML/YAML); default <data_dir>/datasets.", "storage"
     )
+    datasets_watch: bool = _setting(
+        True,
+        "Reload dataset files when they change, without a restart (on/off).",
+        "storage",
+    )
     engine: Literal["duckdb", "postgres", "clickhouse"] = _setting(
         "duckdb", "The engine that stores and answers.", "engine"
     )

@@ -26,6 +26,7 @@ from tally.cache.keys import CacheKey, cache_key
 from tally.cache.layer import CacheInfo, ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
 from tally.engines.frame import Frame
@@ -68,7 +69,7 @@ class Answers:
     def __init__(
         self,
         settings: Settings,
-        catalog: Catalog,
+        catalog: Catalog | CatalogHolder,
         engine: Engine,
         dialect: Dialect,
         cache: ResultCache | None,
@@ -76,7 +77,7 @@ class Answers:
         clock: Callable[[], datetime],
     ) -> None:
         self.settings = settings
-        self.catalog = catalog
+        self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine
         self.dialect = dialect
         self.cache = cache
@@ -86,6 +87,11 @@ class Answers:
         self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
         self._statements = StatementCache()
         self.watermarks = Watermarks(dialect, versions, self._run_sql)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of the running request (see CatalogHolder)."""
+        return self._catalogs.current
 
     def answer(self, query: Query, principal: Principal) -> Result:
         """The answer to `query` as `principal` may see it, from the cache when it may be."""
@@ -132,7 +138,7 @@ class Answers:
         """The entry's key leaves out the data versions: the entry records them (versions.py)."""
         query, dataset, scope = planned.query, planned.dataset, planned.scope
         return CacheKey(
-            cache_key(query.canonical(), scope.canonical(), self.engine.name),
+            cache_key(query.canonical(), scope.canonical(), self.engine.name, dataset.fingerprint),
             self.versions.counters(dataset.name, scope_tenants(scope, dataset)),
             dataset.cache_ttl_seconds or self.settings.cache_ttl_s,
         )
@@ -212,7 +218,7 @@ class Answers:
         self, planned: Planned, compare: bool = False, count_rows: bool = False
     ) -> Compiled:
         query, dataset, scope = planned.query, planned.dataset, planned.scope
-        key = [query.canonical(), scope.canonical(), compare, count_rows]
+        key = [query.canonical(), scope.canonical(), dataset.fingerprint, compare, count_rows]
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
         return self._statements.get(
             key, lambda: Compiler(self.dialect, dataset, scope).compile(query, window, count_rows)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tally.catalog import Catalog
+from collections.abc import Iterable
+
+from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.catalog.storage import table_spec
 from tally.engines.base import Engine
 from tally.sql.ddl import column_ddl, create_table
@@ -10,14 +13,19 @@ from tally.sql.dialect import Dialect
 
 
 class Tables:
-    def __init__(self, catalog: Catalog, engine: Engine, dialect: Dialect) -> None:
-        self.catalog = catalog
+    def __init__(self, catalog: Catalog | CatalogHolder, engine: Engine, dialect: Dialect) -> None:
+        self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine
         self.dialect = dialect
 
-    def ensure(self) -> None:
-        """Create the table of every dataset the catalog knows, or add the columns it lacks."""
-        for dataset in self.catalog:
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalogs.current
+
+    def ensure(self, datasets: Iterable[Dataset] | None = None) -> None:
+        """Create the table of every dataset the catalog knows (or of `datasets`), or add the
+        columns it lacks."""
+        for dataset in self.catalog if datasets is None else datasets:
             self.engine.ensure_table(
                 create_table(dataset, self.dialect),
                 table_spec(dataset),
