@@ -21,7 +21,7 @@ from tally.catalog.loader import SUFFIXES
 from tally.service.reload import Reloader
 
 log = logging.getLogger(__name__)
-QUIET_MS = 200
+QUIET_MS = 50
 
 
 def _dataset_file(_change: object, path: str) -> bool:
