@@ -92,12 +92,21 @@ def test_a_changed_definition_is_compiled_anew(service: Service, folder: Path) -
 
 def test_added_changed_removed_and_unchanged_are_reported(service: Service, folder: Path):
     builtins = set(Catalog.load(None).names())
+    bad = {"tenant": "t1"}
+    assert service.ingestion.ingest("paths", [*ROWS, bad], ADMIN, partial=True).accepted == 5
     (folder / "more.yaml").write_text(HEAD.replace("name: paths", "name: more"))
     (folder / "paths.yaml").write_text(HEAD + segment_column(1) + "  - {name: n, type: int}\n")
     report = service.reloader.reload()
     assert (report.added, report.changed, report.removed) == (["more"], ["paths"], [])
     assert set(report.unchanged) == builtins
     assert "n" in {c["name"] for c in service.catalog.require("paths").describe()["columns"]}
+    # A batch with a bad row goes through the row validator, which must be the new definition's.
+    good = [{**row, "id": f"n{i}", "n": i * 3} for i, row in enumerate(ROWS)]
+    outcome = service.ingestion.ingest("paths", [*good, bad], ADMIN, partial=True)
+    assert outcome.accepted == len(good)
+    assert {r.path for r in outcome.rejected} == {"id"}
+    total = Query.model_validate({"dataset": "paths", "measures": [{"op": "sum", "field": "n"}]})
+    assert service.answers.answer(total, ADMIN).rows == [{"sum_n": sum(r["n"] for r in good)}]
     stored = service.ingestion.ingest("more", ROWS, ADMIN, partial=False)
     assert stored.accepted == len(ROWS)
     (folder / "more.yaml").unlink()
@@ -154,19 +163,31 @@ def test_a_change_an_owned_table_cannot_take_is_refused(
 
 def test_removing_a_column_keeps_it_in_the_table_unless_rows_need_it(service: Service, folder):
     text = HEAD + segment_column(1)
-    (folder / "paths.yaml").write_text(
-        text.replace("  - {name: id, type: string, nullable: false}\n", "").replace(
-            "key_columns: [id]", "key_columns: [tenant]"
-        )
-    )
+    required = "  - {name: kind, type: string, nullable: false}\n"
+    (folder / "paths.yaml").write_text(text + required)
+    assert service.reloader.reload().changed == ["paths"]
+    (folder / "paths.yaml").write_text(text)
     refused = service.reloader.reload()
-    assert refused.changed == [] and refused.problems
-    (folder / "paths.yaml").write_text(
-        text.replace("  - {name: path, type: string}\n", "").replace(segment_column(1), "")
-    )
+    assert refused.changed == []
+    assert [(p.field, "kind is NOT NULL" in p.message) for p in refused.problems] == [
+        ("/columns", True)
+    ]
+    assert service.catalog.require("paths").has_column("kind")
+    without_path = text.replace("  - {name: path, type: string}\n", "")
+    (folder / "paths.yaml").write_text(without_path.replace(segment_column(1), "") + required)
     report = service.reloader.reload()
     assert (report.changed, report.problems) == (["paths"], [])
     assert not service.catalog.require("paths").has_column("path")
+    stored = service.engine.frame(
+        "SELECT count(*) AS n FROM information_schema.columns "
+        "WHERE table_name = 'paths' AND column_name = 'path'",
+        [],
+        10,
+        False,
+    )
+    assert stored.first("n") == 1
+    rows = [{"tenant": "t1", "id": "k1", "kind": "a"}, {"tenant": "t1", "id": "k2", "kind": "b"}]
+    assert service.ingestion.ingest("paths", rows, ADMIN, partial=False).accepted == 2
 
 
 def test_a_request_keeps_the_catalog_it_started_with() -> None:
