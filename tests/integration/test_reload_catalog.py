@@ -9,7 +9,10 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
+from fastapi.testclient import TestClient
 
+from tally.api.app import create_app
+from tally.api.reload import Reloaded
 from tally.auth.principal import Principal
 from tally.catalog import Catalog
 from tally.catalog.files import load_catalog
@@ -18,6 +21,7 @@ from tally.config import Settings
 from tally.query.model import Query
 from tally.service import Service
 from tally.wiring import build_service
+from tests.helpers import bearer
 
 ADMIN = Principal("test-admin", "admin", all_tenants=True)
 HEAD = """name: paths
@@ -212,3 +216,22 @@ def test_load_catalog_reports_every_problem_of_a_file(tmp_path: Path) -> None:
     assert "two" not in catalog
     assert {p.field for p in problems} == {"/columns/0/type", "/columns/1/name", "/columns/1/type"}
     assert all(p.file == str(tmp_path / "two.yaml") and p.message for p in problems)
+
+
+def test_the_reload_call_is_for_admins_and_answers_its_documented_shape(
+    service: Service, folder: Path
+) -> None:
+    app = create_app(service.settings, service)
+    _, viewer = app.state.keys.create("viewer", {}, all_tenants=True)
+    _, admin = app.state.keys.create("admin", {}, all_tenants=True)
+    (folder / "paths.yaml").write_text(HEAD.replace("type: timestamp", "type: instant"))
+    with TestClient(app) as client:
+        refused = client.post("/v1/datasets/reload", headers=bearer(viewer))
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+        answer = client.post("/v1/datasets/reload", headers=bearer(admin))
+    assert answer.status_code == 200
+    body = Reloaded.model_validate(answer.json())
+    assert [(Path(p.file).name, p.field) for p in body.problems] == [
+        ("paths.yaml", "/columns/2/type")
+    ]
+    assert "paths" in body.unchanged
