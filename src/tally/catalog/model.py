@@ -229,7 +229,9 @@ class Dataset(BaseModel):
     def fingerprint(self) -> str:
         """A short hash of the whole definition: cached answers, compiled statements and
         remembered watermarks are keyed by it, so none made for an earlier definition of a
-        reloaded dataset is used again."""
+        reloaded dataset is used again. Computed once per object (a query reads it three
+        times): build a changed dataset by validation, as the loader does, since
+        `model_copy(update=...)` would carry the original's value."""
         definition = self.model_dump_json(by_alias=True).encode()
         return hashlib.sha256(definition).hexdigest()[:16]
 
