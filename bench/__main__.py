@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.external import in_place
 from bench.report import machine, markdown, write_results
 from bench.run import Options, run
 
@@ -42,6 +43,7 @@ def main() -> None:
         min_seconds=0.0 if args.smoke else args.min_seconds,
     )
     figures = run(options)
+    in_place(options, figures)
     figures.machine = machine()
     text = markdown(figures, rows)
     print(text)

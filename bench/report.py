@@ -98,6 +98,7 @@ def markdown(figures: Figures, rows: int) -> str:
             f"largest b − a {_ms(max(added_b) if added_b else None)} ms; "
             f"median c − a′ {_ms(statistics.median(added_c) if added_c else None)} ms."
         )
+    out += _in_place(figures)
     select1 = figures.queries.get("SELECT 1", {}).get("a_raw_duckdb_ms")
     out += ["", f"DuckDB `SELECT 1` round trip: {_ms(select1)} ms.", ""]
     ingest = figures.ingest
@@ -129,6 +130,47 @@ def markdown(figures: Figures, rows: int) -> str:
     if figures.notes:
         out += ["", "Notes:"] + [f"- {n}" for n in figures.notes]
     return "\n".join(out) + "\n"
+
+
+def _in_place(figures: Figures) -> list[str]:
+    """(e) Parquet folder and (f) PostgreSQL table read in place, each beside its raw SQL."""
+    keys = ("e_raw_parquet_ms", "e_tally_parquet_ms", "f_raw_postgres_ms", "f_tally_postgres_ms")
+    picked = {k: q for k, q in figures.queries.items() if "/" in k and q.get(keys[0])}
+    if not picked:
+        return []
+    out = [
+        "",
+        "Read in place (external datasets, cache off, in-process), each beside the raw SQL on "
+        "the same source, timed in turns:",
+        "",
+        "| query | scope | (e′) raw Parquet | (e) Tally Parquet | (f′) raw PostgreSQL | "
+        "(f) Tally PostgreSQL | e/e′ | f/f′ | e−e′ ms | f−f′ ms | b/a (owned) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, q in picked.items():
+        name, scope = key.split("/")
+        e2, e, f2, f = (q.get(k) for k in keys)
+        out.append(
+            f"| {name} | {scope} | {_ms(e2)} | {_ms(e)} | {_ms(f2)} | {_ms(f)} | "
+            f"{_ratio(e, e2)} | {_ratio(f, f2)} | {_ms(q.get('e_added_ms'))} | "
+            f"{_ms(q.get('f_added_ms'))} | "
+            f"{_ratio(q.get('b_tally_inprocess_ms'), q.get('a_raw_duckdb_ms'))} |"
+        )
+    for scope in ("tenant", "all"):
+        rows = [q for k, q in picked.items() if k.endswith("/" + scope)]
+        means = [
+            geomean([q[top] / q[bottom] for q in rows if q.get(top) and q.get(bottom)])
+            for top, bottom in (
+                ("e_tally_parquet_ms", "e_raw_parquet_ms"),
+                ("f_tally_postgres_ms", "f_raw_postgres_ms"),
+                ("b_tally_inprocess_ms", "a_raw_duckdb_ms"),
+            )
+        ]
+        out.append(
+            f"Geometric means ({scope}): e/e′ {_ms(means[0])}, f/f′ {_ms(means[1])}, "
+            f"b/a (owned DuckDB) {_ms(means[2])}."
+        )
+    return out
 
 
 RUN_START = "<!-- bench:run -->"

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,18 +43,22 @@ def running_server(
     port = port or free_port()
     environment = {**os.environ, "TALLY_DATA_DIR": str(data_dir), **env}
     serve = ["serve", "--port", str(port), "--log-level", "warning", *flags]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tally.cli", *serve],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    if not wait_healthy(base, 30):
-        process.kill()
-        raise RuntimeError(process.stdout.read().decode() if process.stdout else "no output")
-    try:
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    # The log goes to a file: a pipe nobody reads fills after 64 KiB, and then every log line
+    # the server writes (one per 503 of a long outage) blocks its event loop.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tally.cli", *serve],
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        if not wait_healthy(base, 30):
+            process.kill()
+            log.seek(0)
+            raise RuntimeError(log.read().decode(errors="replace") or "no output")
+        try:
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

@@ -35,6 +35,8 @@ class TallyError(Exception):
     status: int = 400
     details: list[ErrorDetail] = field(default_factory=list)
     retry_after: int | None = None
+    allow: str | None = None
+    """The methods the resource does allow, for a 405's `Allow` header ("" for none)."""
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -9,7 +9,10 @@ that fails.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +21,7 @@ import pytest
 
 from tally.auth.settings import Rate, RateLimitSettings
 from tally.profiles import all_profiles
+from tally.service.admission import Admission
 from tests.helpers import LiveApp, bearer, live_app
 
 BODY_LIMIT = 4096
@@ -220,19 +224,35 @@ def test_429_when_the_rate_limit_is_spent(live: LiveApp, document: dict, route: 
 QUERY_ROUTES = [r for r in ROUTES if r.runs_queries and not r.admin_only]
 
 
+@contextmanager
+def every_slot_taken(admission: Admission) -> Iterator[None]:
+    """Threads of other tenants hold every query slot (one tenant may not take them all)."""
+    release = threading.Event()
+
+    def hold(n: int) -> None:
+        with admission.admit(f"holder-{n}", "held"):
+            release.wait(30)
+
+    holders = [threading.Thread(target=hold, args=(n,)) for n in range(admission.capacity.slots)]
+    for holder in holders:
+        holder.start()
+    deadline = time.monotonic() + 5
+    while admission.running < admission.capacity.slots and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join(10)
+
+
 @pytest.mark.parametrize("route", QUERY_ROUTES, ids=str)
 def test_503_when_every_query_slot_is_taken(live: LiveApp, document: dict, route: Route) -> None:
     if live.service.cache is not None:
         live.service.cache.clear()
-    slots = live.service.answers._slots
-    held = 0
-    while slots.acquire(blocking=False):
-        held += 1
-    try:
+    with every_slot_taken(live.service.answers.admission):
         response = _send(live, route, live.admin)
-    finally:
-        for _ in range(held):
-            slots.release()
     _check(document, route, response, 503)
     assert response.headers["Retry-After"] == "1"
 

@@ -107,7 +107,8 @@ def test_a_hit_is_one_mget_of_the_counters_and_the_entry(tmp_path: Path, prefix:
         command, *names = seen[0].split()
         assert command == "MGET"
         assert names[0] == f"{prefix}ver:agent_events:ws_a"
-        assert names[1].startswith(f"{prefix}q:") and len(names) == 2
+        assert names[1] == f"{prefix}all:agent_events"  # moved by a refresh call
+        assert names[2].startswith(f"{prefix}q:") and len(names) == 3
 
 
 def test_ingestion_through_one_service_invalidates_the_other(tmp_path: Path, prefix: str) -> None:

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or build_service(settings)
     metrics = Metrics()
     service.answers.observers.append(metrics.observe_query)
+    metrics.watch_admission(service.answers.admission)
     if service.cache is not None:
         service.cache.on_event = metrics.count_cache_event
         store = service.cache.store
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             yield
         if service.cache is not None:
             await service.cache.close()
-        service.engine.close()
+        service.close()
         app.state.keys.close()
         await app.state.limiter.close()
 
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)
-    for profile in profiles.all_profiles():
+    for profile in profiles.served(settings.profiles):
         contracts.append(mount(app, profile))
     openapi.install(app, contracts)
     return app

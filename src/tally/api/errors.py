@@ -72,7 +72,7 @@ def allowed_methods(request: Request, failure: StarletteHTTPException) -> str:
 def as_tally_error(request: Request, failure: Exception) -> tuple[TallyError, dict[str, str]]:
     """The failure as a TallyError, with the HTTP headers it must keep (`Allow` on a 405)."""
     if isinstance(failure, TallyError):
-        return failure, {}
+        return failure, {} if failure.allow is None else {"Allow": failure.allow}
     if isinstance(failure, StarletteHTTPException):
         code = HTTP_CODES.get(failure.status_code, "http_error")
         kept = {"Allow": allowed_methods(request, failure)} if failure.status_code == 405 else {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from tally.service.admission import Admission
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -48,6 +50,22 @@ class Metrics:
         self.cache_up = Gauge(
             "tally_cache_backend_up", "1 when the cache store answers", registry=self.registry
         )
+
+    def watch_admission(self, admission: Admission) -> None:
+        """Queue depth and running queries are read at scrape time; refusals are counted."""
+        queued = Gauge("tally_queries_queued", "Queries waiting for a slot", registry=self.registry)
+        running = Gauge("tally_queries_running", "Queries holding a slot", registry=self.registry)
+        refused = Counter(
+            "tally_queries_refused_total",
+            "Queries refused by admission: tenant (429), overloaded or deadline (503)",
+            ["reason"],
+            registry=self.registry,
+        )
+        for reason in ("tenant", "overloaded", "deadline"):
+            refused.labels(reason)
+        queued.set_function(lambda: admission.queued)
+        running.set_function(lambda: admission.running)
+        admission.on_refusal.append(lambda reason: refused.labels(reason).inc())
 
     def count_cache_event(self, event: str) -> None:
         self.cache_events.labels(event).inc()

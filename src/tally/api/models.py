@@ -58,6 +58,10 @@ class QueryMeta(Open):
     total_groups: int | None = None
     total_rows: int
     exact: dict[str, bool] = Field(description="per measure: whether its value is exact")
+    served_from: str = Field(
+        "raw",
+        description="the rollup that answered (its name), or `raw` for the dataset's rows",
+    )
     warnings: list[str]
     watermark: datetime | None = Field(description="the newest event time the scope can see")
     timing_ms: dict[str, float]
@@ -73,6 +77,7 @@ class QueryResponse(BaseModel):
 
 class Explained(BaseModel):
     dialect: str
+    served_from: str = Field(description="the rollup the SQL reads, or `raw`")
     sql: str
     params: dict[str, Any]
     query: dict[str, Any] = Field(description="the normalized query the SQL answers")
@@ -143,6 +148,13 @@ class IngestRefused(NativeError):
 
 class Cleared(BaseModel):
     cleared: int
+
+
+class Refreshed(BaseModel):
+    """A refresh call's answer: the next query over the dataset recomputes."""
+
+    dataset: str
+    source: str = Field(description="owned, or the kind of the external source")
 
 
 class Capabilities(Open):

@@ -22,6 +22,7 @@ from tally.query.fields import FieldRef
 from tally.query.model import Query
 from tally.query.parse import parse_model
 from tally.result import Result
+from tally.service.sources import require_owned
 
 router = APIRouter(route_class=shaped_route(NATIVE), tags=["native"])
 DATASET_NAME = Parameter(
@@ -98,6 +99,7 @@ async def ingest(name: str, request: Request, who: Principal = Depends(principal
     service = request.app.state.service
     who.require("editor")
     dataset = service.catalog.require(name)
+    require_owned(dataset)
     require_json(request, also=NDJSON_TYPES)
     data = await read_bytes(request, service.settings.max_body_bytes)
     rows = parse_rows(data, request.headers.get("content-type", "application/json"))
@@ -124,6 +126,15 @@ async def ingest(name: str, request: Request, who: Principal = Depends(principal
     return json_response(body)
 
 
+@router.post(
+    "/v1/datasets/{name}/refresh",
+    summary="Say new rows landed: the next query recomputes (editor or admin)",
+)
+async def refresh(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
+    dataset = await run_in_threadpool(request.app.state.service.refresh, name, who)
+    return json_response({"dataset": name, "source": describe(dataset)["source"]})
+
+
 @router.post("/v1/cache/clear", summary="Drop every cached answer (admin)")
 async def clear_cache(request: Request, who: Principal = Depends(principal)) -> Response:
     who.require("admin")
@@ -146,7 +157,8 @@ CONTRACTS = [
             {**READ_ERRORS, 404: "there is no such dataset"}, parameters=(DATASET_NAME,)),
     _native(
         "POST", "/v1/datasets/{name}/rows", models.IngestOutcome,
-        {**COMMON_ERRORS, 404: "there is no such dataset"},
+        {**COMMON_ERRORS, 404: "there is no such dataset",
+         405: "the dataset is read in place from an external source; Tally never writes to it"},
         request_model=models.IngestRows, request_media=("application/json", *NDJSON_TYPES),
         parameters=(DATASET_NAME, Parameter(
             "partial", "query", "store the good rows of a batch with problems",
@@ -156,5 +168,7 @@ CONTRACTS = [
             "workspace_id": "ws_acme", "brand_id": "br_acme_main", "event_id": "tour_1",
             "event_type": "purchase", "ts": "2026-01-01T12:00:00Z", "amount": 42.5}]),
     ),
+    _native("POST", "/v1/datasets/{name}/refresh", models.Refreshed,
+            {**READ_ERRORS, 404: "there is no such dataset"}, parameters=(DATASET_NAME,)),
     _native("POST", "/v1/cache/clear", models.Cleared, READ_ERRORS),
 ]  # fmt: skip

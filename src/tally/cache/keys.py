@@ -26,6 +26,8 @@ class CacheKey:
     key: str
     counters: Sequence[str]
     ttl_s: float
+    stale_s: float | None = None
+    """How long after `ttl_s` a stale answer may still be served; None: the cache's window."""
 
 
 def cache_key(query: dict[str, Any], scope: dict[str, Any], engine: str, dataset: str) -> str:

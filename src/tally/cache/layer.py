@@ -107,7 +107,8 @@ class ResultCache:
         generated_at = datetime.now(UTC)
         result = compute()
         entry = encode(result, generated_at, versions)
-        self.store.put(ref.key, entry, ref.ttl_s + self.stale_window_s)
+        stale_s = self.stale_window_s if ref.stale_s is None else ref.stale_s
+        self.store.put(ref.key, entry, ref.ttl_s + stale_s)
         return result, generated_at
 
     def _lead_or_wait(

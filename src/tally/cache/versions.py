@@ -23,6 +23,10 @@ from tally.cache.stores import MemoryStore, Store
 EVERY_TENANT = "*"
 
 
+def _tenant_counters(dataset: str, tenants: list[str]) -> tuple[str, ...]:
+    return tuple(f"ver:{dataset}:{t}" for t in tenants)
+
+
 class DataVersions:
     def __init__(self, store: Store | None = None) -> None:
         """`store` must be the result cache's own store (wiring.open_cache builds both)."""
@@ -31,14 +35,22 @@ class DataVersions:
         self._lock = threading.Lock()
 
     def counters(self, dataset: str, tenants: Iterable[str] | None) -> tuple[str, ...]:
-        """The counters an answer over these tenants depends on (None: every tenant)."""
+        """The counters an answer over these tenants depends on (None: every tenant), and the
+        dataset's own, which `bump_all` moves for every tenant at once."""
         wanted = sorted(tenants) if tenants is not None else [EVERY_TENANT]
-        return tuple(f"ver:{dataset}:{t}" for t in wanted)
+        return (*_tenant_counters(dataset, wanted), f"all:{dataset}")
 
     def bump(self, dataset: str, tenants: Iterable[str]) -> None:
         with self._lock:
             self._ingested[dataset] += 1
-        self.store.incr(self.counters(dataset, [*dict.fromkeys(tenants), EVERY_TENANT]))
+        self.store.incr(_tenant_counters(dataset, [*dict.fromkeys(tenants), EVERY_TENANT]))
+
+    def bump_all(self, dataset: str) -> None:
+        """Every tenant's data changed (an external source said new rows landed, without
+        saying whose): every answer and watermark over the dataset is computed again."""
+        with self._lock:
+            self._ingested[dataset] += 1
+        self.store.incr((f"all:{dataset}",))
 
     def of(self, dataset: str, tenants: Iterable[str] | None) -> tuple | None:
         """The current version of the data these tenants see; None when it cannot be known

@@ -9,9 +9,12 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 from functools import cached_property
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from tally.catalog.rollups import Rollup, check_rollups
 from tally.catalog.sources import Source, SourcePath
 from tally.catalog.vocabulary import (
     ARRAY_OPS,
@@ -73,6 +76,23 @@ DEFAULT_MEASURES: dict[ColumnType, tuple[MeasureOp, ...]] = {
 
 
 DERIVATIONS = ("ref_object_id", "path_segment")
+Location = tuple[str | int, ...]
+
+
+def located(title: str, problems: list[tuple[Location, str]]) -> ValidationError:
+    """Cross-field problems as a validation error whose entries name the offending field
+    (`tenant_columns.0`), so a file's author is pointed at the line to change."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("dataset_reference", "{reason}", {"reason": reason}),
+                loc=loc,
+                input=None,
+            )
+            for loc, reason in problems
+        ],
+    )
 
 
 class Derived(BaseModel):
@@ -80,9 +100,12 @@ class Derived(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fn: str = Field(pattern="^(" + "|".join(DERIVATIONS) + ")$")
-    of: str
-    index: int | None = None
+    fn: Literal["ref_object_id", "path_segment"] = Field(
+        description="ref_object_id: the object id of a ref URI (last path segment before "
+        "':digest'); path_segment: the path segment at `index` (negative counts from the end)."
+    )
+    of: str = Field(description="The stored column it is computed from.")
+    index: int | None = Field(None, description="path_segment: which segment.")
 
 
 class Column(BaseModel):
@@ -90,8 +113,12 @@ class Column(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
-    type: ColumnType
+    name: str = Field(
+        pattern=r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$",
+        description="Lowercase letters, digits and _; a dotted name is a field of a nested "
+        "record (`amount.currency`), stored flattened.",
+    )
+    type: ColumnType = Field(description="What the column holds; decides its default operators.")
     scale: int | None = Field(
         None, ge=0, le=MAX_DECIMAL_SCALE, description="Digits after the point of a decimal."
     )
@@ -100,13 +127,23 @@ class Column(BaseModel):
         alias="from",
         description="External datasets: the source column, or column:json.path inside one.",
     )
-    nullable: bool = True
-    ops: tuple[FilterOp, ...] | None = None
-    measures: tuple[MeasureOp, ...] | None = None
-    enum: tuple[str, ...] | None = None
-    currency_column: str | None = None
-    derived: Derived | None = None
-    description: str = ""
+    nullable: bool = Field(True, description="false: ingestion refuses a row without it.")
+    ops: tuple[FilterOp, ...] | None = Field(
+        None, description="The filter operators allowed, narrowing the type's defaults."
+    )
+    measures: tuple[MeasureOp, ...] | None = Field(
+        None, description="The measures allowed, narrowing the type's defaults."
+    )
+    enum: tuple[str, ...] | None = Field(
+        None, description="The only values a string column holds; ingestion refuses others."
+    )
+    currency_column: str | None = Field(
+        None, description="The column naming the currency of this money column."
+    )
+    derived: Derived | None = Field(
+        None, description="Computed from another column when read; never stored."
+    )
+    description: str = Field("", description="Shown by GET /v1/datasets/{name}.")
 
     @property
     def physical(self) -> str:
@@ -133,11 +170,31 @@ class Column(BaseModel):
         return SourcePath.parse(self.from_) if self.from_ else SourcePath(column=self.physical)
 
     @model_validator(mode="after")
-    def _scale_fits_type(self) -> Column:
+    def _fits_type(self) -> Column:
+        """A scale only on a decimal; `ops` and `measures` only narrow the type's defaults
+        (an operator the type's SQL does not support cannot be switched on by a file; the
+        shorthands p50..p99 follow `percentile`, so they are not listed)."""
+        problems: list[tuple[Location, str]] = []
         if (self.type is ColumnType.DECIMAL) != (self.scale is not None):
-            raise ValueError(f"column {self.name}: a decimal needs a scale, other types take none")
+            reason = "a decimal needs a scale" if self.scale is None else "only a decimal has one"
+            problems.append((("scale",), reason))
         if self.from_ is not None:
-            SourcePath.parse(self.from_)
+            try:
+                SourcePath.parse(self.from_)
+            except ValueError as exc:
+                problems.append((("from",), str(exc)))
+        narrowed = (
+            ("ops", DEFAULT_OPS[self.type] + NULL_OPS),
+            ("measures", DEFAULT_MEASURES[self.type]),
+        )
+        for field, allowed in narrowed:
+            for i, op in enumerate(getattr(self, field) or ()):
+                if op not in allowed:
+                    names = ", ".join(allowed) or "none"
+                    reason = f"{op.value!r} is not allowed on type {self.type.value} ({names})"
+                    problems.append(((field, i), reason))
+        if problems:
+            raise located("Column", problems)
         return self
 
 
@@ -146,8 +203,13 @@ class RowAccess(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subject_column: str
-    teams_column: str | None = None
+    subject_column: str = Field(description="Holds the subject (user) who owns the row.")
+    teams_column: str | None = Field(
+        None, description="A string[] column of the teams that share the row."
+    )
+
+
+DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
 class Dataset(BaseModel):
@@ -156,50 +218,85 @@ class Dataset(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
-    description: str = ""
-    columns: tuple[Column, ...]
-    tenant_columns: tuple[str, ...] = Field(min_length=1)
-    time_column: str | None = None
-    key_columns: tuple[str, ...] = ("id",)
-    mode: str = Field(default="append", pattern=r"^(append|upsert)$")
-    cache_ttl_seconds: float | None = None
-    row_access: RowAccess | None = None
+    name: str = Field(
+        pattern=DATASET_NAME,
+        description="The name queries use: lowercase letters, digits and _, at most 63.",
+    )
+    description: str = Field("", description="Shown by GET /v1/datasets/{name}.")
+    columns: tuple[Column, ...] = Field(min_length=1, description="The columns, in order.")
+    tenant_columns: tuple[str, ...] = Field(
+        min_length=1,
+        description="Columns a token's scope restricts; the first one is required of every "
+        "token below all-tenants.",
+    )
+    time_column: str | None = Field(
+        None, description="The timestamp or date column that windows and buckets read."
+    )
+    key_columns: tuple[str, ...] = Field(
+        ("id",), description="With the primary tenant column, what identifies a row."
+    )
+    mode: Literal["append", "upsert"] = Field(
+        "append",
+        description="Owned datasets: append keeps the first row of a key, upsert the last.",
+    )
+    cache_ttl_seconds: float | None = Field(
+        None, ge=0, description="How long answers are cached; default: TALLY_CACHE_TTL_S."
+    )
+    row_access: RowAccess | None = Field(
+        None, description="Below admin, a principal reads only its own and its teams' rows."
+    )
     source: Source | None = Field(
         None, description="Where an external dataset's rows live; none: Tally owns the table."
+    )
+    rollups: tuple[Rollup, ...] = Field(
+        (), description="Pre-aggregated tables kept in step with ingestion (owned datasets)."
     )
 
     @model_validator(mode="after")
     def _references_exist(self) -> Dataset:
-        names = {c.name for c in self.columns}
-        if len(names) != len(self.columns):
-            raise ValueError(f"dataset {self.name}: duplicate column names")
-        access = self.row_access
-        row_refs = [access.subject_column, *filter(None, [access.teams_column])] if access else []
-        for ref in (
-            *self.tenant_columns,
-            *self.key_columns,
-            *filter(None, [self.time_column]),
-            *row_refs,
-        ):
-            if ref not in names:
-                raise ValueError(f"dataset {self.name}: unknown column {ref!r}")
-        if self.time_column and self.column(self.time_column).type not in (
-            ColumnType.TIMESTAMP,
-            ColumnType.DATE,
-        ):
-            raise ValueError(f"dataset {self.name}: time column must be a timestamp or date")
-        if self.source is None and any(c.from_ for c in self.columns):
-            raise ValueError(f"dataset {self.name}: `from` needs a source")
-        for col in self.columns:
-            if col.currency_column and col.currency_column not in names:
-                raise ValueError(f"column {col.name}: unknown currency column")
+        problems: list[tuple[Location, str]] = []
+        names: set[str] = set()
+        for i, col in enumerate(self.columns):
+            if col.name in names:
+                problems.append((("columns", i, "name"), f"a second column {col.name!r}"))
+            names.add(col.name)
+
+        def refer(loc: Location, name: str) -> bool:
+            if name not in names:
+                problems.append((loc, f"unknown column {name!r}"))
+            return name in names
+
+        for i, name in enumerate(self.tenant_columns):
+            refer(("tenant_columns", i), name)
+        if "key_columns" in self.model_fields_set or "id" in names:
+            for i, name in enumerate(self.key_columns):
+                refer(("key_columns", i), name)
+        else:
+            problems.append((("key_columns",), "required: the default [id] is not a column"))
+        time = self.time_column
+        if time and refer(("time_column",), time):
+            if self.column(time).type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
+                problems.append((("time_column",), "the time column is a timestamp or a date"))
+        if self.row_access is not None:
+            refer(("row_access", "subject_column"), self.row_access.subject_column)
+            teams = self.row_access.teams_column
+            if teams and refer(("row_access", "teams_column"), teams):
+                if self.column(teams).type is not ColumnType.STRING_ARRAY:
+                    problems.append((("row_access", "teams_column"), "teams are a string[] column"))
+        for i, col in enumerate(self.columns):
+            if col.from_ and self.source is None:
+                problems.append((("columns", i, "from"), "`from` needs a source"))
+            if col.currency_column:
+                refer(("columns", i, "currency_column"), col.currency_column)
             if col.derived is not None:
-                source = next((c for c in self.columns if c.name == col.derived.of), None)
-                if source is None or source.derived is not None:
-                    raise ValueError(f"column {col.name}: derived from an unknown stored column")
+                origin = next((c for c in self.columns if c.name == col.derived.of), None)
+                if origin is None or origin.derived is not None:
+                    problems.append((("columns", i, "derived", "of"), "not a stored column"))
                 if col.derived.fn == "path_segment" and col.derived.index is None:
-                    raise ValueError(f"column {col.name}: path_segment needs an index")
+                    problems.append((("columns", i, "derived", "index"), "path_segment needs one"))
+        if problems:
+            raise located("Dataset", problems)
+        check_rollups(self)
         return self
 
     @property

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # schema.table or table; each part a plain SQL identifier (quoted when the SQL is built).
+# A JSON key on a path: it ends up inside a quoted path literal, so no quotes or dots.
+_JSON_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,63}$")
 _TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 
 
@@ -55,31 +57,36 @@ class FilesSource(_Kind):
 
 
 class CsvSource(FilesSource):
-    header: bool = True
+    header: bool = Field(True, description="Whether the first line names the columns.")
     delimiter: str = Field(",", min_length=1, max_length=1)
 
 
 class DuckDBSource(_Kind):
     """A table of a DuckDB database file, opened read-only."""
 
-    path: str = Field(min_length=1)
-    table: str = Field(pattern=_TABLE)
+    path: str = Field(min_length=1, description="The database file.")
+    table: str = Field(pattern=_TABLE, description="[schema.]table")
 
 
 class ClickHouseSource(_Kind):
     """A ClickHouse table: http(s):// for a server, chdb://PATH for an in-process store."""
 
-    url: str
-    table: str = Field(pattern=_TABLE)
+    url: str = Field(description="http(s)://user:${VAR}@host:port or chdb://PATH.")
+    table: str = Field(pattern=_TABLE, description="[database.]table")
 
 
 SourceKind = Literal["postgres", "parquet", "csv", "duckdb", "clickhouse"]
+KINDS: tuple[SourceKind, ...] = ("postgres", "parquet", "csv", "duckdb", "clickhouse")
 
 
 class Source(BaseModel):
     """Exactly one kind, plus how fresh answers over the source must be."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": [kind]} for kind in KINDS]},
+    )
 
     postgres: PostgresSource | None = None
     parquet: FilesSource | None = None
@@ -97,11 +104,7 @@ class Source(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
-        named = [
-            kind
-            for kind in ("postgres", "parquet", "csv", "duckdb", "clickhouse")
-            if getattr(self, kind)
-        ]
+        named = [kind for kind in KINDS if getattr(self, kind)]
         if len(named) != 1:
             raise ValueError(
                 "a source names exactly one of postgres, parquet, csv, duckdb, clickhouse"
@@ -110,9 +113,9 @@ class Source(BaseModel):
 
     @property
     def kind(self) -> SourceKind:
-        for kind in ("postgres", "parquet", "csv", "duckdb", "clickhouse"):
+        for kind in KINDS:
             if getattr(self, kind) is not None:
-                return kind  # type: ignore[return-value]
+                return kind
         raise AssertionError("validated to name one kind")
 
     @property
@@ -131,8 +134,11 @@ class SourcePath(BaseModel):
 
     @classmethod
     def parse(cls, text: str) -> SourcePath:
-        column, _, path = text.partition(":")
-        parts = tuple(path.split(".")) if path else ()
-        if not column or any(not part for part in parts):
-            raise ValueError(f"from {text!r}: write a source column, or column:json.path")
+        column, colon, path = text.partition(":")
+        parts = tuple(path.split(".")) if colon else ()
+        if not column.strip() or any(not _JSON_KEY.match(part) for part in parts):
+            raise ValueError(
+                f"from {text!r}: write a source column, or column:json.path "
+                "(keys of letters, digits, _ and -)"
+            )
         return cls(column=column, json_path=parts)

@@ -1,4 +1,4 @@
-"""The `tally` command: serve, demo, ingest, query, datasets, compact, keys, cache, config.
+"""The `tally` command: serve, demo, ingest, query, datasets, compact, rollups, keys, cache, config.
 
 Every command reads its settings the same way (`common.py`) and prints the data directory it
 acts on first; one module per group of commands registers them on the shared app.
@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from tally.cli import configuration, data, ingesting, keys, serving  # noqa: F401  (commands)
+from tally.cli import (  # noqa: F401  (commands)
+    configuration,
+    data,
+    datasets,
+    ingesting,
+    keys,
+    rollups,
+    serving,
+)
 from tally.cli.common import Options, app
 
 

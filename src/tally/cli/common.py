@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from tally.catalog import CatalogError
 from tally.config import ConfigError, Loaded, Settings, load
 from tally.errors import TallyError
 
@@ -45,6 +46,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def fail_all(messages: list[str], code: int = 2) -> typer.Exit:
+    """`fail` for several problems: one error line each."""
+    for message in messages:
+        err.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
+    return typer.Exit(code)
+
+
 def warn(message: str) -> None:
     err.print(Text.assemble(("warning: ", "yellow"), message), soft_wrap=True)
 
@@ -58,9 +66,7 @@ def loaded(data_dir: Path | None = None, **flags: tuple[Any, str]) -> Loaded:
     try:
         found = load(Settings, Options.config, os.environ, overrides)
     except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(Text.assemble(("error: ", "red"), problem), soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail_all(exc.problems) from None
     for warning in found.warnings:
         warn(warning)
     return found
@@ -90,6 +96,8 @@ def service(settings: Settings):
 
     try:
         return build_service(settings)
+    except CatalogError as exc:
+        raise fail_all([str(p) for p in exc.problems]) from None
     except ConfigError as exc:
         raise fail("; ".join(exc.problems), 2) from None
     except TallyError as exc:

@@ -1,4 +1,4 @@
-"""Commands over the data: query, datasets, compact, openapi, cache clear."""
+"""Commands over the data: query, compact, openapi, cache clear."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.table import Table
 
 from tally.auth.principal import Principal
-from tally.catalog import Catalog
 from tally.cli import output
 from tally.cli.common import (
     DataDir,
@@ -48,7 +46,7 @@ def compact(
         started = time.perf_counter()
         rows = svc.tables.compact(name)
         console.print(f"compacted {name}: {rows:,} rows in {time.perf_counter() - started:.2f} s")
-    svc.engine.close()
+    svc.close()
 
 
 @app.command()
@@ -101,7 +99,7 @@ def _local_query(config: Settings, body: dict) -> dict:
         details = "; ".join(f"{d.path}: {d.reason}" for d in exc.details)
         raise fail(f"{exc.message}" + (f" ({details})" if details else "")) from None
     finally:
-        svc.engine.close()
+        svc.close()
     return orjson.loads(orjson.dumps(render_result(result), option=orjson.OPT_UTC_Z))
 
 
@@ -122,22 +120,6 @@ def openapi(
         print(text)
     else:
         out.write_text(text + "\n", encoding="utf-8")
-
-
-@app.command()
-def datasets(data_dir: DataDir = None) -> None:
-    """List the datasets of the catalog."""
-    config = settings(data_dir)
-    table = Table("name", "mode", "time column", "tenant columns", "columns")
-    for ds in Catalog.load(config.datasets_dir):
-        table.add_row(
-            ds.name,
-            ds.mode,
-            ds.time_column or "",
-            ", ".join(ds.tenant_columns),
-            str(len(ds.columns)),
-        )
-    console.print(table)
 
 
 @cache_app.command("clear")

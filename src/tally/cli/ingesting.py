@@ -119,7 +119,7 @@ def _local(plan, dataset, partial, data_dir, outcome: Tally, progress, task) -> 
     svc = service(config)
     target = svc.catalog.get(dataset)
     if target is None:
-        svc.engine.close()
+        svc.close()
         raise fail(f"unknown dataset {dataset!r}; see `tally datasets`")
     refused: list[str] = []
     try:
@@ -143,7 +143,7 @@ def _local(plan, dataset, partial, data_dir, outcome: Tally, progress, task) -> 
             if result.rejected and not partial:
                 refused.append(f"{len(result.rejected)} problem(s) in {path.name}")
     finally:
-        svc.engine.close()
+        svc.close()
     if refused:
         _show(outcome.problems)
         raise fail(f"{'; '.join(refused)}: nothing was stored from it (use --partial)")

@@ -58,7 +58,7 @@ def _run_workers(config: Settings, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     close(service(config))
-    pass_settings(config)
+    pass_settings(config, workers)
     configure(config.log_level, config.log_format)
     uvicorn.run(
         WORKER_APP, factory=True, workers=workers, host=host, port=port, log_config=None,
@@ -159,7 +159,7 @@ def demo(
     if serve_after:
         _run(config, svc, host, port)
     else:
-        svc.engine.close()
+        svc.close()
 
 
 def _demo_curls(base: str, token: str) -> list[str]:

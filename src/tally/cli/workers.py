@@ -50,12 +50,15 @@ def close(service) -> None:
     """Release what the parent's service opened before the workers start their own."""
     if service.cache is not None:
         asyncio.run(service.cache.close())
-    service.engine.close()
+    service.close()
 
 
-def pass_settings(config: Settings) -> None:
+def pass_settings(config: Settings, workers: int = 1) -> None:
     """Put the effective settings where the spawned workers (which inherit the environment)
-    read them."""
+    read them. Query slots left to their default are the machine's: the workers share them."""
+    if config.max_concurrent_queries is None:
+        share = max(1, -(-config.query_slots // workers))
+        config = config.model_copy(update={"max_concurrent_queries": share})
     os.environ[SETTINGS_VARIABLE] = config.model_dump_json()
 
 

@@ -10,6 +10,7 @@ built here from the flat fields.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +31,24 @@ from tally.query.limits import Limits
 LIMIT_FIELDS = tuple(Limits.__dataclass_fields__)
 # Fields that are views built from the flat settings, not settings of their own.
 VIEWS = ("limits", "jwt", "rate_limits")
+_SIZE = re.compile(r"(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>%|[kmgt]?i?b?)", re.IGNORECASE)
+_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def memory_bytes(text: str) -> int:
+    """Bytes of a size (`4GB`, `512MB`, `1.5GiB`, `1000000`) or of a share of RAM (`50%`)."""
+    found = _SIZE.fullmatch(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not a size such as 4GB or 512MB, nor a share such as 50%")
+    number, unit = float(found["number"]), found["unit"].lower()
+    if unit == "%":
+        if not 0 < number <= 100:
+            raise ValueError(f"{text!r}: a share of RAM is above 0% and at most 100%")
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * number / 100)
+    size = int(number * _UNITS[unit.removesuffix("ib").removesuffix("b") or "b"])
+    if size < 1 << 20:
+        raise ValueError(f"{text!r}: a memory limit is at least 1MB")
+    return size
 
 
 def _setting(default: Any, about: str, group: str, secret: bool = False, **bounds: Any) -> Any:
@@ -58,6 +77,12 @@ class Settings(BaseModel):
         "Reload dataset files when they change, without a restart (on/off).",
         "storage",
     )
+    profiles: str = _setting(
+        "all",
+        "The profiles served: all, none, or a comma list (dashboards_aggregate, ...). Only "
+        "their built-in datasets are created and loaded, and only their routes are mounted.",
+        "storage",
+    )
     engine: Literal["duckdb", "postgres", "clickhouse"] = _setting(
         "duckdb", "The engine that stores and answers.", "engine"
     )
@@ -74,11 +99,48 @@ class Settings(BaseModel):
         None, "DuckDB worker threads; default one per core.", "engine", ge=1
     )
     query_timeout_s: float = _setting(10.0, "Seconds a query may run.", "engine", gt=0)
-    max_concurrent_queries: int = _setting(
-        16, "Queries run at once; more wait in line.", "engine", ge=1
+    max_concurrent_queries: int | None = _setting(
+        None,
+        "Queries run at once; default from the engine and the cores (DuckDB and ClickHouse: "
+        "cores + 1, as one query already uses every core; PostgreSQL: 2 x cores + 2).",
+        "admission",
+        ge=1,
+    )
+    tenant_concurrent_queries: int | None = _setting(
+        None,
+        "Queries of one tenant run at once; default one less than max_concurrent_queries "
+        "(at least 1), so one tenant never holds every slot.",
+        "admission",
+        ge=1,
+    )
+    tenant_queued_queries: int = _setting(
+        8, "Queries of one tenant waiting in line; one more gets a 429.", "admission", ge=0
+    )
+    max_queued_queries: int = _setting(
+        24, "Queries waiting in line in all; one more gets a 503.", "admission", ge=0
     )
     queue_timeout_s: float = _setting(
-        5.0, "Seconds a query waits in line before a 503.", "engine", ge=0
+        5.0,
+        "Longest wait in line. A query whose estimated wait is longer is refused at once (429 "
+        "when its own tenant's backlog is the cause, else 503, with Retry-After); one still "
+        "waiting then gets the 503.",
+        "admission",
+        ge=0,
+    )
+    heavy_query_s: float = _setting(
+        0.5,
+        "A query estimated to hold its slot longer is heavy: heavy queries together hold all "
+        "slots but one, kept for the light ones.",
+        "admission",
+        gt=0,
+    )
+    engine_memory_limit: str = _setting(
+        "50%",
+        "Memory the engine may use for queries: a size (4GB, 512MB) or a share of RAM (50%). "
+        "DuckDB: memory_limit, spilling to <data_dir>/duckdb_tmp beyond it; ClickHouse: "
+        "max_memory_usage of each query (the limit / query slots); PostgreSQL: work_mem of "
+        "each session (the limit / query slots / 4, 4MB to 1GB).",
+        "engine",
     )
     max_body_bytes: int = _setting(64 * 1024 * 1024, "Largest request body.", "requests", ge=1)
     max_ingest_rows: int = _setting(1_000_000, "Most rows in one ingest call.", "requests", ge=1)
@@ -156,6 +218,20 @@ class Settings(BaseModel):
         Rate.parse(text)
         return text
 
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, text: str) -> str:
+        names = [name.strip() for name in text.split(",")]
+        if not all(re.fullmatch(r"[a-z_]+", name) for name in names):
+            raise ValueError("write all, none, or profile names separated by commas")
+        return ",".join(names)
+
+    @field_validator("engine_memory_limit")
+    @classmethod
+    def _memory(cls, text: str) -> str:
+        memory_bytes(text)
+        return text
+
     @field_validator("jwt_claims")
     @classmethod
     def _claims(cls, text: str | None) -> str | None:
@@ -204,6 +280,24 @@ class Settings(BaseModel):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "tally.duckdb"
+
+    @property
+    def engine_memory_bytes(self) -> int:
+        return memory_bytes(self.engine_memory_limit)
+
+    @property
+    def query_slots(self) -> int:
+        """`max_concurrent_queries`, or what suits the engine on this machine's cores."""
+        if self.max_concurrent_queries is not None:
+            return self.max_concurrent_queries
+        cores = len(os.sched_getaffinity(0))
+        return 2 * cores + 2 if self.engine == "postgres" else cores + 1
+
+    @property
+    def tenant_query_slots(self) -> int:
+        if self.tenant_concurrent_queries is not None:
+            return min(self.tenant_concurrent_queries, self.query_slots)
+        return max(1, self.query_slots - 1)
 
     @property
     def keys_path(self) -> Path:

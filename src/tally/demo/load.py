@@ -28,6 +28,8 @@ def load_demo(service: Service, settings: Settings, rows: int, console: Console)
     with console.status(f"generating {rows:,} demo rows"):
         tables = generate_all(rows, now)
     for name, table in tables.items():
+        if name not in service.catalog or not service.catalog.require(name).owned:
+            continue  # a profile not served (TALLY_PROFILES), or a user's external dataset
         with console.status(f"loading {name} ({table.num_rows:,} rows)"):
             outcome = service.ingestion.load_table(name, table, partial=False)
         if outcome.rejected:

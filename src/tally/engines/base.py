@@ -24,6 +24,33 @@ def timed_out(timeout_s: float) -> TallyError:
     )
 
 
+def out_of_memory() -> TallyError:
+    """The 503 of a query refused by the engine's memory budget (TALLY_ENGINE_MEMORY_LIMIT):
+    the budget may be shared with the queries of the moment, so a retry may succeed."""
+    return unavailable(
+        "the query needed more memory than the engine may use; "
+        "narrow the window or the groups, or try again when fewer queries run",
+        retry_after=2,
+    )
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Statements that keep derived tables (rollups) in step with a write, run inside the
+    write's transaction after the rows are stored: a batch and its derived rows are stored
+    together or not at all. They read two temporary tables: `_written`, the rows the write
+    stored (an idempotent replay's duplicates are not among them), and `_replaced`, the stored
+    rows an upsert replaced (upserts only)."""
+
+    statements: tuple[str, ...]
+
+
+def refuse_maintenance(engine: str, maintain: Maintenance | None) -> None:
+    """Engines without derived tables: the service never hands them statements to keep."""
+    if maintain is not None:
+        raise TallyError("not_supported", f"rollups are not maintained on {engine}", 400)
+
+
 @dataclass(frozen=True)
 class WriteOutcome:
     accepted: int
@@ -46,7 +73,9 @@ class Engine(Protocol):
         self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]
     ) -> None: ...
 
-    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome: ...
+    def write(
+        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+    ) -> WriteOutcome: ...
 
     def compact(self, spec: TableSpec) -> int: ...
 

@@ -23,7 +23,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import WriteOutcome, timed_out
+from tally.engines.base import (
+    Maintenance,
+    WriteOutcome,
+    out_of_memory,
+    refuse_maintenance,
+    timed_out,
+)
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
 from tally.engines.frame import Frame, arrow_tuples
@@ -60,12 +66,15 @@ def parse_url(url: str) -> tuple[str, str, str]:
 class ClickHouseEngine:
     name = "clickhouse"
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, read_only: bool = False, max_memory_usage: int | None = None
+    ) -> None:
+        """`read_only` (an external source): the database is used as it is, never created.
+        `max_memory_usage`: bytes one query may hold; ClickHouse stops a query beyond it."""
         kind, location, database = parse_url(url)
         self.database = database
-        self._backend: Backend = (
-            ChdbBackend(location, database) if kind == "chdb" else ServerBackend(location, database)
-        )
+        backend = ChdbBackend if kind == "chdb" else ServerBackend
+        self._backend: Backend = backend(location, database, not read_only, max_memory_usage)
         self._write_lock = threading.Lock()
 
     def execute(
@@ -87,6 +96,9 @@ class ClickHouseEngine:
             text = str(exc)
             if timeout_s is not None and ("TIMEOUT_EXCEEDED" in text or "Code: 159" in text):
                 raise timed_out(timeout_s) from None
+            if "MEMORY_LIMIT_EXCEEDED" in text or "Code: 241" in text:
+                log.warning("a query needed more than the engine's memory limit")
+                raise out_of_memory() from None
             if self._backend.unreachable(exc):
                 log.exception("clickhouse unreachable")
                 raise unavailable("the database is not reachable; try again shortly") from None
@@ -117,8 +129,11 @@ class ClickHouseEngine:
                         f"ALTER TABLE {_quote(spec.name)} ADD COLUMN {_quote(column)} {ddl_type}"
                     )
 
-    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome:
+    def write(
+        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+    ) -> WriteOutcome:
         """Store one row per key of a batch unless already stored; count duplicates and updates."""
+        refuse_maintenance(self.name, maintain)
         if batch.num_rows == 0:
             return WriteOutcome(0, 0)
         with self._write_lock:

@@ -61,7 +61,9 @@ class ChdbBackend:
     path is refused until every connection to the first one is closed.
     """
 
-    def __init__(self, path: str, database: str) -> None:
+    def __init__(
+        self, path: str, database: str, create: bool = True, max_memory_usage: int | None = None
+    ) -> None:
         import chdb
 
         if path != ":memory:":
@@ -72,8 +74,11 @@ class ChdbBackend:
             raise TallyError("unavailable", f"cannot open chDB at {path}: {exc}", 503) from None
         self._lock = threading.Lock()
         self._timeout: float | None = None
-        self._conn.query(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+        if create:
+            self._conn.query(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
         self._conn.query(f"USE {quote(database)}")
+        if max_memory_usage:
+            self._conn.query(f"SET max_memory_usage = {int(max_memory_usage)}")
 
     def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
         from clickhouse_connect.driver.binding import format_bind_value
@@ -104,7 +109,9 @@ class ChdbBackend:
 class ServerBackend:
     """A ClickHouse server (or cluster entry point) through clickhouse-connect over HTTP."""
 
-    def __init__(self, url: str, database: str) -> None:
+    def __init__(
+        self, url: str, database: str, create: bool = True, max_memory_usage: int | None = None
+    ) -> None:
         import clickhouse_connect
 
         parsed = urlparse(url)
@@ -118,7 +125,8 @@ class ServerBackend:
                 secure=secure,
                 autogenerate_session_id=False,
             )
-            self._client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
+            if create:
+                self._client.command(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
         except Exception:  # the driver raises several families of errors
             log.exception("cannot connect to ClickHouse")
             where = f"{parsed.hostname}:{parsed.port or ''}"
@@ -126,10 +134,13 @@ class ServerBackend:
                 "unavailable", f"cannot connect to ClickHouse at {where}", 503
             ) from None
         self._client.database = database
+        self._settings: dict[str, Any] = {}
+        if max_memory_usage:
+            self._settings["max_memory_usage"] = max_memory_usage
 
     def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
         values = {k: prepared(v) for k, v in params.items()}
-        settings = {"max_execution_time": timeout_s}
+        settings = {**self._settings, "max_execution_time": timeout_s}
         return self._client.query_arrow(sql, parameters=values, settings=settings)
 
     def command(self, sql: str) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlglot import exp
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import WriteOutcome, timed_out
+from tally.engines.base import Maintenance, WriteOutcome, out_of_memory, timed_out
 from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
@@ -60,12 +62,19 @@ def _with_rank_keys(
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, path: Path | None, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path | None, threads: int | None = None, memory_limit: int | None = None
+    ) -> None:
+        """`memory_limit`: bytes all queries together may hold; beyond it DuckDB spills to
+        `duckdb_tmp` beside the file, or refuses the query (a 503, not the machine's memory)."""
+        config: dict[str, Any] = {}
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, Any] = {}
+            config["temp_directory"] = str(path.parent / "duckdb_tmp")
         if threads:
             config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = f"{memory_limit}B"
         try:
             self._conn = duckdb.connect(str(path) if path else ":memory:", config=config)
         except duckdb.IOException as exc:
@@ -79,6 +88,18 @@ class DuckDBEngine:
         self._write_lock = threading.Lock()
         self._watchdog = Watchdog()
         self._closed = False
+
+    def attach_read_only(self, path: str, alias: str) -> None:
+        """Attach a DuckDB database file under `alias`, READ_ONLY: DuckDB refuses any write to
+        it, and the file is never locked for writing (its owner may keep writing it)."""
+        attach = exp.Attach(
+            this=exp.alias_(exp.Literal.string(path), alias, quoted=True),
+            expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
+        )
+        try:
+            self._conn.execute(attach.sql(dialect="duckdb"))
+        except duckdb.Error as exc:
+            raise TallyError("unavailable", f"cannot open {path} read-only: {exc}", 503) from None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = getattr(self._local, "cursor", None)
@@ -110,6 +131,9 @@ class DuckDBEngine:
             return found
         except duckdb.InterruptException:
             raise timed_out(timeout_s) from None
+        except duckdb.OutOfMemoryException:
+            log.warning("a query needed more than the engine's memory limit")
+            raise out_of_memory() from None
         except duckdb.Error as exc:
             log.exception("duckdb query failed")
             raise TallyError("engine_error", "the engine could not run this query", 500) from exc
@@ -144,8 +168,11 @@ class DuckDBEngine:
                         f"ALTER TABLE {_quote(spec.name)} ADD COLUMN {_quote(column)} {ddl_type}"
                     )
 
-    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome:
-        """Store a batch atomically; a row whose key is stored is a duplicate (or an update)."""
+    def write(
+        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+    ) -> WriteOutcome:
+        """Store a batch atomically; a row whose key is stored is a duplicate (or an update).
+        `maintain` runs in the same transaction over the rows stored (see `Maintenance`)."""
         if batch.num_rows == 0:
             return WriteOutcome(0, 0)
         table = _quote(spec.name)
@@ -179,21 +206,34 @@ class DuckDBEngine:
                     source = "_batch"
                 updated = 0
                 if spec.upsert:
-                    updated = cursor.execute(
-                        f"DELETE FROM {table} AS s WHERE EXISTS "
-                        f"(SELECT 1 FROM {source} AS b WHERE {match})"
-                    ).fetchone()[0]
-                    cursor.execute(
-                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source}{sorted_by}"
-                    )
-                    accepted = batch.num_rows - repeated - updated
+                    stored_match = f"FROM {table} AS s WHERE EXISTS "
+                    stored_match += f"(SELECT 1 FROM {source} AS b WHERE {match})"
+                    if maintain:
+                        cursor.execute(
+                            f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * {stored_match}"
+                        )
+                    updated = cursor.execute(f"DELETE {stored_match}").fetchone()[0]
+                    new_rows = f"SELECT {carried} FROM {source}"
                 else:
-                    accepted = cursor.execute(
-                        f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} AS b "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match}){sorted_by}"
-                    ).fetchone()[0]
-                if repeated:
-                    cursor.execute("DROP TABLE _batch")
+                    new_rows = (
+                        f"SELECT {carried} FROM {source} AS b "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match})"
+                    )
+                if maintain:
+                    # The rows about to be stored, kept for the derived tables to read.
+                    cursor.execute(f"CREATE OR REPLACE TEMP TABLE _written AS {new_rows}")
+                    new_rows = f"SELECT {carried} FROM _written"
+                stored = cursor.execute(
+                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({new_rows}){sorted_by}"
+                ).fetchone()[0]
+                accepted = stored - updated
+                for statement in maintain.statements if maintain else ():
+                    cursor.execute(statement)
+                temporary = ["_batch"] if repeated else []
+                temporary += ["_written"] if maintain else []
+                temporary += ["_replaced"] if maintain and spec.upsert else []
+                for name in temporary:
+                    cursor.execute(f"DROP TABLE {name}")
                 cursor.execute("COMMIT")
             except duckdb.Error as exc:
                 cursor.execute("ROLLBACK")
@@ -203,6 +243,29 @@ class DuckDBEngine:
                 cursor.unregister("_incoming")
                 cursor.close()
         return WriteOutcome(accepted, batch.num_rows - accepted - updated, updated)
+
+    def transaction(
+        self,
+        steps: Iterable[tuple[str, Sequence[Any]]],
+        done: Callable[[int], None] | None = None,
+    ) -> None:
+        """Run write statements (SQL text and its parameters) as one transaction, serialized
+        with ingestion; `done(i)` after each, so a long rebuild can show its progress."""
+        with self._write_lock:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                for i, (sql, params) in enumerate(steps):
+                    cursor.execute(sql, list(params) or None)
+                    if done is not None:
+                        done(i)
+                cursor.execute("COMMIT")
+            except duckdb.Error as exc:
+                cursor.execute("ROLLBACK")
+                log.exception("duckdb transaction failed")
+                raise TallyError("engine_error", "the statements could not be run", 500) from exc
+            finally:
+                cursor.close()
 
     def compact(self, spec: TableSpec) -> int:
         """Rewrite the table in (tenant, time) order so scans skip other tenants' row groups."""

@@ -29,7 +29,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import WriteOutcome, timed_out
+from tally.engines.base import Maintenance, WriteOutcome, refuse_maintenance, timed_out
 from tally.engines.deadline import WATCHDOG
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
@@ -112,7 +112,18 @@ def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[Non
 class PostgresEngine:
     name = "postgres"
 
-    def __init__(self, url: str, max_connections: int = 16) -> None:
+    def __init__(
+        self,
+        url: str,
+        max_connections: int = 16,
+        read_only: bool = False,
+        work_mem: int | None = None,
+    ) -> None:
+        """`read_only`: every transaction of every pooled session is read-only (an external
+        source: the server itself refuses any write or DDL Tally might send). `work_mem`: bytes
+        each sort or hash of a query may hold before it spills to disk."""
+        self.read_only = read_only
+        self._work_mem = work_mem
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -131,9 +142,14 @@ class PostgresEngine:
             self._pool.close()
             raise TallyError("unavailable", "cannot connect to PostgreSQL", 503) from None
 
-    @staticmethod
-    def _configure(conn: psycopg.Connection) -> None:
+    def _configure(self, conn: psycopg.Connection) -> None:
         conn.execute("SET TimeZone = 'UTC'")
+        if self.read_only:
+            conn.execute("SET default_transaction_read_only = on")
+
+        if self._work_mem:
+            kilobytes = max(64, self._work_mem // 1024)
+            conn.execute("SELECT set_config('work_mem', %s, false)", [f"{kilobytes}kB"])
 
     def _checkout(self, deadline: float) -> psycopg.Connection:
         """A live pooled connection, waiting at most `POOL_WAIT_S` (and never past `deadline`);
@@ -229,8 +245,11 @@ class PostgresEngine:
                 )
             )
 
-    def write(self, spec: TableSpec, batch: pa.Table) -> WriteOutcome:
+    def write(
+        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+    ) -> WriteOutcome:
         """Store a batch atomically; a row whose key is stored is a duplicate (or an update)."""
+        refuse_maintenance(self.name, maintain)
         if batch.num_rows == 0:
             return WriteOutcome(0, 0)
         names = list(batch.column_names)

@@ -39,9 +39,11 @@ COMMON_ERRORS: Mapping[int, str] = {
     403: "the token may not read this tenant, or lacks the role",
     413: "the request body is larger than the configured limit",
     415: "the body is not sent as application/json",
-    429: "the caller's rate limit is spent; Retry-After says when to come back",
+    429: "the caller's rate limit is spent, or its tenant has too many queries waiting; "
+    "Retry-After says when to come back",
     500: "an unexpected failure; the trace id finds it in the server log",
-    503: "too many queries are running, or the engine is unreachable; Retry-After says when",
+    503: "the service is overloaded (a query could not start in time), or the engine is "
+    "unreachable; Retry-After says when",
 }
 
 # A route without a request body cannot get a body too large or of the wrong type.
@@ -103,6 +105,9 @@ class Profile(ABC, Generic[Request]):
     the event loop) or `answer` (questions that depend on earlier answers, through a Runner)."""
 
     name: ClassVar[str]
+    datasets: ClassVar[tuple[str, ...]]
+    """The built-in datasets this API reads: created and loaded only while it is served
+    (TALLY_PROFILES)."""
     summary: ClassVar[str]
     description: ClassVar[str]
     method: ClassVar[Literal["GET", "POST"]] = "POST"

@@ -10,15 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from tally.auth.principal import Principal
 from tally.cache.layer import ResultCache
 from tally.cache.versions import DataVersions
-from tally.catalog import Catalog
+from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
 from tally.service.reload import Reloader
+from tally.service.sources import Reader, Readers
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
 
@@ -35,7 +38,10 @@ class Service:
         cache: ResultCache | None = None,
         versions: DataVersions | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        readers: Readers | None = None,
     ) -> None:
+        """`engine` and `dialect` hold the datasets Tally owns; `readers` adds the engines of
+        external sources (external.py opens them), none by default."""
         self.settings = settings
         self.catalogs = CatalogHolder.of(catalog)
         self.engine = engine
@@ -43,14 +49,34 @@ class Service:
         self.cache = cache
         self.versions = versions or DataVersions()
         self.clock = clock
+        self.readers = readers or Readers(Reader(engine, dialect))
+        self.rollups = Rollups(self.catalogs, engine)
         self.answers = Answers(
-            settings, self.catalogs, engine, dialect, cache, self.versions, lambda: self.clock()
+            settings,
+            self.catalogs,
+            self.readers,
+            cache,
+            self.versions,
+            lambda: self.clock(),
+            self.rollups,
         )
-        self.ingestion = Ingestion(settings, self.catalogs, engine, self.versions)
+        self.ingestion = Ingestion(settings, self.catalogs, engine, self.versions, self.rollups)
         self.tables = Tables(self.catalogs, engine, dialect)
-        self.reloader = Reloader(self.catalogs, self.tables, dialect, settings.datasets_dir)
+        self.reloader = Reloader(settings, self.catalogs, self.tables, self.readers, self.rollups)
 
     @property
     def catalog(self) -> Catalog:
         """The catalog of the running request; a reload swaps `catalogs` (service/reload.py)."""
         return self.catalogs.current
+
+    def refresh(self, dataset_name: str, principal: Principal) -> Dataset:
+        """Say "new rows landed": answers over the dataset are recomputed and its watermark read
+        again on the next query (an ETL job's call after loading an external source)."""
+        principal.require("editor")
+        dataset = self.catalog.require(dataset_name)
+        self.versions.bump_all(dataset.name)
+        return dataset
+
+    def close(self) -> None:
+        self.readers.close()
+        self.engine.close()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,7 +29,6 @@ from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
 from tally.engines.frame import Frame
-from tally.errors import unavailable
 from tally.logs import trace_id
 from tally.query.model import CompareRange, Query, time_group
 from tally.query.normalize import normalize
@@ -39,10 +37,14 @@ from tally.query.ordering import OTHER_KEY
 from tally.query.scope import Scope
 from tally.query.validate import validate
 from tally.result import Result
+from tally.rollups.compile import RollupCompiler
+from tally.rollups.layout import RollupTable
+from tally.rollups.store import Rollups
+from tally.service.admission import UNSCOPED, Admission, Capacity, tenant_of
+from tally.service.sources import Reader, Readers
 from tally.service.watermarks import Watermarks, scope_tenants
 from tally.shaping import fill_buckets, join_previous, name_rows
 from tally.sql.compiler import Compiled, Compiler
-from tally.sql.dialect import Dialect
 from tally.sql.statements import StatementCache
 
 COLUMNAR_FROM_LIMIT = 1_000
@@ -58,11 +60,24 @@ def query_hash(query: Query) -> str:
 
 @dataclass(frozen=True)
 class Planned:
-    """A question ready for SQL: normalized, its dataset, and the caller's scope on it."""
+    """A question ready for SQL: normalized, its dataset, the caller's scope on it, and the
+    rollup that answers it exactly (None: the dataset's rows)."""
 
     query: Query
     dataset: Dataset
     scope: Scope
+    rollup: RollupTable | None = None
+    tenant: str = UNSCOPED
+
+    @property
+    def served_from(self) -> str:
+        return self.rollup.label if self.rollup is not None else "raw"
+
+    def compiler(self, reader: Reader) -> Compiler:
+        """Rollups exist only on owned datasets, so a rollup is read with the owned dialect."""
+        if self.rollup is not None:
+            return RollupCompiler(reader.dialect, self.rollup, self.scope)
+        return reader.compiler(self.dataset, self.scope)
 
 
 class Answers:
@@ -70,23 +85,23 @@ class Answers:
         self,
         settings: Settings,
         catalog: Catalog | CatalogHolder,
-        engine: Engine,
-        dialect: Dialect,
+        readers: Readers,
         cache: ResultCache | None,
         versions: DataVersions,
         clock: Callable[[], datetime],
+        rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
         self._catalogs = CatalogHolder.of(catalog)
-        self.engine = engine
-        self.dialect = dialect
+        self.readers = readers
         self.cache = cache
         self.versions = versions
         self.clock = clock
+        self.rollups = rollups
         self.observers: list[Callable[[str, float], None]] = []
-        self._slots = threading.BoundedSemaphore(settings.max_concurrent_queries)
+        self.admission = Admission(Capacity.of(settings))
         self._statements = StatementCache()
-        self.watermarks = Watermarks(dialect, versions, self._run_sql)
+        self.watermarks = Watermarks(readers, versions, self._run_sql)
 
     @property
     def catalog(self) -> Catalog:
@@ -101,7 +116,7 @@ class Answers:
         """`answer` for the event loop: planning and a fresh cache hit never block, so they run
         here; a miss (or any lookup while Redis is down) runs in a worker thread."""
         planned = self._plan(query, principal)
-        if self.cache is not None and self.cache.inline:
+        if self.cache is not None and self.cache.inline and _cacheable(planned.dataset):
             found = await self.cache.peek(self._cache_key(planned), planned.query.cache)
             if found is not None:
                 result, info = found
@@ -116,10 +131,12 @@ class Answers:
     def explain(self, query: Query, principal: Principal) -> dict[str, Any]:
         """The SQL the question would run (admin only); never executed."""
         principal.require("admin")
-        planned = self._plan(query, principal)
-        compiled = Compiler(self.dialect, planned.dataset, planned.scope).compile(planned.query)
+        planned = self._routed(self._plan(query, principal))
+        reader = self.readers.of(planned.dataset)
+        compiled = planned.compiler(reader).compile(planned.query)
         return {
-            "dialect": self.dialect.name,
+            "dialect": reader.dialect.name,
+            "served_from": planned.served_from,
             "sql": compiled.sql,
             "params": compiled.params,
             "query": planned.query.canonical(),
@@ -132,19 +149,44 @@ class Answers:
         validate(query, dataset, self.settings.limits)
         settled = settle_null_tests(query, dataset)
         normalized = normalize(settled, self.clock(), self.settings.limits)
-        return Planned(normalized, dataset, dataset_scope(principal, dataset, normalized.scope))
+        scope = dataset_scope(principal, dataset, normalized.scope)
+        return Planned(normalized, dataset, scope, tenant=tenant_of(principal))
+
+    def _routed(self, planned: Planned) -> Planned:
+        """The plan with the rollup that answers it exactly, if one does; chosen only when SQL
+        is about to run (a cache hit needs none)."""
+        if self.rollups is None:
+            return planned
+        rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
+        return replace(planned, rollup=rollup)
 
     def _cache_key(self, planned: Planned) -> CacheKey:
-        """The entry's key leaves out the data versions: the entry records them (versions.py)."""
+        """The entry's key leaves out the data versions: the entry records them (versions.py).
+        Over an external source, whose new rows Tally does not see arriving, freshness plus the
+        stale-while-revalidate window fit inside the source's refresh interval, so no answer
+        served is older than that."""
         query, dataset, scope = planned.query, planned.dataset, planned.scope
+        ttl = dataset.cache_ttl_seconds or self.settings.cache_ttl_s
+        stale = None
+        if dataset.source is not None:
+            bound = dataset.source.refresh_interval_seconds
+            ttl = min(ttl, bound)
+            window = self.cache.stale_window_s if self.cache is not None else 0.0
+            stale = min(window, bound - ttl)
         return CacheKey(
-            cache_key(query.canonical(), scope.canonical(), self.engine.name, dataset.fingerprint),
+            cache_key(
+                query.canonical(),
+                scope.canonical(),
+                self.readers.of(dataset).engine.name,
+                dataset.fingerprint,
+            ),
             self.versions.counters(dataset.name, scope_tenants(scope, dataset)),
-            dataset.cache_ttl_seconds or self.settings.cache_ttl_s,
+            ttl,
+            stale,
         )
 
     def _answer_planned(self, planned: Planned) -> Result:
-        if self.cache is None:
+        if self.cache is None or not _cacheable(planned.dataset):
             result = self._execute(planned)
             info = CacheInfo(False, False, datetime.now(UTC), 0)
         else:
@@ -155,20 +197,45 @@ class Answers:
         return result
 
     def _execute(self, planned: Planned) -> Result:
-        query, dataset, scope = planned.query, planned.dataset, planned.scope
+        """Compile, then wait for a slot and run every statement of the answer (the watermark's
+        too) within it: the time it is held teaches admission what such a question costs, and
+        `timing_ms.queue` says how long it waited in line."""
+        planned = self._routed(planned)
         started = time.perf_counter()
         compiled = self._compile(planned)
-        previous = self._compile(planned, compare=True) if query.compare else None
-        compile_ms = (time.perf_counter() - started) * 1000
+        previous = self._compile(planned, compare=True) if planned.query.compare else None
+        compiled_at = time.perf_counter()
+        compile_ms = (compiled_at - started) * 1000
+        with self.admission.admit(planned.tenant, compiled.sql):
+            started = time.perf_counter()
+            result = self._run_planned(planned, compiled, previous)
+            execute_ms = (time.perf_counter() - started) * 1000
+        queue_ms = (started - compiled_at) * 1000
+        result.meta["timing_ms"] = {
+            "compile": round(compile_ms, 3),
+            "queue": round(queue_ms, 3),
+            "execute": round(execute_ms, 3),
+        }
+        for observe in self.observers:
+            observe(planned.dataset.name, execute_ms / 1000)
+        if compile_ms + execute_ms >= self.settings.slow_query_ms:
+            self._log_slow(planned, compile_ms, execute_ms, len(result.rows))
+        return result
+
+    def _run_planned(
+        self, planned: Planned, compiled: Compiled, previous: Compiled | None
+    ) -> Result:
+        query, dataset, scope = planned.query, planned.dataset, planned.scope
         tz = ZoneInfo(query.timezone)
         columnar = (query.limit or 0) > COLUMNAR_FROM_LIMIT
-        frame = self._run_sql(compiled, columnar)
+        engine = self.readers.of(dataset).engine
+        frame = self._run_sql(engine, compiled, columnar)
         truncated = query.fill == "none" and (
             len(frame) >= (query.limit or 0) or (not len(frame) and query.offset > 0)
         )
         if truncated:
             compiled = self._compile(planned, count_rows=True)
-            frame = self._run_sql(compiled, columnar)
+            frame = self._run_sql(engine, compiled, columnar)
         rows, totals = name_rows(compiled, frame, tz)
         if totals["total_rows"] is None:
             totals["total_rows"] = query.offset + len(frame)
@@ -177,19 +244,14 @@ class Answers:
         if query.fill != "none":
             rows = fill_buckets(query, rows, compiled)
         if previous is not None:
-            earlier, _ = name_rows(previous, self._run_sql(previous, columnar), tz)
+            earlier, _ = name_rows(previous, self._run_sql(engine, previous, columnar), tz)
             join_previous(query, rows, earlier, compiled)
         if compiled.has_other:
             for row in rows:
                 row.pop(OTHER_KEY, None)
-        execute_ms = (time.perf_counter() - started) * 1000 - compile_ms
         meta = _meta(query, dataset, scope, compiled, totals)
+        meta["served_from"] = planned.served_from
         meta["watermark"] = self.watermarks.of(dataset, scope)
-        meta["timing_ms"] = {"compile": round(compile_ms, 3), "execute": round(execute_ms, 3)}
-        for observe in self.observers:
-            observe(dataset.name, execute_ms / 1000)
-        if compile_ms + execute_ms >= self.settings.slow_query_ms:
-            self._log_slow(planned, compile_ms, execute_ms, len(rows))
         return Result(rows=rows, groups=compiled.groups, measures=compiled.measures, meta=meta)
 
     def _log_slow(self, planned: Planned, compile_ms: float, execute_ms: float, rows: int) -> None:
@@ -197,7 +259,7 @@ class Answers:
             "trace_id": trace_id.get(),
             "query_hash": query_hash(planned.query),
             "dataset": planned.dataset.name,
-            "engine": self.engine.name,
+            "engine": self.readers.of(planned.dataset).engine.name,
             "total_ms": round(compile_ms + execute_ms, 2),
             "compile_ms": round(compile_ms, 2),
             "execute_ms": round(execute_ms, 2),
@@ -209,30 +271,36 @@ class Answers:
         """The number of result rows of a query whose offset skips past all of them: the
         counting window of the statement has no row to ride on, so ask for the first row."""
         first = planned.query.model_copy(update={"offset": 0, "limit": 1})
-        probe = Planned(first, planned.dataset, planned.scope)
+        probe = replace(planned, query=first)
         compiled = self._compile(probe, count_rows=True)
-        found = self._run_sql(compiled)
+        found = self._run_sql(self.readers.of(planned.dataset).engine, compiled)
         return found.first(compiled.total_rows_alias) if len(found) else 0
 
     def _compile(
         self, planned: Planned, compare: bool = False, count_rows: bool = False
     ) -> Compiled:
         query, dataset, scope = planned.query, planned.dataset, planned.scope
-        key = [query.canonical(), scope.canonical(), dataset.fingerprint, compare, count_rows]
+        key = [
+            query.canonical(),
+            scope.canonical(),
+            dataset.fingerprint,
+            compare,
+            count_rows,
+            planned.served_from,
+        ]
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
+        reader = self.readers.of(planned.dataset)
         return self._statements.get(
-            key, lambda: Compiler(self.dialect, dataset, scope).compile(query, window, count_rows)
+            key, lambda: planned.compiler(reader).compile(query, window, count_rows)
         )
 
-    def _run_sql(self, compiled: Compiled, columnar: bool = False) -> Frame:
-        if not self._slots.acquire(timeout=self.settings.queue_timeout_s):
-            raise unavailable("too many queries are running; try again shortly", retry_after=1)
-        try:
-            return self.engine.frame(
+    def _run_sql(self, engine: Engine, compiled: Compiled, columnar: bool = False) -> Frame:
+        """Run a statement within the slot this thread holds; alone (a watermark asked outside
+        an answer) it is admitted as a query of no tenant."""
+        with self.admission.admit(UNSCOPED, compiled.sql):
+            return engine.frame(
                 compiled.sql, compiled.params, self.settings.query_timeout_s, columnar
             )
-        finally:
-            self._slots.release()
 
 
 @dataclass(frozen=True)
@@ -251,6 +319,11 @@ class BoundRunner:
 
     def run_all(self, queries: Sequence[Query]) -> list[Result]:
         return [self.run(query) for query in queries]
+
+
+def _cacheable(dataset: Dataset) -> bool:
+    """An external source with a refresh interval of 0 is read afresh for every answer."""
+    return dataset.source is None or dataset.source.refresh_interval_seconds > 0
 
 
 def _meta(

@@ -21,6 +21,8 @@ from tally.errors import TallyError
 from tally.ingest.arrow_batch import conform
 from tally.ingest.batch import validate_batch
 from tally.ingest.rows import Rejection, RowValidator
+from tally.rollups.store import Rollups
+from tally.service.sources import require_owned
 
 
 @dataclass
@@ -45,11 +47,13 @@ class Ingestion:
         catalog: Catalog | CatalogHolder,
         engine: Engine,
         versions: DataVersions,
+        rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
         self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine
         self.versions = versions
+        self.rollups = rollups
         self._validators: dict[str, RowValidator] = {}
 
     @property
@@ -63,6 +67,7 @@ class Ingestion:
         """Validate every row, store the good ones in one transaction, report the rest."""
         principal.require("editor")
         dataset = self.catalog.require(dataset_name)
+        require_owned(dataset)
         if len(rows) > self.settings.max_ingest_rows:
             raise TallyError(
                 "too_large", f"at most {self.settings.max_ingest_rows} rows per batch", 413
@@ -80,6 +85,7 @@ class Ingestion:
     def load_table(self, dataset_name: str, table: pa.Table, partial: bool) -> IngestOutcome:
         """Bulk path for files and the demo (an operator's action, not scoped to a tenant)."""
         dataset = self.catalog.require(dataset_name)
+        require_owned(dataset)
         batch, rejected = conform(table, dataset)
         outcome = IngestOutcome(rejected=rejected)
         if rejected and not partial:
@@ -88,8 +94,10 @@ class Ingestion:
         return outcome
 
     def _store(self, dataset: Dataset, batch: pa.Table, outcome: IngestOutcome) -> None:
-        """One transaction for the batch, then bump the data version of every tenant in it."""
-        written = self.engine.write(table_spec(dataset), batch)
+        """One transaction for the batch and its rollups, then bump the data version of every
+        tenant in it."""
+        maintain = self.rollups.maintenance(dataset) if self.rollups else None
+        written = self.engine.write(table_spec(dataset), batch, maintain)
         outcome.accepted = written.accepted
         outcome.duplicates = written.duplicates
         outcome.updated = written.updated

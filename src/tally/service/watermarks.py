@@ -7,20 +7,26 @@ process's ingestions (versions.py), so a Redis that restarted empty cannot hand 
 value. While the version cannot be known (Redis down) nothing is remembered: every answer asks
 the engine, as another replica may have ingested meanwhile. A newest time remembered at ingestion
 would not do instead: a duplicate row is not stored, and an upsert may move a row back in time.
+
+An external dataset's rows arrive without Tally seeing them, so there the newest time is read
+from the source and remembered for the source's `watermark_interval_seconds` at most (and until
+a refresh call bumps the dataset's version).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tally.cache.versions import DataVersions
 from tally.catalog import Dataset
+from tally.engines.base import Engine
 from tally.engines.frame import Frame
 from tally.query.model import Measure, Query
 from tally.query.scope import Scope
-from tally.sql.compiler import Compiled, Compiler
-from tally.sql.dialect import Dialect
+from tally.service.sources import Readers
+from tally.sql.compiler import Compiled
 
 MAX_REMEMBERED = 10_000
 _UNKNOWN = object()
@@ -35,12 +41,17 @@ def scope_tenants(scope: Scope, dataset: Dataset) -> tuple[str, ...] | None:
 
 class Watermarks:
     def __init__(
-        self, dialect: Dialect, versions: DataVersions, run: Callable[[Compiled], Frame]
+        self,
+        readers: Readers,
+        versions: DataVersions,
+        run: Callable[[Engine, Compiled], Frame],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._dialect = dialect
+        self._readers = readers
         self._versions = versions
         self._run = run
-        self._memo: dict[tuple, datetime | None] = {}
+        self._clock = clock
+        self._memo: dict[tuple, tuple[datetime | None, float]] = {}
 
     def of(self, dataset: Dataset, scope: Scope) -> datetime | None:
         if dataset.time_column is None:
@@ -50,18 +61,22 @@ class Watermarks:
         # One read: another thread may clear the memo between a membership test and a lookup.
         found = self._memo.get(key, _UNKNOWN) if version is not None else _UNKNOWN
         if found is not _UNKNOWN:
-            return found
+            value, expires = found  # type: ignore[misc]
+            if self._clock() < expires:
+                return value
         probe = Query(
             dataset=dataset.name,
             measures=[Measure(op="max", field=dataset.time_column, as_="newest")],
             limit=1,
         )
-        compiled = Compiler(self._dialect, dataset, scope).compile(probe)
-        value = self._run(compiled).first(compiled.alias_of("newest"))
+        reader = self._readers.of(dataset)
+        compiled = reader.compiler(dataset, scope).compile(probe)
+        value = self._run(reader.engine, compiled).first(compiled.alias_of("newest"))
         if isinstance(value, datetime):
             value = value.astimezone(UTC)
         if version is not None:
             if len(self._memo) > MAX_REMEMBERED:
                 self._memo.clear()
-            self._memo[key] = value
+            lasts = dataset.source.watermark_interval_seconds if dataset.source else float("inf")
+            self._memo[key] = (value, self._clock() + lasts)
         return value

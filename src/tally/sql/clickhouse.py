@@ -133,15 +133,16 @@ class ClickHouseDialect(CalendarDialect):
         )
         return spelled.sql(dialect=self.sqlglot_name)
 
-    def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
-        kind = fn("JSONType", column, lit(key))
+    def json_path_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        path = [lit(key) for key in keys]
+        kind = fn("JSONType", column, *path)
         return fn(
             "multiIf",
             exp.EQ(this=kind, expression=lit("String")),
-            fn("JSONExtractString", column.copy(), lit(key)),
+            fn("JSONExtractString", column.copy(), *[p.copy() for p in path]),
             exp.EQ(this=kind.copy(), expression=lit("Null")),
             exp.Null(),
-            fn("JSONExtractRaw", column.copy(), lit(key)),
+            fn("JSONExtractRaw", column.copy(), *[p.copy() for p in path]),
         )
 
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:

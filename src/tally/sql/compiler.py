@@ -139,8 +139,8 @@ class _Compilation:
     query: Query
     params: _Params
     columns: list[OutputColumn]
-    inputs: list[str] = field(default_factory=list)
-    """Per measure, the alias of its input column in `src` ("" for count(*))."""
+    inputs: list[tuple[str, ...]] = field(default_factory=list)
+    """Per measure, the aliases of its input columns in `src` (none for count(*))."""
     conditions: list[str | None] = field(default_factory=list)
     """Per measure, the alias of its filter's column in `src` (None when unfiltered)."""
 
@@ -159,7 +159,15 @@ class _Compilation:
 
 
 class Compiler:
-    def __init__(self, dialect: Dialect, dataset: Dataset, scope: Scope) -> None:
+    def __init__(
+        self,
+        dialect: Dialect,
+        dataset: Dataset,
+        scope: Scope,
+        relation: exp.Expression | None = None,
+    ) -> None:
+        """`relation` is what the rows are read from, aliased `t` (an external dataset's
+        projection, sql/relations.py); by default the dataset's own table."""
         if not isinstance(scope, Scope) or (
             not scope.unrestricted and not scope.columns and scope.rows is None
         ):
@@ -167,6 +175,7 @@ class Compiler:
         self.dialect = dialect
         self.dataset = dataset
         self.scope = scope
+        self.relation = relation
 
     def compile(
         self, query: Query, window: CompareRange | None = None, count_rows: bool = False
@@ -235,21 +244,8 @@ class Compiler:
             ts = self._time_instant(ctx.tz)
             start = self.dialect.bucket_ms(ts, iv, ctx.tz, bucket.origin)
             src_cols.append(_as(start, TIME_ALIAS))
-        inputs: dict[tuple[str, bool], str] = {}
+        self._measure_inputs(ctx, src_cols, entry_values)
         for i, m in enumerate(query.measures):
-            if m.field is not None:
-                ref = resolve_field(self.dataset, m.field)
-                numeric = ref.kind == "json" and m.op not in COUNTING_MEASURES
-                alias = inputs.get((m.field, numeric))
-                if alias is None:
-                    alias = inputs[(m.field, numeric)] = f"m{i}"
-                    value = entry_values[m.field] if ref.is_map else self._field(ref)
-                    if numeric:
-                        value = self.dialect.to_double(value)
-                    src_cols.append(_as(value, alias))
-                ctx.inputs.append(alias)
-            else:
-                ctx.inputs.append("")
             condition = self._filter(m.filter, ctx)
             ctx.conditions.append(None if condition is None else f"f{i}")
             if condition is not None:
@@ -257,8 +253,37 @@ class Compiler:
         if not src_cols:
             src_cols.append(_as(exp.Literal.number(1), "_one"))
         where = _and([self._scope(ctx), self._window(ctx, window), self._filter(query.filter, ctx)])
-        src = _select(src_cols, _table(self.dataset.name, "t"))
+        src = _select(src_cols, self._rows(ctx, window))
         return src if where is None else src.where(where, copy=False)
+
+    def _rows(self, ctx: _Compilation, window: CompareRange | None) -> exp.Expression:
+        """What `src` reads, as `t`: the dataset's table, or the projection of its source."""
+        if self.relation is not None:
+            return self.relation.copy()
+        return _table(self.dataset.name, "t")
+
+    def _measure_inputs(
+        self,
+        ctx: _Compilation,
+        src_cols: list[exp.Expression],
+        entry_values: dict[str, exp.Expression],
+    ) -> None:
+        """Add each measure's input column to `src` (once per field) and note its alias."""
+        inputs: dict[tuple[str, bool], str] = {}
+        for i, m in enumerate(ctx.query.measures):
+            if m.field is None:
+                ctx.inputs.append(())
+                continue
+            ref = resolve_field(self.dataset, m.field)
+            numeric = ref.kind == "json" and m.op not in COUNTING_MEASURES
+            alias = inputs.get((m.field, numeric))
+            if alias is None:
+                alias = inputs[(m.field, numeric)] = f"m{i}"
+                value = entry_values[m.field] if ref.is_map else self._field(ref)
+                if numeric:
+                    value = self.dialect.to_double(value)
+                src_cols.append(_as(value, alias))
+            ctx.inputs.append((alias,))
 
     def _final(self, ctx: _Compilation, count_rows: bool) -> exp.Select:
         """The `final` layer: totals, having, order, limit and offset over `agg`."""
@@ -410,9 +435,9 @@ class Compiler:
 
     def _aggregate(self, m: Measure, i: int, ctx: _Compilation) -> exp.Expression:
         self.dialect.require(m.op)
-        value = _col(ctx.inputs[i])
+        value = _col(ctx.inputs[i][0]) if ctx.inputs[i] else exp.Star()
         if m.op == MeasureOp.COUNT:
-            aggregate = exp.Count(this=exp.Star() if m.field is None else value)
+            aggregate = exp.Count(this=value)
         elif m.op == MeasureOp.COUNT_DISTINCT:
             aggregate = self.dialect.count_distinct(value, m.approx)
         elif m.op == MeasureOp.PERCENTILE:
@@ -463,7 +488,7 @@ class Compiler:
         ]
         folded_cols.append(_as(exp.Is(this=_col("_hit", "r"), expression=exp.Null()), OTHER_ALIAS))
         passthrough = ctx.aliases(Role.BUCKET)
-        passthrough += sorted({alias for alias in ctx.inputs if alias})
+        passthrough += sorted({alias for aliases in ctx.inputs for alias in aliases})
         passthrough += [alias for alias in ctx.conditions if alias is not None]
         folded_cols += [_as(_col(c, "s"), c) for c in passthrough]
         join_on = _and([self.dialect.null_safe_equal(_col(a, "s"), _col(a, "r")) for a in groups])

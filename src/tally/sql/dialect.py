@@ -141,6 +141,11 @@ class Dialect:
         return None
 
     def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
+        return self.json_path_text(column, (key,))
+
+    def json_path_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        """The value at `keys` (nested object keys) of a JSON column, as text (a string as it
+        is, another scalar in its JSON spelling, null when absent)."""
         raise Unsupported(self.name, "JSON keys")
 
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:

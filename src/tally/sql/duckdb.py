@@ -47,8 +47,8 @@ class DuckDBDialect(CalendarDialect):
         FilterOp.HAS_ALL: "list_has_all",
     }
 
-    def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
-        return fn("json_extract_string", column, lit(f'$."{key}"'))
+    def json_path_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        return fn("json_extract_string", column, lit("$" + "".join(f'."{k}"' for k in keys)))
 
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:
         return exp.Bracket(this=column, expressions=[lit(key)])
@@ -65,7 +65,9 @@ class DuckDBDialect(CalendarDialect):
         return self._fixed_buckets(ts, days * DAY_MS, (base_day - EPOCH_DATE).days * DAY_MS)
 
     def _epoch_ms(self, ts: exp.Expression) -> exp.Expression:
-        return fn("epoch_ms", ts)
+        """Floored milliseconds: DuckDB's `epoch_ms` rounds, which put an instant in the last
+        half millisecond of a bucket into the next one."""
+        return fn("floor", exp.Div(this=fn("epoch_us", ts), expression=lit(1000)))
 
     def _period_start(self, unit: str, ts: exp.Expression, tz: str) -> exp.Expression:
         return fn("date_trunc", lit(unit), fn("timezone", lit(tz), ts))

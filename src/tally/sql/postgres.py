@@ -25,6 +25,10 @@ def _cast(value: exp.Expression, to: str) -> exp.Expression:
     return exp.Cast(this=value, to=exp.DataType.build(to, dialect="postgres"))
 
 
+def _json_key(key: str) -> exp.JSONPath:
+    return exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
+
+
 class PostgresDialect(CalendarDialect):
     name = "postgres"
     sqlglot_name = "postgres"
@@ -51,9 +55,13 @@ class PostgresDialect(CalendarDialect):
 
         return tree.transform(no_escape).sql(dialect=self.sqlglot_name)
 
-    def json_text(self, column: exp.Expression, key: str) -> exp.Expression:
-        path = exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
-        extract = exp.JSONExtractScalar(this=column, expression=path, only_json_types=True)
+    def json_path_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        """`column -> 'a' -> 'b' ->> 'c'`: objects down the path, text at its end."""
+        for key in keys[:-1]:
+            column = exp.JSONExtract(this=column, expression=_json_key(key), only_json_types=True)
+        extract = exp.JSONExtractScalar(
+            this=column, expression=_json_key(keys[-1]), only_json_types=True
+        )
         return exp.Paren(this=extract)
 
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:

@@ -45,6 +45,7 @@ def requested_tenants(incoming: Incoming) -> list[str] | None:
 
 class AgentMetrics(Profile[Plan]):
     name = "agent_metrics"
+    datasets = tuple(source.dataset for source in DATASOURCES.values())
     summary = "Agent metrics (profile 001)"
     description = __doc__ or ""
     path = "/api/svc/v1/llm-gateway/metrics/query"

@@ -23,7 +23,7 @@ from tally.profiles.dashboard_data.models import (
     tenant_of,
 )
 from tally.profiles.dashboard_data.translate import to_report
-from tally.reports.decisioning import REPORTS, Ask, Report
+from tally.reports.decisioning import DATASETS, REPORTS, Ask, Report
 from tally.result import Runner
 
 
@@ -59,6 +59,7 @@ def _query_parameters() -> tuple[Parameter, ...]:
 
 class DashboardData(Profile[Asked]):
     name = "dashboard_data"
+    datasets = DATASETS
     summary = "Decisioning dashboard data (profile 004)"
     description = __doc__ or ""
     method = "GET"

@@ -25,7 +25,7 @@ from tally.profiles.dashboards_aggregate.models import (
     parse_request,
 )
 from tally.profiles.dashboards_aggregate.render import render
-from tally.profiles.dashboards_aggregate.translate import to_query
+from tally.profiles.dashboards_aggregate.translate import DATASET, to_query
 from tally.query.model import Query
 from tally.result import Result
 
@@ -46,6 +46,7 @@ class AggregateResponse(BaseModel):
 
 class DashboardsAggregate(Profile[tuple[Target, AggregateRequest]]):
     name = "dashboards_aggregate"
+    datasets = (DATASET,)
     summary = "Widget aggregation (profile 000)"
     description = __doc__ or ""
     path = "/api/workspace/{workspaceId}/dashboards/aggregate"

@@ -31,6 +31,7 @@ from tally.profiles.feedback_aggregate.errors import (
     status_of,
 )
 from tally.profiles.feedback_aggregate.models import FeedbackAggregateReq, cross_check
+from tally.profiles.feedback_aggregate.translate import DATASET
 from tally.query.limits import Limits
 from tally.result import Runner
 
@@ -71,6 +72,7 @@ def parse(body: Any, limits: Limits) -> FeedbackAggregateReq:
 
 class FeedbackAggregate(Profile[FeedbackAggregateReq]):
     name = "feedback_aggregate"
+    datasets = (DATASET,)
     summary = "Scorer feedback aggregates (profile 003)"
     description = __doc__ or ""
     path = "/feedback/aggregate"

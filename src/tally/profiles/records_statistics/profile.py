@@ -15,6 +15,7 @@ from tally.errors import ErrorDetail, TallyError
 from tally.profiles.contract import Call, Example, Incoming, Profile
 from tally.profiles.records_statistics.currency import currency_meta
 from tally.profiles.records_statistics.errors import StatisticsError, render_error
+from tally.profiles.records_statistics.fields import ROOTS
 from tally.profiles.records_statistics.models import StatisticsRequest, parse_request
 from tally.profiles.records_statistics.render import render, whole_valued
 from tally.profiles.records_statistics.translate import Plan, translate
@@ -40,6 +41,7 @@ class StatisticsResponse(BaseModel):
 
 class RecordsStatistics(Profile[Plan]):
     name = "records_statistics"
+    datasets = ROOTS
     summary = "Records statistics (profile 002)"
     description = __doc__ or ""
     path = "/v1/records/statistics"

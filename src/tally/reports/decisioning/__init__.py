@@ -16,7 +16,7 @@ from tally.reports.decisioning import anomaly, inventory, models, performance, s
 from tally.reports.decisioning.context import Ask, Context, TooManyValues
 from tally.reports.decisioning.segments import SegmentUnavailable
 
-__all__ = ["REPORTS", "Ask", "Context", "Report", "SegmentUnavailable", "TooManyValues"]
+__all__ = ["DATASETS", "REPORTS", "Ask", "Context", "Report", "SegmentUnavailable", "TooManyValues"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,13 @@ class Report:
 
 
 SEGMENT = frozenset({"segment_id"})
+DATASETS = (
+    "approvals", "attributions", "budget_allocations", "categories", "channels", "creatives",
+    "decision_candidates", "decision_traces", "experiments", "interactions", "journeys",
+    "model_features", "model_metrics", "offers", "runs", "segment_members", "segments",
+    "suppressions", "triggers",
+)  # fmt: skip
+"""The datasets the reports read."""
 
 REPORTS: dict[str, Report] = {
     "summary": Report(inventory.summary, windowed=False),

@@ -6,4 +6,4 @@
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-11-01T00:00:00+00:00
 --   $p2 = timestamp 2026-11-01T06:00:00+00:00
-WITH src AS (SELECT CAST(FLOOR((EPOCH_MS("t"."ts") - 1793491500000) / 900000) * 900000 + 1793491500000 AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."ts" >= $p1 AND "t"."ts" < $p2), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
+WITH src AS (SELECT CAST(FLOOR((FLOOR(EPOCH_US("t"."ts") / 1000) - 1793491500000) / 900000) * 900000 + 1793491500000 AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ($p0) AND "t"."ts" >= $p1 AND "t"."ts" < $p2), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;

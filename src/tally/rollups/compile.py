@@ -1,0 +1,112 @@
+"""A query compiled against a rollup table instead of the dataset's rows.
+
+Everything but the measures compiles as it does over the rows (`layout.as_dataset` keeps every
+group, filter and scope column under its name, and the grain start under the time column's),
+so only the aggregates are spelled here, each from what the rollup stores:
+  count        -> sum of row counts (or of a field's non-null counts), 0 over no rows
+  sum          -> sum of sums (null when no value was summed, as over the rows)
+  avg          -> sum of sums / sum of non-null counts
+  min, max     -> min of minimums, max of maximums
+A measure filter (and `filter` on the query) only names rollup dimensions, so it holds for a
+rollup row exactly when it holds for every stored row the row stands for. Where the window cuts
+a grain, the stored rows up to the first whole grain join the rollup's rows, each shaped as a
+cell of its own (count 1, its value as sum, minimum and maximum), so the same aggregates apply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlglot import exp
+
+from tally.catalog.vocabulary import MeasureOp
+from tally.query.model import CompareRange, Measure
+from tally.query.scope import Scope
+from tally.rollups.layout import COUNT_COLUMN, RollupTable, aggregate_column, non_null_column
+from tally.rollups.match import whole_grains
+from tally.rollups.statements import rows_as_cells
+from tally.sql.compiler import Compiler, _as, _col, _Compilation, _table
+from tally.sql.dialect import Dialect
+
+
+def stored_inputs(measure: Measure) -> tuple[str, ...]:
+    """The rollup columns a measure is computed from."""
+    field = measure.field
+    if field is None:
+        return (COUNT_COLUMN,)
+    if measure.op == MeasureOp.COUNT:
+        return (non_null_column(field),)
+    if measure.op == MeasureOp.AVG:
+        return (aggregate_column("sum", field), non_null_column(field))
+    return (aggregate_column(str(measure.op), field),)
+
+
+class RollupCompiler(Compiler):
+    def __init__(self, dialect: Dialect, layout: RollupTable, scope: Scope) -> None:
+        super().__init__(dialect, layout.as_dataset, scope)
+        self.layout = layout
+
+    def _measure_inputs(
+        self,
+        ctx: _Compilation,
+        src_cols: list[exp.Expression],
+        entry_values: dict[str, exp.Expression],
+    ) -> None:
+        aliases: dict[str, str] = {}
+        for measure in ctx.query.measures:
+            for column in stored_inputs(measure):
+                if column not in aliases:
+                    aliases[column] = f"m{len(aliases)}"
+                    src_cols.append(_as(_col(column, "t"), aliases[column]))
+            ctx.inputs.append(tuple(aliases[c] for c in stored_inputs(measure)))
+
+    def _aggregate(self, m: Measure, i: int, ctx: _Compilation) -> exp.Expression:
+        condition = ctx.conditions[i]
+
+        def over(aggregate: exp.Expression) -> exp.Expression:
+            return (
+                aggregate
+                if condition is None
+                else self.dialect.filtered(aggregate, _col(condition))
+            )
+
+        values = [_col(alias) for alias in ctx.inputs[i]]
+        if m.op == MeasureOp.COUNT:
+            return exp.Coalesce(
+                this=over(exp.Sum(this=values[0])), expressions=[exp.Literal.number(0)]
+            )
+        if m.op == MeasureOp.AVG:
+            total, count = over(exp.Sum(this=values[0])), over(exp.Sum(this=values[1]))
+            return exp.Div(
+                this=total, expression=exp.Nullif(this=count, expression=exp.Literal.number(0))
+            )
+        kinds = {MeasureOp.SUM: exp.Sum, MeasureOp.MIN: exp.Min, MeasureOp.MAX: exp.Max}
+        return over(kinds[MeasureOp(m.op)](this=values[0]))
+
+    def _rows(self, ctx: _Compilation, window: CompareRange | None) -> exp.Expression:
+        """The rollup's whole grains inside the window, and, where an edge of the window cuts
+        a grain, the dataset's own rows between that edge and the first whole grain."""
+        table = _table(self.layout.name, "t")
+        bounds = window or ctx.query.time
+        if bounds is None or bounds.start is None or bounds.end is None:
+            return table
+        start, end = bounds.start, bounds.end
+        first, last = whole_grains(start, end, self.layout.grain_seconds)
+        if (first, last) == (start, end):
+            return table
+        time_name = self.layout.time_column.physical
+
+        def within(alias: str, low: datetime, high: datetime) -> exp.Expression:
+            instant = _col(time_name, alias)
+            return exp.and_(
+                exp.GTE(this=instant, expression=ctx.params.add(low)),
+                exp.LT(this=instant.copy(), expression=ctx.params.add(high)),
+            )
+
+        grains = exp.select("*").from_(_table(self.layout.name, "g"))
+        grains = grains.where(within("g", first, last))
+        edges = exp.select(*rows_as_cells(self.layout, "r"))
+        edges = edges.from_(_table(self.layout.dataset.name, "r"))
+        edges = edges.where(exp.or_(within("r", start, first), within("r", last, end)))
+        union = exp.union(grains, edges, distinct=False)
+        return exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier("t")))

@@ -1,0 +1,132 @@
+"""Whether a rollup gives exactly the answer the rows give, decided from the query's algebra.
+
+A rollup row stands for every stored row of one cell (tenant columns, dimensions, grain). An
+aggregate over rows equals the same aggregate recombined over cells when every cell is wholly
+in or wholly out of each set of rows the query aggregates. So a rollup answers a query when:
+  - every field the query reads (groups, filters at any depth, measure filters, the caller's
+    row scope) is a rollup dimension or tenant column: a cell then passes or fails as a whole;
+  - every bucket edge inside the window's whole grains falls on a grain boundary: a cell then
+    lies in one bucket. Checked on the actual edges in the query's timezone (a day in Asia/
+    Kathmandu starts at 18:15 UTC: on a 15-minute grain, on an hourly one not). The rows
+    between a ragged window edge and the first whole grain are read from the table
+    (`RollupCompiler._rows`), so a window only needs to hold one whole grain;
+  - every measure is recombinable from what the rollup stores (count, sum, min, max, avg);
+    distinct counts and percentiles are not, and are answered from the rows.
+Nothing else is looked at: not the order of filters, not the operators, not the groups' order.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tally.catalog.vocabulary import MeasureOp
+from tally.query.model import CompareRange, Filter, Query, field_groups, time_group, walk_leaves
+from tally.query.scope import Scope
+from tally.query.timebuckets import Interval, bucket_start, next_bucket, parse_interval
+from tally.rollups.layout import RollupTable
+
+SERVED = (MeasureOp.COUNT, MeasureOp.SUM, MeasureOp.AVG, MeasureOp.MIN, MeasureOp.MAX)
+"""The measures a rollup can answer exactly; any other is answered from the rows."""
+
+
+def read_fields(query: Query, scope: Scope) -> set[str]:
+    """Every dataset field whose value decides which rows count or where they go (the time
+    column is handled as the window and buckets)."""
+    filters: list[Filter | None] = [query.filter, scope.rows, *(m.filter for m in query.measures)]
+    fields = {leaf.field for node in filters for leaf, _ in walk_leaves(node)}
+    return fields | set(field_groups(query)) | set(scope.columns)
+
+
+def derivable(query: Query, layout: RollupTable) -> bool:
+    for measure in query.measures:
+        if measure.op not in SERVED:
+            return False
+        field = measure.field
+        if field is None:
+            continue
+        if measure.op == MeasureOp.COUNT:
+            if field not in layout.rollup.fields:
+                return False
+        elif not layout.stores("sum" if measure.op == MeasureOp.AVG else str(measure.op), field):
+            return False
+    return True
+
+
+def _aligned(instant: datetime, grain_seconds: int) -> bool:
+    return instant.microsecond == 0 and int(instant.timestamp()) % grain_seconds == 0
+
+
+def whole_grains(start: datetime, end: datetime, grain_seconds: int) -> tuple[datetime, datetime]:
+    """The part of [start, end) made of whole grains: from the first grain edge at or after
+    `start` to the last at or before `end` (empty when it ends before it starts). The rows
+    outside it, at a ragged window's edges, are read from the dataset's table."""
+    grain = timedelta(seconds=grain_seconds)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first = epoch + -((epoch - start) // grain) * grain
+    last = epoch + ((end - epoch) // grain) * grain
+    return first, last
+
+
+def _bucket_edges(
+    start: datetime, end: datetime, iv: Interval, tz: ZoneInfo, origin: datetime | None
+) -> Iterable[datetime]:
+    """The bucket starts strictly inside [start, end) of a calendar interval."""
+    edge = next_bucket(bucket_start(start, iv, tz, origin), iv, tz)
+    while edge < end:
+        yield edge
+        edge = next_bucket(edge, iv, tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def calendar_edges_align(
+    start: datetime, end: datetime, iv: Interval, zone: str, origin: datetime | None, grain: int
+) -> bool:
+    """Every day, week or month edge inside the window is a grain edge. Walked edge by edge
+    (a 90-day window of days: about 0.7 ms; 27 years: 75 ms), so remembered: dashboards ask
+    the same windows again."""
+    edges = _bucket_edges(start, end, iv, ZoneInfo(zone), origin)
+    return all(_aligned(edge, grain) for edge in edges)
+
+
+def windows_align(query: Query, grain_seconds: int) -> bool:
+    """The window (and the compared window) holds a whole grain, and every bucket edge inside
+    its whole grains is a grain edge. A query without a window reads every grain whole unless
+    it has calendar buckets, whose edges cannot all be checked (answered from the rows)."""
+    windows = [query.time] if query.time is not None else []
+    if isinstance(query.compare, CompareRange):
+        windows.append(query.compare)
+    elif query.compare is not None:
+        return False
+    group = time_group(query)
+    origin = group.origin if group is not None else None
+    try:
+        iv = parse_interval(group.time) if group is not None else None
+    except ValueError:
+        return False
+    if iv is not None and iv.fixed:
+        if iv.fixed_seconds % grain_seconds or (origin and not _aligned(origin, grain_seconds)):
+            return False
+    elif iv is not None and not windows:
+        return False
+    for window in windows:
+        if window.start is None or window.end is None:
+            return False
+        start, end = whole_grains(window.start, window.end, grain_seconds)
+        if start >= end:
+            return False
+        if iv is not None and not iv.fixed:
+            if not calendar_edges_align(start, end, iv, query.timezone, origin, grain_seconds):
+                return False
+    return True
+
+
+def answers(query: Query, scope: Scope, layout: RollupTable) -> bool:
+    """Whether `layout` answers `query` for `scope` exactly (see the module's reasoning)."""
+    return (
+        read_fields(query, scope) <= layout.columns
+        and derivable(query, layout)
+        and windows_align(query, layout.grain_seconds)
+    )

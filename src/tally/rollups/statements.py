@@ -1,0 +1,245 @@
+"""The SQL that fills a rollup table: the delta of appended rows, the recomputed cells of an
+upsert, and a rebuild from the stored rows. DuckDB only for now (the embedded default engine).
+
+Built as sqlglot trees from catalog identifiers only; the one value a statement takes (a
+tenant, when a rebuild goes tenant by tenant) is a bound parameter.
+
+Why two ways to maintain: appended rows only add to their cells, so their aggregates are added
+to the stored ones (a sum over no values stays null; a minimum is the lesser of both). An upsert
+can move a row between cells or lower a maximum, which no stored aggregate can undo, so every
+cell an upserted row leaves or enters is recomputed from the stored rows, inside the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from tally.catalog.model import ColumnType
+from tally.rollups.layout import RollupTable
+from tally.sql.duckdb import DuckDBDialect
+
+DIALECT = DuckDBDialect()
+WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
+MICROS = 1_000_000
+
+
+def _ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(_ident(name), table=_ident(table) if table else None)
+
+
+def _table(name: str, alias: str | None = None) -> exp.Table:
+    table = exp.Table(this=_ident(name))
+    if alias:
+        table.set("alias", exp.TableAlias(this=_ident(alias)))
+    return table
+
+
+def _sql(tree: exp.Expression) -> str:
+    return DIALECT.render(tree)
+
+
+def create(layout: RollupTable) -> str:
+    """The rollup's table. A sum of integers is a HUGEINT, as DuckDB sums them over the rows,
+    so no batch the dataset accepts overflows its rollup."""
+    wide = {a.column for a in layout.aggregates if a.op == "sum"}
+    columns = [
+        exp.ColumnDef(
+            this=_ident(c.physical),
+            kind=exp.DataType.build("HUGEINT")
+            if c.name in wide and c.type is ColumnType.INT
+            else DIALECT.column_kind(c),
+        )
+        for c in layout.as_dataset.stored_columns
+    ]
+    schema = exp.Schema(this=_table(layout.name), expressions=columns)
+    return _sql(exp.Create(this=schema, kind="TABLE", exists=True))
+
+
+def drop(layout: RollupTable) -> str:
+    return _sql(exp.Drop(tables=[_table(layout.name)], kind="TABLE", exists=True))
+
+
+def holds_rows(dataset_name: str) -> str:
+    """Whether a dataset's table has any row (reads one row at most)."""
+    one = exp.select("1").from_(_table(dataset_name)).limit(1)
+    return _sql(exp.select(exp.Exists(this=one)))
+
+
+def grain_start(layout: RollupTable, table: str | None) -> exp.Expression:
+    """The start of the grain holding the row's instant: whole grains since the epoch, in
+    integer microseconds (exact, and the same whatever the session's timezone)."""
+    micros = exp.Anonymous(this="epoch_us", expressions=[_col(layout.time_column.physical, table)])
+    size = exp.Literal.number(layout.grain_seconds * MICROS)
+    # ((us % size) + size) % size: the offset into the grain, also before 1970.
+    offset = exp.Mod(
+        this=exp.Paren(this=exp.Add(this=exp.Mod(this=micros, expression=size), expression=size)),
+        expression=size.copy(),
+    )
+    seconds = exp.IntDiv(
+        this=exp.Paren(this=exp.Sub(this=micros.copy(), expression=offset)),
+        expression=exp.Literal.number(MICROS),
+    )
+    return exp.Anonymous(this="to_timestamp", expressions=[seconds])
+
+
+def _key(layout: RollupTable, table: str | None) -> list[exp.Expression]:
+    """The cell of a stored row: its tenant and dimension values and its grain."""
+    columns: list[exp.Expression] = [_col(c.physical, table) for c in layout.group_columns]
+    return [*columns, grain_start(layout, table)]
+
+
+def key_names(layout: RollupTable) -> list[str]:
+    return [*(c.physical for c in layout.group_columns), layout.time_column.physical]
+
+
+def aggregate_select(layout: RollupTable, source: exp.Expression, table: str) -> exp.Select:
+    """One row per cell of `source` (rows shaped like the dataset's table) with its aggregates."""
+    outputs = [
+        exp.alias_(e, n, quoted=True)
+        for e, n in zip(_key(layout, table), key_names(layout), strict=True)
+    ]
+    for aggregate in layout.aggregates:
+        if aggregate.field is None:
+            value: exp.Expression = exp.Count(this=exp.Star())
+        else:
+            field = _col(layout.dataset.column(aggregate.field).physical, table)
+            kinds = {"count": exp.Count, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
+            value = kinds[aggregate.op](this=field)
+        outputs.append(exp.alias_(value, aggregate.column, quoted=True))
+    positions = [exp.Literal.number(i + 1) for i in range(len(key_names(layout)))]
+    return exp.select(*outputs).from_(source).group_by(*positions)
+
+
+def _cell_match(layout: RollupTable, left: str, right: str) -> exp.Expression:
+    return exp.and_(
+        *(exp.NullSafeEQ(this=_col(n, left), expression=_col(n, right)) for n in key_names(layout))
+    )
+
+
+def _merged(op: str, stored: exp.Expression, added: exp.Expression) -> exp.Expression:
+    """A stored aggregate combined with the same aggregate of new rows; null stands for "no
+    value yet" in sums, minimums and maximums, so coalesce keeps the side that has one."""
+    if op == "count":
+        return exp.Add(this=stored, expression=added)
+    combined = {
+        "sum": lambda: exp.Add(this=stored.copy(), expression=added.copy()),
+        "min": lambda: exp.Least(this=stored.copy(), expressions=[added.copy()]),
+        "max": lambda: exp.Greatest(this=stored.copy(), expressions=[added.copy()]),
+    }[op]()
+    return exp.Coalesce(this=combined, expressions=[stored, added])
+
+
+def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
+    """Stored rows shaped like rollup rows (one cell each, at the row's own instant), in the
+    rollup table's column order: what a ragged window's edges add to the rollup's grains."""
+    outputs: list[exp.Expression] = [
+        exp.alias_(_col(c.physical, table), c.physical, quoted=True)
+        for c in (*layout.group_columns, layout.time_column)
+    ]
+    for aggregate in layout.aggregates:
+        if aggregate.field is None:
+            value: exp.Expression = exp.Literal.number(1)
+        else:
+            field = _col(layout.dataset.column(aggregate.field).physical, table)
+            value = field
+            if aggregate.op == "count":
+                value = exp.If(
+                    this=exp.Is(this=field, expression=exp.Null()),
+                    true=exp.Literal.number(0),
+                    false=exp.Literal.number(1),
+                )
+        outputs.append(exp.alias_(value, aggregate.column, quoted=True))
+    return outputs
+
+
+def append_statements(layout: RollupTable) -> tuple[str, ...]:
+    """Add the aggregates of `_written` (the rows an append stored) to their cells: one MERGE,
+    so the rollup table is joined once per batch."""
+    delta = aggregate_select(layout, _table(WRITTEN, "w"), "w")
+    names = [*key_names(layout), *(a.column for a in layout.aggregates)]
+    update = exp.Update(
+        expressions=[
+            exp.EQ(
+                this=_col(a.column),
+                expression=_merged(a.op, _col(a.column, "r"), _col(a.column, "d")),
+            )
+            for a in layout.aggregates
+        ]
+    )
+    insert = exp.Insert(
+        this=exp.Tuple(expressions=[_col(n) for n in names]),
+        expression=exp.Tuple(expressions=[_col(n, "d") for n in names]),
+    )
+    merge = exp.Merge(
+        this=_table(layout.name, "r"),
+        using=exp.Subquery(this=delta, alias=exp.TableAlias(this=_ident("d"))),
+        on=_cell_match(layout, "r", "d"),
+        whens=exp.Whens(
+            expressions=[
+                exp.When(matched=True, then=update),
+                exp.When(matched=False, then=insert),
+            ]
+        ),
+    )
+    return (_sql(merge),)
+
+
+def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
+    """Recompute every cell that `_replaced` rows left or `_written` rows entered."""
+    names = key_names(layout)
+
+    def cells_of(source: str) -> exp.Select:
+        key = _key(layout, "x")
+        return exp.select(
+            *(exp.alias_(e, n, quoted=True) for e, n in zip(key, names, strict=True))
+        ).from_(_table(source, "x"))
+
+    make = exp.Create(
+        this=_table(CELLS), kind="TABLE", replace=True,
+        expression=exp.union(cells_of(WRITTEN), cells_of(REPLACED), distinct=True),
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )  # fmt: skip
+    in_cells = exp.Exists(
+        this=exp.select("1").from_(_table(CELLS, "c")).where(_cell_match(layout, "r", "c"))
+    )
+    delete = exp.Delete(this=_table(layout.name, "r"), where=exp.Where(this=in_cells))
+    touched = exp.and_(
+        *(
+            exp.NullSafeEQ(this=_col(n, "c"), expression=e)
+            for n, e in zip(names, _key(layout, "t"), strict=True)
+        )
+    )
+    rows = exp.select("1").from_(_table(CELLS, "c")).where(touched)
+    source = exp.Subquery(
+        this=exp.select("*").from_(_table(layout.dataset.name, "t")).where(exp.Exists(this=rows)),
+        alias=exp.TableAlias(this=_ident("t")),
+    )
+    insert = exp.Insert(this=_table(layout.name), expression=aggregate_select(layout, source, "t"))
+    return (*(_sql(s) for s in (make, delete, insert)), f"DROP TABLE {CELLS}")
+
+
+def rebuild_statements(layout: RollupTable) -> tuple[str, str, str, str]:
+    """Clear the table; fill it for one tenant (parameter: the primary tenant's value); fill it
+    for every tenant not yet in it (one that arrived after the list was read); the distinct
+    tenants to go through."""
+    tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
+    clear = exp.Delete(this=_table(layout.name))
+
+    def fill(where: exp.Expression) -> str:
+        rows = exp.select("*").from_(_table(layout.dataset.name, "t")).where(where)
+        source = exp.Subquery(this=rows, alias=exp.TableAlias(this=_ident("t")))
+        return _sql(
+            exp.Insert(this=_table(layout.name), expression=aggregate_select(layout, source, "t"))
+        )
+
+    one = exp.NullSafeEQ(this=_col(tenant, "t"), expression=exp.Placeholder())
+    present = exp.select("1").from_(_table(layout.name, "r"))
+    present = present.where(exp.NullSafeEQ(this=_col(tenant, "r"), expression=_col(tenant, "t")))
+    rest = exp.Not(this=exp.Exists(this=present))
+    tenants = exp.select(_col(tenant)).from_(_table(layout.dataset.name)).distinct()
+    return _sql(clear), fill(one), fill(rest), _sql(tenants)

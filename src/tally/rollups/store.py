@@ -1,0 +1,191 @@
+"""The rollups of a running service: their tables, whether each is complete, the statements that
+keep them in step with ingestion, the choice of one for a query, and their rebuild.
+
+A rollup answers only once it is complete: created while its dataset's table is empty, or
+rebuilt by `tally rollups build`; every batch keeps every rollup, complete or not. Completeness
+is recorded per table with the fingerprint of its declaration (`_tally_rollups`), so a changed
+declaration drops the old table and answers from the rows until it is rebuilt. Rollups live on
+DuckDB, the embedded default; on another engine they are declared but never used (every answer
+comes from the rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
+from tally.catalog.storage import TableSpec
+from tally.engines.base import Engine, Maintenance
+from tally.engines.duckdb import DuckDBEngine
+from tally.query.model import Query
+from tally.query.scope import Scope
+from tally.rollups import statements
+from tally.rollups.layout import RollupTable, rollup_tables
+from tally.rollups.match import answers
+
+log = logging.getLogger(__name__)
+# The record of complete rollups: which table, built for which declaration.
+CREATE_STATE = (
+    "CREATE TABLE IF NOT EXISTS _tally_rollups "
+    "(name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
+)
+READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
+FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
+RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
+SIZES_TTL_S = 30.0
+TIMEOUT_S = 30.0
+
+
+class Rollups:
+    def __init__(self, catalog: Catalog | CatalogHolder, engine: Engine) -> None:
+        self._catalogs = CatalogHolder.of(catalog)
+        self.engine = engine if isinstance(engine, DuckDBEngine) else None
+        # Rollups by (table, fingerprint): so a declaration changed by a reload of the catalog
+        # is neither kept in nor read from the table of the one before. Layouts and
+        # maintenance are remembered by the dataset's fingerprint, for the same reason.
+        self._kept: set[tuple[str, str]] = set()
+        self._ready: set[tuple[str, str]] = set()
+        self._layouts: dict[str, tuple[RollupTable, ...]] = {}
+        self._maintenance: dict[str, Maintenance] = {}
+        self._sizes: dict[str, int] = {}
+        self._sizes_at = 0.0
+        self._lock = threading.RLock()
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalogs.current
+
+    def layouts(self, dataset: Dataset) -> tuple[RollupTable, ...]:
+        """The dataset's rollup tables, made once per definition (their shapes are cached on
+        them, and every query asks)."""
+        if self.engine is None:
+            return ()
+        known = self._layouts.get(dataset.fingerprint)
+        if known is None:
+            known = self._layouts[dataset.fingerprint] = rollup_tables(dataset)
+        return known
+
+    def ensure(self, catalog: Catalog | None = None) -> None:
+        """Create every declared rollup's table of `catalog` (default: the latest); a table whose
+        declaration changed is dropped and created anew. A new table over rows is incomplete
+        until it is built. Run at start, and by a reload before it swaps the catalog in: a
+        rollup is kept and read only once ensured."""
+        engine = self.engine
+        if engine is None:
+            return
+        catalog = catalog if catalog is not None else self._catalogs.latest
+        served = {dataset.fingerprint for dataset in catalog}
+        engine.transaction([(CREATE_STATE, ())])
+        _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
+        recorded = dict(found)
+        kept, ready = set(), set()
+        for dataset in catalog:
+            for layout in self.layouts(dataset):
+                kept.add(layout.identity)
+                if recorded.get(layout.name) == layout.fingerprint:
+                    ready.add(layout.identity)
+                    continue
+                self._recreate(engine, layout)
+                if self._is_empty(engine, dataset):
+                    self._mark_built(engine, layout)
+                    ready.add(layout.identity)
+                else:
+                    log.warning(
+                        "rollup %s is not built yet; `tally rollups build` fills it",
+                        layout.name,
+                    )
+        with self._lock:
+            self._kept, self._ready = kept, ready
+            self._maintenance.clear()
+            self._layouts = {k: v for k, v in self._layouts.items() if k in served}
+
+    def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
+        engine.transaction(
+            [
+                (statements.drop(layout), ()),
+                (FORGET, (layout.name,)),
+            ]
+        )
+        spec = TableSpec(layout.name, (), upsert=False, order_by=())
+        engine.ensure_table(statements.create(layout), spec, {})
+
+    def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
+        _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
+        return not rows[0][0]
+
+    def _mark_built(self, engine: DuckDBEngine, layout: RollupTable) -> None:
+        engine.transaction([self._record(layout)])
+
+    def _record(self, layout: RollupTable) -> tuple[str, tuple[str, str]]:
+        return RECORD, layout.identity
+
+    def ready(self, dataset: Dataset) -> list[RollupTable]:
+        with self._lock:
+            return [layout for layout in self.layouts(dataset) if layout.identity in self._ready]
+
+    def maintenance(self, dataset: Dataset) -> Maintenance | None:
+        """The statements that keep every rollup of the dataset in step with a write: complete
+        or not, so a rollup is complete from the moment its build commits (the build holds
+        the writes back; a batch after it is kept whatever it was told before)."""
+        with self._lock:
+            known = self._maintenance.get(dataset.fingerprint)
+            if known is None:
+                upsert = dataset.mode == "upsert"
+                make = statements.upsert_statements if upsert else statements.append_statements
+                layouts = [lay for lay in self.layouts(dataset) if lay.identity in self._kept]
+                found = tuple(s for layout in layouts for s in make(layout))
+                known = self._maintenance[dataset.fingerprint] = Maintenance(found)
+        return known if known.statements else None
+
+    def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
+        """The smallest complete rollup that answers `query` exactly, or None (the rows)."""
+        fitting = [layout for layout in self.ready(dataset) if answers(query, scope, layout)]
+        if len(fitting) <= 1:
+            return fitting[0] if fitting else None
+        sizes = self._estimated_sizes()
+        return min(fitting, key=lambda layout: sizes.get(layout.name, 0))
+
+    def _estimated_sizes(self) -> dict[str, int]:
+        """Rows per rollup table as DuckDB estimates them, re-read every SIZES_TTL_S."""
+        engine = self.engine
+        now = time.monotonic()
+        if engine is not None and now - self._sizes_at > SIZES_TTL_S:
+            _, rows = engine.execute(
+                "SELECT table_name, estimated_size FROM duckdb_tables()", {}, TIMEOUT_S
+            )
+            self._sizes, self._sizes_at = dict(rows), now
+        return self._sizes
+
+    def build(
+        self,
+        dataset_name: str,
+        started: Callable[[RollupTable, int], None] = lambda layout, tenants: None,
+        advanced: Callable[[], None] = lambda: None,
+    ) -> list[RollupTable]:
+        """Rebuild every rollup of a dataset from its stored rows, tenant by tenant, each in one
+        transaction with the writes held back (it is complete when it commits)."""
+        engine = self.engine
+        dataset = self.catalog.require(dataset_name)
+        if engine is None:
+            return []
+        layouts = list(self.layouts(dataset))
+        for layout in layouts:
+            clear, fill, rest, tenants_sql = statements.rebuild_statements(layout)
+            _, found = engine.execute(tenants_sql, {}, TIMEOUT_S)
+            tenants = [row[0] for row in found]
+            started(layout, len(tenants))
+            steps = [
+                (clear, ()),
+                *((fill, (tenant,)) for tenant in tenants),
+                (rest, ()),
+                self._record(layout),
+            ]
+            filled = range(1, len(tenants) + 1)
+            engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
+            with self._lock:
+                self._ready = self._ready | {layout.identity}
+        return layouts

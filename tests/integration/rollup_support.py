@@ -1,0 +1,120 @@
+"""A user dataset with rollups, generated rows over several DST changes, and ways to read a
+rollup table and to compute what it must hold in plain Python."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tally.auth.principal import Principal
+from tally.config import Settings
+from tally.service import Service
+from tally.wiring import build_service
+
+COLUMNS = """
+columns:
+  - {name: tenant, type: string, nullable: false}
+  - {name: id, type: string, nullable: false}
+  - {name: ts, type: timestamp, nullable: false}
+  - {name: kind, type: string}
+  - {name: region, type: string}
+  - {name: note, type: string}
+  - {name: amount, type: int}
+  - {name: score, type: float}
+"""
+ROLLUPS = """
+rollups:
+  - name: fine
+    dimensions: [kind, region]
+    measures:
+      - {op: count}
+      - {op: sum, field: amount}
+      - {op: min, field: amount}
+      - {op: max, field: amount}
+      - {op: sum, field: score}
+      - {op: min, field: score}
+      - {op: max, field: score}
+  - name: hourly
+    grain: 1 hour
+    dimensions: [kind]
+    measures: [{op: count}, {op: sum, field: amount}, {op: max, field: amount}]
+"""
+APPEND = "name: rollev\ntenant_columns: [tenant]\ntime_column: ts\nkey_columns: [id]\n"
+UPSERT = "name: rollstate\nmode: upsert\ntenant_columns: [tenant]\ntime_column: ts\n"
+UPSERT += "key_columns: [id]\n"
+TENANTS = ("t_a", "t_b", "t_c")
+KINDS = ("view", "buy", "search", None)
+REGIONS = ("eu", "us", "apac", None)
+NOTES = ("x", "yy", None)
+# 1 March to 10 April 2025: the US and St John's (9 March), Europe (30 March) and Adelaide
+# and Lord Howe (6 April) change their clocks in between.
+FIRST = datetime(2025, 3, 1, tzinfo=UTC)
+SPAN_S = 40 * 86_400
+ADMIN = Principal(subject="admin", role="admin", all_tenants=True)
+
+
+def write_datasets(directory: Path, rollups: bool = True) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for head in (APPEND, UPSERT):
+        name = head.split()[1]
+        (directory / f"{name}.yaml").write_text(head + COLUMNS + (ROLLUPS if rollups else ""))
+
+
+def open_service(root: Path, rollups: bool = True) -> Service:
+    write_datasets(root / "datasets", rollups)
+    return build_service(Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets"))
+
+
+def instant(rng: random.Random) -> datetime:
+    """Mostly anywhere; sometimes exactly on a 15-minute grain edge or a microsecond before."""
+    seconds = rng.randrange(SPAN_S)
+    moment = FIRST + timedelta(seconds=seconds, microseconds=rng.randrange(1_000_000))
+    if rng.random() < 0.2:
+        edge = FIRST + timedelta(seconds=seconds - seconds % 900)
+        return edge - timedelta(microseconds=1) if rng.random() < 0.5 else edge
+    return moment
+
+
+def make_rows(rng: random.Random, n: int, ids: range | None = None) -> list[dict[str, Any]]:
+    ids = ids or range(n)
+    return [
+        {
+            "tenant": rng.choice(TENANTS),
+            "id": f"e{i}",
+            "ts": instant(rng).isoformat(),
+            "kind": rng.choice(KINDS),
+            "region": rng.choice(REGIONS),
+            "note": rng.choice(NOTES),
+            "amount": None if rng.random() < 0.1 else rng.randrange(-50, 1000),
+            "score": None if rng.random() < 0.1 else rng.randrange(0, 10_000) / 8,
+        }
+        for i in ids
+    ]
+
+
+def rollup_rows(service: Service, table: str) -> list[tuple]:
+    """A rollup table's rows in a stable order."""
+    _, rows = service.engine.execute(f'SELECT * FROM "{table}" ORDER BY ALL', {}, 30)  # noqa: S608
+    return rows
+
+
+def expected_cells(rows: list[dict[str, Any]], grain_s: int, dims: tuple[str, ...]) -> dict:
+    """What the rollup must hold for these stored rows, computed in Python: per (tenant,
+    dimensions, grain start) the row count, and count, sum, min, max of amount."""
+    cells: dict[tuple, list] = defaultdict(lambda: [0, 0, None, None, None])
+    for row in rows:
+        ts = datetime.fromisoformat(row["ts"])
+        micros = (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        grain = datetime.fromtimestamp(micros // (grain_s * 1_000_000) * grain_s, UTC)
+        cell = cells[(row["tenant"], *(row[d] for d in dims), grain)]
+        cell[0] += 1
+        amount = row["amount"]
+        if amount is not None:
+            cell[1] += 1
+            cell[2] = amount if cell[2] is None else cell[2] + amount
+            cell[3] = amount if cell[3] is None else min(cell[3], amount)
+            cell[4] = amount if cell[4] is None else max(cell[4], amount)
+    return {key: tuple(value) for key, value in cells.items()}

@@ -1,0 +1,244 @@
+"""Random queries answered with rollups equal the answers from the rows, and say which was used.
+
+Filters on rollup and other fields at random depths, groups, buckets from 7 minutes to a month,
+timezones with DST changes inside the data and :30/:45 offsets, windows with aligned and ragged
+edges, scopes of one tenant or all. The answer from the rows is the same service with its
+rollups switched off: the compiler every other test checks against plain SQL and Python.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tally.auth.principal import Principal
+from tally.query.model import Query
+from tally.service import Service
+from tests.integration.rollup_support import (
+    ADMIN,
+    FIRST,
+    KINDS,
+    NOTES,
+    REGIONS,
+    TENANTS,
+    make_rows,
+    open_service,
+)
+
+ZONES = (
+    "UTC",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Adelaide",
+    "America/St_Johns",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+)
+FINE_BUCKETS = ("15 minutes", "30 minutes", "45 minutes", "7 minutes", "1 hour", "2 hours")
+COARSE_BUCKETS = ("1 day", "2 days", "1 week", "1 month")
+MEASURES: tuple[dict[str, Any], ...] = (
+    {"op": "count"},
+    {"op": "count", "field": "amount"},
+    {"op": "sum", "field": "amount"},
+    {"op": "avg", "field": "amount"},
+    {"op": "min", "field": "amount"},
+    {"op": "max", "field": "amount"},
+    {"op": "sum", "field": "score"},
+    {"op": "avg", "field": "score"},
+    {"op": "min", "field": "score"},
+    {"op": "max", "field": "score"},
+)
+RAW_ONLY: tuple[dict[str, Any], ...] = (
+    {"op": "count_distinct", "field": "region"},
+    {"op": "p90", "field": "amount"},
+    {
+        "op": "sum",
+        "field": "amount",
+        "as": "noted",
+        "filter": {"field": "note", "op": "eq", "value": "x"},
+    },
+)
+QUERIES = 400
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
+    svc = open_service(tmp_path_factory.mktemp("rollup-answers"))
+    rows = make_rows(random.Random(7), 6000)
+    for start in range(0, len(rows), 1000):
+        outcome = svc.ingestion.ingest("rollev", rows[start : start + 1000], ADMIN, partial=False)
+        assert not outcome.rejected
+    yield svc
+    svc.engine.close()
+
+
+def _leaf(rng: random.Random) -> dict[str, Any]:
+    field = rng.choice(("kind", "kind", "region", "region", "tenant", "note", "amount"))
+    if field == "amount":
+        op = rng.choice(("gt", "lte", "between", "is_null", "in"))
+        value = {"between": [100, 600], "in": [5, 7, 900], "is_null": None}.get(op, 300)
+    else:
+        values = {"kind": KINDS, "region": REGIONS, "tenant": TENANTS, "note": NOTES}[field]
+        present = [v for v in values if v is not None]
+        op = rng.choice(("eq", "neq", "in", "nin", "is_null", "not_null", "contains", "gt"))
+        value = {
+            "in": rng.sample(present, 2),
+            "nin": rng.sample(present, 1),
+            "is_null": None,
+            "not_null": None,
+            "contains": rng.choice(present)[:2],
+        }.get(op, rng.choice(present))
+    leaf: dict[str, Any] = {"field": field, "op": op}
+    if value is not None:
+        leaf["value"] = value
+    return leaf
+
+
+def _filter(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    roll = rng.random()
+    if depth >= 3 or roll < 0.5:
+        return _leaf(rng)
+    if roll < 0.6:
+        return {"not": _filter(rng, depth + 1)}
+    children = [_filter(rng, depth + 1) for _ in range(rng.randint(1, 3))]
+    return {"and" if roll < 0.8 else "or": children}
+
+
+def _edge(rng: random.Random, instant: datetime) -> datetime:
+    """Aligned on a quarter hour, on the hour, or anywhere."""
+    kind = rng.choice(("as_is", "quarter", "ragged"))
+    if kind == "quarter":
+        return instant + timedelta(minutes=15 * rng.randrange(96))
+    if kind == "ragged":
+        return instant + timedelta(seconds=rng.randrange(86_400), microseconds=7)
+    return instant
+
+
+def random_query(rng: random.Random) -> dict[str, Any]:
+    tz = rng.choice(ZONES)
+    bucket = rng.choice((None, None, *FINE_BUCKETS, *COARSE_BUCKETS, *COARSE_BUCKETS))
+    days = rng.randint(1, 2) if bucket in FINE_BUCKETS else rng.randint(3, 36)
+    first_day = (FIRST + timedelta(days=rng.randrange(40 - days))).date()
+    midnight = datetime.combine(first_day, datetime.min.time(), ZoneInfo(tz))
+    start = _edge(rng, midnight)
+    end = _edge(rng, midnight + timedelta(days=days))
+    measures = rng.sample(MEASURES, rng.randint(1, 3))
+    if rng.random() < 0.15:
+        measures.append(rng.choice(RAW_ONLY))
+    if rng.random() < 0.15:
+        filtered = dict(rng.choice(MEASURES))
+        filtered["filter"] = _filter(rng, 2)
+        measures.append({**filtered, "as": "filtered"})
+    groups: list[Any] = [g for g in ("kind", "region") if rng.random() < 0.4]
+    if rng.random() < 0.1:
+        groups.append("note")
+    if bucket is not None:
+        groups.append({"time": bucket})
+    query: dict[str, Any] = {
+        "dataset": "rollev",
+        "time": {"start": start.isoformat(), "end": end.isoformat()},
+        "timezone": tz,
+        "measures": measures,
+        "group_by": groups,
+        "limit": 10_000,
+        "cache": "no-cache",
+    }
+    if rng.random() < 0.6:
+        query["filter"] = _filter(rng)
+    if rng.random() < 0.1 and end - start < timedelta(days=20):
+        query["compare"] = "previous_period"
+    if rng.random() < 0.1 and bucket is not None:
+        query["fill"] = "zero"
+    if rng.random() < 0.1:
+        query["having"] = {"field": _label(measures[0]), "op": "not_null"}
+    field_groups = [g for g in groups if isinstance(g, str)]
+    if field_groups and measures[0] == {"op": "count"} and rng.random() < 0.5:
+        # Ranked by an exact count, so equal answers rank alike.
+        query["top"] = {"n": 2, "other": rng.random() < 0.5}
+    return query
+
+
+def _label(measure: dict[str, Any]) -> str:
+    if "as" in measure:
+        return measure["as"]
+    return "count" if "field" not in measure else f"{measure['op']}_{measure['field']}"
+
+
+def _principal(rng: random.Random) -> Principal:
+    if rng.random() < 0.5:
+        return ADMIN
+    tenants = tuple(rng.sample(TENANTS, rng.randint(1, 2)))
+    return Principal(subject="viewer", role="viewer", scopes={"tenant": tenants})
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, float) or isinstance(right, float):
+        if left is None or right is None:
+            return left is right
+        return math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    return left == right and type(left) is type(right)
+
+
+def test_answers_from_rollups_equal_answers_from_rows(service: Service) -> None:
+    rng = random.Random(20261202)
+    served: Counter[str] = Counter()
+    rollups = service.answers.rollups
+    for n in range(QUERIES):
+        body = random_query(rng)
+        principal = _principal(rng)
+        query = Query.model_validate(body)
+        service.answers.rollups = rollups
+        fast = service.answers.answer(query, principal)
+        service.answers.rollups = None
+        slow = service.answers.answer(query, principal)
+        assert slow.meta["served_from"] == "raw"
+        served[fast.meta["served_from"]] += 1
+        context = f"query {n}: {body} served from {fast.meta['served_from']}"
+        assert len(fast.rows) == len(slow.rows), context
+        for got, want in zip(fast.rows, slow.rows, strict=True):
+            assert _same(got, want), f"{context}\n{got}\n!=\n{want}"
+    service.answers.rollups = rollups
+    from_rollups = QUERIES - served["raw"]
+    print(f"\n{from_rollups} of {QUERIES} random queries answered from rollups: {dict(served)}")
+    assert from_rollups >= QUERIES // 5
+    assert served["fine"] and served["hourly"] and served["raw"] >= QUERIES // 5
+
+
+@pytest.mark.parametrize(
+    ("zone", "bucket", "grain_fits"),
+    [
+        ("Asia/Kathmandu", "1 day", {"fine"}),  # days start at 18:15 UTC: quarter hours only
+        ("Asia/Kolkata", "1 day", {"fine"}),  # 18:30 UTC
+        ("America/St_Johns", "1 week", {"fine"}),  # 03:30 UTC, 02:30 after 9 March
+        ("Europe/Berlin", "1 day", {"fine", "hourly"}),
+        ("UTC", "1 month", {"fine", "hourly"}),
+    ],
+)
+def test_the_smallest_fitting_rollup_answers(
+    service: Service, zone: str, bucket: str, grain_fits: set[str]
+) -> None:
+    """Every fitting rollup gives the same answer; the one with fewer rows is chosen."""
+    tz = ZoneInfo(zone)
+    body = {
+        "dataset": "rollev",
+        "time": {
+            "start": datetime(2025, 3, 3, tzinfo=tz).isoformat(),
+            "end": datetime(2025, 4, 7, tzinfo=tz).isoformat(),
+        },
+        "timezone": zone,
+        "measures": [{"op": "count"}, {"op": "sum", "field": "amount"}],
+        "group_by": ["kind", {"time": bucket}],
+        "cache": "no-cache",
+    }
+    result = service.answers.answer(Query.model_validate(body), ADMIN)
+    expected = "hourly" if "hourly" in grain_fits else "fine"
+    assert result.meta["served_from"] == expected

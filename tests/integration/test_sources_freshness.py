@@ -1,0 +1,155 @@
+"""Freshness over a source Tally does not see arriving rows in (a PostgreSQL table the test
+writes to behind Tally's back): the refresh call makes the next answer recompute and the
+watermark be read again; without it, answers and watermark follow within their intervals."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engines_support import PG_URL
+from tests.helpers import bearer, live_app
+from tests.integration.sources_support import (
+    WINDOW,
+    create_pg_table,
+    dataset_file,
+    insert_pg_rows,
+    make_rows,
+    pg_runner,
+    pg_schema,
+)
+
+TOTALS = {"time": WINDOW, "measures": [{"op": "count", "as": "n"}]}
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    with pg_schema() as name:
+        yield name
+
+
+def _later_row(schema: str, rows: list[dict[str, Any]], minutes: int) -> dict[str, Any]:
+    """A row newer than every row of the table, as an ETL job would land it."""
+    newest = max(r["created_at"] for r in rows)
+    return {
+        "tenant": "t_north",
+        "id": 100_000 + minutes,
+        "created_at": newest + timedelta(minutes=minutes),
+        "kind": "purchase",
+        "amount_cents": 1,
+        "user_id": "u_new",
+        "payload": json.dumps({"plan": "pro", "geo": {"country": "fr"}}),
+    }
+
+
+def _ask(live, dataset: str) -> dict[str, Any]:
+    response = live.client.post(
+        "/v1/query", json={"dataset": dataset, **TOTALS}, headers=live.admin
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _newest(schema: str) -> str:
+    (value,) = pg_runner(schema)("SELECT max(created_at) FROM {rel}")[0]
+    return value
+
+
+def _same_instant(shown: str, expected: datetime) -> bool:
+    return datetime.fromisoformat(shown) == expected
+
+
+def test_refresh_recomputes_the_answer_and_rereads_the_watermark(
+    tmp_path: Path, schema: str
+) -> None:
+    rows = make_rows(120)
+    create_pg_table(schema, rows)
+    source = {
+        "postgres": {"url": PG_URL, "table": f"{schema}.events"},
+        "refresh_interval_seconds": 3600,
+        "watermark_interval_seconds": 3600,
+    }
+    dataset_file(tmp_path / "datasets", schema, source)
+    with live_app(tmp_path, profiles="none") as live:
+        first = _ask(live, schema)
+        assert first["rows"][0]["n"] == len(rows)
+        assert _same_instant(first["meta"]["watermark"], _newest(schema))
+
+        landed = _later_row(schema, rows, 30)
+        insert_pg_rows(schema, [landed])
+        cached = _ask(live, schema)
+        assert cached["meta"]["cache"]["hit"] is True
+        assert cached["rows"][0]["n"] == len(rows)  # Tally cannot know yet
+
+        _, editor = live.keys.create("editor", {}, all_tenants=True, name="etl")
+        done = live.client.post(f"/v1/datasets/{schema}/refresh", headers=bearer(editor))
+        assert done.status_code == 200
+        assert done.json() == {"dataset": schema, "source": "postgres"}
+
+        fresh = _ask(live, schema)
+        assert fresh["meta"]["cache"]["hit"] is False
+        assert fresh["rows"][0]["n"] == len(rows) + 1
+        assert _same_instant(fresh["meta"]["watermark"], landed["created_at"])
+
+        _, viewer = live.keys.create("viewer", {}, all_tenants=True, name="reader")
+        denied = live.client.post(f"/v1/datasets/{schema}/refresh", headers=bearer(viewer))
+        assert denied.status_code == 403
+        unknown = live.client.post("/v1/datasets/no_such_set/refresh", headers=live.admin)
+        assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
+def test_answers_and_watermark_follow_the_source_within_their_intervals(
+    tmp_path: Path, schema: str
+) -> None:
+    rows = make_rows(90)
+    create_pg_table(schema, rows)
+    source = {
+        "postgres": {"url": PG_URL, "table": f"{schema}.events"},
+        "refresh_interval_seconds": 1,
+        "watermark_interval_seconds": 1,
+    }
+    dataset_file(tmp_path / "datasets", schema, source)
+    with live_app(tmp_path, profiles="none", cache_ttl_s=600, cache_stale_s=600) as live:
+        assert _ask(live, schema)["rows"][0]["n"] == len(rows)
+        landed = _later_row(schema, rows, 45)
+        insert_pg_rows(schema, [landed])
+        time.sleep(1.2)
+        # Asked as stale-while-revalidate: with a 600 s TTL and a 600 s stale window the old
+        # count would come back at once; the refresh interval (1 s) bounds them both.
+        later = live.client.post(
+            "/v1/query",
+            json={"dataset": schema, **TOTALS, "cache": "stale-while-revalidate"},
+            headers=live.admin,
+        ).json()
+        assert later["meta"]["cache"]["stale"] is False
+        assert later["rows"][0]["n"] == len(rows) + 1
+        assert _same_instant(later["meta"]["watermark"], landed["created_at"])
+
+
+def test_a_refresh_interval_of_zero_never_caches(tmp_path: Path, schema: str) -> None:
+    rows = make_rows(40)
+    create_pg_table(schema, rows)
+    source = {
+        "postgres": {"url": PG_URL, "table": f"{schema}.events"},
+        "refresh_interval_seconds": 0,
+    }
+    dataset_file(tmp_path / "datasets", schema, source)
+    with live_app(tmp_path, profiles="none") as live:
+        _ask(live, schema)
+        insert_pg_rows(schema, [_later_row(schema, rows, 5)])
+        again = _ask(live, schema)
+        assert again["meta"]["cache"]["hit"] is False
+        assert again["rows"][0]["n"] == len(rows) + 1
+
+
+def test_refreshing_an_owned_dataset_is_allowed(tmp_path: Path) -> None:
+    dataset_file(tmp_path / "datasets", "owned_events", None)
+    with live_app(tmp_path, profiles="none") as live:
+        done = live.client.post("/v1/datasets/owned_events/refresh", headers=live.admin)
+        assert done.status_code == 200 and done.json()["source"] == "owned"
