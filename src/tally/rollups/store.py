@@ -98,18 +98,21 @@ class Rollups:
                         "rollup %s is not built yet; `tally rollups build` fills it",
                         layout.name,
                     )
+        # A rollup no longer declared is not kept by the batches that follow: were it declared
+        # again, its table would miss them, so it is dropped now (a reload can remove one).
+        declared = {name for name, _ in kept}
+        for name in recorded.keys() - declared:
+            self._forget(engine, name)
         with self._lock:
             self._kept, self._ready = kept, ready
             self._maintenance.clear()
             self._layouts = {k: v for k, v in self._layouts.items() if k in served}
 
+    def _forget(self, engine: DuckDBEngine, name: str) -> None:
+        engine.transaction([(statements.drop(name), ()), (FORGET, (name,))])
+
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
-        engine.transaction(
-            [
-                (statements.drop(layout), ()),
-                (FORGET, (layout.name,)),
-            ]
-        )
+        self._forget(engine, layout.name)
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
 
