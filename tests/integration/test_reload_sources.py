@@ -2,10 +2,10 @@
 
 A Parquet file source is added, changed to expose a new column, pointed at a missing file and
 at a missing column (both refused while the previous definition keeps answering), and removed
-(its engine is closed). A rollup declared by a reloaded file is ensured before the catalog is
-swapped: over a new, empty table it answers at once; over stored rows it answers after
-`Rollups.build` (what `tally rollups build` runs). Every number is compared with plain Python
-over the same rows.
+(its engine is closed); built-in datasets of profiles not served stay out. A rollup declared
+by a reloaded file is ensured before the catalog is swapped: over a new, empty table it answers
+at once; over stored rows it answers after `Rollups.build` (what `tally rollups build` runs).
+Every number is compared with plain Python over the same rows.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tally.auth.principal import Principal
+from tally.catalog import Catalog
 from tally.config import Settings
 from tally.errors import TallyError
 from tally.query.model import Query
@@ -97,6 +98,8 @@ def test_an_external_dataset_is_added_changed_refused_and_removed(
     sales_file(folder, parquet, ["id", "tenant", "amount"])
     report = service.reloader.reload()
     assert (report.added, report.problems) == (["sales"], [])
+    builtins = set(Catalog.load(None).names())
+    assert builtins and not builtins & set(service.catalog.names()), "TALLY_PROFILES=none"
     _, rows = answer(service, by_tenant)
     assert {r["tenant"]: r["sum_amount"] for r in rows} == sums_by(SALES, "tenant")
 
