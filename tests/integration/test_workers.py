@@ -12,12 +12,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import redis
 
@@ -27,12 +29,13 @@ from tally.engines.base import Engine
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
 from tally.wiring import open_engine
-from tests.engines_support import isolated_settings
+from tests.engines_support import PG_URL, isolated_settings
 from tests.helpers import bearer
 from tests.integration.cache_support import COUNT_QUERY, REDIS_URL, event_rows
 from tests.server_support import running_server
 
 WORKER = "X-Tally-Worker"
+CANCEL_S = 6.0  # the cancel reaches the running worker within ~0.5 s; DELETE waits for the end
 
 
 class Pinned:
@@ -50,9 +53,9 @@ class Pinned:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
-    """Two workers on a fresh PostgreSQL schema and a Redis prefix of their own, and an admin
-    token; the schema is dropped and the prefix's keys deleted afterwards."""
+def server(tmp_path_factory) -> Iterator[tuple[str, str, str]]:
+    """Two workers on a fresh PostgreSQL schema and a Redis prefix of their own, an admin
+    token and the schema's URL; the schema is dropped and the prefix's keys deleted after."""
     root = tmp_path_factory.mktemp("workers")
     prefix = f"tally-test-{uuid.uuid4().hex[:8]}:"
     store = KeyStore(root / "data" / "keys.sqlite")
@@ -67,7 +70,7 @@ def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
         }
         try:
             with running_server(root / "data", flags=["--workers", "2"], **env) as base:
-                yield base, token
+                yield base, token, str(settings.postgres_url)
         finally:
             client = redis.Redis.from_url(REDIS_URL)
             for key in client.scan_iter(f"{prefix}*"):
@@ -77,7 +80,7 @@ def server(tmp_path_factory) -> Iterator[tuple[str, str]]:
 @pytest.fixture
 def two(server) -> Iterator[tuple[Pinned, Pinned]]:
     """Connections held by two different workers (new connections until the second appears)."""
-    base, token = server
+    base, token, _ = server
     held: dict[str, Pinned] = {}
     opened: list[Pinned] = []
     for _ in range(200):
@@ -183,3 +186,108 @@ def test_workers_starting_at_once_create_the_tables_once(tmp_path: Path) -> None
         finally:
             for engine, _ in engines:
                 engine.close()
+
+
+def _heavy(tag: str) -> dict:
+    """Seconds of PostgreSQL work over the rows of `_fill`; `tag` names a measure, so each is
+    a question of its own (no cached answer, no running job shared)."""
+    return {
+        "dataset": "agent_events",
+        "scope": {"workspace_id": "ws_heavy"},
+        "time": {"last": "2d"},
+        "group_by": ["event_type"],
+        "measures": [
+            {"op": "count_distinct", "field": "event_id", "as": tag},
+            {"op": "count_distinct", "field": "session_id"},
+        ],
+    }
+
+
+def _fill(pg_url: str, rows: int) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO agent_events (workspace_id, brand_id, event_id, event_type, ts, "
+            "session_id) SELECT 'ws_heavy', 'br_1', 'heavy-' || i, 'type_' || (i %% 13), "
+            "now() - make_interval(secs => i %% 80000), 'sess_' || (i::bigint * 7919 %% 500003) "
+            "FROM generate_series(1, %s) i",
+            [rows],
+        )
+
+
+def _running_heavy() -> set[tuple[int, object]]:
+    """(pid, query start) of each active statement shaped like `_heavy`'s (bound values are
+    placeholders in pg_stat_activity, so the shape is what names it)."""
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT pid, query_start FROM pg_stat_activity WHERE state = 'active' "
+            "AND query ILIKE '%%session_id%%agent_events%%COUNT(DISTINCT%%' "
+            "AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {(pid, start) for pid, start in found}
+
+
+@pytest.fixture(scope="module")
+def heavy_rows(server) -> int:
+    """Rows for seconds of PostgreSQL work, stored before any connection is pinned (a
+    connection idle past uvicorn's keep-alive is dropped, and reopened on any worker)."""
+    rows = 600_000
+    _fill(server[2], rows)
+    return rows
+
+
+def _other_worker(server, pid: str) -> Pinned:
+    """A connection held by a worker other than `pid`."""
+    for _ in range(200):
+        pinned = Pinned(server[0], server[1])
+        if pinned.pid != pid:
+            return pinned
+        pinned.client.close()
+    raise AssertionError(f"200 connections, all answered by {pid}")
+
+
+def test_a_job_started_in_one_worker_is_polled_and_canceled_through_the_other(
+    server, heavy_rows
+) -> None:
+    """Jobs share their state through Redis: the worker that accepted the job runs it, the
+    other answers its polls (running, then the answer) and takes its cancel, which stops the
+    statement in PostgreSQL within CANCEL_S."""
+    prefer = {**bearer(server[1]), "Prefer": "respond-async, wait=0"}
+    tag = f"heavy_{uuid.uuid4().hex[:8]}"
+    started = httpx.post(f"{server[0]}/v1/query", json=_heavy(tag), headers=prefer, timeout=30)
+    assert started.status_code == 202, started.text
+    other = _other_worker(server, started.headers[WORKER])
+    location = started.headers["Location"]
+    try:
+        polled = other.client.get(location)
+        assert polled.headers[WORKER] == other.pid
+        assert polled.json()["status"] in ("pending", "running")
+        deadline = time.monotonic() + 120
+        while polled.json()["status"] in ("pending", "running"):
+            assert time.monotonic() < deadline, "the job did not end within 120 s"
+            time.sleep(0.3)
+            polled = other.client.get(location)
+        assert polled.headers[WORKER] == other.pid
+        done = polled.json()
+        assert done["status"] == "succeeded", done
+        assert sum(row[tag] for row in done["result"]["rows"]) == heavy_rows
+    finally:
+        other.client.close()
+
+    tag = f"heavy_{uuid.uuid4().hex[:8]}"
+    started = httpx.post(f"{server[0]}/v1/query", json=_heavy(tag), headers=prefer, timeout=30)
+    assert started.status_code == 202, started.text
+    other = _other_worker(server, started.headers[WORKER])
+    try:
+        deadline = time.monotonic() + 10
+        while not (running := _running_heavy()):
+            assert time.monotonic() < deadline, "the statement never showed in pg_stat_activity"
+            time.sleep(0.1)
+        asked = time.monotonic()
+        canceled = other.client.delete(started.headers["Location"])
+        took = time.monotonic() - asked
+    finally:
+        other.client.close()
+    assert canceled.headers[WORKER] == other.pid
+    assert canceled.json()["status"] == "canceled", canceled.text
+    assert took < CANCEL_S, f"the cancel took {took:.1f} s"
+    assert not running & _running_heavy(), "PostgreSQL still runs the canceled statement"

@@ -18,6 +18,7 @@ from tally.api import (
     capabilities,
     examples,
     health,
+    jobs,
     key_admin,
     native,
     openapi,
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     async def lifespan(app: FastAPI):
         async with watching(service.reloader, service.settings.datasets_watch):
             yield
+        service.jobs.close()
         if service.cache is not None:
             await service.cache.close()
         service.close()
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_exception_handler(kind, failed)
 
     contracts = []
-    for module in (health, native, reload, key_admin, capabilities, examples):
+    for module in (health, native, jobs, reload, key_admin, capabilities, examples):
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)

@@ -7,7 +7,7 @@ The routes write these bodies with orjson for speed; the models say what the bod
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -73,6 +73,25 @@ class QueryResponse(BaseModel):
         description="one row per group and bucket: group fields, `time`, measure labels"
     )
     meta: QueryMeta
+
+
+class JobProgress(Open):
+    elapsed_ms: int = Field(description="since the job started running (or was accepted)")
+    rows_scanned: int | None = Field(
+        default=None, description="rows read so far, where the engine tells (ClickHouse)"
+    )
+    percent: float | None = Field(
+        default=None, description="the engine's estimate of the work done (DuckDB, ClickHouse)"
+    )
+
+
+class Job(BaseModel):
+    id: str
+    status: Literal["pending", "running", "succeeded", "failed", "canceled"]
+    created_at: datetime
+    progress: JobProgress
+    result: QueryResponse | None = Field(default=None, description="once succeeded")
+    error: NativeErrorBody | None = Field(default=None, description="once failed or canceled")
 
 
 class Explained(BaseModel):

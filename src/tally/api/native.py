@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from tally.api import models
+from tally.api import jobs, models
 from tally.api.body import NDJSON_TYPES, parse_rows, read_bytes, read_json, require_json
 from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
 from tally.api.observe import record_answer
 from tally.api.openapi import Contract
-from tally.api.responses import cache_headers, json_response
+from tally.api.prefer import parse_prefer
+from tally.api.responses import cache_headers, json_response, render_result
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.catalog.model import ColumnType, Dataset
@@ -21,7 +22,6 @@ from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Example, Paramet
 from tally.query.fields import FieldRef
 from tally.query.model import Query
 from tally.query.parse import parse_model
-from tally.result import Result
 from tally.service.sources import require_owned
 
 router = APIRouter(route_class=shaped_route(NATIVE), tags=["native"])
@@ -60,10 +60,6 @@ def describe(dataset: Dataset) -> dict[str, Any]:
     return described
 
 
-def render_result(result: Result) -> dict[str, Any]:
-    return {"rows": result.rows, "meta": result.meta}
-
-
 async def _query(request: Request) -> Query:
     service = request.app.state.service
     require_json(request)
@@ -72,7 +68,13 @@ async def _query(request: Request) -> Query:
 
 @router.post("/v1/query", summary="Answer an aggregate question")
 async def query(request: Request, who: Principal = Depends(principal)) -> Response:
-    result = await request.app.state.service.answers.answer_async(await _query(request), who)
+    """With `Prefer: respond-async`, a question not answered within `wait` becomes a job."""
+    asked = await _query(request)
+    service = request.app.state.service
+    prefer = parse_prefer(request.headers.getlist("prefer"))
+    if prefer.respond_async:
+        return await jobs.answer_or_start(request, asked, who, prefer)
+    result = await service.answers.answer_async(asked, who)
     record_answer(request, [result])
     return json_response(render_result(result), headers=cache_headers([result]))
 
@@ -148,8 +150,9 @@ def _native(method: str, path: str, answer: type, errors: dict[int, str], **more
 
 
 CONTRACTS = [
-    _native("POST", "/v1/query", models.QueryResponse, dict(COMMON_ERRORS),
-            request_model=Query, example=QUERY_EXAMPLE),
+    _native("POST", "/v1/query", models.QueryResponse, {**COMMON_ERRORS, **jobs.STARTED},
+            request_model=Query, example=QUERY_EXAMPLE, parameters=(jobs.PREFER,),
+            error_models={202: models.Job}),
     _native("POST", "/v1/query/sql", models.Explained, dict(COMMON_ERRORS),
             request_model=Query, example=QUERY_EXAMPLE),
     _native("GET", "/v1/datasets", models.DatasetList, READ_ERRORS),

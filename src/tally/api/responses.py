@@ -15,6 +15,11 @@ from tally.result import Result
 OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
+def render_result(result: Result) -> dict[str, Any]:
+    """The native API's body of an answer."""
+    return {"rows": result.rows, "meta": result.meta}
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(body, option=OPTIONS),

@@ -142,6 +142,18 @@ class Settings(BaseModel):
         "each session (the limit / query slots / 4, 4MB to 1GB).",
         "engine",
     )
+    job_timeout_s: float = _setting(
+        300.0, "Seconds a query run as a job (Prefer: respond-async) may run.", "jobs", gt=0
+    )
+    job_result_ttl_s: float = _setting(
+        600.0, "Seconds a finished job's answer is kept; 410 Gone after.", "jobs", gt=0
+    )
+    job_forget_s: float = _setting(
+        86400.0, "Seconds after its end a job is forgotten (404 after its 410).", "jobs", gt=0
+    )
+    max_jobs_per_tenant: int = _setting(
+        8, "Jobs of one tenant pending or running at once; 429 beyond.", "jobs", ge=1
+    )
     max_body_bytes: int = _setting(64 * 1024 * 1024, "Largest request body.", "requests", ge=1)
     max_ingest_rows: int = _setting(1_000_000, "Most rows in one ingest call.", "requests", ge=1)
     max_rows: int = _limit("max_rows", "Most rows a query may return.")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from tally.catalog.storage import TableSpec
+from tally.engines.cancel import Cancel
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
 
@@ -65,8 +66,16 @@ class Engine(Protocol):
         self, sql: str, params: dict[str, Any], timeout_s: float
     ) -> tuple[list[str], list[tuple]]: ...
 
-    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
-        """Like `execute`; `columnar` asks for Arrow columns where the engine has them."""
+    def frame(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
+    ) -> Frame:
+        """Like `execute`; `columnar` asks for Arrow columns where the engine has them, and
+        `cancel` (when given) can stop the statement from another thread."""
         ...
 
     def ensure_table(

@@ -30,6 +30,7 @@ from tally.engines.base import (
     refuse_maintenance,
     timed_out,
 )
+from tally.engines.cancel import Cancel, canceled
 from tally.engines.clickhouse_backends import Backend, ChdbBackend, ServerBackend
 from tally.engines.clickhouse_backends import quote as _quote
 from tally.engines.frame import Frame, arrow_tuples
@@ -83,8 +84,15 @@ class ClickHouseEngine:
         found = self.frame(sql, params, timeout_s, columnar=False)
         return found.columns, found.tuples or []
 
-    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
-        table = self._run(lambda: self._backend.query(sql, params, timeout_s), timeout_s)
+    def frame(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
+    ) -> Frame:
+        table = self._run(lambda: self._backend.query(sql, params, timeout_s, cancel), timeout_s)
         if columnar:
             return Frame(list(table.column_names), table=table)
         return Frame(list(table.column_names), tuples=arrow_tuples(table))
@@ -92,8 +100,12 @@ class ClickHouseEngine:
     def _run(self, call, timeout_s: float | None = None):
         try:
             return call()
+        except TallyError:
+            raise
         except Exception as exc:  # driver errors differ per backend; classified by their text
             text = str(exc)
+            if "QUERY_WAS_CANCELLED" in text or "Code: 394" in text:
+                raise canceled() from None
             if timeout_s is not None and ("TIMEOUT_EXCEEDED" in text or "Code: 159" in text):
                 raise timed_out(timeout_s) from None
             if "MEMORY_LIMIT_EXCEEDED" in text or "Code: 241" in text:

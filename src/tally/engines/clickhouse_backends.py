@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 
+from tally.engines.cancel import Cancel, bound
 from tally.errors import TallyError
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,9 @@ def prepared(value: Any) -> Any:
 
 
 class Backend(Protocol):
-    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table: ...
+    def query(
+        self, sql: str, params: dict[str, Any], timeout_s: float, cancel: Cancel | None = None
+    ) -> pa.Table: ...
 
     def command(self, sql: str) -> None: ...
 
@@ -58,7 +62,10 @@ class ChdbBackend:
     """One chDB connection (its own session: database, settings) on the process's chDB server.
 
     chDB runs one embedded server per process, on the path of the first connection; another
-    path is refused until every connection to the first one is closed.
+    path is refused until every connection to the first one is closed. A statement is stopped
+    by `KILL QUERY` through a second connection (the first is busy running it), found by a
+    `log_comment` unique to it: chDB takes no query id, and rewrites the query text it shows.
+    Progress is the rows read so far, from chDB's progress callback.
     """
 
     def __init__(
@@ -72,23 +79,47 @@ class ChdbBackend:
             self._conn = chdb.connect(path)
         except Exception as exc:  # chDB raises plain runtime errors
             raise TallyError("unavailable", f"cannot open chDB at {path}: {exc}", 503) from None
+        self._killer = chdb.connect(path)
         self._lock = threading.Lock()
         self._timeout: float | None = None
+        self._read: dict[str, Any] = {}
+        self._conn.set_progress_callback(self._read.update)
         if create:
             self._conn.query(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
         self._conn.query(f"USE {quote(database)}")
         if max_memory_usage:
             self._conn.query(f"SET max_memory_usage = {int(max_memory_usage)}")
 
-    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
+    def query(
+        self, sql: str, params: dict[str, Any], timeout_s: float, cancel: Cancel | None = None
+    ) -> pa.Table:
         from clickhouse_connect.driver.binding import format_bind_value
 
-        bound = {k: format_bind_value(prepared(v)) for k, v in params.items()}
+        values = {k: format_bind_value(prepared(v)) for k, v in params.items()}
         with self._lock:
             if timeout_s != self._timeout:
                 self._conn.query(f"SET max_execution_time = {float(timeout_s)!r}")
                 self._timeout = timeout_s
-            return self._conn.query(sql, "Arrowtable", params=bound)
+            if cancel is None:
+                return self._conn.query(sql, "Arrowtable", params=values)
+            # A uuid of ours, never request text.
+            marker = f"tally:{uuid.uuid4().hex}"
+            self._conn.query(f"SET log_comment = '{marker}'")
+            self._read.clear()
+            with bound(cancel, lambda: self._kill(marker), self._progress):
+                return self._conn.query(sql, "Arrowtable", params=values)
+
+    def _kill(self, marker: str) -> None:
+        self._killer.query(f"KILL QUERY WHERE Settings['log_comment'] = '{marker}' ASYNC")
+
+    def _progress(self) -> dict[str, Any]:
+        read = dict(self._read)
+        found: dict[str, Any] = {}
+        if "read_rows" in read:
+            found["rows_scanned"] = read["read_rows"]
+        if read.get("total_rows_to_read"):
+            found["percent"] = round(100 * read["read_rows"] / read["total_rows_to_read"], 1)
+        return found
 
     def command(self, sql: str) -> None:
         with self._lock:
@@ -103,6 +134,7 @@ class ChdbBackend:
         return False
 
     def close(self) -> None:
+        self._killer.close()
         self._conn.close()
 
 
@@ -138,10 +170,23 @@ class ServerBackend:
         if max_memory_usage:
             self._settings["max_memory_usage"] = max_memory_usage
 
-    def query(self, sql: str, params: dict[str, Any], timeout_s: float) -> pa.Table:
+    def query(
+        self, sql: str, params: dict[str, Any], timeout_s: float, cancel: Cancel | None = None
+    ) -> pa.Table:
+        """A cancellable statement carries a query id of ours, which `KILL QUERY` names (from
+        the same client: its HTTP pool runs the two requests side by side)."""
         values = {k: prepared(v) for k, v in params.items()}
-        settings = {**self._settings, "max_execution_time": timeout_s}
-        return self._client.query_arrow(sql, parameters=values, settings=settings)
+        settings: dict[str, Any] = {**self._settings, "max_execution_time": timeout_s}
+        if cancel is None:
+            return self._client.query_arrow(sql, parameters=values, settings=settings)
+        settings["query_id"] = query_id = f"tally-{uuid.uuid4().hex}"
+        with bound(cancel, lambda: self._kill(query_id)):
+            return self._client.query_arrow(sql, parameters=values, settings=settings)
+
+    def _kill(self, query_id: str) -> None:
+        self._client.command(
+            "KILL QUERY WHERE query_id = {id:String} ASYNC", parameters={"id": query_id}
+        )
 
     def command(self, sql: str) -> None:
         self._client.command(sql)

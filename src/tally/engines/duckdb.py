@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Maintenance, WriteOutcome, out_of_memory, timed_out
+from tally.engines.cancel import Cancel, bound, canceled
 from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
 from tally.errors import TallyError
@@ -57,6 +58,13 @@ def _with_rank_keys(
         keys.append(f"_rank{i}")
         added.append(f"_rank{i}")
     return batch, keys, added
+
+
+def _progress(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """DuckDB estimates the share of the scan done (its Python API gives no row count);
+    -1 until it has an estimate."""
+    percent = cursor.query_progress()
+    return {"percent": round(percent, 1)} if percent >= 0 else {}
 
 
 class DuckDBEngine:
@@ -106,6 +114,10 @@ class DuckDBEngine:
         if cursor is None:
             cursor = self._conn.cursor()
             cursor.execute("SET TimeZone='UTC'")
+            # The progress a job reports (`query_progress`) is only kept with the bar enabled;
+            # it is never printed.
+            cursor.execute("SET enable_progress_bar = true")
+            cursor.execute("SET enable_progress_bar_print = false")
             self._local.cursor = cursor
         return cursor
 
@@ -115,21 +127,25 @@ class DuckDBEngine:
         found = self.frame(sql, params, timeout_s, columnar=False)
         return found.columns, found.tuples or []
 
-    def frame(self, sql: str, params: dict[str, Any], timeout_s: float, columnar: bool) -> Frame:
+    def frame(
+        self,
+        sql: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
+    ) -> Frame:
         cursor = self._cursor()
         watch = self._watchdog.watch(timeout_s, cursor.interrupt)
         done = False
         try:
-            if columnar:
-                relation = cursor.sql(sql, params=params or None)
-                found = Frame(list(relation.columns), table=relation.to_arrow_table())
-            else:
-                result = cursor.execute(sql, params or None)
-                columns = [d[0] for d in result.description or []]
-                found = Frame(columns, tuples=result.fetchall())
+            with bound(cancel, cursor.interrupt, lambda: _progress(cursor)):
+                found = self._run(cursor, sql, params, columnar)
             done = True
             return found
         except duckdb.InterruptException:
+            if cancel is not None and cancel.cancelled:
+                raise canceled() from None
             raise timed_out(timeout_s) from None
         except duckdb.OutOfMemoryException:
             log.warning("a query needed more than the engine's memory limit")
@@ -141,6 +157,17 @@ class DuckDBEngine:
             watch.cancel()
             if not done:
                 self._forget_cursor(cursor)
+
+    @staticmethod
+    def _run(
+        cursor: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], columnar: bool
+    ) -> Frame:
+        if columnar:
+            relation = cursor.sql(sql, params=params or None)
+            return Frame(list(relation.columns), table=relation.to_arrow_table())
+        result = cursor.execute(sql, params or None)
+        columns = [d[0] for d in result.description or []]
+        return Frame(columns, tuples=result.fetchall())
 
     def _forget_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """A failed or interrupted query can leave its result unfinished on the cursor, which

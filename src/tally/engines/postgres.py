@@ -30,6 +30,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Maintenance, WriteOutcome, refuse_maintenance, timed_out
+from tally.engines.cancel import Cancel, bound, canceled
 from tally.engines.deadline import WATCHDOG
 from tally.engines.frame import Frame
 from tally.errors import TallyError, unavailable
@@ -43,6 +44,7 @@ POOL_WAIT_S = 1.5
 RECONNECT_S = 1.0
 CONNECT_TIMEOUT_S = 2  # libpq's least
 PING_S = 0.8  # /readyz answers within 1 s
+CANCEL_S = 2.0  # the cancel request's own connection: a server that cannot take it is away
 # Writes, DDL and CLUSTER move whole batches and tables: bounded, but not by the query timeout.
 WRITE_TIMEOUT_S = 120.0
 
@@ -92,12 +94,25 @@ def _closed_by_server(conn: psycopg.Connection) -> bool:
     return bool(poller.poll(0))
 
 
+def _cancel_request(conn: psycopg.Connection) -> None:
+    """Ask the server to cancel the connection's statement (a request on a new connection, as
+    libpq does); a failed request leaves the statement to its timeout."""
+    try:
+        conn.cancel_safe(timeout=CANCEL_S)
+    except psycopg.Error:
+        log.warning("the cancel request failed; the statement runs to its timeout", exc_info=True)
+
+
 @contextmanager
-def _driver_errors(failure: str, timeout_s: float | None = None) -> Iterator[None]:
+def _driver_errors(
+    failure: str, timeout_s: float | None = None, cancel: Cancel | None = None
+) -> Iterator[None]:
     """psycopg errors as TallyErrors, never with SQL: a timeout or a lost server is a 503."""
     try:
         yield
     except psycopg.errors.QueryCanceled as exc:
+        if cancel is not None and cancel.cancelled:
+            raise canceled() from None
         if timeout_s is None:
             raise TallyError("engine_error", failure, 500) from exc
         raise timed_out(timeout_s) from None
@@ -183,10 +198,12 @@ class PostgresEngine:
             self._pool.putconn(conn)
 
     def execute(
-        self, sql_text: str, params: dict[str, Any], timeout_s: float
+        self, sql_text: str, params: dict[str, Any], timeout_s: float, cancel: Cancel | None = None
     ) -> tuple[list[str], list[tuple]]:
+        """PostgreSQL reports no progress of a running statement: a job shows its elapsed time
+        only."""
         with (
-            _driver_errors("the engine could not run this query", timeout_s),
+            _driver_errors("the engine could not run this query", timeout_s, cancel),
             self._connection(timeout_s) as (conn, deadline),
             conn.transaction(),
         ):
@@ -197,16 +214,22 @@ class PostgresEngine:
             if server_ms < 1:
                 raise timed_out(timeout_s)
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [f"{server_ms}ms"])
-            cursor = conn.execute(sql_text, params or {})
-            rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
+            with bound(cancel, lambda: _cancel_request(conn)):
+                cursor = conn.execute(sql_text, params or {})
+                rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
             columns = [d.name for d in cursor.description or []]
         return columns, rows
 
     def frame(
-        self, sql_text: str, params: dict[str, Any], timeout_s: float, columnar: bool
+        self,
+        sql_text: str,
+        params: dict[str, Any],
+        timeout_s: float,
+        columnar: bool,
+        cancel: Cancel | None = None,
     ) -> Frame:
         """Always tuples: psycopg hands rows over as Python values."""
-        return Frame(*self.execute(sql_text, params, timeout_s))
+        return Frame(*self.execute(sql_text, params, timeout_s, cancel))
 
     def ensure_table(self, create_sql: str, spec: TableSpec, add_columns: dict[str, str]) -> None:
         """Create the table, add new catalog columns, and the two indexes queries rely on.

@@ -1,6 +1,6 @@
-"""The orchestration every route uses, split by job: answering questions (`answers`), storing
-rows (`ingestion`), managing tables (`tables`) and reloading the dataset files (`reloader`), over
-one catalog, engine and cache.
+"""The orchestration every route uses, split by job: answering questions (`answers`, and as
+jobs: `jobs`), storing rows (`ingestion`), managing tables (`tables`) and reloading the dataset
+files (`reloader`), over one catalog, engine and cache.
 
 Profiles hand in a `Query` and get a `Result` back; they never see SQL or an engine.
 """
@@ -20,7 +20,9 @@ from tally.engines.base import Engine
 from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
+from tally.service.jobs import Jobs
 from tally.service.reload import Reloader
+from tally.service.shared_jobs import SharedJobs
 from tally.service.sources import Reader, Readers
 from tally.service.tables import Tables
 from tally.sql.dialect import Dialect
@@ -59,6 +61,20 @@ class Service:
             self.versions,
             lambda: self.clock(),
             self.rollups,
+        )
+        self.jobs = Jobs(
+            settings.query_slots,
+            settings.job_result_ttl_s,
+            settings.job_forget_s,
+            settings.max_jobs_per_tenant,
+            SharedJobs(
+                settings.redis_url,
+                settings.redis_prefix,
+                settings.job_result_ttl_s,
+                settings.job_forget_s,
+            )
+            if settings.redis_url
+            else None,
         )
         self.ingestion = Ingestion(settings, self.catalogs, engine, self.versions, self.rollups)
         self.tables = Tables(self.catalogs, engine, dialect)

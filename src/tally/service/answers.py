@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.engines.cancel import Cancel
 from tally.engines.frame import Frame
 from tally.logs import trace_id
 from tally.query.model import CompareRange, Query, time_group
@@ -56,6 +58,18 @@ def query_hash(query: Query) -> str:
     personal data, so a slow-query line carries this hash, never the query."""
     canonical = orjson.dumps(query.canonical(), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Statements:
+    """How the statements of one answer run when it is a job: with the job's timeout and its
+    cancel handle. Set for the job's thread; every `_run_sql` of the answer reads it."""
+
+    timeout_s: float
+    cancel: Cancel
+
+
+_as_job: ContextVar[Statements | None] = ContextVar("tally_as_job", default=None)
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,21 @@ class Answers:
                 result.meta["cache"] = info.as_dict()
                 return result
         return await anyio.to_thread.run_sync(self._answer_planned, planned)
+
+    def as_job(self, query: Query, principal: Principal) -> tuple[str, Callable[[Cancel], Result]]:
+        """The question's identity (its cache key: the normalized query, the caller's scope on
+        the dataset and the engine) and how to answer it as a job. Planning happens here, so a
+        bad question fails now, with its 400, and not later in the job."""
+        planned = self._plan(query, principal)
+
+        def run(cancel: Cancel) -> Result:
+            token = _as_job.set(Statements(self.settings.job_timeout_s, cancel))
+            try:
+                return self._answer_planned(planned)
+            finally:
+                _as_job.reset(token)
+
+        return self._cache_key(planned).key, run
 
     def runner(self, principal: Principal) -> BoundRunner:
         """What profiles and reports run their queries through, as `principal`."""
@@ -296,10 +325,17 @@ class Answers:
 
     def _run_sql(self, engine: Engine, compiled: Compiled, columnar: bool = False) -> Frame:
         """Run a statement within the slot this thread holds; alone (a watermark asked outside
-        an answer) it is admitted as a query of no tenant."""
+        an answer) it is admitted as a query of no tenant. A job runs with its own timeout and
+        cancel handle."""
+        job = _as_job.get()
+        timeout_s = job.timeout_s if job is not None else self.settings.query_timeout_s
         with self.admission.admit(UNSCOPED, compiled.sql):
             return engine.frame(
-                compiled.sql, compiled.params, self.settings.query_timeout_s, columnar
+                compiled.sql,
+                compiled.params,
+                timeout_s,
+                columnar,
+                job.cancel if job is not None else None,
             )
 
 
