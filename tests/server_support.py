@@ -40,6 +40,31 @@ def running_server(
 ) -> Iterator[str]:
     """The base URL of a server over `data_dir` (on `port`, else a free one), with more `serve`
     flags, stopped on exit."""
+    with server_process(data_dir, port, flags, **env) as (base, _):
+        yield base
+
+
+def peak_rss_bytes(process: subprocess.Popen) -> int:
+    """The most resident memory the process has had so far (VmHWM)."""
+    return _status_bytes(process, "VmHWM")
+
+
+def rss_bytes(process: subprocess.Popen) -> int:
+    return _status_bytes(process, "VmRSS")
+
+
+def _status_bytes(process: subprocess.Popen, field: str) -> int:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(field)
+
+
+@contextmanager
+def server_process(
+    data_dir: Path, port: int | None = None, flags: Sequence[str] = (), **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """As `running_server`, with the server's process (to read its memory)."""
     port = port or free_port()
     environment = {**os.environ, "TALLY_DATA_DIR": str(data_dir), **env}
     serve = ["serve", "--port", str(port), "--log-level", "warning", *flags]
@@ -58,7 +83,7 @@ def running_server(
             log.seek(0)
             raise RuntimeError(log.read().decode(errors="replace") or "no output")
         try:
-            yield base
+            yield base, process
         finally:
             process.terminate()
             process.wait(timeout=10)

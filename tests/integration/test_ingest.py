@@ -6,6 +6,8 @@ the tests see exactly what a dashboard would see.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from tally.api.app import create_app
+from tally.api.body import SPOOL_ABOVE, STALE_SPOOL_S
 from tally.auth.keys import KeyStore
 from tally.config import Settings
 from tests.helpers import bearer
@@ -466,14 +469,12 @@ def test_body_over_the_size_limit_is_413(small) -> None:
     assert count(client, headers) == 1
 
 
-def test_streamed_body_over_the_size_limit_is_413(small) -> None:
-    """Without a Content-Length the limit is enforced while the body streams in."""
-    client, headers = small
-    data = orjson.dumps([event(i) for i in range(12)])
+def post_in_chunks(client: TestClient, headers: dict[str, str], data: bytes, size: int) -> Response:
+    """`data` as a JSON body sent in chunks of `size` bytes, without a Content-Length."""
 
     def chunks() -> Iterator[bytes]:
-        for start in range(0, len(data), 100):
-            yield data[start : start + 100]
+        for start in range(0, len(data), size):
+            yield data[start : start + size]
 
     response = client.post(
         "/v1/datasets/agent_events/rows",
@@ -481,6 +482,13 @@ def test_streamed_body_over_the_size_limit_is_413(small) -> None:
         headers={**headers, "Content-Type": "application/json"},
     )
     assert "content-length" not in response.request.headers
+    return response
+
+
+def test_streamed_body_over_the_size_limit_is_413(small) -> None:
+    """Without a Content-Length the limit is enforced while the body streams in."""
+    client, headers = small
+    response = post_in_chunks(client, headers, orjson.dumps([event(i) for i in range(12)]), 100)
     assert response.status_code == 413, response.text
     assert count(client, headers) == 0
 
@@ -490,6 +498,104 @@ def test_too_many_rows_is_413(small) -> None:
     response = ingest(client, headers, [event(i) for i in range(4)])
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "too_large"
+    assert count(client, headers) == 0
+
+
+# Bodies above SPOOL_ABOVE are spooled to a file as they arrive and read from it
+SPOOLING_LIMIT = 3 * SPOOL_ABOVE
+
+
+@pytest.fixture
+def spooling(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], Path]]:
+    settings = Settings.from_env(
+        data_dir=tmp_path / "spooling",
+        datasets_dir=tmp_path / "spooling-datasets",
+        max_body_bytes=SPOOLING_LIMIT,
+    )
+    app = create_app(settings)
+    with TestClient(app) as test_client:
+        _, token = app.state.keys.create("admin", {}, all_tenants=True)
+        yield test_client, bearer(token), settings.data_dir / "spool"
+
+
+def spooled_body(rows: list[dict[str, Any]], content_type: str) -> bytes:
+    if content_type == NDJSON["Content-Type"]:
+        return b"\n".join(orjson.dumps(row) for row in rows)
+    return orjson.dumps(rows)
+
+
+@pytest.mark.parametrize("content_type", ["application/json", NDJSON["Content-Type"]])
+def test_a_spooled_body_is_stored_and_its_file_removed(spooling, content_type: str) -> None:
+    client, headers, spool = spooling
+    rows = [event(i, amount=float(i)) for i in range(16_000)]
+    data = spooled_body(rows, content_type)
+    assert SPOOL_ABOVE < len(data) < SPOOLING_LIMIT
+    response = ingest_raw(client, headers, data, content_type)
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["accepted"] == len(rows)
+    assert count(client, headers) == len(rows)
+    total = query(
+        client, headers, {"dataset": "agent_events", "measures": [{"op": "sum", "field": "amount"}]}
+    )
+    assert total["rows"][0]["sum_amount"] == sum(row["amount"] for row in rows)
+    assert list(spool.iterdir()) == []
+
+
+@pytest.mark.parametrize("content_type", ["application/json", NDJSON["Content-Type"]])
+def test_a_spooled_body_with_bad_rows_names_each_one(spooling, content_type: str) -> None:
+    client, headers, spool = spooling
+    rows = [event(i) for i in range(16_000)]
+    rows[9] = event(9, amount="ten")
+    rows[15_001] = event(15_001, event_type=None)
+    data = spooled_body(rows, content_type)
+    assert len(data) > SPOOL_ABOVE
+    response = ingest_raw(client, headers, data, content_type)
+    assert_rejected_batch(response, [(9, "amount"), (15_001, "event_type")])
+    assert count(client, headers) == 0
+    partial = ingest_raw(client, headers, data, content_type, partial=True)
+    assert partial.status_code == 200, partial.text[:500]
+    assert partial.json()["accepted"] == len(rows) - 2
+    assert count(client, headers) == len(rows) - 2
+    assert list(spool.iterdir()) == []
+
+
+def test_a_spooled_ndjson_body_with_a_line_that_is_not_json(spooling) -> None:
+    """DuckDB's reader stops at the line; the line is that row's problem all the same."""
+    client, headers, _ = spooling
+    lines = [orjson.dumps(event(i)) for i in range(16_000)]
+    lines[15_990] = b'{"workspace_id": oops'
+    data = b"\n".join(lines)
+    assert len(data) > SPOOL_ABOVE
+    response = ingest_raw(client, headers, data, NDJSON["Content-Type"])
+    assert_rejected_batch(response, [(15_990, "")])
+    partial = ingest_raw(client, headers, data, NDJSON["Content-Type"], partial=True)
+    assert partial.status_code == 200, partial.text[:500]
+    assert partial.json()["accepted"] == len(lines) - 1
+    assert count(client, headers) == len(lines) - 1
+
+
+def test_spool_files_a_killed_server_left_are_removed(spooling) -> None:
+    client, headers, spool = spooling
+    spool.mkdir(parents=True)
+    left, live = spool / "body-left", spool / "body-live"
+    left.write_bytes(b"[")
+    live.write_bytes(b"[")
+    hours_ago = time.time() - 2 * STALE_SPOOL_S
+    os.utime(left, (hours_ago, hours_ago))
+    data = spooled_body([event(i) for i in range(16_000)], "application/json")
+    response = ingest_raw(client, headers, data, "application/json")
+    assert response.status_code == 200, response.text[:500]
+    assert sorted(spool.iterdir()) == [live]
+
+
+def test_a_large_body_over_the_limit_is_413_and_leaves_no_file(spooling) -> None:
+    client, headers, spool = spooling
+    data = orjson.dumps([event(i) for i in range(30_000)])
+    assert len(data) > SPOOLING_LIMIT
+    response = post_in_chunks(client, headers, data, 65_536)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"
+    assert not spool.exists() or list(spool.iterdir()) == []
     assert count(client, headers) == 0
 
 

@@ -15,107 +15,23 @@ machine its p99 is under 10 ms, so the bound is then the 50 ms asked for.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tally.auth.keys import KeyStore
-from tests.helpers import bearer
+from tests.load_support import QUERY, UNLIMITED_RATES, Load, admin_data_dir
 from tests.outage_support import ThrowawayRedis, throwaway_redis
 from tests.server_support import running_server
 
 pytestmark = pytest.mark.redis
 
-QUERY = {"dataset": "agent_events", "time": {"last": "1d"}, "measures": [{"op": "count"}]}
-UNLIMITED = "1000000/60"
 HEALTHZ_P99_S = 0.050
-PROBE_EVERY_S = 0.02
-WARM_UP = "warm-up"  # first queries compile and open files; not what this test measures
 SEEN_BACK_S = 2.5  # the store and the limiter try Redis again 2 s after a failure
 BASE = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
-
-
-class Load:
-    """Queries and /healthz probes from background threads until stopped."""
-
-    def __init__(self, base: str, headers: dict[str, str]) -> None:
-        self.base = base
-        self.headers = headers
-        self.failures: list[str] = []
-        self.phase = WARM_UP
-        self.healthz: list[tuple[str, float]] = []
-        self.answered = 0
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._loop, args=(self._query, 0.05)),
-            threading.Thread(target=self._loop, args=(self._query, 0.05)),
-            threading.Thread(target=self._probe),
-        ]
-
-    def _loop(self, step: Callable[[httpx.Client], None], pause_s: float) -> None:
-        with httpx.Client(base_url=self.base, timeout=10) as client:
-            while not self._stop.is_set():
-                try:
-                    step(client)
-                except httpx.HTTPError as exc:
-                    self.failures.append(repr(exc))
-                time.sleep(pause_s)
-
-    def _query(self, client: httpx.Client) -> None:
-        answer = client.post("/v1/query", json=QUERY, headers=self.headers)
-        if answer.status_code != 200:
-            self.failures.append(f"{answer.status_code} {answer.text[:200]}")
-        self.answered += 1
-
-    def _probe(self) -> None:
-        """/healthz on a fixed schedule. A probe that could not leave on time because the one
-        before had no answer yet is timed from its due instant: a loop blocked for half a second
-        delays every probe due meanwhile, not just the one in flight. One that left late only
-        because this (shared, busy) machine woke the prober late is timed from its departure."""
-        with httpx.Client(base_url=self.base, timeout=10) as client:
-            due = time.perf_counter()
-            while not self._stop.is_set():
-                behind = time.perf_counter() >= due
-                time.sleep(max(0.0, due - time.perf_counter()))
-                sent = due if behind else time.perf_counter()
-                try:
-                    answer = client.get("/healthz")
-                except httpx.HTTPError as exc:
-                    self.failures.append(f"/healthz {exc!r}")
-                else:
-                    if answer.status_code != 200:
-                        self.failures.append(f"/healthz {answer.status_code}")
-                if self.phase != WARM_UP:
-                    self.healthz.append((self.phase, time.perf_counter() - sent))
-                due += PROBE_EVERY_S
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=15)
-
-    def p99(self, phases: tuple[str, ...]) -> float:
-        ordered = sorted(took for seen, took in self.healthz if seen in phases)
-        return ordered[int(len(ordered) * 0.99)]
-
-    def by_phase(self) -> str:
-        """The p99 and the slowest probe of each phase, to tell a blocked loop from noise."""
-        phases = dict.fromkeys(phase for phase, _ in self.healthz)
-        return "; ".join(
-            f"{phase}: p99 {self.p99((phase,)) * 1000:.0f} ms, "
-            f"max {max(t for p, t in self.healthz if p == phase) * 1000:.0f} ms"
-            for phase in phases
-        )
 
 
 class Ingests:
@@ -147,29 +63,18 @@ class Ingests:
         assert answer.json()["rows"][0]["count"] == self.stored, phase
 
 
-def _data_dir(root: Path) -> tuple[Path, dict[str, str]]:
-    """A data directory with an admin key in it, and that key's headers."""
-    data_dir = root / "data"
-    data_dir.mkdir(parents=True)
-    store = KeyStore(data_dir / "keys.sqlite")
-    _, token = store.create("admin", {}, all_tenants=True)
-    store.close()
-    return data_dir, bearer(token)
-
-
 Served = tuple[ThrowawayRedis, tuple[str, dict[str, str]], tuple[str, dict[str, str]]]
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     """A server on a throwaway Redis, and its twin without Redis."""
-    rates = {f"TALLY_RATE_LIMIT_{role}": UNLIMITED for role in ("VIEWER", "EDITOR", "ADMIN")}
-    data_dir, headers = _data_dir(tmp_path / "redis")
-    twin_dir, twin_headers = _data_dir(tmp_path / "twin")
+    data_dir, headers = admin_data_dir(tmp_path / "redis")
+    twin_dir, twin_headers = admin_data_dir(tmp_path / "twin")
     with (
         throwaway_redis() as redis_server,
-        running_server(data_dir, TALLY_REDIS_URL=redis_server.url, **rates) as base,
-        running_server(twin_dir, **rates) as twin_base,
+        running_server(data_dir, TALLY_REDIS_URL=redis_server.url, **UNLIMITED_RATES) as base,
+        running_server(twin_dir, **UNLIMITED_RATES) as twin_base,
     ):
         yield redis_server, (base, headers), (twin_base, twin_headers)
 

@@ -1,39 +1,106 @@
-"""Request bodies: size-capped, parsed with orjson; NDJSON kept as bytes for ingestion."""
+"""Request bodies: size-capped as they stream in, parsed with orjson; NDJSON kept as bytes for
+ingestion, and an ingestion body above `SPOOL_ABOVE` spooled to a file as it arrives, so a 64 MB
+body is never held whole in memory nor parsed on the event loop."""
 
 from __future__ import annotations
 
-from typing import Any
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from functools import partial
+from pathlib import Path
+from typing import IO, Any
 
 import orjson
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
 from tally.errors import TallyError
+from tally.ingest.batch import Body
 from tally.ingest.ndjson import NdjsonBody
+from tally.ingest.spooled import SpooledRows
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+SPOOL_ABOVE = 1 << 20  # parsed in memory up to 1 MiB (a few ms of orjson); beyond, from a file
+STALE_SPOOL_S = 3600
+_swept: set[Path] = set()
 
 
 def too_large(limit: int) -> TallyError:
     return TallyError("too_large", f"the request body is larger than {limit} bytes", 413)
 
 
-async def read_bytes(request: Request, limit: int) -> bytes:
+async def _chunks(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives; a 413 as soon as it is declared or grows larger than `limit`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
-    chunks, size = [], 0
+    size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
-            chunks.append(chunk)
+            yield chunk
     except ClientDisconnect:
         raise TallyError(
             "client_closed", "the client went away before sending the body", 400
         ) from None
-    return b"".join(chunks)
+
+
+async def read_bytes(request: Request, limit: int) -> bytes:
+    return b"".join([chunk async for chunk in _chunks(request, limit)])
+
+
+@asynccontextmanager
+async def ingest_body(request: Request, limit: int, spool_dir: Path) -> AsyncIterator[Body]:
+    """The rows of an ingestion body: parsed here if small, else spooled chunk by chunk to a
+    file of `spool_dir` (removed on exit) for a worker thread to read."""
+    content_type = request.headers.get("content-type", "application/json")
+    held: list[bytes] = []
+    size = 0
+    spool: Any = None
+    try:
+        async for chunk in _chunks(request, limit):
+            if spool is not None:
+                spool.write(chunk)
+                continue
+            held.append(chunk)
+            size += len(chunk)
+            if size > SPOOL_ABOVE:
+                spool = _spool_file(spool_dir)
+                spool.writelines(held)
+                held = []
+        if spool is None:
+            yield parse_rows(b"".join(held), content_type)
+            return
+        spool.close()
+        ndjson = _media(content_type) in NDJSON_TYPES
+        yield SpooledRows(Path(spool.name), ndjson, partial(parse_rows, content_type=content_type))
+    finally:
+        if spool is not None:
+            spool.close()
+            with suppress(FileNotFoundError):
+                Path(spool.name).unlink()
+
+
+def _spool_file(spool_dir: Path) -> IO[bytes]:
+    """A new spool file; the first of this process in `spool_dir` also removes the files a killed
+    process left there (old enough that no live request still writes or reads them)."""
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    if spool_dir not in _swept:
+        _swept.add(spool_dir)
+        cutoff = time.time() - STALE_SPOOL_S
+        for left in spool_dir.glob("body-*"):
+            with suppress(FileNotFoundError):
+                if left.stat().st_mtime < cutoff:
+                    left.unlink()
+    return tempfile.NamedTemporaryFile(dir=spool_dir, prefix="body-", delete=False)
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
 
 
 def require_json(request: Request, also: tuple[str, ...] = ()) -> None:
@@ -42,7 +109,7 @@ def require_json(request: Request, also: tuple[str, ...] = ()) -> None:
     declared = request.headers.get("content-type")
     if declared is None:
         return
-    media = declared.split(";")[0].strip().lower()
+    media = _media(declared)
     if media == "application/json" or media.endswith("+json") or media in also:
         return
     accepted = " or ".join(("application/json", *also))
@@ -81,7 +148,7 @@ def _several_documents(data: bytes) -> bool:
 
 def parse_rows(data: bytes, content_type: str) -> list[Any] | NdjsonBody:
     """A JSON array, or NDJSON (one object per line, blank lines ignored)."""
-    if content_type.split(";")[0].strip().lower() in NDJSON_TYPES:
+    if _media(content_type) in NDJSON_TYPES:
         return NdjsonBody(data)
     try:
         body = parse_json(data)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from tally.api import jobs, models
-from tally.api.body import NDJSON_TYPES, parse_rows, read_bytes, read_json, require_json
+from tally.api.body import NDJSON_TYPES, ingest_body, read_json, require_json
 from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
 from tally.api.observe import record_answer
 from tally.api.openapi import Contract
@@ -22,6 +22,7 @@ from tally.profiles.contract import COMMON_ERRORS, READ_ERRORS, Example, Paramet
 from tally.query.fields import FieldRef
 from tally.query.model import Query
 from tally.query.parse import parse_model
+from tally.service.ingestion import IngestOutcome
 from tally.service.sources import require_owned
 
 router = APIRouter(route_class=shaped_route(NATIVE), tags=["native"])
@@ -98,19 +99,28 @@ async def dataset(name: str, request: Request, who: Principal = Depends(principa
 
 @router.post("/v1/datasets/{name}/rows", summary="Store rows (a JSON array or NDJSON)")
 async def ingest(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
+    # The body is parsed, checked, stored and its answer written in a worker thread; the event
+    # loop only moves its bytes (a large body to a file as it arrives).
     service = request.app.state.service
     who.require("editor")
     dataset = service.catalog.require(name)
     require_owned(dataset)
     require_json(request, also=NDJSON_TYPES)
-    data = await read_bytes(request, service.settings.max_body_bytes)
-    rows = parse_rows(data, request.headers.get("content-type", "application/json"))
     partial = request.query_params.get("partial", "false").lower() in ("1", "true", "yes")
-    outcome = await run_in_threadpool(service.ingestion.ingest, name, rows, who, partial)
+    spool_dir = service.settings.data_dir / "spool"
+    async with ingest_body(request, service.settings.max_body_bytes, spool_dir) as rows:
+        outcome = await run_in_threadpool(service.ingestion.ingest, name, rows, who, partial)
     stored = outcome.accepted + outcome.updated
     request.app.state.metrics.rows_ingested.labels(name).inc(stored)
     request.state.answer = {"dataset": name, "cache": None, "rows": stored}
-    body = outcome.as_dict(dataset.mode == "upsert")
+    upsert = dataset.mode == "upsert"
+    return await run_in_threadpool(_ingest_answer, outcome, upsert, partial, trace_id(request))
+
+
+def _ingest_answer(outcome: IngestOutcome, upsert: bool, partial: bool, trace: str) -> Response:
+    """The answer to an ingestion: a rejected batch names every problem (one per bad row of a
+    large body can be megabytes of JSON, hence off the event loop)."""
+    body = outcome.as_dict(upsert)
     if outcome.rejected and not partial:
         error = TallyError(
             "rejected_rows",
@@ -123,8 +133,7 @@ async def ingest(name: str, request: Request, who: Principal = Depends(principal
                 for r in outcome.rejected
             ],
         )
-        body = {**native_error(error, trace_id(request)), **body}
-        return json_response(body, status=400)
+        return json_response({**native_error(error, trace), **body}, status=400)
     return json_response(body)
 
 

@@ -18,8 +18,9 @@ by orjson inside objects).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -42,16 +43,20 @@ _connect_lock = threading.Lock()
 _connection: list[duckdb.DuckDBPyConnection] = []
 
 
+def _connection_cursor() -> duckdb.DuckDBPyConnection:
+    """A new cursor on the private connection, made on first use."""
+    with _connect_lock:
+        if not _connection:
+            config = {"preserve_insertion_order": True}
+            _connection.append(duckdb.connect(":memory:", config=config))
+    return _connection[0].cursor()
+
+
 def _cursor() -> duckdb.DuckDBPyConnection:
     """This thread's cursor on the private connection (registered names are per cursor)."""
     cursor = getattr(_local, "cursor", None)
     if cursor is None:
-        with _connect_lock:
-            if not _connection:
-                _connection.append(
-                    duckdb.connect(":memory:", config={"preserve_insertion_order": True})
-                )
-        cursor = _local.cursor = _connection[0].cursor()
+        cursor = _local.cursor = _connection_cursor()
     return cursor
 
 
@@ -92,6 +97,40 @@ def _extract(lines: pa.StringArray, dataset: Dataset) -> pa.Table:
         cursor.unregister("_lines")
 
 
+# DuckDB keeps each record's text as sent (blank NDJSON lines skipped, a CRLF's CR dropped)
+FILE_RECORDS = "SELECT json::VARCHAR AS line FROM read_json_objects($path, format := $format)"
+COUNT_RECORDS = "SELECT count(*) FROM read_json_objects($path, format := $format)"
+SLICE_RECORDS = 16_384  # a file's records are checked this many at a time: memory stays bounded
+
+
+def _file_params(path: Path, ndjson: bool) -> dict[str, str]:
+    return {"path": str(path), "format": "newline_delimited" if ndjson else "array"}
+
+
+def file_count(path: Path, ndjson: bool) -> int | None:
+    """How many records a JSON array or NDJSON file holds, or None if DuckDB cannot read it."""
+    try:
+        # execute, not sql: a relation holds the GIL for part of the scan (tens of ms)
+        return _cursor().execute(COUNT_RECORDS, _file_params(path, ndjson)).fetchall()[0][0]
+    except duckdb.Error:
+        return None
+
+
+def file_slices(path: Path, ndjson: bool) -> Iterator[pa.Array]:
+    """The records of a JSON array or NDJSON file as texts, `SLICE_RECORDS` at a time, streamed
+    by DuckDB's C++ reader without the GIL (only one slice's texts are in memory at once).
+    Raises duckdb.Error (at the start), OSError (midway) or pa.ArrowException if DuckDB cannot
+    read the file. What DuckDB reads beyond orjson between records (a leading byte order mark,
+    form feeds and vertical tabs as whitespace) is for the caller to rule out."""
+    reader = _connection_cursor()  # the thread's cursor checks the slices meanwhile
+    try:
+        read = reader.sql(FILE_RECORDS, params=_file_params(path, ndjson))
+        for records in read.to_arrow_reader(SLICE_RECORDS):
+            yield records.column(0)
+    finally:
+        reader.close()
+
+
 def _keys_known_once(keys: pa.ListArray, dataset: Dataset) -> bool:
     """Every key of every row is a column of the dataset, and no row repeats a key."""
     names = pa.array([c.name for c in dataset.stored_columns])
@@ -103,7 +142,9 @@ def _keys_known_once(keys: pa.ListArray, dataset: Dataset) -> bool:
 
 
 def lines_batch(
-    lines: pa.StringArray, dataset: Dataset, scope: Mapping[str, Sequence[str]] | None
+    lines: pa.StringArray | pa.ChunkedArray,
+    dataset: Dataset,
+    scope: Mapping[str, Sequence[str]] | None,
 ) -> pa.Table | None:
     """Non-blank NDJSON lines as the dataset's Arrow batch, if every row is clean and in scope."""
     if not len(lines) or pc.any(pc.match_substring_regex(lines, NOT_AN_OBJECT)).as_py():

@@ -19,7 +19,7 @@ from tally.config import Settings
 from tally.engines.base import Engine
 from tally.errors import TallyError
 from tally.ingest.arrow_batch import conform
-from tally.ingest.batch import validate_batch
+from tally.ingest.batch import Body, validate_batch
 from tally.ingest.rows import Rejection, RowValidator
 from tally.rollups.store import Rollups
 from tally.service.sources import require_owned
@@ -62,7 +62,7 @@ class Ingestion:
         return self._catalogs.current
 
     def ingest(
-        self, dataset_name: str, rows: list[Any], principal: Principal, partial: bool
+        self, dataset_name: str, rows: Body, principal: Principal, partial: bool
     ) -> IngestOutcome:
         """Validate every row, store the good ones in one transaction, report the rest."""
         principal.require("editor")
