@@ -1,10 +1,12 @@
 """`python -m bench.pressure`: a mixed light/heavy workload at 1x, 2x and 4x the query slots.
 
-Heavy clients of two tenants ask a count-distinct and a p95 over a million rows each, without
-honouring Retry-After (a flood); two clients of a third tenant ask small questions. Each level
-runs on a fresh `tally serve` with the cache off, so every answer is computed. The last level is
-run again with admission loosened to what a plain count gave (16 slots for anyone, a 10 s
-queue), for comparison. Prints a Markdown table for bench/RESULTS.md.
+Heavy clients of two tenants ask a count-distinct and a p95 over a million rows each (one of 13
+variants, each leaving out one event type), without honouring Retry-After (a flood); two
+clients of a third tenant ask small questions. Each level runs on a fresh `tally serve` with the
+cache off, so every answer is computed. The heavy clients ask inline, then as jobs (`Prefer:
+respond-async, wait=0`, polled to their answer). The last level is run again inline with
+admission loosened to what a plain count gave (16 slots for anyone, a 10 s queue), for
+comparison. Prints a Markdown table for bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -38,11 +40,19 @@ HEAVY = {
         {"op": "p95", "field": "duration_ms"},
     ],
 }
+ACTIVE = ("pending", "running")
+POLL_S = 0.2
 LOOSE = {
     "TALLY_MAX_CONCURRENT_QUERIES": "16",
     "TALLY_TENANT_CONCURRENT_QUERIES": "16",
     "TALLY_QUEUE_TIMEOUT_S": "10",
 }
+
+
+def heavy(n: int) -> dict:
+    """The heavy question without one event type: 13 variants of one shape, so jobs of the same
+    tenant are not joined into one (an identical running question shares its job)."""
+    return HEAVY | {"filter": {"field": "event_type", "op": "neq", "value": f"type_{n % 13}"}}
 
 
 def light(n: int) -> dict:
@@ -80,15 +90,25 @@ def build(data_dir: Path, rows: dict[str, int]) -> dict[str, dict[str, str]]:
 
 @dataclass
 class Seen:
-    """Every answer of a group of clients: (phase, status, seconds, Retry-After)."""
+    """Every answer of a group of clients: (phase, status, seconds, Retry-After). A job that
+    succeeded counts as a 202 that took until its answer was polled, and its question and answer
+    are kept in `jobs`; a job that ended otherwise is a failure."""
 
     answers: list[tuple[str, int, float, str | None]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    jobs: list[tuple[dict, dict]] = field(default_factory=list)
 
-    def ask(self, client: httpx.Client, phase: str, body: dict, headers: dict) -> None:
+    def ask(
+        self, client: httpx.Client, phase: str, body: dict, headers: dict, as_job: bool = False
+    ) -> None:
         sent = time.perf_counter()
         try:
+            if as_job:
+                headers = headers | {"Prefer": "respond-async, wait=0"}
             answer = client.post("/v1/query", json=body, headers=headers)
+            if answer.status_code == 202:
+                self._polled(client, phase, body, headers, answer, sent)
+                return
         except httpx.HTTPError as exc:
             self.failures.append(f"{phase}: no answer: {exc!r}")
             return
@@ -97,9 +117,29 @@ class Seen:
         if answer.status_code >= 500 and answer.status_code != 503:
             self.failures.append(f"{phase}: {answer.status_code} {answer.text[:300]}")
 
+    def _polled(
+        self,
+        client: httpx.Client,
+        phase: str,
+        body: dict,
+        headers: dict,
+        started: httpx.Response,
+        sent: float,
+    ) -> None:
+        """Poll the job `started` until it ends (a poll is not refused: no pause needed)."""
+        job = started.json()
+        while job.get("status") in ACTIVE:
+            time.sleep(POLL_S)
+            job = client.get(started.headers["Location"], headers=headers).json()
+        if job.get("status") != "succeeded":
+            self.failures.append(f"{phase}: job {job.get('status')}: {str(job)[:300]}")
+            return
+        self.answers.append((phase, 202, time.perf_counter() - sent, None))
+        self.jobs.append((body, job["result"]))
+
     def took(self, phase: str) -> list[float]:
-        """Seconds of the answered (200) requests of `phase`, in order."""
-        return sorted(t for p, s, t, _ in self.answers if p == phase and s == 200)
+        """Seconds of the answered requests of `phase` (200, or a job polled to its answer)."""
+        return sorted(t for p, s, t, _ in self.answers if p == phase and s in (200, 202))
 
     def p(self, phase: str, share: float) -> float:
         took = self.took(phase)
@@ -131,19 +171,28 @@ class Load:
         body: Callable[[int], dict],
         headers: Callable[[int], dict],
         held: bool = False,
+        as_jobs: bool = False,
     ) -> None:
-        for n in range(count):
-            args = (seen, body, headers(n), held)
+        """`count` clients; client k asks `body(n)` for n = k+1, k+2, ... (`as_jobs`: as jobs)."""
+        for k in range(count):
+            args = (seen, body, headers(k), k, held, as_jobs)
             self._threads.append(threading.Thread(target=self._ask, args=args))
 
-    def _ask(self, seen: Seen, body: Callable[[int], dict], headers: dict, held: bool) -> None:
+    def _ask(
+        self,
+        seen: Seen,
+        body: Callable[[int], dict],
+        headers: dict,
+        n: int,
+        held: bool,
+        as_jobs: bool,
+    ) -> None:
         if held:
             self._released.wait()
         with httpx.Client(base_url=self.base, timeout=self.timeout_s) as client:
-            n = 0
             while not self._stop.is_set():
                 n += 1
-                seen.ask(client, self.phase, body(n), headers)
+                seen.ask(client, self.phase, body(n), headers, as_jobs)
                 time.sleep(0.05)
 
     def release(self, phase: str) -> None:
@@ -162,28 +211,36 @@ class Load:
             thread.join(self.timeout_s + 10)
 
 
-def level(base: str, headers: dict, heavy_clients: int, seconds: float) -> dict[str, object]:
-    heavy, small = Seen(), Seen()
+def level(
+    base: str, headers: dict, heavy_clients: int, seconds: float, as_jobs: bool
+) -> dict[str, object]:
+    """One level: heavy and light clients for `seconds`; the heavy ones still waiting for a job
+    then are waited for, and their answers counted."""
+    heavy_seen, small = Seen(), Seen()
     heavy_tenants = [t for t in headers if t != "ws_b"]
     load = Load(base, timeout_s=60)
-    load.clients(heavy, heavy_clients, lambda n: HEAVY, lambda n: headers[heavy_tenants[n % 2]])
+    load.clients(
+        heavy_seen, heavy_clients, heavy, lambda k: headers[heavy_tenants[k % 2]], as_jobs=as_jobs
+    )
     load.clients(small, 2, light, lambda n: headers["ws_b"])
     with load:
         load.release("run")
         time.sleep(seconds)
-    statuses, light_statuses = heavy.statuses("run"), small.statuses("run")
+    statuses, light_statuses = heavy_seen.statuses("run"), small.statuses("run")
     return {
         "heavy clients": heavy_clients,
-        "heavy answered/s": round(statuses.get(200, 0) / seconds, 2),
-        "heavy p50 s": round(heavy.p("run", 0.5), 2),
-        "heavy p99 s": round(heavy.p("run", 0.99), 2),
+        "heavy answered": statuses.get(200, 0),
+        "heavy jobbed": statuses.get(202, 0),
         "heavy 429": statuses.get(429, 0),
         "heavy 503": statuses.get(503, 0),
+        "heavy done/s": round((statuses.get(200, 0) + statuses.get(202, 0)) / seconds, 2),
+        "heavy p50 s": round(heavy_seen.p("run", 0.5), 2),
+        "heavy p99 s": round(heavy_seen.p("run", 0.99), 2),
         "light answered/s": round(light_statuses.get(200, 0) / seconds, 1),
         "light p50 ms": round(small.p("run", 0.5) * 1000),
         "light p99 ms": round(small.p("run", 0.99) * 1000),
         "light refused": sum(n for s, n in light_statuses.items() if s != 200),
-        "other 5xx": len(heavy.failures) + len(small.failures),
+        "failed": len(heavy_seen.failures) + len(small.failures),
     }
 
 
@@ -207,12 +264,14 @@ def main() -> None:
     base_env = {"TALLY_CACHE": "off"}
     base_env |= {f"TALLY_RATE_LIMIT_{r}": "off" for r in ("VIEWER", "EDITOR", "ADMIN")}
     rows = []
-    for times, env in ((1, {}), (2, {}), (4, {}), (4, LOOSE)):
+    runs = [(times, {}, False) for times in (1, 2, 4)]
+    runs += [(times, {}, True) for times in (1, 2, 4)]
+    for times, env, as_jobs in [*runs, (4, LOOSE, False)]:
         with server(data_dir, **base_env, **env) as base:
-            httpx.post(f"{base}/v1/query", json=HEAVY, headers=headers["ws_a"], timeout=60)
-            label = f"{times}x" + (" plain count" if env else "")
+            httpx.post(f"{base}/v1/query", json=heavy(0), headers=headers["ws_a"], timeout=60)
+            label = f"{times}x" + (" jobs" if as_jobs else "") + (" plain count" if env else "")
             row = {"load": label, "slots": env.get("TALLY_MAX_CONCURRENT_QUERIES", slots)}
-            rows.append(row | level(base, headers, times * slots, args.seconds))
+            rows.append(row | level(base, headers, times * slots, args.seconds, as_jobs))
             print(rows[-1], flush=True)
     print(markdown(rows))
 

@@ -55,6 +55,11 @@ name = "x"
 type = "float"
 
 [[columns]]
+name = "money"
+type = "decimal"
+scale = 2
+
+[[columns]]
 name = "flag"
 type = "bool"
 
@@ -93,6 +98,7 @@ TIMESTAMPS = [
 ]
 INTS = [0, 7, -42, 2**63 - 1, -(2**63), None]
 FLOATS = [0.1, 5, -0.0, 1e-7, 1.7976931348623157e308, 5e-324, 123456.789, 2**53 + 1, None]
+MONEY = [0.1, "0.2", 5, -0.05, "12.300", "9999999999999999.99", 12345678901234.5, "-0", 1e2, None]
 TAGS = [[], ["a"], ["é", 'quote"d', "back\\slash", "line\nbreak", "😀", "\u2028", "\u0000"], None]
 METAS = [
     {},
@@ -115,6 +121,7 @@ def clean_row(i: int, prefix: str = "r", tenant: str | None = None) -> dict[str,
         "day": (f"2026-02-{1 + i % 28:02d}", None)[i % 5 == 4],
         "n": INTS[i % len(INTS)],
         "x": FLOATS[i % len(FLOATS)],
+        "money": MONEY[i % len(MONEY)],
         "flag": (True, False, None)[i % 3],
         "tags": TAGS[i % len(TAGS)],
         "meta": METAS[i % len(METAS)],
@@ -167,6 +174,19 @@ PROBLEMS = {
     "float too big for JSON": b'{"tenant":"t_a","id":"p1","ts":"2026-03-01T10:00:00Z","x":1e400}',
     "float NaN": b'{"tenant":"t_a","id":"p1","ts":"2026-03-01T10:00:00Z","x":NaN}',
     "float Infinity": b'{"tenant":"t_a","id":"p1","ts":"2026-03-01T10:00:00Z","x":-Infinity}',
+    "decimal with more places than its scale": base(money=12.345),
+    "decimal string with more places than its scale": base(money="12.345"),
+    "decimal string with an exponent": base(money="1e2"),
+    "decimal string NaN": base(money="NaN"),
+    "decimal string with a space": base(money=" 1.5"),
+    "decimal too large": base(money="12345678901234567"),
+    "decimal number of 17 digits": b'{"tenant":"t_a","id":"p1","ts":"2026-03-01T10:00:00Z",'
+    b'"money":123456789012345.67}',
+    "decimal number of 16 digits": b'{"tenant":"t_a","id":"p1","ts":"2026-03-01T10:00:00Z",'
+    b'"money":12345678901234.56}',
+    "decimal given true": base(money=True),
+    "decimal given an object": base(money={"amount": 1}),
+    "decimal NaN": b'{"tenant":"t_a","id":"p1","ts":"2026-03-01T10:00:00Z","money":NaN}',
     "bool given 1": base(flag=1),
     "string given a number": base(note=5),
     "string given an object": base(note={"a": 1}),

@@ -45,7 +45,9 @@ def name_rows(
     for i, alias in enumerate(aliases):
         if alias == compiled.other_alias:
             columns[i] = [bool(v) for v in columns[i]]
-        elif roles[alias] is Role.MEASURE and type(_first_value(columns[i])) is Decimal:
+        elif type(_first_value(columns[i])) is Decimal:
+            # exact sums and decimal group keys as JSON numbers: the nearest double prints as
+            # the decimal's digits (300244.8) for up to 15 significant digits
             columns[i] = [None if v is None else float(v) for v in columns[i]]
     rows = records(keys, columns, len(frame))
     if compiled.has_other:

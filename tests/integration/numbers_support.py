@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -124,17 +125,18 @@ def _pick(rng: random.Random, weighted: Iterable[tuple[str, int]]) -> str:
     return rng.choices(names, weights)[0]
 
 
-def _amount(rng: random.Random) -> float | None:
+def _amount(rng: random.Random) -> Decimal | None:
+    """Money (a decimal column of scale 2): the oracle sums it exactly."""
     r = rng.random()
     if r < 0.2:
         return None
     if r < 0.25:
-        return 10.0
+        return Decimal("10.00")
     if r < 0.30:
-        return 50.0
+        return Decimal("50.00")
     if r < 0.33:
-        return 0.0
-    return round(rng.uniform(0.5, 300.0), 2)
+        return Decimal("0.00")
+    return Decimal(repr(round(rng.uniform(0.5, 300.0), 2))).quantize(Decimal("0.01"))
 
 
 def _metadata(rng: random.Random) -> dict[str, Any] | None:
@@ -208,6 +210,9 @@ def to_wire(row: dict[str, Any], index: int) -> dict[str, Any]:
     zone = (UTC, PARIS, NEW_YORK)[index % 3]
     out = {k: v for k, v in row.items() if v is not None or index % 2 == 0}
     out["ts"] = row["ts"].astimezone(zone).isoformat()
+    for key, value in out.items():
+        if isinstance(value, Decimal):  # money as a numeric string or as a JSON number
+            out[key] = str(value) if index % 2 else float(value)
     return out
 
 
@@ -343,7 +348,10 @@ def measure(m: dict[str, Any], members: list[dict[str, Any]]) -> Any:
     if op == "count_distinct":
         return len(set(values))
     if op in ("min", "max"):
-        return (min if op == "min" else max)(values) if values else None
+        found = (min if op == "min" else max)(values) if values else None
+        return Exact(found) if isinstance(found, Decimal) else found
+    if op == "sum" and values and all(isinstance(v, Decimal) for v in values):
+        return Exact(sum(values, Decimal(0)))
     numbers = [float(v) for v in values]
     if not numbers:
         return None
@@ -488,9 +496,16 @@ def keyed(rows: list[dict[str, Any]], groups: list[Any]) -> dict[tuple, dict[str
     return out
 
 
+class Exact(float):
+    """A sum, min or max of money the oracle computed in Decimal arithmetic: the answer must be
+    this very double (the nearest one to the exact decimal), not merely close to it."""
+
+
 def same(actual: Any, wanted: Any) -> bool:
     if wanted is None or actual is None:
         return actual is wanted
+    if isinstance(wanted, Exact):
+        return actual == wanted
     if isinstance(wanted, datetime):
         return instant(actual) == wanted
     if isinstance(wanted, (int, float)) and not isinstance(wanted, bool):

@@ -7,19 +7,24 @@ The bound: LIGHT_P99_S absolute. The light query takes ~10-60 ms alone on this s
 machine; under the flood it shares the cores with the two heavy queries the flooding tenant may
 run at once (its share of the three slots), and its p99 was 150-450 ms. Admitted by a plain
 count instead (bench/pressure.py, "plain count"), it waits behind the flood's backlog.
+
+The same flood asked as jobs (`Prefer: respond-async, wait=0`) is held to the same bound: jobs
+wait in the same fair queues and heavy lane, only longer (up to the job timeout).
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import httpx
 import pytest
 
-from bench.pressure import HEAVY, Load, Seen, build, light
+from bench.pressure import HEAVY, Load, Seen, build, heavy, light
 from tally.auth.principal import Principal
 from tally.config import Settings
 from tally.query.model import Query
@@ -36,10 +41,12 @@ FLOOD_S = 10.0
 LIGHT_P99_S = 0.75
 HELD_S = 0.4
 SLACK_S = 1.0  # a refusal leaves the server at once; the client on a busy machine may be late
+JOBS_PER_TENANT = 8  # the default cap (max_jobs_per_tenant); FLOODERS is more
+JOB_DRAIN_S = 60.0  # jobs still running when the flood stops end well within it (~1 s each)
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict, Path]]:
     data_dir = tmp_path_factory.mktemp("overload") / "data"
     headers = build(data_dir, {"ws_a": HEAVY_ROWS, "ws_b": 20_000})
     settings = {
@@ -50,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         **{f"TALLY_RATE_LIMIT_{r}": "off" for r in ("VIEWER", "EDITOR", "ADMIN")},
     }
     with running_server(data_dir, **settings) as base:
-        yield base, headers
+        yield base, headers, data_dir
 
 
 def refusals_counted(base: str) -> dict[str, float]:
@@ -64,9 +71,9 @@ def refusals_counted(base: str) -> dict[str, float]:
 
 
 def test_a_flood_of_heavy_queries_is_refused_with_retry_after_and_a_light_tenant_is_served(
-    served: tuple[str, dict],
+    served: tuple[str, dict, Path],
 ) -> None:
-    base, headers = served
+    base, headers, _ = served
     warm = httpx.post(f"{base}/v1/query", json=HEAVY, headers=headers["ws_a"], timeout=30)
     assert warm.status_code == 200, warm.text
     small, heavy = Seen(), Seen()
@@ -105,6 +112,77 @@ def test_a_flood_of_heavy_queries_is_refused_with_retry_after_and_a_light_tenant
     counted = refusals_counted(base)
     assert counted["tenant"] == flood.get(429, 0), (counted, flood)
     assert counted["overloaded"] + counted["deadline"] == flood.get(503, 0), (counted, flood)
+
+
+def by_plain_sql(data_dir: Path, copy: Path, asked: list[tuple[dict, dict]]) -> None:
+    """Each job's answer against DuckDB SQL over a copy of the server's file (the server holds
+    the file's lock), over the window the answer reports (`last` moves with the clock)."""
+    shutil.copy(data_dir / "tally.duckdb", copy)
+    sql = """
+        SELECT event_type, brand_id, count(DISTINCT session_id), quantile_cont(duration_ms, 0.95)
+        FROM agent_events
+        WHERE workspace_id = 'ws_a' AND event_type <> $left_out
+            AND ts >= CAST($start AS TIMESTAMPTZ) AND ts < CAST($end AS TIMESTAMPTZ)
+        GROUP BY ALL
+    """
+    expected: dict[tuple[str, str, str], dict] = {}
+    with duckdb.connect(str(copy), read_only=True) as db:
+        for body, result in asked:
+            window = result["meta"]["time"]
+            key = (body["filter"]["value"], window["start"], window["end"])
+            if key not in expected:
+                params = {"start": window["start"], "end": window["end"], "left_out": key[0]}
+                found = db.execute(sql, params).fetchall()
+                expected[key] = {(t, b): (n, pytest.approx(p95)) for t, b, n, p95 in found}
+            got = {
+                (r["event_type"], r["brand_id"]): (
+                    r["count_distinct_session_id"],
+                    r["p95_duration_ms"],
+                )
+                for r in result["rows"]
+            }
+            assert got == expected[key], key
+
+
+def test_a_flood_of_jobs_waits_in_the_fair_queues_and_every_job_succeeds(
+    served: tuple[str, dict, Path], tmp_path: Path
+) -> None:
+    """Tenant a floods heavy questions as jobs, more than its job cap; every one is a 202 whose
+    job ends with the right answer, or a 429 with Retry-After at the cap, and tenant b's light
+    questions stay under the same bound as under the inline flood."""
+    base, headers, data_dir = served
+    warm = httpx.post(f"{base}/v1/query", json=HEAVY, headers=headers["ws_a"], timeout=30)
+    assert warm.status_code == 200, warm.text
+    small, jobs = Seen(), Seen()
+    load = Load(base, timeout_s=JOB_DRAIN_S)
+    load.clients(small, 1, light, lambda k: headers["ws_b"])
+    load.clients(jobs, FLOODERS, heavy, lambda k: headers["ws_a"], held=True, as_jobs=True)
+    with load:
+        load.phase = "alone"
+        time.sleep(ALONE_S)
+        load.release("flood")
+        time.sleep(FLOOD_S)
+    assert not small.failures and not jobs.failures, (small.failures + jobs.failures)[:5]
+
+    assert set(small.statuses("alone")) == set(small.statuses("flood")) == {200}
+    flood = jobs.statuses("flood")
+    assert set(flood) <= {202, 429}, flood
+    assert flood.get(202, 0) >= 3, f"the flood made no progress: {flood}"
+    assert flood.get(429, 0) >= 1, f"the job cap was never reached: {flood}"
+    for _, status, _, retry_after in jobs.answers:
+        if status == 429:
+            assert retry_after is not None and int(retry_after) >= 1
+    assert len(jobs.jobs) == flood[202]
+    by_plain_sql(data_dir, tmp_path / "copy.duckdb", jobs.jobs)
+
+    alone, flooded = small.p("alone", 0.99), small.p("flood", 0.99)
+    facts = (
+        f"b's p99 alone {alone * 1000:.0f} ms, under the job flood {flooded * 1000:.0f} ms "
+        f"(p50 {small.p('flood', 0.5) * 1000:.0f} ms); a's jobs {flood}, job p50 "
+        f"{jobs.p('flood', 0.5):.2f} s, p99 {jobs.p('flood', 0.99):.2f} s"
+    )
+    print(facts)
+    assert flooded <= LIGHT_P99_S, facts
 
 
 def test_an_answer_says_how_long_it_waited_in_line(tmp_path: Path) -> None:

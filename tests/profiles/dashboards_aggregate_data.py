@@ -68,7 +68,7 @@ def _row(rng: random.Random, i: int, ts: datetime) -> dict[str, Any]:
         "agent_id": _maybe(rng, f"ag_{rng.randrange(3)}", 0.4),
         "customer_id": _maybe(rng, f"cus_{rng.randrange(15):02d}", 0.6),
         "value": _maybe(rng, rng.randrange(0, 800) / 4),
-        "amount": _maybe(rng, rng.randrange(0, 2000) / 8),
+        "amount": _maybe(rng, rng.randrange(0, 2000) / 4),
         "price": _maybe(rng, rng.randrange(1, 400) / 4),
         "quantity": _maybe(rng, rng.randrange(1, 6)),
         "duration_ms": _maybe(rng, rng.randrange(0, 20000) / 2),

@@ -195,6 +195,7 @@ def details(env: Env, request: dict[str, Any]) -> list[str]:
         ({"fieldName": "httpStatusCode", "operator": "GREATER_THAN", "value": 2.5}, "integer"),
         ({"fieldName": "latencyMs", "operator": "LESS_THAN", "value": True}, "number"),
         ({"fieldName": "isFailure", "operator": "EQUAL", "value": "true"}, "boolean"),
+        ({"fieldName": "costUsd", "operator": "GREATER_THAN", "value": 1e-7}, "6 digits after"),
         ({"metadataKey": "model", "operator": "EQUAL", "value": 4}, "string"),
         ({"fieldName": "cost", "operator": "EQUAL", "value": 1}, 'Unknown field "cost"'),
         ({"metadataKey": "bad key!", "operator": "EQUAL", "value": "x"}, "Invalid metadata key"),

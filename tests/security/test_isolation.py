@@ -55,6 +55,12 @@ def _prefixed(table: pa.Table, name: str, prefix: str) -> pa.Table:
     )
 
 
+def _moved(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """x * 1000 + 7, in the column's own type (money stays a decimal of its scale)."""
+    moved = pc.add(pc.multiply(pc.cast(values, pa.float64()), 1000), 7)
+    return pc.cast(moved, values.type)
+
+
 def _tenant_b(dataset: str, rows: pa.Table) -> pa.Table:
     """B's copy of A's rows: same groups, values that move every aggregate."""
     schema = rows.schema
@@ -64,14 +70,13 @@ def _tenant_b(dataset: str, rows: pa.Table) -> pa.Table:
     if dataset == "agent_events":
         rows = _prefixed(rows, "session_id", "b_")
         for numeric in ("amount", "value", "duration_ms", "price"):
-            rows = _replace(rows, numeric, pc.add(pc.multiply(rows.column(numeric), 1000), 7))
+            rows = _replace(rows, numeric, _moved(rows.column(numeric)))
     elif dataset == "agent_metrics":
         rows = _prefixed(rows, "conversation_id", "b_")
         for numeric in ("latency_ms", "cost_usd"):
-            rows = _replace(rows, numeric, pc.add(pc.multiply(rows.column(numeric), 1000), 7))
+            rows = _replace(rows, numeric, _moved(rows.column(numeric)))
     elif dataset == "invoices":
-        amount = rows.column("grand_total__amount")
-        rows = _replace(rows, "grand_total__amount", pc.add(pc.multiply(amount, 1000), 7))
+        rows = _replace(rows, "grand_total__amount", _moved(rows.column("grand_total__amount")))
     else:
         rows = _replace(
             rows,

@@ -19,6 +19,7 @@ from tally.auth.principal import Principal
 from tally.cli.workers import SETTINGS_VARIABLE, pass_settings, passed_settings
 from tally.config import ConfigError, Settings
 from tally.config.settings import memory_bytes
+from tally.engines.cancel import Cancel
 from tally.errors import TallyError
 from tally.service.admission import UNSCOPED, Admission, Capacity, Costs, tenant_of
 
@@ -28,17 +29,34 @@ SETTLE_S = 2.0  # the longest a thread may take to reach its slot on a busy mach
 class Held:
     """A query in a thread: it asks for a slot, notes when it got one, and holds it until let go."""
 
-    def __init__(self, admission: Admission, tenant: str, shape: str, log: list[str]) -> None:
+    def __init__(
+        self,
+        admission: Admission,
+        tenant: str,
+        shape: str,
+        log: list[str],
+        job_deadline_s: float | None = None,
+        cancel: Cancel | None = None,
+    ) -> None:
         self.started = threading.Event()
         self.release = threading.Event()
         self.error: TallyError | None = None
         self.finished = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(admission, tenant, shape, log))
+        args = (admission, tenant, shape, log, job_deadline_s, cancel)
+        self._thread = threading.Thread(target=self._run, args=args)
         self._thread.start()
 
-    def _run(self, admission: Admission, tenant: str, shape: str, log: list[str]) -> None:
+    def _run(
+        self,
+        admission: Admission,
+        tenant: str,
+        shape: str,
+        log: list[str],
+        job_deadline_s: float | None,
+        cancel: Cancel | None,
+    ) -> None:
         try:
-            with admission.admit(tenant, shape):
+            with admission.admit(tenant, shape, job_deadline_s, cancel):
                 log.append(f"{tenant}:{shape}")
                 self.started.set()
                 self.release.wait(10)
@@ -191,6 +209,46 @@ def test_a_query_still_waiting_at_its_deadline_leaves_the_line_with_a_503() -> N
         assert 0.3 <= took < 0.3 + SETTLE_S
         assert admission.queued == 0
     assert log == ["a:unseen"]
+
+
+def test_a_job_waits_up_to_its_own_deadline_and_is_not_refused_for_the_lines_length() -> None:
+    """Inline queries may wait 1 s, one of a tenant at most; jobs may wait 10 s. Behind a heavy
+    query that holds the only slot (~3 s estimated), an inline heavy query is refused at once,
+    two jobs of one tenant wait past 1 s, and a light query of another tenant asked later still
+    comes before the second job (fair queues serve jobs too)."""
+    admission = Admission(capacity(tenant_queued=1, queued=1, deadline_s=1.0))
+    admission.costs.observe("heavy", 3.0)
+    admission.costs.observe("light", 0.01)
+    log: list[str] = []
+    with holding(admission, "a", "heavy", log) as ahead:
+        assert refused_at_once(admission, "b", "heavy", log).status == 503
+        jobs = [Held(admission, "b", "heavy", log, job_deadline_s=10.0) for _ in range(2)]
+        wait_queued(admission, 2)
+        time.sleep(1.2)
+        assert not any(job.finished.is_set() for job in jobs), "a job left the line"
+        light = Held(admission, "c", "light", log)
+        wait_queued(admission, 3)
+        ahead.release.set()
+        for held in (jobs[0], light, jobs[1]):
+            assert held.started.wait(SETTLE_S)
+            held.done()
+    assert all(held.error is None for held in (*jobs, light))
+    assert log == ["a:heavy", "b:heavy", "c:light", "b:heavy"]
+
+
+def test_a_canceled_job_leaves_the_line_at_once() -> None:
+    admission = Admission(capacity(deadline_s=1.0))
+    log: list[str] = []
+    with holding(admission, "a", "q", log):
+        cancel = Cancel()
+        job = Held(admission, "b", "q", log, job_deadline_s=60.0, cancel=cancel)
+        wait_queued(admission, 1)
+        asked = time.monotonic()
+        cancel.cancel()
+        assert job.finished.wait(SETTLE_S) and time.monotonic() - asked < 1.0
+        assert job.error is not None and job.error.code == "canceled", job.error
+        assert admission.queued == 0
+    assert log == ["a:q"]
 
 
 def test_a_thread_that_holds_a_slot_runs_its_further_statements_within_it() -> None:

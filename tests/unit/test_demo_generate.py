@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tally.catalog import Catalog
-from tally.catalog.arrow import ARROW_TYPES
+from tally.catalog.arrow import arrow_type
 from tally.demo.generate import (
     BUILTIN_SHARES,
     generate,
@@ -69,7 +69,7 @@ def test_columns_names_order_and_types_follow_the_catalog(
         table = tables[dataset.name]
         assert table.column_names == [c.physical for c in dataset.stored_columns], dataset.name
         for col in dataset.stored_columns:
-            assert table.schema.field(col.physical).type == ARROW_TYPES[col.type], col.name
+            assert table.schema.field(col.physical).type == arrow_type(col), col.name
             if not col.nullable:
                 assert table.column(col.physical).null_count == 0, (dataset.name, col.name)
 

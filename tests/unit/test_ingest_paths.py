@@ -68,6 +68,12 @@ def test_clean_feedback_with_arrays_and_maps_gives_the_same_batch() -> None:
     "change",
     [
         {"amount": True},
+        {"amount": 12.345},
+        {"amount": "12.345"},
+        {"amount": "1e2"},
+        {"amount": "NaN"},
+        {"amount": "12345678901234567"},
+        {"amount": 0.30000000000000004},
         {"quantity": 1.5},
         {"quantity": 2.0},
         {"quantity": 2**70},
@@ -85,6 +91,17 @@ def test_clean_feedback_with_arrays_and_maps_gives_the_same_batch() -> None:
 def test_anything_unusual_goes_to_the_row_validator(change: dict) -> None:
     rows = [_event(i) for i in range(5)] + [_event(5, **change)]
     assert clean_batch(rows, EVENTS, {"workspace_id": ("ws_a",)}) is None
+
+
+def test_money_as_numbers_and_strings_gives_the_row_validators_exact_batch() -> None:
+    amounts = [0.1, "0.2", 12.3, "12.30", "12.300", 5, "-0.05", "9999999999999999.99", None]
+    rows = [_event(i, amount=a, price=a) for i, a in enumerate(amounts)]
+    fast = clean_batch(rows, EVENTS, {"workspace_id": ("ws_a",)})
+    assert fast is not None
+    assert fast.equals(_slow(rows, EVENTS))
+    assert [str(v) if v is not None else None for v in fast.column("amount").to_pylist()] == [
+        "0.10", "0.20", "12.30", "12.30", "12.30", "5.00", "-0.05", "9999999999999999.99", None
+    ]  # fmt: skip
 
 
 def test_nested_records_and_enums_go_to_the_row_validator() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tally.catalog.model import ColumnType, Dataset
+from tally.catalog.model import DECIMAL_PRECISION, Column, ColumnType, Dataset
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
     ColumnType.STRING: pa.string(),
@@ -19,11 +19,15 @@ ARROW_TYPES: dict[ColumnType, pa.DataType] = {
 }
 
 
+def arrow_type(column: Column) -> pa.DataType:
+    """A decimal's type carries its scale; every other type is the same for all columns."""
+    if column.type is ColumnType.DECIMAL:
+        return pa.decimal128(DECIMAL_PRECISION, column.scale or 0)
+    return ARROW_TYPES[column.type]
+
+
 def arrow_schema(dataset: Dataset) -> pa.Schema:
     """Physical column names (dots flattened), catalog order, catalog nullability."""
     return pa.schema(
-        [
-            pa.field(c.physical, ARROW_TYPES[c.type], nullable=c.nullable)
-            for c in dataset.stored_columns
-        ]
+        [pa.field(c.physical, arrow_type(c), nullable=c.nullable) for c in dataset.stored_columns]
     )

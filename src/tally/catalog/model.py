@@ -44,6 +44,9 @@ class ColumnType(StrEnum):
 
 NUMERIC_TYPES = frozenset({ColumnType.INT, ColumnType.FLOAT, ColumnType.DECIMAL})
 MAX_DECIMAL_SCALE = 9
+DECIMAL_PRECISION = 18
+"""Digits a decimal column holds (before and after the point): DECIMAL(18, s) is 8 bytes on
+every engine, and a sum of up to 10^20 such values still fits the engines' 38-digit sums."""
 ORDERED_TYPES = NUMERIC_TYPES | {ColumnType.TIMESTAMP, ColumnType.DATE, ColumnType.STRING}
 _EQ_NEQ = (FilterOp.EQ, FilterOp.NEQ)
 

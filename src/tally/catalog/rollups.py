@@ -69,7 +69,7 @@ class Rollup(BaseModel):
         return frozenset(m.op for m in self.measures if m.field == field)
 
 
-SCALAR_TYPES = frozenset({"string", "int", "float", "bool", "timestamp", "date"})
+SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestamp", "date"})
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
 
 

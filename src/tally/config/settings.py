@@ -143,7 +143,11 @@ class Settings(BaseModel):
         "engine",
     )
     job_timeout_s: float = _setting(
-        300.0, "Seconds a query run as a job (Prefer: respond-async) may run.", "jobs", gt=0
+        300.0,
+        "Seconds a query run as a job (Prefer: respond-async) may run, and may wait in line "
+        "for a query slot before it (instead of the queue timeout).",
+        "jobs",
+        gt=0,
     )
     job_result_ttl_s: float = _setting(
         600.0, "Seconds a finished job's answer is kept; 410 Gone after.", "jobs", gt=0

@@ -77,7 +77,12 @@ def _table(dataset: Dataset, columns: Columns) -> pa.Table:
     arrays = []
     for field in schema:
         values = columns[field.name]
-        arr = values if isinstance(values, pa.Array) else pa.array(values, type=field.type)
+        if not isinstance(values, pa.Array):
+            # Arrow builds decimals from Decimal objects only: money arrives as rounded floats
+            # and is cast below (to the nearest decimal of the scale, which is the value)
+            decimal = pa.types.is_decimal(field.type)
+            values = pa.array(values, type=pa.float64() if decimal else field.type)
+        arr = values
         if arr.type != field.type:
             arr = arr.cast(field.type)
         if not field.nullable and arr.null_count:

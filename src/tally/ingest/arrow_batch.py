@@ -11,8 +11,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.catalog.arrow import ARROW_TYPES, arrow_schema
-from tally.catalog.model import ColumnType, Dataset
+from tally.catalog.arrow import arrow_schema, arrow_type
+from tally.catalog.model import Column, ColumnType, Dataset
 from tally.errors import ErrorDetail, TallyError
 from tally.ingest.rows import Rejection
 
@@ -28,27 +28,40 @@ def _rename(table: pa.Table, dataset: Dataset) -> pa.Table:
     return table.rename_columns(names)
 
 
-def _cast(array: pa.ChunkedArray, column_type: ColumnType, name: str) -> pa.ChunkedArray:
-    target = ARROW_TYPES[column_type]
+def _refuse(column: Column, reason: str) -> TallyError:
+    return TallyError(
+        "invalid_file",
+        f"column {column.name} cannot be read as {column.type.value}: {reason}",
+        400,
+        [ErrorDetail(f"/{column.name}", f"not {column.type.value}")],
+    )
+
+
+def _cast(array: pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
+    target = arrow_type(column)
     if array.type == target:
         return array
-    if column_type is ColumnType.TIMESTAMP and pa.types.is_timestamp(array.type):
+    if column.type is ColumnType.TIMESTAMP and pa.types.is_timestamp(array.type):
         if array.type.tz is None:
             raise TallyError(
                 "invalid_file",
-                f"column {name}: timestamps need a timezone (store them as UTC)",
+                f"column {column.name}: timestamps need a timezone (store them as UTC)",
                 400,
-                [ErrorDetail(f"/{name}", "timestamp without timezone")],
+                [ErrorDetail(f"/{column.name}", "timestamp without timezone")],
             )
     try:
-        return pc.cast(array, target, safe=True)
+        if pa.types.is_decimal(target) and pa.types.is_integer(array.type):
+            # Arrow wants room for every int64 first; the second cast checks each value fits
+            array = pc.cast(array, pa.decimal128(38, target.scale), safe=True)
+        cast = pc.cast(array, target, safe=True)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise TallyError(
-            "invalid_file",
-            f"column {name} cannot be read as {column_type.value}: {exc}",
-            400,
-            [ErrorDetail(f"/{name}", f"not {column_type.value}")],
-        ) from None
+        raise _refuse(column, str(exc)) from None
+    if pa.types.is_decimal(target) and pa.types.is_floating(array.type):
+        # Arrow rounds a float to the scale; a decimal column takes only floats it holds as
+        # they are (12.3 is 12.30, 12.345 is not a 2-digit amount)
+        if not pc.all(pc.equal(pc.cast(cast, array.type), array), min_count=0).as_py():
+            raise _refuse(column, f"values with more than {column.scale} digits after the point")
+    return cast
 
 
 def conform(table: pa.Table, dataset: Dataset) -> tuple[pa.Table, list[Rejection]]:
@@ -65,9 +78,9 @@ def conform(table: pa.Table, dataset: Dataset) -> tuple[pa.Table, list[Rejection
                     400,
                     [ErrorDetail(f"/{column.name}", "required column is missing")],
                 )
-            columns.append(pa.nulls(table.num_rows, ARROW_TYPES[column.type]))
+            columns.append(pa.nulls(table.num_rows, arrow_type(column)))
             continue
-        array = _cast(table.column(column.physical), column.type, column.name)
+        array = _cast(table.column(column.physical), column)
         checks: list[tuple[pa.Array, str]] = []
         if not column.nullable:
             checks.append((pc.is_null(array), "required field is missing"))

@@ -18,14 +18,16 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.catalog.arrow import ARROW_TYPES, arrow_schema
+from tally.catalog.arrow import arrow_schema, arrow_type
 from tally.catalog.model import Column, ColumnType, Dataset
-from tally.ingest.rows import MAX_STRING
+from tally.ingest.decimal_arrays import from_values
+from tally.ingest.rows import MAX_STRING, BadValue, converter
 
 ALLOWED: dict[ColumnType, frozenset[type]] = {
     ColumnType.STRING: frozenset({str}),
     ColumnType.INT: frozenset({int}),
     ColumnType.FLOAT: frozenset({int, float}),
+    ColumnType.DECIMAL: frozenset({int, float, str}),
     ColumnType.BOOL: frozenset({bool}),
     ColumnType.TIMESTAMP: frozenset({str}),
     ColumnType.DATE: frozenset({str}),
@@ -71,10 +73,19 @@ def convert(column: Column, values: list[Any]) -> pa.Array:
         if any(type(x) not in NUMBERS for d in maps for x in d.values()):
             raise NotClean
         values = [None if v is None else list(v.items()) for v in values]
+    elif kind is ColumnType.DECIMAL:
+        bulk = from_values(column, values)
+        if bulk is not None:
+            return finish(column, bulk)
+        exact = converter(column)
+        try:
+            values = [None if v is None else exact(v) for v in values]
+        except BadValue:
+            raise NotClean from None
     if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
         return finish(column, pa.array(values, pa.string()))
     try:
-        array = pa.array(values, ARROW_TYPES[kind])
+        array = pa.array(values, arrow_type(column))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
         raise NotClean from None
     return finish(column, array)
@@ -88,7 +99,7 @@ def finish(column: Column, array: pa.Array) -> pa.Array:
         raise NotClean
     if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
         try:
-            array = array.cast(ARROW_TYPES[kind])
+            array = array.cast(arrow_type(column))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             raise NotClean from None
     numbers = array.items if kind is ColumnType.FLOAT_MAP else array

@@ -14,8 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.catalog.arrow import ARROW_TYPES
+from tally.catalog.decimals import FLOAT_DIGITS
 from tally.catalog.model import Column, ColumnType
 from tally.ingest.columnar import NotClean, all_true, convert, finish
+from tally.ingest.decimal_arrays import from_texts
 
 INTEGER = r"^-?[0-9]+$"
 NUMBER = r"^-?[0-9]"
@@ -95,6 +97,19 @@ def _objects(column: Column, texts: pa.Array, keys: pa.ListArray) -> pa.Array:
     return finish(column, texts)
 
 
+def _decimals(column: Column, texts: pa.Array) -> pa.Array:
+    """Numbers as written and numeric strings, cast exactly (`decimal_arrays.from_texts`)."""
+    quoted = pc.fill_null(pc.starts_with(texts, '"'), False)
+    digits = pc.if_else(quoted, pc.utf8_slice_codeunits(texts, 1, -1), texts)
+    # a number orjson reads as this very value: at most 15 digits (strings are read as written)
+    digit_count = pc.utf8_length(pc.replace_substring_regex(digits, r"[-.]", ""))
+    _require(pc.or_(quoted, pc.less_equal(digit_count, FLOAT_DIGITS)))
+    exact = from_texts(column, digits)
+    if exact is None:
+        raise NotClean
+    return finish(column, exact)
+
+
 def column_array(column: Column, texts: pa.Array, extra: pa.Array | None) -> pa.Array:
     """The column's array from its JSON texts (null if null or absent). `extra` is DuckDB's
     list of strings for a string[] column, its keys per row for a JSON column."""
@@ -113,6 +128,8 @@ def column_array(column: Column, texts: pa.Array, extra: pa.Array | None) -> pa.
             return finish(column, texts.cast(ARROW_TYPES[kind]))
         except pa.ArrowInvalid:
             raise NotClean from None
+    if kind is ColumnType.DECIMAL:
+        return _decimals(column, texts)
     if kind is ColumnType.STRING_ARRAY:
         _require(pc.match_substring_regex(texts, STRING_LIST))
         return finish(column, extra.cast(ARROW_TYPES[kind]))

@@ -11,12 +11,15 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from tally.catalog.arrow import arrow_schema
+from tally.catalog.decimals import exact_decimal
 from tally.catalog.model import Column, ColumnType, Dataset
 
 MAX_STRING = 65_536
@@ -67,6 +70,13 @@ def _float(v: Any) -> float:
     if isinstance(v, float) and not math.isfinite(v):
         raise BadValue("expected a finite number")
     return float(v)
+
+
+def _decimal(scale: int, v: Any) -> Decimal:
+    try:
+        return exact_decimal(v, scale)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
 
 
 def _bool(v: Any) -> bool:
@@ -130,6 +140,13 @@ CONVERTERS: dict[ColumnType, Callable[[Any], Any]] = {
 }
 
 
+def converter(column: Column) -> Callable[[Any], Any]:
+    """The column's converter: a JSON value to what is stored, or BadValue with the reason."""
+    if column.type is ColumnType.DECIMAL:
+        return partial(_decimal, column.scale or 0)
+    return CONVERTERS[column.type]
+
+
 def _flatten(row: dict[str, Any], nested: frozenset[str], prefix: str = "") -> dict[str, Any]:
     """Spread nested records into dotted keys (a null record nulls its fields); JSON and map
     columns stay whole."""
@@ -151,6 +168,7 @@ class RowValidator:
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
         self.columns: list[Column] = list(dataset.stored_columns)
+        self._converters = [converter(c) for c in self.columns]
         self._known = {c.name for c in self.columns}
         prefixes = set()
         for c in self.columns:
@@ -167,7 +185,7 @@ class RowValidator:
         row = _flatten(raw, self._nested) if self._nested else raw
         problems = [Rejection(index, key, "unknown field") for key in row if key not in self._known]
         clean: dict[str, Any] = {}
-        for column in self.columns:
+        for column, convert in zip(self.columns, self._converters, strict=True):
             value = row.get(column.name)
             if value is None:
                 if not column.nullable:
@@ -175,7 +193,7 @@ class RowValidator:
                 clean[column.physical] = None
                 continue
             try:
-                converted = CONVERTERS[column.type](value)
+                converted = convert(value)
             except BadValue as exc:
                 problems.append(Rejection(index, column.name, str(exc)))
                 continue

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
+from tally.catalog.decimals import exact_decimal
 from tally.catalog.model import ColumnType
 from tally.catalog.vocabulary import LIST_OPS, NO_VALUE_OPS, TEXT_OPS, FilterOp
 from tally.query.fields import FieldRef
@@ -53,6 +54,9 @@ def _scalar(vtype: ColumnType, value: Any, ref: FieldRef, op: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError("expected a number")
         return value
+    if vtype is ColumnType.DECIMAL:
+        # compared exactly: bound as a Decimal of the column's scale, never a float
+        return exact_decimal(value, ref.column.scale or 0)
     if vtype in _TEMPORAL:
         adapter, expected = _TEMPORAL[vtype]
         if isinstance(value, str):

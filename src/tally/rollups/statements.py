@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from tally.catalog.model import ColumnType
+from tally.catalog.model import Column, ColumnType
 from tally.rollups.layout import RollupTable
 from tally.sql.duckdb import DuckDBDialect
 
@@ -43,16 +43,23 @@ def _sql(tree: exp.Expression) -> str:
     return DIALECT.render(tree)
 
 
+def _sum_kind(column: Column) -> exp.DataType:
+    """A sum's column as wide as DuckDB's sum over the rows: HUGEINT for integers, a 38-digit
+    decimal of the same scale for money (exact, and no batch the dataset accepts overflows)."""
+    if column.type is ColumnType.INT:
+        return exp.DataType.build("HUGEINT")
+    if column.type is ColumnType.DECIMAL:
+        return exp.DataType.build(f"DECIMAL(38, {column.scale})")
+    return DIALECT.column_kind(column)
+
+
 def create(layout: RollupTable) -> str:
-    """The rollup's table. A sum of integers is a HUGEINT, as DuckDB sums them over the rows,
-    so no batch the dataset accepts overflows its rollup."""
+    """The rollup's table; sums are as wide as the engine's own sums (`_sum_kind`)."""
     wide = {a.column for a in layout.aggregates if a.op == "sum"}
     columns = [
         exp.ColumnDef(
             this=_ident(c.physical),
-            kind=exp.DataType.build("HUGEINT")
-            if c.name in wide and c.type is ColumnType.INT
-            else DIALECT.column_kind(c),
+            kind=_sum_kind(c) if c.name in wide else DIALECT.column_kind(c),
         )
         for c in layout.as_dataset.stored_columns
     ]

@@ -34,6 +34,7 @@ CREATE_STATE = (
     "(name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
 )
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
+HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
 RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
 SIZES_TTL_S = 30.0
@@ -79,6 +80,11 @@ class Rollups:
             return
         catalog = catalog if catalog is not None else self._catalogs.latest
         served = {dataset.fingerprint for dataset in catalog}
+        # No table of Tally's own appears in a database whose datasets declare no rollup (and
+        # never did: records of rollups no longer declared are dropped below).
+        declares = any(self.layouts(dataset) for dataset in catalog)
+        if not declares and not self._has_state(engine):
+            return
         engine.transaction([(CREATE_STATE, ())])
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
         recorded = dict(found)
@@ -107,6 +113,10 @@ class Rollups:
             self._kept, self._ready = kept, ready
             self._maintenance.clear()
             self._layouts = {k: v for k, v in self._layouts.items() if k in served}
+
+    def _has_state(self, engine: DuckDBEngine) -> bool:
+        _, rows = engine.execute(HAS_STATE, {}, TIMEOUT_S)
+        return bool(rows[0][0])
 
     def _forget(self, engine: DuckDBEngine, name: str) -> None:
         engine.transaction([(statements.drop(name), ()), (FORGET, (name,))])

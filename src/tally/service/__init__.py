@@ -63,7 +63,9 @@ class Service:
             self.rollups,
         )
         self.jobs = Jobs(
-            settings.query_slots,
+            # a thread for every slot and every place in line: jobs wait in admission's fair
+            # queues, not first come first served in the pool before them
+            settings.query_slots + settings.max_queued_queries,
             settings.job_result_ttl_s,
             settings.job_forget_s,
             settings.max_jobs_per_tenant,

@@ -18,6 +18,13 @@ every other tenant as much as fair queueing lets pass first) spread over the slo
 is a 429 when its own tenant's backlog alone is too long (that tenant should slow down), else a
 503 (the service is overloaded), both with Retry-After. An estimate can be wrong: a query still
 waiting at its deadline leaves the line with the same 503.
+
+A job (`Prefer: respond-async`) is admitted the same way, through its tenant's queue and the
+heavy lane, so a flood of jobs leaves the light slot and the other tenants' turns alone; but its
+deadline is its own (the job timeout: it was asked to wait rather than be refused), and the
+lengths of the lines do not refuse it, as the number of a tenant's jobs has its own cap (jobs.py).
+Waiting jobs still count in the line an inline query sees, in its tenant's backlog and in the
+estimated wait of its lane.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from dataclasses import dataclass, field
 
 from tally.auth.principal import Principal
 from tally.config import Settings
+from tally.engines.cancel import Cancel
 from tally.errors import TallyError, unavailable
 
 UNSCOPED = "unscoped"
@@ -95,6 +103,8 @@ class Ticket:
     shape: str
     cost: float
     heavy: bool
+    deadline_s: float
+    job: bool = False
     ready: threading.Event = field(default_factory=threading.Event)
     started: float | None = None
 
@@ -104,6 +114,10 @@ class _Tenant:
     queue: deque[Ticket] = field(default_factory=deque)
     running: list[Ticket] = field(default_factory=list)
     virtual: float = 0.0
+
+    def inline_queued(self) -> int:
+        """Waiting queries the caps on the lines count: not the jobs (jobs.py caps those)."""
+        return sum(1 for t in self.queue if not t.job)
 
     def queued_cost(self, heavy: bool | None = None) -> float:
         """Estimated seconds of the waiting queries (of one lane, or all)."""
@@ -133,13 +147,23 @@ class Admission:
         return self._busy
 
     @contextmanager
-    def admit(self, tenant: str, shape: str) -> Iterator[None]:
+    def admit(
+        self,
+        tenant: str,
+        shape: str,
+        job_deadline_s: float | None = None,
+        cancel: Cancel | None = None,
+    ) -> Iterator[None]:
         """Hold a slot for `tenant`'s query of `shape` while the block runs. A thread that holds
-        one already (the watermark asked while answering) runs within it."""
+        one already (the watermark asked while answering) runs within it. A job's query gives
+        its own deadline, `job_deadline_s`, and is not refused for the length of the line; as
+        it may wait long, its `cancel` takes it out of the line at once."""
         if getattr(self._holding, "ticket", None) is not None:
             yield
             return
-        ticket = self._wait(self._enter(tenant, shape))
+        if cancel is not None:
+            cancel.check()
+        ticket = self._wait(self._enter(tenant, shape, job_deadline_s), cancel)
         self._holding.ticket = ticket
         try:
             yield
@@ -147,11 +171,15 @@ class Admission:
             self._holding.ticket = None
             self._leave(ticket)
 
-    def _enter(self, tenant: str, shape: str) -> Ticket:
+    def _enter(self, tenant: str, shape: str, job_deadline_s: float | None) -> Ticket:
         with self._lock:
             state = self._tenants.setdefault(tenant, _Tenant())
             cost = self.costs.estimate(shape)
-            ticket = Ticket(tenant, shape, cost, cost >= self.capacity.heavy_s)
+            heavy = cost >= self.capacity.heavy_s
+            if job_deadline_s is None:
+                ticket = Ticket(tenant, shape, cost, heavy, self.capacity.deadline_s)
+            else:
+                ticket = Ticket(tenant, shape, cost, heavy, job_deadline_s, job=True)
             refusal = self._refusal(state, ticket)
             if refusal is not None:
                 self._forget_idle(tenant)
@@ -163,9 +191,16 @@ class Admission:
             self._dispatch()
             return ticket
 
-    def _wait(self, ticket: Ticket) -> Ticket:
-        if ticket.ready.wait(self.capacity.deadline_s):
-            return ticket
+    def _wait(self, ticket: Ticket, cancel: Cancel | None) -> Ticket:
+        """The ticket once started; out of the line at its deadline (503), or when canceled."""
+        if cancel is None:
+            ticket.ready.wait(ticket.deadline_s)
+        else:
+            try:
+                with cancel.bind(ticket.ready.set):
+                    ticket.ready.wait(ticket.deadline_s)
+            except TallyError:  # canceled between entering the line and this wait
+                pass
         with self._lock:
             if ticket.started is not None:
                 return ticket
@@ -173,9 +208,11 @@ class Admission:
             self._queued -= 1
             self._forget_idle(ticket.tenant)
             wait = self._drain()
+        if cancel is not None:
+            cancel.check()
         self._refused("deadline")
         raise unavailable(
-            f"the query could not start within {self.capacity.deadline_s:g} s; "
+            f"the query could not start within {ticket.deadline_s:g} s; "
             "the service is busy, try again shortly",
             retry_after=_seconds(wait),
         )
@@ -193,18 +230,19 @@ class Admission:
     def _refusal(self, state: _Tenant, ticket: Ticket) -> TallyError | None:
         """Why `ticket` may not join the line, or None. Holds the lock."""
         capacity = self.capacity
-        if len(state.queue) >= capacity.tenant_queued:
+        if not ticket.job and state.inline_queued() >= capacity.tenant_queued:
             why = f"{capacity.tenant_queued} queries of this tenant wait"
             return self._refuse_tenant(why, self._own_wait(state))
-        if self._queued >= capacity.queued:
+        inline_queued = sum(t.inline_queued() for t in self._tenants.values())
+        if not ticket.job and inline_queued >= capacity.queued:
             return self._refuse_all(f"{capacity.queued} queries wait", self._drain())
         if not state.queue and self._may_start(state, ticket):
             return None
         own = self._own_wait(state)
-        if own > capacity.deadline_s:
+        if own > ticket.deadline_s:
             return self._refuse_tenant(f"this tenant's queries ahead take about {own:.1f} s", own)
         wait = self._estimated_wait(state, ticket)
-        if wait > capacity.deadline_s:
+        if wait > ticket.deadline_s:
             return self._refuse_all(f"the queries ahead take about {wait:.1f} s", wait)
         return None
 

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -63,7 +64,8 @@ def query_hash(query: Query) -> str:
 @dataclass(frozen=True)
 class Statements:
     """How the statements of one answer run when it is a job: with the job's timeout and its
-    cancel handle. Set for the job's thread; every `_run_sql` of the answer reads it."""
+    cancel handle, after waiting in line up to that timeout too (it asked to wait, not to be
+    refused). Set for the job's thread; admission and every `_run_sql` of the answer read it."""
 
     timeout_s: float
     cancel: Cancel
@@ -235,7 +237,7 @@ class Answers:
         previous = self._compile(planned, compare=True) if planned.query.compare else None
         compiled_at = time.perf_counter()
         compile_ms = (compiled_at - started) * 1000
-        with self.admission.admit(planned.tenant, compiled.sql):
+        with self._admitted(planned.tenant, compiled.sql):
             started = time.perf_counter()
             result = self._run_planned(planned, compiled, previous)
             execute_ms = (time.perf_counter() - started) * 1000
@@ -323,13 +325,21 @@ class Answers:
             key, lambda: planned.compiler(reader).compile(query, window, count_rows)
         )
 
+    def _admitted(self, tenant: str, shape: str) -> AbstractContextManager[None]:
+        """A slot for the query, waited for up to the job's timeout (or its cancel) when it is a
+        job's."""
+        job = _as_job.get()
+        if job is None:
+            return self.admission.admit(tenant, shape)
+        return self.admission.admit(tenant, shape, job.timeout_s, job.cancel)
+
     def _run_sql(self, engine: Engine, compiled: Compiled, columnar: bool = False) -> Frame:
         """Run a statement within the slot this thread holds; alone (a watermark asked outside
         an answer) it is admitted as a query of no tenant. A job runs with its own timeout and
         cancel handle."""
         job = _as_job.get()
         timeout_s = job.timeout_s if job is not None else self.settings.query_timeout_s
-        with self.admission.admit(UNSCOPED, compiled.sql):
+        with self._admitted(UNSCOPED, compiled.sql):
             return engine.frame(
                 compiled.sql,
                 compiled.params,

@@ -16,11 +16,12 @@ LIKE patterns without an escape character, as in DuckDB. Parameters are typed pl
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
 
-from tally.catalog.model import Column, ColumnType, Dataset
+from tally.catalog.model import DECIMAL_PRECISION, Column, ColumnType, Dataset
 from tally.catalog.vocabulary import FilterOp
 from tally.sql.calendar import CalendarDialect
 from tally.sql.dialect import fn, lit
@@ -47,6 +48,8 @@ def _param_type(value: Any) -> str:
         return "Int64"
     if isinstance(value, float):
         return "Float64"
+    if isinstance(value, Decimal):
+        return f"Decimal({DECIMAL_PRECISION}, {-value.as_tuple().exponent})"
     if isinstance(value, datetime):
         return "DateTime64(6, 'UTC')"
     if isinstance(value, date):
@@ -59,6 +62,8 @@ def _param_type(value: Any) -> str:
 class ClickHouseDialect(CalendarDialect):
     name = "clickhouse"
     sqlglot_name = "clickhouse"
+    decimal_type = "Decimal({precision}, {scale})"
+    current_schema = "currentDatabase"
     column_types = {
         ColumnType.STRING: "String",
         ColumnType.INT: "Int64",
@@ -78,7 +83,7 @@ class ClickHouseDialect(CalendarDialect):
     }
 
     def column_type(self, column: Column) -> str:
-        stored = self.column_types[column.type]
+        stored = self.stored_type(column)
         if not column.nullable:
             return stored
         return f"Variant({stored})" if column.type in CONTAINERS else f"Nullable({stored})"
@@ -150,6 +155,9 @@ class ClickHouseDialect(CalendarDialect):
 
     def to_double(self, value: exp.Expression) -> exp.Expression:
         return fn("toFloat64OrNull", value)
+
+    def decimal_to_double(self, value: exp.Expression) -> exp.Expression:
+        return fn("toFloat64", value)
 
     def date_to_instant(self, value: exp.Expression, tz: str) -> exp.Expression:
         return fn("toDateTime64", value, lit(6), lit(tz))

@@ -441,6 +441,8 @@ class Compiler:
         elif m.op == MeasureOp.COUNT_DISTINCT:
             aggregate = self.dialect.count_distinct(value, m.approx)
         elif m.op == MeasureOp.PERCENTILE:
+            if self._is_decimal(m.field):
+                value = self.dialect.decimal_to_double(value)
             aggregate = self.dialect.percentile(value, m.q or 0.5, m.approx)
         else:
             aggregate = AGGREGATES[m.op](this=value)
@@ -448,6 +450,14 @@ class Compiler:
         if condition is None:
             return aggregate
         return self.dialect.filtered(aggregate, _col(condition))
+
+    def _is_decimal(self, field: str | None) -> bool:
+        """Percentiles interpolate, so they run on doubles: an engine keeps a decimal's scale
+        (DuckDB rounds the interpolated value) or refuses decimals (ClickHouse) otherwise."""
+        if field is None:
+            return False
+        ref = resolve_field(self.dataset, field)
+        return ref.kind == "column" and ref.column.type is ColumnType.DECIMAL
 
     def _rank_measure(self, query: Query) -> int:
         labels = [m.as_ for m in query.measures]

@@ -12,6 +12,18 @@ def column_ddl(dataset: Dataset, dialect: Dialect) -> dict[str, str]:
     return {c.physical: dialect.column_type(c) for c in dataset.stored_columns}
 
 
+def stored_types(dialect: Dialect, table: str) -> tuple[str, dict[str, str]]:
+    """(sql, params) listing (column, engine type) of a table of the current schema."""
+    columns = exp.column("table_name").eq(dialect.placeholder("t", table))
+    schema = exp.column("table_schema").eq(exp.Anonymous(this=dialect.current_schema))
+    select = (
+        exp.select("column_name", "data_type")
+        .from_("information_schema.columns")
+        .where(exp.and_(columns, schema))
+    )
+    return dialect.render(select), {"t": table}
+
+
 def create_table(dataset: Dataset, dialect: Dialect) -> str:
     columns = [
         exp.ColumnDef(

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from sqlglot import exp
 
-from tally.catalog.model import Column, ColumnType, Dataset
+from tally.catalog.model import DECIMAL_PRECISION, Column, ColumnType, Dataset
 from tally.catalog.vocabulary import BASE_MEASURES, FilterOp, MeasureOp
 from tally.errors import TallyError
 from tally.query.timebuckets import Interval
@@ -83,6 +83,8 @@ class Dialect:
     name = "base"
     sqlglot_name = ""
     column_types: dict[ColumnType, str] = {}
+    decimal_type = "DECIMAL({precision}, {scale})"
+    current_schema = "current_schema"
     renames: ClassVar[Mapping[Operation, str]] = {}
     unsupported: ClassVar[frozenset[Operation]] = frozenset()
 
@@ -131,6 +133,12 @@ class Dialect:
 
     def column_type(self, column: Column) -> str:
         """The stored type of a column (nullability is a NOT NULL constraint by default)."""
+        return self.stored_type(column)
+
+    def stored_type(self, column: Column) -> str:
+        """The engine's type of the column's values (a decimal's spelling carries its scale)."""
+        if column.type is ColumnType.DECIMAL:
+            return self.decimal_type.format(precision=DECIMAL_PRECISION, scale=column.scale)
         return self.column_types[column.type]
 
     def column_kind(self, column: Column) -> exp.DataType:
@@ -153,6 +161,10 @@ class Dialect:
 
     def to_double(self, value: exp.Expression) -> exp.Expression:
         return exp.TryCast(this=value, to=exp.DataType.build("DOUBLE"))
+
+    def decimal_to_double(self, value: exp.Expression) -> exp.Expression:
+        """A decimal as a double, for what needs one on some engine (percentiles)."""
+        return exp.Cast(this=value, to=exp.DataType.build("DOUBLE"))
 
     def date_to_instant(self, value: exp.Expression, tz: str) -> exp.Expression:
         raise Unsupported(self.name, "date time columns")

@@ -32,6 +32,7 @@ def _json_key(key: str) -> exp.JSONPath:
 class PostgresDialect(CalendarDialect):
     name = "postgres"
     sqlglot_name = "postgres"
+    decimal_type = "NUMERIC({precision}, {scale})"
     column_types = {
         ColumnType.STRING: "TEXT",
         ColumnType.INT: "BIGINT",

@@ -38,6 +38,11 @@ function scalar(text, info, op, zone) {
     if (raw === "" || Number.isNaN(Number(raw))) throw new Error("expected a number");
     return Number(raw);
   }
+  if (info.type === "decimal") {
+    // sent as text: the server reads a numeric string digit for digit (exact money)
+    if (!/^-?\d+(\.\d+)?$/.test(raw)) throw new Error("expected a number like 12.30");
+    return raw;
+  }
   if (info.type === "bool") return raw === "true";
   if (info.type === "timestamp") {
     if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d$/.test(raw)) throw new Error("expected a date and time");
@@ -69,8 +74,9 @@ function valueInput(info, op, id) {
     return select;
   }
   if (LIST.has(op)) return h("input", { ...base, type: "text", placeholder: "a, b, c" });
-  const type = { timestamp: "datetime-local", date: "date", int: "number", float: "number" }[info.type];
-  return h("input", { ...base, type: type || "text", step: info.type === "float" ? "any" : undefined });
+  const type = { timestamp: "datetime-local", date: "date", int: "number", float: "number", decimal: "number" }[info.type];
+  const step = info.type === "float" || info.type === "decimal" ? "any" : undefined;
+  return h("input", { ...base, type: type || "text", step });
 }
 
 export class Filters {

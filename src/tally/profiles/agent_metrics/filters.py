@@ -18,12 +18,14 @@ from tally.profiles.agent_metrics.fields import (
 )
 from tally.query.fields import resolve_field
 from tally.query.model import And, Filter, Leaf, Not
+from tally.query.values import coerce_value
 
 _KINDS = {
     ColumnType.STRING: "string",
     ColumnType.STRING_ARRAY: "string",
     ColumnType.INT: "integer",
     ColumnType.FLOAT: "number",
+    ColumnType.DECIMAL: "number",
     ColumnType.BOOL: "boolean",
 }
 
@@ -47,6 +49,10 @@ def filter_node(
         raise FilterError(f'Field "{field.name}" does not support operator "{operator}"')
     ref = resolve_field(dataset, field.column)
     typed = _value(field, operator, value, _KINDS[ref.value_type])
+    try:
+        coerce_value(ref, OPERATORS[operator][0], typed)
+    except ValueError as exc:  # e.g. a decimal with more places than its scale
+        raise FilterError(f'Field "{field.name}": {exc}') from None
     op, negated = OPERATORS[operator]
     leaf = Leaf(field=field.column, op=op, value=typed)
     node: Filter = Not(not_=leaf) if negated else leaf

@@ -2,8 +2,8 @@
 
 The catalog stores nested record fields as dotted columns (`grand_total.amount`); the records API
 talks about five data types. The mapping (decided): a string column with an `enum` is `enum`,
-any other string is `text`, int and float are `number`, date and timestamp are `date`, bool is
-`boolean`. Columns of any other type are not part of a records root.
+any other string is `text`, int, float and decimal are `number`, date and timestamp are `date`,
+bool is `boolean`. Columns of any other type are not part of a records root.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class Kind(StrEnum):
 _KINDS = {
     ColumnType.INT: Kind.NUMBER,
     ColumnType.FLOAT: Kind.NUMBER,
+    ColumnType.DECIMAL: Kind.NUMBER,
     ColumnType.DATE: Kind.DATE,
     ColumnType.TIMESTAMP: Kind.DATE,
     ColumnType.BOOL: Kind.BOOLEAN,

@@ -11,12 +11,12 @@
 --   $p5 = str 'brand_one'
 --   $p6 = str 'brand_two'
 --   $p7 = str 'agent_x'
---   $p8 = float 10.5
---   $p9 = float 9999.75
+--   $p8 = Decimal Decimal('10.50')
+--   $p9 = Decimal Decimal('9999.75')
 --   $p10 = int 4321
 --   $p11 = int 7777
---   $p12 = float 1.25
---   $p13 = float 250.5
+--   $p12 = Decimal Decimal('1.25')
+--   $p13 = Decimal Decimal('250.50')
 --   $p14 = timestamp 2026-11-03T12:00:00+01:00
 --   $p15 = str 'sess'
 --   $p16 = str 'test'
@@ -25,4 +25,4 @@
 --   $p19 = str 'email'
 --   $p20 = int 1515
 --   $p21 = str 'FREE'
-WITH src AS (SELECT 1 AS "_one" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')} AND ("t"."event_type" = {p3: String} AND "t"."event_type" <> {p4: String} AND "t"."brand_id" IN ({p5: String}, {p6: String}) AND NOT ("t"."agent_id" IN ({p7: String})) AND "t"."amount" > {p8: Float64} AND "t"."amount" <= {p9: Float64} AND "t"."quantity" >= {p10: Int64} AND "t"."quantity" < {p11: Int64} AND "t"."price" BETWEEN {p12: Float64} AND {p13: Float64} AND "t"."ts" >= {p14: DateTime64(6, 'UTC')} AND position(lowerUTF8("t"."session_id"), {p15: String}) > 0 AND NOT position("t"."product_id", {p16: String}) > 0 AND startsWith("t"."customer_id", {p17: String}) AND endsWith("t"."agent_id", {p18: String}) AND "t"."catalog_id" IS NULL AND NOT ("t"."score" IS NULL) AND (multiIf(JSONType("t"."metadata", 'channel') = 'String', JSONExtractString("t"."metadata", 'channel'), JSONType("t"."metadata", 'channel') = 'Null', NULL, JSONExtractRaw("t"."metadata", 'channel')) = {p19: String} OR toFloat64OrNull(multiIf(JSONType("t"."metadata", 'discount') = 'String', JSONExtractString("t"."metadata", 'discount'), JSONType("t"."metadata", 'discount') = 'Null', NULL, JSONExtractRaw("t"."metadata", 'discount'))) > {p20: Int64} OR NOT (startsWith(multiIf(JSONType("t"."metadata", 'coupon') = 'String', JSONExtractString("t"."metadata", 'coupon'), JSONType("t"."metadata", 'coupon') = 'Null', NULL, JSONExtractRaw("t"."metadata", 'coupon')), {p21: String}))))), agg AS (SELECT COUNT(*) AS "a0" FROM "src") SELECT * FROM "agg" ORDER BY "a0" DESC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;
+WITH src AS (SELECT 1 AS "_one" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN ({p0: String}) AND "t"."ts" >= {p1: DateTime64(6, 'UTC')} AND "t"."ts" < {p2: DateTime64(6, 'UTC')} AND ("t"."event_type" = {p3: String} AND "t"."event_type" <> {p4: String} AND "t"."brand_id" IN ({p5: String}, {p6: String}) AND NOT ("t"."agent_id" IN ({p7: String})) AND "t"."amount" > {p8: Decimal(18, 2)} AND "t"."amount" <= {p9: Decimal(18, 2)} AND "t"."quantity" >= {p10: Int64} AND "t"."quantity" < {p11: Int64} AND "t"."price" BETWEEN {p12: Decimal(18, 2)} AND {p13: Decimal(18, 2)} AND "t"."ts" >= {p14: DateTime64(6, 'UTC')} AND position(lowerUTF8("t"."session_id"), {p15: String}) > 0 AND NOT position("t"."product_id", {p16: String}) > 0 AND startsWith("t"."customer_id", {p17: String}) AND endsWith("t"."agent_id", {p18: String}) AND "t"."catalog_id" IS NULL AND NOT ("t"."score" IS NULL) AND (multiIf(JSONType("t"."metadata", 'channel') = 'String', JSONExtractString("t"."metadata", 'channel'), JSONType("t"."metadata", 'channel') = 'Null', NULL, JSONExtractRaw("t"."metadata", 'channel')) = {p19: String} OR toFloat64OrNull(multiIf(JSONType("t"."metadata", 'discount') = 'String', JSONExtractString("t"."metadata", 'discount'), JSONType("t"."metadata", 'discount') = 'Null', NULL, JSONExtractRaw("t"."metadata", 'discount'))) > {p20: Int64} OR NOT (startsWith(multiIf(JSONType("t"."metadata", 'coupon') = 'String', JSONExtractString("t"."metadata", 'coupon'), JSONType("t"."metadata", 'coupon') = 'Null', NULL, JSONExtractRaw("t"."metadata", 'coupon')), {p21: String}))))), agg AS (SELECT COUNT(*) AS "a0" FROM "src") SELECT * FROM "agg" ORDER BY "a0" DESC LIMIT 1000 SETTINGS join_use_nulls = 1, aggregate_functions_null_for_empty = 1;

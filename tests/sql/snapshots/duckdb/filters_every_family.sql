@@ -11,12 +11,12 @@
 --   $p5 = str 'brand_one'
 --   $p6 = str 'brand_two'
 --   $p7 = str 'agent_x'
---   $p8 = float 10.5
---   $p9 = float 9999.75
+--   $p8 = Decimal Decimal('10.50')
+--   $p9 = Decimal Decimal('9999.75')
 --   $p10 = int 4321
 --   $p11 = int 7777
---   $p12 = float 1.25
---   $p13 = float 250.5
+--   $p12 = Decimal Decimal('1.25')
+--   $p13 = Decimal Decimal('250.50')
 --   $p14 = timestamp 2026-11-03T12:00:00+01:00
 --   $p15 = str 'sess'
 --   $p16 = str 'test'
