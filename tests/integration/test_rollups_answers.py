@@ -8,7 +8,6 @@ rollups switched off: the compiler every other test checks against plain SQL and
 
 from __future__ import annotations
 
-import math
 import random
 from collections import Counter
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ import pytest
 
 from tally.auth.principal import Principal
 from tally.query.model import Query
+from tally.rollups.verify import same
 from tally.service import Service
 from tests.integration.rollup_support import (
     ADMIN,
@@ -178,16 +178,6 @@ def _principal(rng: random.Random) -> Principal:
     return Principal(subject="viewer", role="viewer", scopes={"tenant": tenants})
 
 
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, float) or isinstance(right, float):
-        if left is None or right is None:
-            return left is right
-        return math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-9)
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
-    return left == right and type(left) is type(right)
-
-
 def test_answers_from_rollups_equal_answers_from_rows(service: Service) -> None:
     rng = random.Random(20261202)
     served: Counter[str] = Counter()
@@ -205,7 +195,7 @@ def test_answers_from_rollups_equal_answers_from_rows(service: Service) -> None:
         context = f"query {n}: {body} served from {fast.meta['served_from']}"
         assert len(fast.rows) == len(slow.rows), context
         for got, want in zip(fast.rows, slow.rows, strict=True):
-            assert _same(got, want), f"{context}\n{got}\n!=\n{want}"
+            assert same(got, want), f"{context}\n{got}\n!=\n{want}"
     service.answers.rollups = rollups
     from_rollups = QUERIES - served["raw"]
     print(f"\n{from_rollups} of {QUERIES} random queries answered from rollups: {dict(served)}")

@@ -224,6 +224,21 @@ class Settings(BaseModel):
         1000.0, "Queries slower than this are logged with their hash and timing.", "logs", ge=0
     )
 
+    query_log_shapes: int = _setting(
+        1000,
+        "Shapes of answered questions kept for `tally rollups suggest` (no filter values; "
+        "the least recently asked go first); 0: off.",
+        "logs",
+        ge=0,
+    )
+    query_log_samples: int = _setting(
+        0,
+        "Recent whole questions, filter values included, kept for `tally rollups verify` "
+        "(opt-in: they may hold personal data); 0: none kept.",
+        "logs",
+        ge=0,
+    )
+
     limits: SkipValidation[Limits | None] = Field(None, exclude=True)
     jwt: SkipValidation[JwtSettings | None] = Field(None, exclude=True)
     rate_limits: SkipValidation[RateLimitSettings | None] = Field(None, exclude=True)

@@ -17,6 +17,7 @@ from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.rollups.querylog import QueryLog
 from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
@@ -62,6 +63,9 @@ class Service:
             lambda: self.clock(),
             self.rollups,
         )
+        self.answers.query_log = QueryLog.in_dir(
+            settings.data_dir, settings.query_log_shapes, settings.query_log_samples
+        )
         self.jobs = Jobs(
             # a thread for every slot and every place in line: jobs wait in admission's fair
             # queues, not first come first served in the pool before them
@@ -96,5 +100,7 @@ class Service:
         return dataset
 
     def close(self) -> None:
+        if self.answers.query_log is not None:
+            self.answers.query_log.close()
         self.readers.close()
         self.engine.close()

@@ -42,6 +42,7 @@ from tally.query.validate import validate
 from tally.result import Result
 from tally.rollups.compile import RollupCompiler
 from tally.rollups.layout import RollupTable
+from tally.rollups.querylog import QueryLog
 from tally.rollups.store import Rollups
 from tally.service.admission import UNSCOPED, Admission, Capacity, tenant_of
 from tally.service.sources import Reader, Readers
@@ -115,6 +116,7 @@ class Answers:
         self.clock = clock
         self.rollups = rollups
         self.observers: list[Callable[[str, float], None]] = []
+        self.query_log: QueryLog | None = None
         self.admission = Admission(Capacity.of(settings))
         self._statements = StatementCache()
         self.watermarks = Watermarks(readers, versions, self._run_sql)
@@ -249,6 +251,10 @@ class Answers:
         }
         for observe in self.observers:
             observe(planned.dataset.name, execute_ms / 1000)
+        if self.query_log is not None:
+            self.query_log.record(
+                planned.query, planned.scope, planned.dataset, planned.served_from, execute_ms
+            )
         if compile_ms + execute_ms >= self.settings.slow_query_ms:
             self._log_slow(planned, compile_ms, execute_ms, len(result.rows))
         return result

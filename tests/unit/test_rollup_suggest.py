@@ -1,0 +1,95 @@
+"""Proposals from recorded shapes: dimensions, measures, grain, clusters, shares and skips."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tally.catalog.model import Dataset
+from tally.rollups.querylog import LoggedShape
+from tally.rollups.suggest import suggest
+
+DATASET = Dataset.model_validate(
+    {
+        "name": "ev",
+        "tenant_columns": ["tenant"],
+        "time_column": "ts",
+        "columns": [
+            {"name": "tenant", "type": "string"},
+            {"name": "id", "type": "string"},
+            {"name": "ts", "type": "timestamp"},
+            {"name": "kind", "type": "string"},
+            {"name": "region", "type": "string"},
+            {"name": "agent", "type": "string"},
+            {"name": "plan", "type": "string"},
+            {"name": "amount", "type": "int"},
+            {"name": "payload", "type": "json"},
+        ],
+    }
+)
+
+
+def shape(
+    ms: float,
+    groups: tuple[str, ...] = (),
+    filtered: tuple[str, ...] = (),
+    measures: tuple[tuple[str, ...], ...] = (("count",),),
+    bucket: str | None = "1 day",
+) -> LoggedShape:
+    found: dict[str, Any] = {
+        "dataset": "ev",
+        "groups": list(groups),
+        "filtered": list(filtered),
+        "measures": [list(m) for m in measures],
+        "bucket": bucket,
+        "timezone": "UTC",
+    }
+    return LoggedShape(found, "raw", 1, ms)
+
+
+def test_dimensions_and_measures_cover_the_shapes_of_a_cluster() -> None:
+    shapes = [
+        shape(70, ("kind",), ("region",), (("avg", "amount"),)),
+        shape(30, ("region",), (), (("count",), ("max", "amount"))),
+    ]
+    found = suggest(DATASET, shapes, top=3)
+    [proposal] = found.proposals
+    assert proposal.rollup.dimensions == ("kind", "region")
+    ops = {(m.op, m.field) for m in proposal.rollup.measures}
+    assert ops == {("count", None), ("sum", "amount"), ("max", "amount")}
+    assert proposal.share == 1.0 and proposal.rollup.grain == "15 minutes"
+
+
+def test_too_many_dimensions_split_into_proposals_heaviest_first() -> None:
+    shapes = [
+        shape(10, ("plan", "agent")),
+        shape(60, ("kind", "region")),
+        shape(30, ("agent",), ("plan",)),
+    ]
+    found = suggest(DATASET, shapes, top=3, max_dimensions=2)
+    assert [p.rollup.dimensions for p in found.proposals] == [("kind", "region"), ("agent", "plan")]
+    assert [round(p.share, 2) for p in found.proposals] == [0.6, 0.4]
+    assert len(suggest(DATASET, shapes, top=1, max_dimensions=2).proposals) == 1
+
+
+def test_fixed_buckets_set_a_grain_that_divides_them() -> None:
+    found = suggest(DATASET, [shape(5, ("kind",), bucket="7 minutes")], top=1)
+    assert found.proposals[0].rollup.grain == "1 minute"
+    found = suggest(DATASET, [shape(5, ("kind",), bucket="2 hours")], top=1)
+    assert found.proposals[0].rollup.grain == "15 minutes"
+
+
+def test_shapes_no_rollup_answers_exactly_are_skipped_with_the_reason() -> None:
+    shapes = [
+        shape(50, ("kind",), measures=(("count_distinct", "region"),)),
+        shape(40, ("kind",), ("ts",)),
+        shape(30, ("payload",)),
+        shape(20, ("kind",)),
+    ]
+    found = suggest(DATASET, shapes, top=3)
+    reasons = [reason for _, reason in found.skipped]
+    assert "count_distinct" in reasons[0]
+    assert "time column" in reasons[1]
+    assert "payload" in reasons[2]
+    [proposal] = found.proposals
+    assert proposal.rollup.dimensions == ("kind",)
+    assert round(proposal.share, 2) == round(20 / 140, 2)
