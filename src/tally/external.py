@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -30,7 +31,7 @@ from tally.config import ConfigError, Settings
 from tally.engines.base import Engine
 from tally.engines.duckdb import DuckDBEngine
 from tally.errors import TallyError
-from tally.service.sources import Reader, Readers
+from tally.service.sources import Reader, Readers, SourceProblem
 from tally.sql.dialect import Dialect
 from tally.sql.duckdb import DuckDBDialect
 from tally.sql.relations import file_relation, probe, projection, table_relation
@@ -82,8 +83,8 @@ class _Opened:
         return engine, dialect, alias
 
 
-def _open_one(dataset: Dataset, opened: _Opened) -> tuple[Reader, str]:
-    """The dataset's reader, and how its source is named in messages."""
+def _open_one(dataset: Dataset, opened: _Opened) -> Reader:
+    """The dataset's reader, its columns checked against its source."""
     assert dataset.source is not None
     spec = dataset.source.spec
     if isinstance(spec, PostgresSource):
@@ -106,7 +107,7 @@ def _open_one(dataset: Dataset, opened: _Opened) -> tuple[Reader, str]:
         reader = "read_csv" if isinstance(spec, CsvSource) else "read_parquet"
         relation, named = file_relation(reader, path, **options), path
     _check_columns(dataset, engine, dialect, relation, named)
-    return Reader(engine, dialect, projection(dataset, relation, dialect)), named
+    return Reader(engine, dialect, projection(dataset, relation, dialect))
 
 
 def _check_columns(
@@ -117,7 +118,7 @@ def _check_columns(
     try:
         found, _ = engine.execute(dialect.render(probe(relation)), {}, PROBE_TIMEOUT_S)
     except TallyError as exc:
-        raise _Problem(
+        raise SourceProblem(
             f"source.{kind}",
             f"cannot read {named} ({exc.message}): does it exist and may this user read it?",
         ) from None
@@ -128,17 +129,43 @@ def _check_columns(
         wanted = column.source_path.column
         if wanted not in present:
             where = f"columns[{index}].from" if column.from_ else f"columns[{index}].name"
-            raise _Problem(
+            raise SourceProblem(
                 where,
                 f"{named} has no column {wanted!r} (it has {', '.join(sorted(present))})",
             )
 
 
-class _Problem(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
+class Sources:
+    """The engines of external sources, opened read-only once per source and shared by its
+    datasets; start-up opens every dataset's, a reload those of added and changed datasets."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._opened = _Opened(settings)
+        self._lock = threading.Lock()
+
+    def open(self, dataset: Dataset) -> Reader:
+        """The dataset's reader; any reason it cannot be read is a SourceProblem."""
+        kind = dataset.source.kind if dataset.source else ""
+        try:
+            with self._lock:
+                return _open_one(dataset, self._opened)
+        except ValueError as invalid:  # a ${VAR} that is not set
+            raise SourceProblem(f"source.{kind}", str(invalid)) from None
+        except TallyError as failed:
+            raise SourceProblem(f"source.{kind}", failed.message) from None
+
+    def close_unused(self, used: Collection[Engine]) -> None:
+        kept = {id(engine) for engine in used}
+        with self._lock:
+            for key, (engine, _) in list(self._opened.engines.items()):
+                if id(engine) not in kept:
+                    del self._opened.engines[key]
+                    if key == "files":
+                        self._opened.attached.clear()
+                    engine.close()
+
+    def close(self) -> None:
+        self.close_unused(())
 
 
 def open_sources(
@@ -146,25 +173,17 @@ def open_sources(
 ) -> Readers:
     """A reader per external dataset of `catalog`; `origin(name)` is the file that declared it.
     Any problem closes what was opened and is a ConfigError naming the file and field."""
-    opened = _Opened(settings)
+    sources = Sources(settings)
     readers: dict[str, Reader] = {}
     problems: list[str] = []
     for dataset in catalog:
         if dataset.owned:
             continue
         try:
-            readers[dataset.name], _ = _open_one(dataset, opened)
-        except _Problem as problem:
+            readers[dataset.fingerprint] = sources.open(dataset)
+        except SourceProblem as problem:
             problems.append(f"{origin(dataset.name)}: {problem.field}: {problem.reason}")
-        except ValueError as invalid:  # a ${VAR} that is not set
-            kind = dataset.source.kind if dataset.source else ""
-            problems.append(f"{origin(dataset.name)}: source.{kind}: {invalid}")
-        except TallyError as failed:
-            kind = dataset.source.kind if dataset.source else ""
-            problems.append(f"{origin(dataset.name)}: source.{kind}: {failed.message}")
-    engines = [engine for engine, _ in opened.engines.values()]
     if problems:
-        for engine in engines:
-            engine.close()
+        sources.close()
         raise ConfigError(problems)
-    return Readers(owned, readers, engines)
+    return Readers(owned, readers, sources)

@@ -81,7 +81,7 @@ def load_catalog(settings: Settings) -> Catalog:
         unserved = unserved_datasets(settings.profiles)
     except ValueError as unknown:
         raise ConfigError([str(unknown)]) from None
-    return catalog.without(name for name in unserved if catalog.is_builtin(name))
+    return catalog.without_builtins(unserved)
 
 
 def build_service(settings: Settings) -> Service:

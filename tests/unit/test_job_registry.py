@@ -9,6 +9,8 @@ import time
 import pytest
 
 from tally.auth.principal import Principal
+from tally.catalog import Catalog
+from tally.catalog.holder import CatalogHolder
 from tally.engines.cancel import Cancel
 from tally.errors import TallyError
 from tally.result import Result
@@ -101,5 +103,27 @@ def test_a_failed_job_keeps_its_error() -> None:
         job.finished.result(5)
         assert job.status == "failed" and job.error is not None and job.error.status == 503
         assert job.result is None
+    finally:
+        jobs.close()
+
+
+def test_a_job_keeps_the_catalog_its_request_pinned() -> None:
+    """A reload swapping the catalog between the request and the job's run changes nothing for
+    the job: it runs in the context of the request that started it."""
+    first, second = Catalog([]), Catalog([])
+    holder = CatalogHolder(first)
+    seen: list[Catalog] = []
+
+    def run(cancel: Cancel) -> Result:
+        seen.append(holder.current)
+        return DONE
+
+    jobs = Jobs(1, result_ttl_s=60, forget_s=120, max_per_tenant=2)
+    try:
+        with holder.pinned():
+            holder.swap(second)
+            job, _ = jobs.submit("t1", "q1", run)
+        job.finished.result(10)
+        assert seen == [first]
     finally:
         jobs.close()

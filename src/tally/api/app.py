@@ -22,6 +22,7 @@ from tally.api import (
     key_admin,
     native,
     openapi,
+    reload,
     security,
     web,
 )
@@ -29,10 +30,12 @@ from tally.api.errors import failure_response
 from tally.api.metrics import Metrics
 from tally.api.mount import mount
 from tally.api.observe import Observe
+from tally.api.reload import PinCatalog
 from tally.auth.keys import KeyStore
 from tally.config import Settings
 from tally.errors import TallyError
 from tally.service import Service
+from tally.service.watcher import watching
 from tally.wiring import build_service
 
 DESCRIPTION = (
@@ -56,7 +59,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
+        async with watching(service.reloader, service.settings.datasets_watch):
+            yield
         service.jobs.close()
         if service.cache is not None:
             await service.cache.close()
@@ -78,6 +82,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     security.install(app, settings)
     app.state.metrics = metrics
 
+    app.add_middleware(PinCatalog, catalogs=service.catalogs)
     app.add_middleware(Observe, metrics=metrics, access_log=settings.access_log)
 
     async def failed(request: Request, failure: Exception) -> Response:
@@ -87,7 +92,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_exception_handler(kind, failed)
 
     contracts = []
-    for module in (health, native, jobs, key_admin, capabilities, examples):
+    for module in (health, native, jobs, reload, key_admin, capabilities, examples):
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)

@@ -4,6 +4,7 @@ body is never held whole in memory nor parsed on the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -55,34 +56,43 @@ async def read_bytes(request: Request, limit: int) -> bytes:
 
 @asynccontextmanager
 async def ingest_body(request: Request, limit: int, spool_dir: Path) -> AsyncIterator[Body]:
-    """The rows of an ingestion body: parsed here if small, else spooled chunk by chunk to a
-    file of `spool_dir` (removed on exit) for a worker thread to read."""
+    """The rows of an ingestion body: parsed here if small, else spooled to a file of
+    `spool_dir` (removed on exit) for a worker thread to read. The file is made, written
+    (`SPOOL_ABOVE` at a time), closed and removed in a worker thread: a write to the page cache
+    can sleep for a while when writeback throttles, and the loop must not sleep with it."""
     content_type = request.headers.get("content-type", "application/json")
     held: list[bytes] = []
     size = 0
     spool: Any = None
     try:
         async for chunk in _chunks(request, limit):
-            if spool is not None:
-                spool.write(chunk)
-                continue
             held.append(chunk)
             size += len(chunk)
             if size > SPOOL_ABOVE:
-                spool = _spool_file(spool_dir)
-                spool.writelines(held)
-                held = []
+                if spool is None:
+                    spool = await asyncio.to_thread(_spool_file, spool_dir)
+                await asyncio.to_thread(spool.writelines, held)
+                held, size = [], 0
         if spool is None:
             yield parse_rows(b"".join(held), content_type)
             return
-        spool.close()
+        await asyncio.to_thread(_finish, spool, held)
         ndjson = _media(content_type) in NDJSON_TYPES
         yield SpooledRows(Path(spool.name), ndjson, partial(parse_rows, content_type=content_type))
     finally:
         if spool is not None:
-            spool.close()
-            with suppress(FileNotFoundError):
-                Path(spool.name).unlink()
+            await asyncio.to_thread(_discard, spool)
+
+
+def _finish(spool: IO[bytes], rest: list[bytes]) -> None:
+    spool.writelines(rest)
+    spool.close()
+
+
+def _discard(spool: IO[bytes]) -> None:
+    spool.close()
+    with suppress(FileNotFoundError):
+        Path(spool.name).unlink()
 
 
 def _spool_file(spool_dir: Path) -> IO[bytes]:

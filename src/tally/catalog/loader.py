@@ -6,12 +6,13 @@ directory; a user file with the name of a built-in dataset replaces it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 
 from tally.catalog.model import Dataset
-from tally.catalog.problems import SUFFIXES, Problem, dataset_files, read_dataset
+from tally.catalog.problems import SUFFIXES, Problem, dataset_files, inspect, read_dataset
 from tally.errors import ErrorDetail, TallyError, not_found
 
 
@@ -39,7 +40,8 @@ def builtin_files() -> Iterable[tuple[str, str]]:
 
 
 class Catalog:
-    """The datasets a running service knows, by name."""
+    """The datasets a running service knows, by name, and the file each came from (a reload
+    keeps serving a dataset whose file turned invalid, so it must know which file)."""
 
     def __init__(self, datasets: Iterable[Dataset], origins: dict[str, str] | None = None) -> None:
         """`origins`: the file that declared each dataset, for messages about it."""
@@ -63,12 +65,18 @@ class Catalog:
         """The file that declared dataset `name`."""
         return self._origins.get(name, f"dataset {name}")
 
+    @property
+    def origins(self) -> dict[str, str]:
+        """The file of every dataset, by name."""
+        return dict(self._origins)
+
     def is_builtin(self, name: str) -> bool:
         return self._origins.get(name, "").startswith("built-in ")
 
-    def without(self, names: Iterable[str]) -> Catalog:
-        """This catalog less the named datasets (those of profiles that are not served)."""
-        dropped = set(names)
+    def without_builtins(self, names: Iterable[str]) -> Catalog:
+        """This catalog less the named built-in datasets (those of profiles that are not
+        served); a user file with such a name is kept."""
+        dropped = {name for name in names if self.is_builtin(name)}
         kept = [d for d in self._datasets.values() if d.name not in dropped]
         return Catalog(kept, self._origins)
 
@@ -93,3 +101,35 @@ class Catalog:
 
     def names(self) -> list[str]:
         return sorted(self._datasets)
+
+
+def load_catalog(
+    extra_dir: Path | None,
+    previous: Catalog | None = None,
+    unserved: Iterable[str] = (),
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[Catalog, list[Problem]]:
+    """What a reload reads: the built-in datasets less `unserved` (as at start-up), and each
+    user file read and checked on its own (problems.py), so a bad file is reported instead of
+    failing the whole catalog; for a refused file, the datasets it defined in `previous` (none
+    when it is new). A built-in file that fails is a defect, raised as at start-up."""
+    builtins = Catalog.load(None).without_builtins(unserved)
+    found = {ds.name: ds for ds in builtins}
+    origins = builtins.origins
+    problems: list[Problem] = []
+    refused: set[str] = set()
+    declared: set[str] = set()
+    for path in dataset_files(extra_dir) if extra_dir is not None and extra_dir.is_dir() else []:
+        dataset, mine = inspect(path, environ)
+        if dataset is None:
+            problems += mine
+            refused.add(str(path))
+            continue
+        found[dataset.name], origins[dataset.name] = dataset, str(path)
+        declared.add(dataset.name)
+    if previous is not None:
+        for name, origin in previous.origins.items():
+            kept = previous.get(name)
+            if origin in refused and kept is not None and name not in declared:
+                found[name], origins[name] = kept, origin
+    return Catalog(found.values(), origins), problems

@@ -6,7 +6,9 @@ hard-coding columns, so adding a dataset is adding a file.
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -322,6 +324,16 @@ class Dataset(BaseModel):
     @property
     def primary_tenant(self) -> str:
         return self.tenant_columns[0]
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the whole definition: cached answers, compiled statements and
+        remembered watermarks are keyed by it, so none made for an earlier definition of a
+        reloaded dataset is used again. Computed once per object (a query reads it three
+        times): build a changed dataset by validation, as the loader does, since
+        `model_copy(update=...)` would carry the original's value."""
+        definition = self.model_dump_json(by_alias=True).encode()
+        return hashlib.sha256(definition).hexdigest()[:16]
 
     def describe(self) -> dict:
         """The public view of the dataset served by `GET /v1/datasets/{name}`."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,17 +29,23 @@ from tally.catalog.sources import (
     variables_in,
     written_password,
 )
+from tally.errors import pointer
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 _MODELS: tuple[type[BaseModel], ...] = (
     Dataset, Column, Derived, RowAccess, Source, PostgresSource, CsvSource, DuckDBSource,
     ClickHouseSource,
 )  # fmt: skip
+_PARTS = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 KNOWN_FIELDS = sorted({i.alias or n for m in _MODELS for n, i in m.model_fields.items()})
 
 
 @dataclass(frozen=True)
 class Problem:
+    """`field` is the path as a reader writes it (`columns[4].type`, what the CLI prints);
+    `pointer` is the same path as a JSON pointer (`/columns/4/type`, what the API answers, like
+    the paths of its error shape). Empty when the problem is the whole file."""
+
     file: str
     field: str
     message: str
@@ -46,6 +53,11 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.file}: {self.field}" if self.field else self.file
         return f"{where}: {self.message}"
+
+    @property
+    def pointer(self) -> str:
+        parts = _PARTS.findall(self.field)
+        return pointer(*(int(index) if index else key for index, key in parts))
 
     def as_dict(self) -> dict[str, str]:
         return {"file": self.file, "field": self.field, "message": self.message}

@@ -72,6 +72,11 @@ class Settings(BaseModel):
     datasets_dir: Path | None = _setting(
         None, "More dataset definitions (TOML/YAML); default <data_dir>/datasets.", "storage"
     )
+    datasets_watch: bool = _setting(
+        True,
+        "Reload dataset files when they change, without a restart (on/off).",
+        "storage",
+    )
     profiles: str = _setting(
         "all",
         "The profiles served: all, none, or a comma list (dashboards_aggregate, ...). Only "

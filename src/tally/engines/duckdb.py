@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
@@ -206,7 +207,8 @@ class DuckDBEngine:
         columns = ", ".join(_quote(c) for c in batch.column_names)
         keys = ", ".join(_quote(k) for k in spec.key_columns)
         match = " AND ".join(f"s.{_quote(k)} = b.{_quote(k)}" for k in spec.key_columns)
-        ordered = batch.append_column("_ord", pa.array(range(batch.num_rows), pa.int64()))
+        # numpy, not range(): 600,000 Python ints held the GIL (so the event loop) 0.14-0.5 s
+        ordered = batch.append_column("_ord", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
         order = "_ord DESC" if spec.upsert else "_ord"
         # A batch smaller than a row group lands inside one whatever its order, so sorting it
         # would cost a sort for no skipped scan; bulk loads are sorted, `compact` does the rest.

@@ -67,8 +67,8 @@ def create(layout: RollupTable) -> str:
     return _sql(exp.Create(this=schema, kind="TABLE", exists=True))
 
 
-def drop(layout: RollupTable) -> str:
-    return _sql(exp.Drop(tables=[_table(layout.name)], kind="TABLE", exists=True))
+def drop(name: str) -> str:
+    return _sql(exp.Drop(tables=[_table(name)], kind="TABLE", exists=True))
 
 
 def holds_rows(dataset_name: str) -> str:

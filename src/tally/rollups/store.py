@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Engine, Maintenance
 from tally.engines.duckdb import DuckDBEngine
@@ -33,6 +34,7 @@ CREATE_STATE = (
     "(name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
 )
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
+HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
 RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
 SIZES_TTL_S = 30.0
@@ -40,42 +42,54 @@ TIMEOUT_S = 30.0
 
 
 class Rollups:
-    def __init__(self, catalog: Catalog, engine: Engine) -> None:
-        self.catalog = catalog
+    def __init__(self, catalog: Catalog | CatalogHolder, engine: Engine) -> None:
+        self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine if isinstance(engine, DuckDBEngine) else None
         # Rollups by (table, fingerprint): so a declaration changed by a reload of the catalog
-        # is neither kept in nor read from the table of the one before.
+        # is neither kept in nor read from the table of the one before. Layouts and
+        # maintenance are remembered by the dataset's fingerprint, for the same reason.
         self._kept: set[tuple[str, str]] = set()
         self._ready: set[tuple[str, str]] = set()
-        self._layouts: dict[str, tuple[Dataset, tuple[RollupTable, ...]]] = {}
-        self._maintenance: dict[str, tuple[Dataset, Maintenance]] = {}
+        self._layouts: dict[str, tuple[RollupTable, ...]] = {}
+        self._maintenance: dict[str, Maintenance] = {}
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = threading.RLock()
 
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalogs.current
+
     def layouts(self, dataset: Dataset) -> tuple[RollupTable, ...]:
-        """The dataset's rollup tables, made once per dataset (their shapes are cached on
+        """The dataset's rollup tables, made once per definition (their shapes are cached on
         them, and every query asks)."""
         if self.engine is None:
             return ()
-        known = self._layouts.get(dataset.name)
-        if known is None or known[0] is not dataset:
-            known = self._layouts[dataset.name] = (dataset, rollup_tables(dataset))
-        return known[1]
+        known = self._layouts.get(dataset.fingerprint)
+        if known is None:
+            known = self._layouts[dataset.fingerprint] = rollup_tables(dataset)
+        return known
 
-    def ensure(self) -> None:
-        """Create every declared rollup's table; a table whose declaration changed is dropped
-        and created anew. A new table over rows is incomplete until it is built. Run at start,
-        and again after the catalog changes: a rollup is kept and read only once ensured."""
+    def ensure(self, catalog: Catalog | None = None) -> None:
+        """Create every declared rollup's table of `catalog` (default: the latest); a table whose
+        declaration changed is dropped and created anew. A new table over rows is incomplete
+        until it is built. Run at start, and by a reload before it swaps the catalog in: a
+        rollup is kept and read only once ensured."""
         engine = self.engine
-        # No table of Tally's own appears in a database whose datasets declare no rollup.
-        if engine is None or not any(self.layouts(dataset) for dataset in self.catalog):
+        if engine is None:
+            return
+        catalog = catalog if catalog is not None else self._catalogs.latest
+        served = {dataset.fingerprint for dataset in catalog}
+        # No table of Tally's own appears in a database whose datasets declare no rollup (and
+        # never did: records of rollups no longer declared are dropped below).
+        declares = any(self.layouts(dataset) for dataset in catalog)
+        if not declares and not self._has_state(engine):
             return
         engine.transaction([(CREATE_STATE, ())])
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
         recorded = dict(found)
         kept, ready = set(), set()
-        for dataset in self.catalog:
+        for dataset in catalog:
             for layout in self.layouts(dataset):
                 kept.add(layout.identity)
                 if recorded.get(layout.name) == layout.fingerprint:
@@ -90,17 +104,25 @@ class Rollups:
                         "rollup %s is not built yet; `tally rollups build` fills it",
                         layout.name,
                     )
+        # A rollup no longer declared is not kept by the batches that follow: were it declared
+        # again, its table would miss them, so it is dropped now (a reload can remove one).
+        declared = {name for name, _ in kept}
+        for name in recorded.keys() - declared:
+            self._forget(engine, name)
         with self._lock:
             self._kept, self._ready = kept, ready
             self._maintenance.clear()
+            self._layouts = {k: v for k, v in self._layouts.items() if k in served}
+
+    def _has_state(self, engine: DuckDBEngine) -> bool:
+        _, rows = engine.execute(HAS_STATE, {}, TIMEOUT_S)
+        return bool(rows[0][0])
+
+    def _forget(self, engine: DuckDBEngine, name: str) -> None:
+        engine.transaction([(statements.drop(name), ()), (FORGET, (name,))])
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
-        engine.transaction(
-            [
-                (statements.drop(layout), ()),
-                (FORGET, (layout.name,)),
-            ]
-        )
+        self._forget(engine, layout.name)
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
 
@@ -123,14 +145,14 @@ class Rollups:
         or not, so a rollup is complete from the moment its build commits (the build holds
         the writes back; a batch after it is kept whatever it was told before)."""
         with self._lock:
-            known = self._maintenance.get(dataset.name)
-            if known is None or known[0] is not dataset:
+            known = self._maintenance.get(dataset.fingerprint)
+            if known is None:
                 upsert = dataset.mode == "upsert"
                 make = statements.upsert_statements if upsert else statements.append_statements
                 layouts = [lay for lay in self.layouts(dataset) if lay.identity in self._kept]
                 found = tuple(s for layout in layouts for s in make(layout))
-                known = self._maintenance[dataset.name] = (dataset, Maintenance(found))
-        return known[1] if known[1].statements else None
+                known = self._maintenance[dataset.fingerprint] = Maintenance(found)
+        return known if known.statements else None
 
     def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
         """The smallest complete rollup that answers `query` exactly, or None (the rows)."""

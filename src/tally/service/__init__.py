@@ -1,6 +1,6 @@
 """The orchestration every route uses, split by job: answering questions (`answers`, and as
-jobs: `jobs`), storing rows (`ingestion`) and managing tables (`tables`), over one catalog,
-engine and cache.
+jobs: `jobs`), storing rows (`ingestion`), managing tables (`tables`) and reloading the dataset
+files (`reloader`), over one catalog, engine and cache.
 
 Profiles hand in a `Query` and get a `Result` back; they never see SQL or an engine.
 """
@@ -14,6 +14,7 @@ from tally.auth.principal import Principal
 from tally.cache.layer import ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
 from tally.rollups.querylog import QueryLog
@@ -21,6 +22,7 @@ from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
 from tally.service.jobs import Jobs
+from tally.service.reload import Reloader
 from tally.service.shared_jobs import SharedJobs
 from tally.service.sources import Reader, Readers
 from tally.service.tables import Tables
@@ -33,7 +35,7 @@ class Service:
     def __init__(
         self,
         settings: Settings,
-        catalog: Catalog,
+        catalog: Catalog | CatalogHolder,
         engine: Engine,
         dialect: Dialect,
         cache: ResultCache | None = None,
@@ -44,17 +46,17 @@ class Service:
         """`engine` and `dialect` hold the datasets Tally owns; `readers` adds the engines of
         external sources (external.py opens them), none by default."""
         self.settings = settings
-        self.catalog = catalog
+        self.catalogs = CatalogHolder.of(catalog)
         self.engine = engine
         self.dialect = dialect
         self.cache = cache
         self.versions = versions or DataVersions()
         self.clock = clock
         self.readers = readers or Readers(Reader(engine, dialect))
-        self.rollups = Rollups(catalog, engine)
+        self.rollups = Rollups(self.catalogs, engine)
         self.answers = Answers(
             settings,
-            catalog,
+            self.catalogs,
             self.readers,
             cache,
             self.versions,
@@ -80,8 +82,14 @@ class Service:
             if settings.redis_url
             else None,
         )
-        self.ingestion = Ingestion(settings, catalog, engine, self.versions, self.rollups)
-        self.tables = Tables(catalog, engine, dialect)
+        self.ingestion = Ingestion(settings, self.catalogs, engine, self.versions, self.rollups)
+        self.tables = Tables(self.catalogs, engine, dialect)
+        self.reloader = Reloader(settings, self.catalogs, self.tables, self.readers, self.rollups)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of the running request; a reload swaps `catalogs` (service/reload.py)."""
+        return self.catalogs.current
 
     def refresh(self, dataset_name: str, principal: Principal) -> Dataset:
         """Say "new rows landed": answers over the dataset are recomputed and its watermark read

@@ -27,6 +27,7 @@ from tally.cache.keys import CacheKey, cache_key
 from tally.cache.layer import CacheInfo, ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
 from tally.engines.cancel import Cancel
@@ -101,7 +102,7 @@ class Answers:
     def __init__(
         self,
         settings: Settings,
-        catalog: Catalog,
+        catalog: Catalog | CatalogHolder,
         readers: Readers,
         cache: ResultCache | None,
         versions: DataVersions,
@@ -109,7 +110,7 @@ class Answers:
         rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
-        self.catalog = catalog
+        self._catalogs = CatalogHolder.of(catalog)
         self.readers = readers
         self.cache = cache
         self.versions = versions
@@ -120,6 +121,11 @@ class Answers:
         self.admission = Admission(Capacity.of(settings))
         self._statements = StatementCache()
         self.watermarks = Watermarks(readers, versions, self._run_sql)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of the running request (see CatalogHolder)."""
+        return self._catalogs.current
 
     def answer(self, query: Query, principal: Principal) -> Result:
         """The answer to `query` as `principal` may see it, from the cache when it may be."""
@@ -202,7 +208,12 @@ class Answers:
             window = self.cache.stale_window_s if self.cache is not None else 0.0
             stale = min(window, bound - ttl)
         return CacheKey(
-            cache_key(query.canonical(), scope.canonical(), self.readers.of(dataset).engine.name),
+            cache_key(
+                query.canonical(),
+                scope.canonical(),
+                self.readers.of(dataset).engine.name,
+                dataset.fingerprint,
+            ),
             self.versions.counters(dataset.name, scope_tenants(scope, dataset)),
             ttl,
             stale,
@@ -309,8 +320,15 @@ class Answers:
     def _compile(
         self, planned: Planned, compare: bool = False, count_rows: bool = False
     ) -> Compiled:
-        query, scope = planned.query, planned.scope
-        key = [query.canonical(), scope.canonical(), compare, count_rows, planned.served_from]
+        query, dataset, scope = planned.query, planned.dataset, planned.scope
+        key = [
+            query.canonical(),
+            scope.canonical(),
+            dataset.fingerprint,
+            compare,
+            count_rows,
+            planned.served_from,
+        ]
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
         reader = self.readers.of(planned.dataset)
         return self._statements.get(

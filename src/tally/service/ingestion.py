@@ -13,6 +13,7 @@ from tally.auth.principal import Principal
 from tally.auth.scope import dataset_scope
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.catalog.storage import table_spec
 from tally.config import Settings
 from tally.engines.base import Engine
@@ -43,17 +44,22 @@ class Ingestion:
     def __init__(
         self,
         settings: Settings,
-        catalog: Catalog,
+        catalog: Catalog | CatalogHolder,
         engine: Engine,
         versions: DataVersions,
         rollups: Rollups | None = None,
     ) -> None:
         self.settings = settings
-        self.catalog = catalog
+        self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine
         self.versions = versions
         self.rollups = rollups
         self._validators: dict[str, RowValidator] = {}
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog of the running request (see CatalogHolder)."""
+        return self._catalogs.current
 
     def ingest(
         self, dataset_name: str, rows: Body, principal: Principal, partial: bool
@@ -67,7 +73,7 @@ class Ingestion:
                 "too_large", f"at most {self.settings.max_ingest_rows} rows per batch", 413
             )
         scope = dataset_scope(principal, dataset)
-        validator = self._validators.setdefault(dataset.name, RowValidator(dataset))
+        validator = self._validators.setdefault(dataset.fingerprint, RowValidator(dataset))
         batch, rejected = validate_batch(rows, dataset, validator, scope.columns)
         outcome = IngestOutcome(rejected=rejected)
         if rejected and not partial:

@@ -15,6 +15,7 @@ Redis) is the one case where that would matter.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import secrets
@@ -156,7 +157,9 @@ class Jobs:
             self._jobs[job.id] = job
             self._running[(tenant, question)] = job
         self._share(job)  # before its id is handed out: a poll may reach another process
-        self._pool.submit(self._run, job, run)
+        # The job runs with the caller's context: the catalog its request pinned (a reload in
+        # the meantime does not change the definitions it answers with) and its trace id.
+        self._pool.submit(contextvars.copy_context().run, self._run, job, run)
         return job, False
 
     def view(self, job_id: str, tenant: str) -> JobView:

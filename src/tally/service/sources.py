@@ -9,8 +9,10 @@ sources at once and each query runs on its dataset's engine, in that engine's di
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlglot import exp
 
@@ -20,6 +22,9 @@ from tally.errors import TallyError
 from tally.query.scope import Scope
 from tally.sql.compiler import Compiler
 from tally.sql.dialect import Dialect
+
+log = logging.getLogger(__name__)
+SOURCE_RETRY_S = 30
 
 
 def require_owned(dataset: Dataset) -> None:
@@ -36,10 +41,6 @@ def require_owned(dataset: Dataset) -> None:
         405,
         allow="",
     )
-
-
-log = logging.getLogger(__name__)
-SOURCE_RETRY_S = 30
 
 
 def unreadable(dataset: Dataset, failed: TallyError) -> TallyError:
@@ -73,30 +74,83 @@ class Reader:
         return Compiler(self.dialect, dataset, scope, self.relation)
 
 
+class SourceProblem(Exception):
+    """Why an external dataset's source cannot be read: the field of its file to blame (as a
+    reader writes it, `columns[2].from`) and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+class Opener(Protocol):
+    """Opens the sources of external datasets (external.py), sharing an engine between the
+    datasets of one source."""
+
+    def open(self, dataset: Dataset) -> Reader:
+        """The dataset's reader, its columns checked; raises SourceProblem."""
+        ...
+
+    def close_unused(self, used: Collection[Engine]) -> None:
+        """Close every engine it opened that is not in `used`."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Readers:
+    """The owned reader, and a reader per external dataset by the fingerprint of its
+    definition (a request that pinned an earlier catalog never reads through a reader made for
+    a later definition)."""
+
     def __init__(
         self,
         owned: Reader,
         external: Mapping[str, Reader] | None = None,
-        engines: Iterable[Engine] = (),
+        opener: Opener | None = None,
     ) -> None:
-        """`engines`: the external sources' engines (each once), closed by `close`."""
+        """`external`: readers by dataset fingerprint; `opener`: what opened them, asked again
+        by a reload and closing their engines in `close`."""
         self.owned = owned
         self._external = dict(external or {})
-        self._engines = list(engines)
+        self._opener = opener
+        self._lock = threading.Lock()
 
     def of(self, dataset: Dataset) -> Reader:
         if dataset.owned:
             return self.owned
-        reader = self._external.get(dataset.name)
+        reader = self._external.get(dataset.fingerprint)
         if reader is None:
             raise TallyError(
                 "unavailable", f"the source of dataset {dataset.name} is not open", 503
             )
         return reader
 
+    def known(self, dataset: Dataset) -> Reader | None:
+        """The reader of this very definition, if one is open."""
+        return self._external.get(dataset.fingerprint)
+
+    def open(self, dataset: Dataset) -> Reader:
+        """A new reader for an external dataset added or changed by a reload."""
+        if self._opener is None:
+            raise SourceProblem("source", "this service opens no external sources")
+        return self._opener.open(dataset)
+
+    def add(self, readers: Mapping[str, Reader]) -> None:
+        """Serve `readers` too (before the catalog that needs them is swapped in)."""
+        with self._lock:
+            self._external = self._external | dict(readers)
+
+    def keep_only(self, fingerprints: Collection[str]) -> None:
+        """Forget the readers of other definitions (after the catalog is swapped) and close the
+        engines no reader still uses (engines are shared by the datasets of one source)."""
+        with self._lock:
+            self._external = {k: v for k, v in self._external.items() if k in fingerprints}
+            if self._opener is not None:
+                self._opener.close_unused({r.engine for r in self._external.values()})
+
     def close(self) -> None:
         """Close the sources' engines (the owned engine is the service's to close)."""
-        for engine in self._engines:
-            engine.close()
-        self._engines.clear()
+        if self._opener is not None:
+            self._opener.close()

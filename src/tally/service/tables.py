@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from tally.catalog import Catalog, Dataset
+from tally.catalog.holder import CatalogHolder
 from tally.catalog.model import ColumnType
 from tally.catalog.storage import table_spec
 from tally.engines.base import Engine
@@ -17,15 +19,19 @@ EXACT_PREFIXES = ("decimal", "numeric", "nullable(decimal")
 
 
 class Tables:
-    def __init__(self, catalog: Catalog, engine: Engine, dialect: Dialect) -> None:
-        self.catalog = catalog
+    def __init__(self, catalog: Catalog | CatalogHolder, engine: Engine, dialect: Dialect) -> None:
+        self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine
         self.dialect = dialect
 
-    def ensure(self) -> None:
-        """Create the table of every dataset Tally owns, or add the columns it lacks (an
-        external dataset's source is never touched)."""
-        for dataset in self.catalog:
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalogs.current
+
+    def ensure(self, datasets: Iterable[Dataset] | None = None) -> None:
+        """Create the table of every dataset Tally owns (or of those of `datasets`), or add the
+        columns it lacks (an external dataset's source is never touched)."""
+        for dataset in self.catalog if datasets is None else datasets:
             if not dataset.owned:
                 continue
             self.engine.ensure_table(

@@ -57,7 +57,7 @@ class Watermarks:
         if dataset.time_column is None:
             return None
         version = self._versions.of(dataset.name, scope_tenants(scope, dataset))
-        key = (dataset.name, repr(scope.canonical()), version)
+        key = (dataset.fingerprint, repr(scope.canonical()), version)
         # One read: another thread may clear the memo between a membership test and a lookup.
         found = self._memo.get(key, _UNKNOWN) if version is not None else _UNKNOWN
         if found is not _UNKNOWN:
