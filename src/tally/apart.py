@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tally.catalog import Catalog
+from tally.catalog import Catalog, Dataset
 from tally.catalog.sources import DuckDBSource, PostgresSource, expand
 from tally.config import ConfigError, Settings
 from tally.engines.base import Engine
-from tally.service.sources import Readers
+
+if TYPE_CHECKING:  # service/reload.py imports this module
+    from tally.service.sources import Readers
 
 _WHERE = (
     "SELECT current_database(), coalesce(host(inet_server_addr()), ''), "
@@ -54,29 +57,37 @@ def refuse_shared_duckdb_file(
         raise ConfigError(problems)
 
 
+def shared_schema(dataset: Dataset, owned: Engine, source: Engine) -> str | None:
+    """Why `dataset`'s PostgreSQL source (read through `source`) sits in the schema where the
+    owned engine creates Tally's tables, or None when it does not."""
+    spec = dataset.source.spec if dataset.source else None
+    if owned.name != "postgres" or not isinstance(spec, PostgresSource):
+        return None
+    database, host, port, schema = _where(owned)
+    source_database, source_host, source_port, default = _where(source)
+    parts = spec.table.split(".")
+    source_schema = parts[-2] if len(parts) > 1 else default
+    if (source_database, source_host, source_port, source_schema) != (database, host, port, schema):
+        return None
+    return (
+        f"schema {schema!r} of database {database!r} holds this source, and "
+        "TALLY_POSTGRES_URL would create Tally's own tables there; point TALLY_POSTGRES_URL at "
+        "another schema (?options=-csearch_path%3D<schema>, a schema that exists) or another "
+        "database"
+    )
+
+
 def refuse_shared_schema(
     catalog: Catalog, owned: Engine, readers: Readers, origin: Callable[[str], str]
 ) -> None:
-    """After the sources are opened, before any owned table is created: the owned PostgreSQL
-    engine's schema may not be the schema of an external PostgreSQL source."""
-    if owned.name != "postgres":
-        return
-    database, host, port, schema = _where(owned)
+    """After the sources are opened, before any owned table is created: no external dataset's
+    PostgreSQL source is in the owned engine's schema."""
     problems = []
     for dataset in catalog:
-        spec = dataset.source.spec if dataset.source else None
-        if not isinstance(spec, PostgresSource):
+        if dataset.owned:
             continue
-        source_database, source_host, source_port, default = _where(readers.of(dataset).engine)
-        parts = spec.table.split(".")
-        source_schema = parts[-2] if len(parts) > 1 else default
-        same_place = (source_database, source_host, source_port) == (database, host, port)
-        if same_place and source_schema == schema:
-            problems.append(
-                f"{origin(dataset.name)}: source.postgres.table: schema {schema!r} of database "
-                f"{database!r} holds this source, and TALLY_POSTGRES_URL would create Tally's "
-                f"own tables there; point TALLY_POSTGRES_URL at another schema "
-                f"(?options=-csearch_path%3D<schema>, a schema that exists) or another database"
-            )
+        reason = shared_schema(dataset, owned, readers.of(dataset).engine)
+        if reason is not None:
+            problems.append(f"{origin(dataset.name)}: source.postgres.table: {reason}")
     if problems:
         raise ConfigError(problems)

@@ -93,3 +93,25 @@ def test_the_owned_duckdb_file_as_a_source_is_refused(tmp_path: Path) -> None:
     assert f"{path}: source.duckdb.path" in message and "Tally's own database file" in message
     with duckdb.connect(str(database), read_only=True) as conn:
         assert [r[0] for r in conn.execute("SHOW TABLES").fetchall()] == ["events"]
+
+
+@pytest.mark.postgres
+def test_a_reloaded_file_whose_source_is_in_the_owned_schema_is_refused(tmp_path: Path) -> None:
+    with pg_schema() as own:
+        create_pg_table(own, make_rows(10))
+        (tmp_path / "datasets").mkdir()
+        with live_app(
+            tmp_path, profiles="none", engine="postgres", postgres_url=_in_schema(own)
+        ) as live:
+            dataset_file(
+                tmp_path / "datasets",
+                "ev_here",
+                {"postgres": {"url": PG_URL, "table": f"{own}.events"}},
+            )
+            report = live.service.reloader.reload()
+            assert report.added == []
+            problems = [str(p) for p in report.problems]
+            assert len(problems) == 1, problems
+            assert "ev_here.yaml: source.postgres.table" in problems[0]
+            assert f"schema {own!r}" in problems[0]
+            assert live.service.catalog.get("ev_here") is None

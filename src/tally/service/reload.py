@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tally.apart import shared_schema
 from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.catalog.loader import load_catalog
@@ -171,9 +172,15 @@ class Reloader:
             if self.readers.known(dataset) is not None:
                 return []
             try:
-                opened[dataset.fingerprint] = self.readers.open(dataset)
+                reader = self.readers.open(dataset)
             except SourceProblem as problem:
                 return [Problem(where, problem.field, f"dataset {dataset.name}: {problem.reason}")]
+            shared = shared_schema(dataset, self.readers.owned.engine, reader.engine)
+            if shared is not None:
+                return [
+                    Problem(where, "source.postgres.table", f"dataset {dataset.name}: {shared}")
+                ]
+            opened[dataset.fingerprint] = reader
             return []
         try:
             self.tables.ensure([dataset])
