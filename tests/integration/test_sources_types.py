@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,14 @@ from tests.engines_support import PG_URL
 from tests.helpers import live_app
 from tests.integration.sources_support import (
     BASE,
+    MONEY,
+    OVER,
     WINDOW,
     arrow_rows,
     create_pg_table,
+    dataset_file,
+    exact_totals,
+    expected_totals,
     make_rows,
     pg_runner,
     pg_schema,
@@ -142,54 +146,18 @@ def test_json_kept_as_postgres_text_is_read_through_a_cast(tmp_path: Path, schem
     ) == sorted((p or "", v or "", c, s) for p, v, c, s in want)
 
 
-MONEY = [
-    {"name": "kind", "type": "string"},
-    {"name": "amount", "type": "decimal", "from": "amount_cents", "scale": 2},
-]
-SUMS = {
-    "group_by": ["kind"],
-    "measures": [{"op": "sum", "field": "amount", "as": "total"}, {"op": "count", "as": "n"}],
-    "limit": 100,
-}
-OVER = {"field": "amount", "op": "gt", "value": "10.50"}
-
-
-def _exact(live, dataset: str, **more: Any) -> dict[str, tuple[Decimal, int]]:
-    """Totals per kind as the JSON spells them, read without a float in between."""
-    response = live.client.post(
-        "/v1/query", json={"dataset": dataset, "time": WINDOW, **SUMS, **more}, headers=live.admin
-    )
-    assert response.status_code == 200, response.text
-    rows = json.loads(response.text, parse_float=Decimal)["rows"]
-    return {r["kind"]: (Decimal(str(r["total"])), r["n"]) for r in rows}
-
-
-def _expected(
-    rows: list[dict[str, Any]], keep=lambda cents: True
-) -> dict[str, tuple[Decimal, int]]:
-    """Python's exact sums: Decimal(sum of cents) / 100 per kind (a kind of only nulls has none)."""
-    out: dict[str, tuple[Decimal, int]] = {}
-    for kind in {r["kind"] for r in rows}:
-        mine = [r for r in rows if r["kind"] == kind and keep(r["amount_cents"])]
-        if mine:
-            cents = [r["amount_cents"] for r in mine if r["amount_cents"] is not None]
-            out[kind] = (Decimal(sum(cents)) / 100, len(mine))
-    return out
-
-
 def test_a_decimal_over_integer_cents_is_exact_on_postgres_and_parquet(
     tmp_path: Path, schema: str
 ) -> None:
     rows = make_rows(400)
     create_pg_table(schema, rows)
     pg = {"postgres": {"url": PG_URL, "table": f"{schema}.events"}}
-    _write(tmp_path / "datasets", "pg_money", pg, MONEY)
+    dataset_file(tmp_path / "datasets", "pg_money", pg, columns=MONEY)
     glob = write_parquet_folder(tmp_path / "files" / "events", rows)
     files = {"parquet": {"path": glob, "hive_partitioning": True}}
-    _write(tmp_path / "datasets", "pq_money", files, MONEY)
-    over = lambda cents: cents is not None and Decimal(cents) / 100 > Decimal("10.50")  # noqa: E731
+    dataset_file(tmp_path / "datasets", "pq_money", files, columns=MONEY)
     with live_app(tmp_path, profiles="none") as live:
         for dataset in ("pg_money", "pq_money"):
-            assert _exact(live, dataset) == _expected(rows), dataset
-            assert _exact(live, dataset, filter=OVER) == _expected(rows, over), dataset
+            assert exact_totals(live, dataset) == expected_totals(rows), dataset
+            assert exact_totals(live, dataset, OVER) == expected_totals(rows, OVER), dataset
     assert arrow_rows(rows).schema.field("amount_cents").type == "int64"
