@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
+from tally.authoring.compat import unreadable
+from tally.authoring.described import SourceError
+from tally.authoring.reading import source_columns
 from tally.catalog import Catalog, Dataset
+from tally.catalog.model import ColumnType
 from tally.catalog.sources import (
     ClickHouseSource,
     CsvSource,
@@ -107,7 +111,8 @@ def _open_one(dataset: Dataset, opened: _Opened) -> Reader:
         reader = "read_csv" if isinstance(spec, CsvSource) else "read_parquet"
         relation, named = file_relation(reader, path, **options), path
     _check_columns(dataset, engine, dialect, relation, named)
-    return Reader(engine, dialect, projection(dataset, relation, dialect))
+    held = _check_types(dataset)
+    return Reader(engine, dialect, projection(dataset, relation, dialect, held))
 
 
 def _check_columns(
@@ -133,6 +138,23 @@ def _check_columns(
                 where,
                 f"{named} has no column {wanted!r} (it has {', '.join(sorted(present))})",
             )
+
+
+def _check_types(dataset: Dataset) -> dict[str, ColumnType | None]:
+    """The Tally type of each source column, from the source's catalog (information_schema,
+    DuckDB's DESCRIBE, system.columns: no row of a table is read), after refusing a declared
+    type that cannot read its source column: the rule of `check --connect`, so `sum(st)` over a
+    text column is a start-up error, not a failing query."""
+    assert dataset.source is not None
+    try:
+        found = {c.name: c for c in source_columns(dataset.source)}
+    except SourceError as exc:
+        raise SourceProblem(f"source.{dataset.source.kind}", str(exc)) from None
+    for index, column in enumerate(dataset.columns):
+        held = found.get(column.source_path.column) if column.derived is None else None
+        if held is not None and (reason := unreadable(column, held)):
+            raise SourceProblem(f"columns[{index}].type", reason)
+    return {name: c.mapped.type for name, c in found.items()}
 
 
 class Sources:

@@ -292,3 +292,50 @@ def write_parquet_folder(folder: Path, rows: list[dict[str, Any]]) -> str:
         conn.register("batch", batch)
         conn.execute(f"COPY batch TO '{folder}' (FORMAT parquet, PARTITION_BY (tenant))")
     return f"{folder}/**/*.parquet"
+
+
+# A decimal over the integer cents of the shared rows (the issue's own example).
+MONEY = [
+    {"name": "tenant_id", "type": "string", "from": "tenant", "nullable": False},
+    {"name": "id", "type": "int", "nullable": False},
+    {"name": "created_at", "type": "timestamp", "nullable": False},
+    {"name": "kind", "type": "string"},
+    {"name": "amount", "type": "decimal", "from": "amount_cents", "scale": 2},
+]
+OVER = Decimal("10.50")
+
+
+def exact_totals(
+    client_of: Any, dataset: str, over: Decimal | None = None
+) -> dict[str, tuple[Decimal, int]]:
+    """Total amount and row count per kind (of rows above `over`), as the JSON spells them,
+    read without a float in between."""
+    body: dict[str, Any] = {
+        "dataset": dataset,
+        "time": WINDOW,
+        "group_by": ["kind"],
+        "measures": [{"op": "sum", "field": "amount", "as": "total"}, {"op": "count", "as": "n"}],
+    }
+    if over is not None:
+        body["filter"] = {"field": "amount", "op": "gt", "value": str(over)}
+    response = client_of.client.post("/v1/query", json=body, headers=client_of.admin)
+    assert response.status_code == 200, response.text
+    rows = json.loads(response.text, parse_float=Decimal)["rows"]
+    return {r["kind"]: (Decimal(str(r["total"])), r["n"]) for r in rows}
+
+
+def expected_totals(
+    rows: list[dict[str, Any]], over: Decimal | None = None
+) -> dict[str, tuple[Decimal, int]]:
+    """The same in Python: Decimal(sum of cents) / 100 per kind."""
+    out: dict[str, tuple[Decimal, int]] = {}
+    for kind in {r["kind"] for r in rows}:
+        mine = [
+            r["amount_cents"]
+            for r in rows
+            if r["kind"] == kind
+            and (over is None or (r["amount_cents"] is not None and r["amount_cents"] > over * 100))
+        ]
+        if mine:
+            out[kind] = (Decimal(sum(c for c in mine if c is not None)) / 100, len(mine))
+    return out

@@ -142,6 +142,8 @@ def test_connect_names_columns_the_source_lacks_or_holds_in_another_type(tmp_pat
         "orders.yaml: columns[4].from: the source has no column 'Order Stat' "
         "(did you mean 'Order Status'?)",
         "orders.yaml: columns[5].type: the source column 'day' is DATE (date), not int",
+        "orders.yaml: columns[6].type: the source column 'ratio' is DOUBLE (float), not decimal "
+        "(a decimal reads integers as minor units or exact decimals, never floats)",
     ]
     (folder / "orders.yaml").write_text(textwrap.dedent(text).replace(str(db), "/no/such.duckdb"))
     gone = tally("datasets", "check", str(folder), "--connect", cwd=tmp_path)

@@ -17,11 +17,15 @@ from tally.errors import TallyError
 from tests.engines_support import chdb_dir
 from tests.helpers import live_app
 from tests.integration.sources_support import (
+    MONEY,
+    OVER,
     QUESTIONS,
     TENANTS,
     answer_rows,
     arrow_rows,
     dataset_file,
+    exact_totals,
+    expected_totals,
     make_rows,
     same_rows,
     sql_rows,
@@ -123,12 +127,14 @@ def test_a_chdb_table_answers_like_clickhouse(tmp_path: Path) -> None:
         "created_at DateTime64(6, 'UTC'), kind String, amount_cents Nullable(Int64), "
         "user_id String, payload String) ENGINE = MergeTree ORDER BY (tenant, created_at)"
     )
-    batch = arrow_rows(make_rows(200))  # noqa: F841 - read by chDB's Python() table function
+    rows = make_rows(200)
+    batch = arrow_rows(rows)  # noqa: F841 - read by chDB's Python() table function
     # the database name is generated above, never input
     conn.query(f"INSERT INTO {database}.events SELECT * FROM Python(batch)")  # noqa: S608
     url = f"chdb://{chdb_dir()}?database={database}"
     source = {"clickhouse": {"url": url, "table": f"{database}.events"}}
     dataset_file(tmp_path / "datasets", "shop_ch", source)
+    dataset_file(tmp_path / "datasets", "ch_money", source, columns=MONEY)
 
     def run(text: str) -> list[tuple]:
         return [tuple(row.values()) for row in conn.query(text, "Arrowtable").to_pylist()]
@@ -139,6 +145,8 @@ def test_a_chdb_table_answers_like_clickhouse(tmp_path: Path) -> None:
                 got = answer_rows(live.client, live.admin, "shop_ch", question)
                 want = sql_rows(run, question, {**CLICKHOUSE_SPELLED, "rel": f"{database}.events"})
                 same_rows(got, want, len(question.group_by))
+            assert exact_totals(live, "ch_money") == expected_totals(rows)
+            assert exact_totals(live, "ch_money", OVER) == expected_totals(rows, OVER)
     finally:
         conn.query(f"DROP DATABASE IF EXISTS {database}")
 

@@ -48,6 +48,21 @@ def _later_row(schema: str, rows: list[dict[str, Any]], minutes: int) -> dict[st
     }
 
 
+def _served(
+    tmp_path: Path, schema: str, count: int, refresh: float, watermark: float
+) -> list[dict[str, Any]]:
+    """`count` rows in a PostgreSQL table served in place with these intervals (seconds)."""
+    rows = make_rows(count)
+    create_pg_table(schema, rows)
+    source = {
+        "postgres": {"url": PG_URL, "table": f"{schema}.events"},
+        "refresh_interval_seconds": refresh,
+        "watermark_interval_seconds": watermark,
+    }
+    dataset_file(tmp_path / "datasets", schema, source)
+    return rows
+
+
 def _ask(live, dataset: str) -> dict[str, Any]:
     response = live.client.post(
         "/v1/query", json={"dataset": dataset, **TOTALS}, headers=live.admin
@@ -68,14 +83,7 @@ def _same_instant(shown: str, expected: datetime) -> bool:
 def test_refresh_recomputes_the_answer_and_rereads_the_watermark(
     tmp_path: Path, schema: str
 ) -> None:
-    rows = make_rows(120)
-    create_pg_table(schema, rows)
-    source = {
-        "postgres": {"url": PG_URL, "table": f"{schema}.events"},
-        "refresh_interval_seconds": 3600,
-        "watermark_interval_seconds": 3600,
-    }
-    dataset_file(tmp_path / "datasets", schema, source)
+    rows = _served(tmp_path, schema, 120, refresh=3600, watermark=3600)
     with live_app(tmp_path, profiles="none") as live:
         first = _ask(live, schema)
         assert first["rows"][0]["n"] == len(rows)
@@ -107,14 +115,7 @@ def test_refresh_recomputes_the_answer_and_rereads_the_watermark(
 def test_answers_and_watermark_follow_the_source_within_their_intervals(
     tmp_path: Path, schema: str
 ) -> None:
-    rows = make_rows(90)
-    create_pg_table(schema, rows)
-    source = {
-        "postgres": {"url": PG_URL, "table": f"{schema}.events"},
-        "refresh_interval_seconds": 1,
-        "watermark_interval_seconds": 1,
-    }
-    dataset_file(tmp_path / "datasets", schema, source)
+    rows = _served(tmp_path, schema, 90, refresh=1, watermark=1)
     with live_app(tmp_path, profiles="none", cache_ttl_s=600, cache_stale_s=600) as live:
         assert _ask(live, schema)["rows"][0]["n"] == len(rows)
         landed = _later_row(schema, rows, 45)
@@ -153,3 +154,19 @@ def test_refreshing_an_owned_dataset_is_allowed(tmp_path: Path) -> None:
     with live_app(tmp_path, profiles="none") as live:
         done = live.client.post("/v1/datasets/owned_events/refresh", headers=live.admin)
         assert done.status_code == 200 and done.json()["source"] == "owned"
+
+
+def test_the_watermark_is_not_remembered_past_the_refresh_interval(
+    tmp_path: Path, schema: str
+) -> None:
+    """With refresh 0 every answer is recomputed, so a watermark remembered for its own (long)
+    interval would be older than the rows the answer counts."""
+    rows = _served(tmp_path, schema, 60, refresh=0, watermark=3600)
+    with live_app(tmp_path, profiles="none") as live:
+        first = _ask(live, schema)
+        assert _same_instant(first["meta"]["watermark"], _newest(schema))
+        landed = _later_row(schema, rows, 5)
+        insert_pg_rows(schema, [landed])
+        again = _ask(live, schema)
+    assert again["rows"][0]["n"] == len(rows) + 1
+    assert _same_instant(again["meta"]["watermark"], landed["created_at"])

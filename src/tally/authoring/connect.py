@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import difflib
 
-from tally.authoring.described import SourceColumn, SourceError
+from tally.authoring.compat import unreadable
+from tally.authoring.described import SourceError
 from tally.authoring.reading import source_columns
-from tally.catalog.model import NUMERIC_TYPES, Column, ColumnType, Dataset
+from tally.catalog.model import Dataset
 from tally.catalog.problems import Problem
-
-_TEMPORAL = frozenset({ColumnType.TIMESTAMP, ColumnType.DATE})
-# What a declared type can read, by the Tally type of the source column.
-READS: dict[ColumnType, frozenset[ColumnType]] = {
-    **dict.fromkeys(NUMERIC_TYPES, NUMERIC_TYPES),
-    **dict.fromkeys(_TEMPORAL, _TEMPORAL),
-    ColumnType.JSON: frozenset({ColumnType.JSON, ColumnType.STRING}),
-}
 
 
 def missing_columns(file: str, dataset: Dataset) -> list[Problem]:
@@ -39,17 +32,6 @@ def missing_columns(file: str, dataset: Dataset) -> list[Problem]:
             close = difflib.get_close_matches(wanted, list(found), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             problems.append(Problem(file, field, f"the source has no column {wanted!r}{hint}"))
-        elif reason := _unreadable(col, found[wanted]):
+        elif reason := unreadable(col, found[wanted]):
             problems.append(Problem(file, f"columns[{i}].type", reason))
     return problems
-
-
-def _unreadable(col: Column, source: SourceColumn) -> str | None:
-    """Why `col` cannot read `source` (None when it can, or when a JSON path decides)."""
-    held = source.mapped.type
-    if col.source_path.json_path:
-        return None
-    if held in READS.get(col.type, frozenset({col.type})):
-        return None
-    kind = held.value if held is not None else "no Tally type"
-    return f"the source column {source.name!r} is {source.native} ({kind}), not {col.type.value}"

@@ -9,8 +9,9 @@ the engine, as another replica may have ingested meanwhile. A newest time rememb
 would not do instead: a duplicate row is not stored, and an upsert may move a row back in time.
 
 An external dataset's rows arrive without Tally seeing them, so there the newest time is read
-from the source and remembered for the source's `watermark_interval_seconds` at most (and until
-a refresh call bumps the dataset's version).
+from the source and remembered for the source's `watermark_interval_seconds`, never longer than
+its `refresh_interval_seconds` (0: not remembered), and until a refresh call bumps the dataset's
+version.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ def scope_tenants(scope: Scope, dataset: Dataset) -> tuple[str, ...] | None:
     if scope.unrestricted or dataset.primary_tenant not in scope.columns:
         return None
     return scope.columns[dataset.primary_tenant]
+
+
+def remembered_for(dataset: Dataset) -> float:
+    """How long an external dataset's newest time is remembered: its watermark interval, but
+    never past its refresh interval, so an answer recomputed after a refresh (counting newer
+    rows) cannot carry an older watermark; 0 remembers nothing. An owned dataset's lasts until
+    its version changes."""
+    if dataset.source is None:
+        return float("inf")
+    source = dataset.source
+    return min(source.watermark_interval_seconds, source.refresh_interval_seconds)
 
 
 class Watermarks:
@@ -77,6 +89,7 @@ class Watermarks:
         if version is not None:
             if len(self._memo) > MAX_REMEMBERED:
                 self._memo.clear()
-            lasts = dataset.source.watermark_interval_seconds if dataset.source else float("inf")
-            self._memo[key] = (value, self._clock() + lasts)
+            lasts = remembered_for(dataset)
+            if lasts > 0:
+                self._memo[key] = (value, self._clock() + lasts)
         return value

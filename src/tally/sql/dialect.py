@@ -159,6 +159,11 @@ class Dialect:
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:
         raise Unsupported(self.name, "map keys")
 
+    def text_as_json(self, column: exp.Expression) -> exp.Expression:
+        """A text column holding JSON, as what `json_path_text` reads: as is where JSON
+        functions take text (DuckDB, ClickHouse)."""
+        return column
+
     def to_double(self, value: exp.Expression) -> exp.Expression:
         return exp.TryCast(this=value, to=exp.DataType.build("DOUBLE"))
 

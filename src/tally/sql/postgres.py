@@ -65,6 +65,11 @@ class PostgresDialect(CalendarDialect):
         )
         return exp.Paren(this=extract)
 
+    def text_as_json(self, column: exp.Expression) -> exp.Expression:
+        """`CAST(column AS JSONB)`: `->>` takes no text. A value that is not JSON fails the
+        query (PostgreSQL has no safe cast without a function): text JSON must be valid."""
+        return _cast(column, "JSONB")
+
     def map_value(self, column: exp.Expression, key: str) -> exp.Expression:
         return _cast(self.json_text(column, key), "DOUBLE PRECISION")
 

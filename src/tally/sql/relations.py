@@ -11,6 +11,9 @@ Identifiers are quoted by sqlglot and paths are string literals it escapes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType, Dataset
@@ -49,21 +52,46 @@ def file_relation(reader: str, path: str, **options: bool | str) -> exp.Table:
     return exp.Table(this=exp.Anonymous(this=reader, expressions=args))
 
 
-def projection(dataset: Dataset, relation: exp.Table, dialect: Dialect) -> exp.Subquery:
+def projection(
+    dataset: Dataset,
+    relation: exp.Table,
+    dialect: Dialect,
+    held: Mapping[str, ColumnType | None] | None = None,
+) -> exp.Subquery:
     """`(SELECT <source expression> AS "<physical>", ... FROM relation AS src) AS t`: each
     stored column read from its `from` (a source column, or a JSON path inside one, as text
-    cast to the declared type)."""
+    cast to the declared type). `held` is the Tally type of each source column, as the
+    source's catalog says: text holding JSON is made JSON where the engine needs it, and an
+    integer under a decimal is read as minor units."""
+    held = held or {}
     source = relation.copy()
     source.set("alias", exp.TableAlias(this=_ident(SOURCE_ALIAS)))
     columns: list[exp.Expression] = []
     for column in dataset.stored_columns:
         path = column.source_path
         value: exp.Expression = exp.Column(this=_ident(path.column), table=_ident(SOURCE_ALIAS))
+        was = held.get(path.column)
+        if was is ColumnType.STRING and (path.json_path or column.type is ColumnType.JSON):
+            value = dialect.text_as_json(value)
         if path.json_path:
             value = _typed(dialect.json_path_text(value, path.json_path), column, dialect)
+        elif column.type is ColumnType.DECIMAL and was is ColumnType.INT:
+            value = _minor_units(value, column, dialect)
         columns.append(exp.alias_(value, column.physical, quoted=True, copy=False))
     select = exp.Select(expressions=columns).from_(source, copy=False)
     return exp.Subquery(this=select, alias=exp.TableAlias(this=_ident(TABLE_ALIAS)))
+
+
+def _minor_units(value: exp.Expression, column: Column, dialect: Dialect) -> exp.Expression:
+    """An integer count of minor units (cents) as the decimal it counts: the integer as a
+    decimal of scale 0 times the exact 10^-scale (`0.01`), a product every engine keeps exact
+    and at the column's scale; never a division, which DuckDB answers as a double."""
+    assert column.scale is not None
+    whole = exp.Cast(this=value, to=dialect.column_kind(column.model_copy(update={"scale": 0})))
+    unit = exp.Cast(
+        this=lit(format(Decimal(1).scaleb(-column.scale), "f")), to=dialect.column_kind(column)
+    )
+    return exp.Cast(this=exp.Mul(this=whole, expression=unit), to=dialect.column_kind(column))
 
 
 def _typed(text: exp.Expression, column: Column, dialect: Dialect) -> exp.Expression:
