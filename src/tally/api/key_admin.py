@@ -64,7 +64,9 @@ async def list_keys(request: Request, who: Principal = Depends(principal)) -> Re
 async def create_key(request: Request, who: Principal = Depends(principal)) -> Response:
     store = _store(request, who)
     require_json(request)
-    body = parse_model(NewKey, await read_json(request, request.app.state.settings.max_body_bytes))
+    body = parse_model(
+        NewKey, await read_json(request, request.app.state.settings.question_body_bytes)
+    )
     scopes = {column: tuple(values) for column, values in body.scopes.items()}
     try:
         key_id, token = store.create(
@@ -82,7 +84,7 @@ async def rotate_key(
 ) -> Response:
     store = _store(request, who)
     require_json(request)
-    data = await read_bytes(request, request.app.state.settings.max_body_bytes)
+    data = await read_bytes(request, request.app.state.settings.question_body_bytes)
     body = parse_model(Rotation, parse_json(data) if data.strip() else {})
     grace = timedelta(minutes=body.grace_minutes) if body.grace_minutes else None
     try:

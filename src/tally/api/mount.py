@@ -25,7 +25,7 @@ async def respond(profile: Profile, request: Request, who: Principal) -> Respons
     body = None
     if profile.request_model is not None:
         require_json(request)
-        body = await read_json(request, service.settings.max_body_bytes)
+        body = await read_json(request, service.settings.question_body_bytes)
     incoming = Incoming(
         body, request.path_params, request.headers, request.query_params.multi_items()
     )

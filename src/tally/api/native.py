@@ -64,7 +64,7 @@ def describe(dataset: Dataset) -> dict[str, Any]:
 async def _query(request: Request) -> Query:
     service = request.app.state.service
     require_json(request)
-    return parse_model(Query, await read_json(request, service.settings.max_body_bytes))
+    return parse_model(Query, await read_json(request, service.settings.question_body_bytes))
 
 
 @router.post("/v1/query", summary="Answer an aggregate question")

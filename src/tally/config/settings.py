@@ -159,6 +159,13 @@ class Settings(BaseModel):
         8, "Jobs of one tenant pending or running at once; 429 beyond.", "jobs", ge=1
     )
     max_body_bytes: int = _setting(64 * 1024 * 1024, "Largest request body.", "requests", ge=1)
+    max_question_body_bytes: int = _setting(
+        1024 * 1024,
+        "Largest body of a question (a query, a profile request, a key): these are parsed whole "
+        "on the event loop, so they are kept small; ingestion bodies stream up to max_body_bytes.",
+        "requests",
+        ge=1,
+    )
     max_ingest_rows: int = _setting(1_000_000, "Most rows in one ingest call.", "requests", ge=1)
     max_rows: int = _limit("max_rows", "Most rows a query may return.")
     default_limit: int = _limit("default_limit", "Rows returned when a query sets no limit.")
@@ -242,6 +249,11 @@ class Settings(BaseModel):
     limits: SkipValidation[Limits | None] = Field(None, exclude=True)
     jwt: SkipValidation[JwtSettings | None] = Field(None, exclude=True)
     rate_limits: SkipValidation[RateLimitSettings | None] = Field(None, exclude=True)
+
+    @property
+    def question_body_bytes(self) -> int:
+        """The limit of a body that is parsed whole: the smaller of the two body limits."""
+        return min(self.max_body_bytes, self.max_question_body_bytes)
 
     @field_validator("rate_limit_viewer", "rate_limit_editor", "rate_limit_admin")
     @classmethod
