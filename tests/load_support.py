@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tally.auth.keys import KeyStore
 from tests.helpers import bearer
+from tests.server_support import running_server
 
 QUERY = {"dataset": "agent_events", "time": {"last": "1d"}, "measures": [{"op": "count"}]}
 UNLIMITED = "1000000/60"
 UNLIMITED_RATES = {f"TALLY_RATE_LIMIT_{role}": UNLIMITED for role in ("VIEWER", "EDITOR", "ADMIN")}
 PROBE_EVERY_S = 0.02
 WARM_UP = "warm-up"  # first queries compile and open files; not what this test measures
+LOOP_SLACK_S = 0.05  # /healthz p99 under pressure: at most an idle twin's (same moments) + this
 
 
 class Load:
@@ -116,3 +119,25 @@ def admin_data_dir(root: Path) -> tuple[Path, dict[str, str]]:
     _, token = store.create("admin", {}, all_tenants=True)
     store.close()
     return data_dir, bearer(token)
+
+
+@contextmanager
+def loop_probes(base: str, root: Path) -> Iterator[tuple[Load, Load]]:
+    """/healthz probes (no queries) on the server at `base` and on an idle twin server started
+    under `root`: the twin measures the machine's own load at the same moments."""
+    (root / "twin").mkdir()
+    with (
+        running_server(root / "twin") as twin_base,
+        Load(base, {}, queriers=0) as probes,
+        Load(twin_base, {}, queriers=0) as twin,
+    ):
+        yield probes, twin
+
+
+def assert_loop_free(probes: Load, twin: Load, phase: str) -> None:
+    """The event loop only routes: the server's /healthz p99 in `phase` stays within the idle
+    twin's plus LOOP_SLACK_S."""
+    assert not probes.failures and not twin.failures, (probes.failures + twin.failures)[:5]
+    loop, yardstick = probes.p99((phase,)), twin.p99((phase,))
+    print(f"\n/healthz p99 ({phase}) {loop * 1000:.0f} ms, idle twin {yardstick * 1000:.0f} ms")
+    assert loop <= yardstick + LOOP_SLACK_S, (probes.by_phase(), twin.by_phase())
