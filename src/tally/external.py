@@ -147,7 +147,7 @@ def _check_types(dataset: Dataset) -> dict[str, ColumnType | None]:
     text column is a start-up error, not a failing query."""
     assert dataset.source is not None
     try:
-        found = {c.name: c for c in source_columns(dataset.source)}
+        found = {c.name: c for c in source_columns(dataset.source, sample_json=False)}
     except SourceError as exc:
         raise SourceProblem(f"source.{dataset.source.kind}", str(exc)) from None
     for index, column in enumerate(dataset.columns):

@@ -43,20 +43,20 @@ def location(url: str) -> tuple[str, str, str]:
     raise SourceError(f"a ClickHouse URL starts with http://, https:// or chdb://, not {url!r}")
 
 
-def describe(spec: ClickHouseSource) -> list[SourceColumn]:
+def describe(spec: ClickHouseSource, sample_json: bool = True) -> list[SourceColumn]:
     kind, where, url_database = location(expand(spec.url))
     database, _, table = spec.table.rpartition(".")
     params = {"db": database or url_database or "default", "t": table}
     try:
         with _chdb(where) if kind == "chdb" else _server(where) as run:
-            return _columns(run, params)
+            return _columns(run, params, sample_json)
     except SourceError:
         raise
     except Exception as exc:  # both drivers raise several families of errors
         raise SourceError(f"cannot read ClickHouse: {str(exc).strip()[:300]}") from None
 
 
-def _columns(run: Run, params: dict[str, Any]) -> list[SourceColumn]:
+def _columns(run: Run, params: dict[str, Any], sample_json: bool) -> list[SourceColumn]:
     rows = run(COLUMNS, params)
     if not rows:
         raise SourceError(f"ClickHouse has no table {params['db']}.{params['t']}")
@@ -65,7 +65,7 @@ def _columns(run: Run, params: dict[str, Any]) -> list[SourceColumn]:
     for name, spelled, in_key in rows:
         inner, nullable = typemap.unwrap_clickhouse(spelled)
         mapped = typemap.clickhouse(inner)
-        if inner == "String":
+        if sample_json and inner == "String":
             sample = run(SAMPLE, {**params, "c": name, "n": JSON_SAMPLE_ROWS})
             mapped = HOLDS_JSON if all_json_objects(v for (v,) in sample) else mapped
         key += bool(in_key)

@@ -54,7 +54,7 @@ def hive_partitioned(files: list[str]) -> bool:
     return any(_HIVE_SEGMENT.search(f) for f in files)
 
 
-def describe_files(spec: FilesSource) -> list[SourceColumn]:
+def describe_files(spec: FilesSource, sample_json: bool = True) -> list[SourceColumn]:
     path = expand(spec.path)
     matching_files(path)
     con = duckdb.connect()
@@ -67,14 +67,14 @@ def describe_files(spec: FilesSource) -> list[SourceColumn]:
         else:
             rel = con.read_parquet(path, hive_partitioning=spec.hive_partitioning)
         described = [(n, str(t), True) for n, t in zip(rel.columns, rel.types, strict=True)]
-        return _columns(rel, described, {})
+        return _columns(rel, described, {}, sample_json)
     except duckdb.Error as exc:
         raise SourceError(f"DuckDB cannot read {path}: {exc}") from None
     finally:
         con.close()
 
 
-def describe_table(spec: DuckDBSource) -> list[SourceColumn]:
+def describe_table(spec: DuckDBSource, sample_json: bool = True) -> list[SourceColumn]:
     path = expand(spec.path)
     schema, _, table = spec.table.rpartition(".")
     try:
@@ -87,7 +87,7 @@ def describe_table(spec: DuckDBSource) -> list[SourceColumn]:
             raise SourceError(f"{path} has no table {spec.table}")
         keys = con.execute(PRIMARY_KEY, [schema or "main", table]).fetchall()
         positions = {name: i + 1 for i, name in enumerate(keys[0][0] if keys else [])}
-        return _columns(con.table(spec.table), described, positions)
+        return _columns(con.table(spec.table), described, positions, sample_json)
     except duckdb.Error as exc:
         raise SourceError(f"DuckDB cannot read {spec.table} of {path}: {exc}") from None
     finally:
@@ -95,12 +95,15 @@ def describe_table(spec: DuckDBSource) -> list[SourceColumn]:
 
 
 def _columns(
-    rel: duckdb.DuckDBPyRelation, described: list[tuple[str, str, bool]], keys: dict[str, int]
+    rel: duckdb.DuckDBPyRelation,
+    described: list[tuple[str, str, bool]],
+    keys: dict[str, int],
+    sample_json: bool,
 ) -> list[SourceColumn]:
     columns = []
     for name, spelled, nullable in described:
         mapped = typemap.duckdb(spelled)
-        if spelled.upper() == "VARCHAR" and _holds_json(rel, name):
+        if sample_json and spelled.upper() == "VARCHAR" and _holds_json(rel, name):
             mapped = HOLDS_JSON
         columns.append(SourceColumn(name, spelled, mapped, nullable, keys.get(name)))
     return columns
