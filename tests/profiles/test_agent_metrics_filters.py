@@ -281,6 +281,13 @@ def test_other_request_problems(env: Env) -> None:
     assert details(env, body(startTs=1_776_000_000)) == [
         "startTs: expected an ISO 8601 timestamp string"
     ]
+    # An offset that carries an instant before year 1 in UTC (found by the API fuzzer: a 500).
+    assert details(
+        env, body(startTs="1823-11-05T15:11:00Z", endTs="0001-01-01T00:00:04+22:22")
+    ) == ["endTs: the timestamp is outside years 1 to 9999 in UTC"]
+    assert details(env, body(endTs="9999-12-31T23:59:04-05:00")) == [
+        "endTs: the timestamp is outside years 1 to 9999 in UTC"
+    ]
     assert details(env, body(groupBy=["userEmail", "virtualaccount"])) == [
         'groupBy "virtualaccount" repeats "userEmail": both come back as "createdBySubjectSlug"'
     ]

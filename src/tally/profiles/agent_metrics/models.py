@@ -72,8 +72,14 @@ class MetricsQuery(ApiModel):
     @field_validator("start_ts", "end_ts")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        """A timestamp without an offset is read as UTC, the API's only timezone."""
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        """A timestamp without an offset is read as UTC, the API's only timezone. One whose offset
+        carries it past year 1 or 9999 in UTC is no instant Python (or any engine) can hold."""
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the timestamp is outside years 1 to 9999 in UTC") from None
 
     @model_validator(mode="after")
     def _ordered(self) -> MetricsQuery:
