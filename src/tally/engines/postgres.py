@@ -43,6 +43,7 @@ POOL_WAIT_S = 1.5
 # request that finds no connection starts a new attempt. Recovery lag stays near this value.
 RECONNECT_S = 1.0
 CONNECT_TIMEOUT_S = 2  # libpq's least
+NUMERIC_OID = psycopg.postgres.types["numeric"].oid
 PING_S = 0.8  # /readyz answers within 1 s
 CANCEL_S = 2.0  # the cancel request's own connection: a server that cannot take it is away
 # Writes, DDL and CLUSTER move whole batches and tables: bounded, but not by the query timeout.
@@ -68,6 +69,22 @@ def _plain(value: Any) -> Any:
         exponent = value.as_tuple().exponent
         return int(value) if isinstance(exponent, int) and exponent >= 0 else float(value)
     return value
+
+
+def _plain_rows(cursor: psycopg.Cursor) -> list[tuple]:
+    """The rows, with only the NUMERIC columns' values converted: most answers have none or
+    one, and converting every value cost more than the statement on small answers."""
+    numeric = [i for i, d in enumerate(cursor.description or []) if d.type_code == NUMERIC_OID]
+    rows = cursor.fetchall()
+    if not numeric:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in numeric:
+            values[i] = _plain(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def _copy_rows(batch: pa.Table) -> list[list[Any]]:
@@ -216,7 +233,7 @@ class PostgresEngine:
             conn.execute("SELECT set_config('statement_timeout', %s, true)", [f"{server_ms}ms"])
             with bound(cancel, lambda: _cancel_request(conn)):
                 cursor = conn.execute(sql_text, params or {})
-                rows = [tuple(_plain(v) for v in row) for row in cursor.fetchall()]
+                rows = _plain_rows(cursor)
             columns = [d.name for d in cursor.description or []]
         return columns, rows
 

@@ -115,8 +115,12 @@ class PostgresDialect(CalendarDialect):
         return _cast(value, "BIGINT")
 
     def _instant_ms(self, local: exp.Expression, tz: str) -> exp.Expression:
+        """`date_part` (a double) rather than `EXTRACT` (NUMERIC since PostgreSQL 14, which
+        doubled the time of a daily count): a period's start is a whole second in every zone
+        of the tz database, which a double holds exactly."""
         instant = exp.AtTimeZone(this=_cast(local, "TIMESTAMP"), zone=lit(tz))
-        return self._integer(fn("floor", self._epoch_ms(instant)))
+        seconds = fn("date_part", lit("epoch"), instant)
+        return self._integer(fn("floor", exp.Mul(this=seconds, expression=lit(1000))))
 
     def percentile(self, value: exp.Expression, q: float, approx: bool) -> exp.Expression:
         """Exact even when `approx` is asked: PostgreSQL has no approximate percentile."""

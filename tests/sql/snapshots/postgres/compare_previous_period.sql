@@ -6,7 +6,7 @@
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-11-16T00:00:00+00:00
 --   $p2 = timestamp 2026-11-23T00:00:00+00:00
-WITH src AS (SELECT CAST(FLOOR(EXTRACT(EPOCH FROM CAST(DATE_TRUNC('day', "t"."ts" AT TIME ZONE 'UTC') AS TIMESTAMP) AT TIME ZONE 'UTC') * 1000) AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."ts" >= %(p1)s AND "t"."ts" < %(p2)s), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
+WITH src AS (SELECT CAST(FLOOR(DATE_PART('epoch', CAST(DATE_TRUNC('day', "t"."ts" AT TIME ZONE 'UTC') AS TIMESTAMP) AT TIME ZONE 'UTC') * 1000) AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."ts" >= %(p1)s AND "t"."ts" < %(p2)s), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
 
 -- groups: []
 -- measures: ["count"]
@@ -16,4 +16,4 @@ WITH src AS (SELECT CAST(FLOOR(EXTRACT(EPOCH FROM CAST(DATE_TRUNC('day', "t"."ts
 --   $p0 = str 'ws_a'
 --   $p1 = timestamp 2026-11-09T00:00:00+00:00
 --   $p2 = timestamp 2026-11-15T10:31:00+00:00
-WITH src AS (SELECT CAST(FLOOR(EXTRACT(EPOCH FROM CAST(DATE_TRUNC('day', "t"."ts" AT TIME ZONE 'UTC') AS TIMESTAMP) AT TIME ZONE 'UTC') * 1000) AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."ts" >= %(p1)s AND "t"."ts" < %(p2)s), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
+WITH src AS (SELECT CAST(FLOOR(DATE_PART('epoch', CAST(DATE_TRUNC('day', "t"."ts" AT TIME ZONE 'UTC') AS TIMESTAMP) AT TIME ZONE 'UTC') * 1000) AS BIGINT) AS "_t" FROM "agent_events" AS "t" WHERE "t"."workspace_id" IN (%(p0)s) AND "t"."ts" >= %(p1)s AND "t"."ts" < %(p2)s), agg AS (SELECT "_t", COUNT(*) AS "a0" FROM "src" GROUP BY "_t") SELECT * FROM "agg" ORDER BY "_t" ASC LIMIT 1000;
