@@ -246,3 +246,28 @@ def test_the_smallest_fitting_rollup_answers(
     result = service.answers.answer(Query.model_validate(body), ADMIN)
     expected = "hourly" if "hourly" in grain_fits else "fine"
     assert result.meta["served_from"] == expected
+
+
+def test_an_exact_set_answers_an_approximate_count_exactly(service: Service) -> None:
+    """`approx` allows a sketch; a rollup's exact set gives the exact count, with bound 0, equal
+    to count(DISTINCT) in plain SQL over the same rows."""
+    start, end = datetime(2025, 3, 4, tzinfo=ZoneInfo("UTC")), datetime(2025, 3, 9, 5, 7, 3)
+    end = end.replace(tzinfo=ZoneInfo("UTC"))
+    body = {
+        "dataset": "rollev",
+        "time": {"start": start.isoformat(), "end": end.isoformat()},
+        "measures": [{"op": "count_distinct", "field": "amount", "approx": True}],
+        "group_by": ["kind"],
+        "cache": "no-cache",
+    }
+    result = service.answers.answer(Query.model_validate(body), ADMIN)
+    assert result.meta["served_from"] == "fine"
+    assert result.meta["exact"] == {"count_distinct_amount": True}
+    bound = {"method": "exact", "relative_error": 0.0, "confidence": 1.0}
+    assert result.meta["error"] == {"count_distinct_amount": bound}
+    sql = (
+        "SELECT kind, count(DISTINCT amount) FROM rollev WHERE ts >= $start AND ts < $end "
+        "GROUP BY kind"
+    )
+    _, rows = service.engine.execute(sql, {"start": start, "end": end}, 30)
+    assert {r["kind"]: r["count_distinct_amount"] for r in result.rows} == dict(rows)
