@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pyroaring import BitMap
+
 from tally.auth.principal import Principal
 from tally.config import Settings
 from tally.service import Service
@@ -37,10 +39,17 @@ rollups:
       - {op: sum, field: score}
       - {op: min, field: score}
       - {op: max, field: score}
+      - {op: count_distinct, field: note}
+      - {op: count_distinct, field: amount}
+      - {op: count_distinct, field: score}
   - name: hourly
     grain: 1 hour
     dimensions: [kind]
-    measures: [{op: count}, {op: sum, field: amount}, {op: max, field: amount}]
+    measures:
+      - {op: count}
+      - {op: sum, field: amount}
+      - {op: max, field: amount}
+      - {op: count_distinct, field: region}
 """
 APPEND = "name: rollev\ntenant_columns: [tenant]\ntime_column: ts\nkey_columns: [id]\n"
 UPSERT = "name: rollstate\nmode: upsert\ntenant_columns: [tenant]\ntime_column: ts\n"
@@ -118,3 +127,33 @@ def expected_cells(rows: list[dict[str, Any]], grain_s: int, dims: tuple[str, ..
             cell[3] = amount if cell[3] is None else min(cell[3], amount)
             cell[4] = amount if cell[4] is None else max(cell[4], amount)
     return {key: tuple(value) for key, value in cells.items()}
+
+
+def stored_sets(service: Service, dataset: str, field: str) -> dict[tuple, frozenset]:
+    """The `fine` rollup's exact sets of `field`, decoded through its dictionary into values
+    and keyed like `expected_cells`."""
+    table = f"{dataset}__rollup__fine"
+    _, ids = service.engine.execute(f'SELECT id, value FROM "{table}__ids__{field}"', {}, 30)  # noqa: S608
+    values = dict(ids)
+    sql = f'SELECT tenant, kind, region, ts, "_ids__{field}" FROM "{table}"'  # noqa: S608
+    _, rows = service.engine.execute(sql, {}, 30)
+    return {
+        tuple(row[:4]): frozenset(values[i] for i in BitMap.deserialize(row[4] or b""))
+        for row in rows
+    }
+
+
+def expected_sets(
+    rows: list[dict[str, Any]], field: str, dims: tuple[str, ...] = ("kind", "region")
+) -> dict[tuple, frozenset]:
+    """What `stored_sets` must say for these stored rows: per 15-minute cell, the non-null
+    values of `field`."""
+    cells: dict[tuple, set] = defaultdict(set)
+    for row in rows:
+        ts = datetime.fromisoformat(row["ts"])
+        micros = (ts - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+        grain = datetime.fromtimestamp(micros // 900_000_000 * 900, UTC)
+        cell = cells[(row["tenant"], *(row[d] for d in dims), grain)]
+        if row[field] is not None:
+            cell.add(row[field])
+    return {key: frozenset(value) for key, value in cells.items()}

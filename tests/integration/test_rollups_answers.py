@@ -54,9 +54,16 @@ MEASURES: tuple[dict[str, Any], ...] = (
     {"op": "avg", "field": "score"},
     {"op": "min", "field": "score"},
     {"op": "max", "field": "score"},
+    {"op": "count_distinct", "field": "note"},
+    {"op": "count_distinct", "field": "amount"},
+    {"op": "count_distinct", "field": "score"},
+    {"op": "count_distinct", "field": "region"},
+    # An approximate count a rollup's exact set answers exactly (a few values: DuckDB's
+    # HyperLogLog over the rows is exact too).
+    {"op": "count_distinct", "field": "note", "approx": True, "as": "notes_approx"},
 )
 RAW_ONLY: tuple[dict[str, Any], ...] = (
-    {"op": "count_distinct", "field": "region"},
+    {"op": "count_distinct", "field": "kind"},
     {"op": "p90", "field": "amount"},
     {
         "op": "sum",
@@ -181,6 +188,7 @@ def _principal(rng: random.Random) -> Principal:
 def test_answers_from_rollups_equal_answers_from_rows(service: Service) -> None:
     rng = random.Random(20261202)
     served: Counter[str] = Counter()
+    distinct_from_rollups = 0
     rollups = service.answers.rollups
     for n in range(QUERIES):
         body = random_query(rng)
@@ -192,6 +200,10 @@ def test_answers_from_rollups_equal_answers_from_rows(service: Service) -> None:
         slow = service.answers.answer(query, principal)
         assert slow.meta["served_from"] == "raw"
         served[fast.meta["served_from"]] += 1
+        if fast.meta["served_from"] != "raw":
+            distinct = [m for m in body["measures"] if m["op"] == "count_distinct"]
+            distinct_from_rollups += bool(distinct)
+            assert all(fast.meta["exact"].values())
         context = f"query {n}: {body} served from {fast.meta['served_from']}"
         assert len(fast.rows) == len(slow.rows), context
         for got, want in zip(fast.rows, slow.rows, strict=True):
@@ -199,7 +211,9 @@ def test_answers_from_rollups_equal_answers_from_rows(service: Service) -> None:
     service.answers.rollups = rollups
     from_rollups = QUERIES - served["raw"]
     print(f"\n{from_rollups} of {QUERIES} random queries answered from rollups: {dict(served)}")
+    print(f"{distinct_from_rollups} of them with exact distinct counts")
     assert from_rollups >= QUERIES // 5
+    assert distinct_from_rollups >= QUERIES // 20
     assert served["fine"] and served["hourly"] and served["raw"] >= QUERIES // 5
 
 
@@ -232,3 +246,28 @@ def test_the_smallest_fitting_rollup_answers(
     result = service.answers.answer(Query.model_validate(body), ADMIN)
     expected = "hourly" if "hourly" in grain_fits else "fine"
     assert result.meta["served_from"] == expected
+
+
+def test_an_exact_set_answers_an_approximate_count_exactly(service: Service) -> None:
+    """`approx` allows a sketch; a rollup's exact set gives the exact count, with bound 0, equal
+    to count(DISTINCT) in plain SQL over the same rows."""
+    start, end = datetime(2025, 3, 4, tzinfo=ZoneInfo("UTC")), datetime(2025, 3, 9, 5, 7, 3)
+    end = end.replace(tzinfo=ZoneInfo("UTC"))
+    body = {
+        "dataset": "rollev",
+        "time": {"start": start.isoformat(), "end": end.isoformat()},
+        "measures": [{"op": "count_distinct", "field": "amount", "approx": True}],
+        "group_by": ["kind"],
+        "cache": "no-cache",
+    }
+    result = service.answers.answer(Query.model_validate(body), ADMIN)
+    assert result.meta["served_from"] == "fine"
+    assert result.meta["exact"] == {"count_distinct_amount": True}
+    bound = {"method": "exact", "relative_error": 0.0, "confidence": 1.0}
+    assert result.meta["error"] == {"count_distinct_amount": bound}
+    sql = (
+        "SELECT kind, count(DISTINCT amount) FROM rollev WHERE ts >= $start AND ts < $end "
+        "GROUP BY kind"
+    )
+    _, rows = service.engine.execute(sql, {"start": start, "end": end}, 30)
+    assert {r["kind"]: r["count_distinct_amount"] for r in result.rows} == dict(rows)

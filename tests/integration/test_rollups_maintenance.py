@@ -1,6 +1,6 @@
 """Rollups stay equal to what the stored rows say, through appends, idempotent replays, upserts
-and failed batches: checked against aggregates computed in Python from the rows that must be
-stored, and against a rebuild from scratch."""
+and failed batches: checked against aggregates and sets of distinct values computed in Python
+from the rows that must be stored, and against a rebuild from scratch."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ from tests.integration.rollup_support import (
     KINDS,
     REGIONS,
     expected_cells,
+    expected_sets,
     instant,
     make_rows,
     open_service,
     rollup_rows,
+    stored_sets,
 )
+
+SET_FIELDS = ("note", "amount", "score")
 
 FINE_AMOUNTS = (
     "SELECT tenant, kind, region, ts, _count, _n__amount, _sum__amount, _min__amount, "
@@ -47,6 +51,11 @@ def _ingest(service: Service, dataset: str, rows: list[dict[str, Any]]) -> Any:
     outcome = service.ingestion.ingest(dataset, rows, ADMIN, partial=False)
     assert not outcome.rejected
     return outcome
+
+
+def _sets_agree(service: Service, dataset: str, rows: list[dict[str, Any]]) -> None:
+    for field in SET_FIELDS:
+        assert stored_sets(service, dataset, field) == expected_sets(rows, field), field
 
 
 def _agrees_with_rebuild(service: Service, dataset: str) -> None:
@@ -79,6 +88,7 @@ def test_appends_and_replays_count_each_stored_row_once(service: Service) -> Non
     # Repeated keys inside one batch: stored once.
     _ingest(service, "rollev", rows[1500:] + rows[1500:1600])
     assert _cells(service, "rollev") == expected_cells(rows, 900, ("kind", "region"))
+    _sets_agree(service, "rollev", rows)
     _agrees_with_rebuild(service, "rollev")
 
 
@@ -98,6 +108,7 @@ def test_upserts_move_rows_between_cells(service: Service) -> None:
     stored[(last["tenant"], last["id"])] = last
     expected = expected_cells(list(stored.values()), 900, ("kind", "region"))
     assert _cells(service, "rollstate") == expected
+    _sets_agree(service, "rollstate", list(stored.values()))
     _agrees_with_rebuild(service, "rollstate")
 
 
@@ -117,6 +128,7 @@ def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     rows = make_rows(random.Random(4), 300)
     _ingest(service, "rollev", rows[:200])
     before = rollup_rows(service, "rollev__rollup__fine")
+    numbered = rollup_rows(service, "rollev__rollup__fine__ids__amount")
     _, stored = service.engine.execute("SELECT count(*) FROM rollev", {}, 30)
     service.engine.transaction([('DROP TABLE "rollev__rollup__hourly"', ())])
     with pytest.raises(TallyError) as failed:
@@ -124,3 +136,4 @@ def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     assert failed.value.status == 500
     assert service.engine.execute("SELECT count(*) FROM rollev", {}, 30)[1] == stored
     assert rollup_rows(service, "rollev__rollup__fine") == before
+    assert rollup_rows(service, "rollev__rollup__fine__ids__amount") == numbered

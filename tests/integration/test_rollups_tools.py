@@ -141,12 +141,13 @@ HEAVY = {
 }
 LIGHT = {**HEAVY, "measures": [{"op": "count"}], "group_by": ["region"], "filter": None}
 DISTINCT = {**HEAVY, "measures": [{"op": "count_distinct", "field": "note"}]}
+PERCENTILE = {**HEAVY, "measures": [{"op": "p90", "field": "amount"}]}
 
 
 def test_suggest_proposes_a_rollup_that_then_serves_the_heaviest_shape(tmp_path: Path) -> None:
     service = _filled(tmp_path, rollups=False)
     try:
-        for body, times in ((HEAVY, 20), (LIGHT, 3), (DISTINCT, 2)):
+        for body, times in ((HEAVY, 20), (LIGHT, 3), (DISTINCT, 2), (PERCENTILE, 1)):
             for _ in range(times):
                 answered = service.answers.answer(Query.model_validate(body), ADMIN)
                 assert answered.meta["served_from"] == "raw"
@@ -159,8 +160,9 @@ def test_suggest_proposes_a_rollup_that_then_serves_the_heaviest_shape(tmp_path:
 
     suggested = _tally(tmp_path, "suggest", "--dataset", "rollev", "--top", "1")
     assert suggested.returncode == 0, suggested.stderr
-    assert "count_distinct" in suggested.stdout  # the skipped shape, and why
+    assert "skipped" in suggested.stdout and "percentile" in suggested.stdout  # and why
     proposal = yaml.safe_load(suggested.stdout)["rollups"][0]
+    assert {"op": "count_distinct", "field": "note"} in proposal["measures"]
     assert {"kind", "region"} <= set(proposal["dimensions"])
     assert {"op": "sum", "field": "score"} in proposal["measures"]
     assert {"op": "sum", "field": "amount"} in proposal["measures"]
@@ -171,7 +173,7 @@ def test_suggest_proposes_a_rollup_that_then_serves_the_heaviest_shape(tmp_path:
     built = _open(tmp_path)
     try:
         built.rollups.build("rollev")
-        for body in (HEAVY, LIGHT):
+        for body in (HEAVY, LIGHT, DISTINCT):
             answered = built.answers.answer(Query.model_validate(body), ADMIN)
             assert answered.meta["served_from"] == proposal["name"]
     finally:

@@ -53,6 +53,24 @@ def test_measures_store_a_non_null_count_per_field() -> None:
     assert columns == ["_count", "_n__amount", "_sum__amount", "_max__amount"]
 
 
+def test_distinct_values_and_percentiles_are_kept_as_sets_and_sketches() -> None:
+    measures = [
+        {"op": "count_distinct", "field": "kind"},
+        {"op": "count_distinct", "field": "ref", "approx": True},
+        {"op": "percentile", "field": "amount", "approx": True},
+    ]
+    (layout,) = rollup_tables(dataset({"name": "r", "measures": measures}))
+    found = [(s.column, s.kind, s.field) for s in layout.sketches]
+    assert found == [
+        ("_ids__kind", "ids", "kind"),
+        ("_hll__ref", "hll", "ref"),
+        ("_kll__amount", "kll", "amount"),
+    ]
+    assert layout.dictionary("kind") == "ev__rollup__r__ids__kind"
+    plain = rollup_tables(dataset({"name": "r", "measures": [{"op": "count"}]}))[0]
+    assert plain.fingerprint != layout.fingerprint
+
+
 @pytest.mark.parametrize(
     ("rollup", "extra", "message"),
     [
@@ -64,6 +82,24 @@ def test_measures_store_a_non_null_count_per_field() -> None:
         ({"name": "r", "measures": [{"op": "sum", "field": "kind"}]}, {}, "kind does not allow"),
         ({"name": "r", "measures": [{"op": "sum"}]}, {}, "sum needs a field"),
         ({"name": "r", "measures": [{"op": "avg", "field": "amount"}]}, {}, "avg"),
+        (
+            {"name": "r", "measures": [{"op": "percentile", "field": "amount"}]},
+            {},
+            "percentile of amount is kept only as a sketch",
+        ),
+        (
+            {"name": "r", "measures": [{"op": "sum", "field": "amount", "approx": True}]},
+            {},
+            "approx applies to count_distinct and percentile",
+        ),
+        ({"name": "r", "measures": [{"op": "count_distinct", "field": "meta"}]}, {}, "scalar"),
+        ({"name": "r", "measures": [{"op": "count_distinct", "field": "tags"}]}, {}, "scalar"),
+        ({"name": "r", "measures": [{"op": "count_distinct"}]}, {}, "needs a field"),
+        (
+            {"name": "r", "measures": [{"op": "percentile", "field": "kind", "approx": True}]},
+            {},
+            "kind does not allow percentile",
+        ),
         ({"name": "r", "grain": "7 minutes"}, {}, "must divide a day"),
         ({"name": "r", "grain": "1 day"}, {}, "minutes or hours"),
         ({"name": "r"}, {"time_column": "day"}, "timestamp time column"),

@@ -80,16 +80,33 @@ def test_fixed_buckets_set_a_grain_that_divides_them() -> None:
 
 def test_shapes_no_rollup_answers_exactly_are_skipped_with_the_reason() -> None:
     shapes = [
-        shape(50, ("kind",), measures=(("count_distinct", "region"),)),
+        shape(50, ("kind",), measures=(("percentile", "amount"),)),
         shape(40, ("kind",), ("ts",)),
         shape(30, ("payload",)),
         shape(20, ("kind",)),
     ]
     found = suggest(DATASET, shapes, top=3)
     reasons = [reason for _, reason in found.skipped]
-    assert "count_distinct" in reasons[0]
+    assert "percentile" in reasons[0] and "approx: true" in reasons[0]
     assert "time column" in reasons[1]
     assert "payload" in reasons[2]
     [proposal] = found.proposals
     assert proposal.rollup.dimensions == ("kind",)
     assert round(proposal.share, 2) == round(20 / 140, 2)
+
+
+def test_distinct_counts_are_proposed_as_exact_sets() -> None:
+    shapes = [
+        shape(50, ("kind",), measures=(("count_distinct", "agent"), ("sum", "amount"))),
+        shape(10, ("kind",), measures=(("count_distinct", "payload.user"),)),
+    ]
+    found = suggest(DATASET, shapes, top=3)
+    [proposal] = found.proposals
+    ops = [(m.op, m.field, m.approx) for m in proposal.rollup.measures]
+    assert ops == [
+        ("count", None, False),
+        ("count_distinct", "agent", False),
+        ("sum", "amount", False),
+    ]
+    [(_, reason)] = found.skipped  # a JSON key is no stored column
+    assert "payload.user" in reason

@@ -48,6 +48,28 @@ class Window(BaseModel):
     end: datetime
 
 
+class ErrorBound(BaseModel):
+    """How a measure that asked for `approx` was computed, and how far its value may be off."""
+
+    method: Literal["exact", "hll", "kll", "engine"] = Field(
+        description="`exact`: from a rollup's exact set of distinct values (bound 0); `hll`: "
+        "a rollup's HyperLogLog sketches; `kll`: a rollup's KLL sketches; `engine`: the "
+        "engine's own approximate function over the rows (see /v1/capabilities), no bound stated"
+    )
+    relative_error: float | None = Field(
+        default=None,
+        description="distinct counts: |value - exact| <= relative_error * exact, at `confidence`",
+    )
+    rank_error: float | None = Field(
+        default=None,
+        description="percentiles: the value is one of the field's values whose rank (as a share "
+        "of the rows) is within rank_error of the asked q, at `confidence`",
+    )
+    confidence: float | None = Field(
+        default=None, description="the probability that the bound holds for one value"
+    )
+
+
 class QueryMeta(Open):
     dataset: str
     time: Window | None = None
@@ -58,6 +80,11 @@ class QueryMeta(Open):
     total_groups: int | None = None
     total_rows: int
     exact: dict[str, bool] = Field(description="per measure: whether its value is exact")
+    error: dict[str, ErrorBound] = Field(
+        default_factory=dict,
+        description="per measure that asked for `approx` (absent when none did): how it was "
+        "computed and its error bound",
+    )
     served_from: str = Field(
         "raw",
         description="the rollup that answered (its name), or `raw` for the dataset's rows",

@@ -1,18 +1,27 @@
 """Rollups as declared in a dataset file (`rollups:`): pre-aggregated tables of an owned dataset.
 
 A rollup names its dimensions (plain stored columns), its measures (count, and sum, min, max of
-numeric or ordered fields; an average is a sum over a count, so it needs no declaration) and a
-time grain that divides a day, so grains are counted from UTC midnight and every IANA offset in
-use today (:00, :30, :45) lands on a 15-minute grain boundary. Whether a rollup answers a query
-is decided per query (`tally.rollups.match`), never by the declaration.
+numeric or ordered fields; an average is a sum over a count, so it needs no declaration; the
+distinct values of a field, exactly as a set of ids or approximately as a HyperLogLog sketch; a
+KLL sketch of a field's values for approximate percentiles) and a time grain that divides a
+day, so grains are counted from UTC midnight and every IANA offset in use today (:00, :30, :45)
+lands on a 15-minute grain boundary. Whether a rollup answers a query is decided per query
+(`tally.rollups.match`), never by the declaration.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 if TYPE_CHECKING:
     from tally.catalog.model import Column, Dataset
@@ -33,13 +42,28 @@ def grain_minutes(text: str) -> int:
 
 
 class RollupMeasure(BaseModel):
-    """One stored aggregate: `count` of rows (no field) or of a field's non-null values, or the
-    sum, minimum or maximum of a field."""
+    """One stored aggregate: `count` of rows (no field) or of a field's non-null values, the
+    sum, minimum or maximum of a field, its distinct values (`count_distinct`: exact, or with
+    `approx: true` a HyperLogLog sketch) or a sketch of its values for percentiles (`percentile`,
+    approximate only: no stored aggregate recombines to an exact percentile)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    op: Literal["count", "sum", "min", "max"]
+    op: Literal["count", "sum", "min", "max", "count_distinct", "percentile"]
     field: str | None = None
+    approx: bool = Field(
+        False,
+        description="count_distinct: a HyperLogLog sketch instead of the exact set of values; "
+        "percentile: required (a KLL sketch).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _exact_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Written as declared: `approx` only where it is true (what `rollups suggest` prints)."""
+        found = handler(self)
+        if not self.approx:
+            found.pop("approx", None)
+        return found
 
 
 class Rollup(BaseModel):
@@ -68,6 +92,17 @@ class Rollup(BaseModel):
     def ops_of(self, field: str) -> frozenset[str]:
         return frozenset(m.op for m in self.measures if m.field == field)
 
+    def sketches_of(self, field: str) -> frozenset[str]:
+        """How the field's values are kept beyond aggregates: `ids` (the exact set of distinct
+        values), `hll` (approximate distinct count), `kll` (approximate percentiles)."""
+        kinds = {("count_distinct", False): "ids", ("count_distinct", True): "hll"}
+        kinds[("percentile", True)] = "kll"
+        return frozenset(
+            kinds[(m.op, m.approx)]
+            for m in self.measures
+            if m.field == field and (m.op, m.approx) in kinds
+        )
+
 
 SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestamp", "date"})
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
@@ -93,6 +128,7 @@ def check_rollups(dataset: Dataset) -> None:
                 if measure.op != "count":
                     raise ValueError(f"rollup {rollup.name}: {measure.op} needs a field")
                 continue
+            _check_approx(rollup, measure)
             column = dataset.column(measure.field)
             if measure.op not in column.allowed_measures or (
                 measure.op == "sum" and not column.is_numeric
@@ -100,6 +136,19 @@ def check_rollups(dataset: Dataset) -> None:
                 raise ValueError(
                     f"rollup {rollup.name}: {measure.field} does not allow {measure.op}"
                 )
+
+
+def _check_approx(rollup: Rollup, measure: RollupMeasure) -> None:
+    if measure.op == "percentile" and not measure.approx:
+        raise ValueError(
+            f"rollup {rollup.name}: percentile of {measure.field} is kept only as a sketch "
+            "(no stored aggregate gives an exact percentile): write approx: true"
+        )
+    if measure.approx and measure.op not in ("count_distinct", "percentile"):
+        raise ValueError(
+            f"rollup {rollup.name}: {measure.op} of {measure.field} is exact; approx applies to "
+            "count_distinct and percentile"
+        )
 
 
 def _scalar_column(dataset: Dataset, rollup: Rollup, name: str) -> Column:

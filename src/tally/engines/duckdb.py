@@ -95,8 +95,28 @@ class DuckDBEngine:
         self._conn.execute("SET TimeZone='UTC'")
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._functions: set[str] = set()
         self._watchdog = Watchdog()
         self._closed = False
+
+    def add_function(
+        self, name: str, compute: Callable[..., pa.Array], parameters: Sequence[str], returns: str
+    ) -> None:
+        """A scalar SQL function computed in Python on Arrow batches (the rollups' sets and
+        sketches), for every cursor of the connection: cursors see a function registered on
+        it whenever they were made. Registering a name again keeps the first."""
+        if name in self._functions:
+            return
+        self._conn.create_function(
+            name,
+            compute,
+            list(parameters),
+            returns,
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
+        )
+        self._functions.add(name)
 
     def attach_read_only(self, path: str, alias: str) -> None:
         """Attach a DuckDB database file under `alias`, READ_ONLY: DuckDB refuses any write to

@@ -7,31 +7,60 @@ so only the aggregates are spelled here, each from what the rollup stores:
   sum          -> sum of sums (null when no value was summed, as over the rows)
   avg          -> sum of sums / sum of non-null counts
   min, max     -> min of minimums, max of maximums
+  count_distinct -> the cardinality of the union of the cells' sets of ids (exact), or the
+                  estimate of the union of their HyperLogLog sketches (approx)
+  percentile   -> the quantile of the union of the cells' KLL sketches (approx only)
 A measure filter (and `filter` on the query) only names rollup dimensions, so it holds for a
 rollup row exactly when it holds for every stored row the row stands for. Where the window cuts
 a grain, the stored rows up to the first whole grain join the rollup's rows, each shaped as a
-cell of its own (count 1, its value as sum, minimum and maximum), so the same aggregates apply.
+cell of its own (count 1, its value as sum, minimum and maximum, a set or sketch of its one
+value), so the same aggregates apply.
+
+A measure that asked for `approx` has its bound in `Compiled.error`: 0 when a set of ids
+answers it exactly, the sketch's bound otherwise (`tally.rollups.sketches`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from typing import Any
 
 from sqlglot import exp
 
 from tally.catalog.vocabulary import MeasureOp
-from tally.query.model import CompareRange, Measure
+from tally.query.model import CompareRange, Measure, Query
 from tally.query.scope import Scope
+from tally.rollups import sketches
 from tally.rollups.layout import COUNT_COLUMN, RollupTable, aggregate_column, non_null_column
-from tally.rollups.match import whole_grains
+from tally.rollups.match import sketch_for, whole_grains
 from tally.rollups.statements import rows_as_cells
+from tally.sql.compiled import Compiled
 from tally.sql.compiler import Compiler, _as, _col, _Compilation, _table
 from tally.sql.dialect import Dialect
 
+READ = {"ids": "tally_ids_count", "hll": "tally_hll_count", "kll": "tally_kll_quantile"}
+BOUNDS: dict[str, dict[str, Any]] = {
+    "ids": {"method": "exact", "relative_error": 0.0, "confidence": 1.0},
+    "hll": {
+        "method": "hll",
+        "relative_error": sketches.HLL_RELATIVE_ERROR,
+        "confidence": sketches.HLL_CONFIDENCE,
+    },
+    "kll": {
+        "method": "kll",
+        "rank_error": sketches.KLL_RANK_ERROR,
+        "confidence": sketches.KLL_CONFIDENCE,
+    },
+}
 
-def stored_inputs(measure: Measure) -> tuple[str, ...]:
+
+def stored_inputs(measure: Measure, layout: RollupTable) -> tuple[str, ...]:
     """The rollup columns a measure is computed from."""
     field = measure.field
+    sketch = sketch_for(measure, layout)
+    if sketch is not None:
+        return (sketch.column,)
     if field is None:
         return (COUNT_COLUMN,)
     if measure.op == MeasureOp.COUNT:
@@ -46,6 +75,21 @@ class RollupCompiler(Compiler):
         super().__init__(dialect, layout.as_dataset, scope)
         self.layout = layout
 
+    def compile(
+        self, query: Query, window: CompareRange | None = None, count_rows: bool = False
+    ) -> Compiled:
+        """As over the rows, with each distinct count's and percentile's exactness and bound
+        told by what answers it."""
+        compiled = super().compile(query, window, count_rows)
+        exact, error = dict(compiled.exact), dict(compiled.error)
+        for label, measure in zip(compiled.measures, query.measures, strict=True):
+            sketch = sketch_for(measure, self.layout)
+            if sketch is not None:
+                exact[label] = sketch.kind == "ids"
+                if measure.approx:
+                    error[label] = BOUNDS[sketch.kind]
+        return dataclasses.replace(compiled, exact=exact, error=error)
+
     def _measure_inputs(
         self,
         ctx: _Compilation,
@@ -54,11 +98,11 @@ class RollupCompiler(Compiler):
     ) -> None:
         aliases: dict[str, str] = {}
         for measure in ctx.query.measures:
-            for column in stored_inputs(measure):
+            for column in stored_inputs(measure, self.layout):
                 if column not in aliases:
                     aliases[column] = f"m{len(aliases)}"
                     src_cols.append(_as(_col(column, "t"), aliases[column]))
-            ctx.inputs.append(tuple(aliases[c] for c in stored_inputs(measure)))
+            ctx.inputs.append(tuple(aliases[c] for c in stored_inputs(measure, self.layout)))
 
     def _aggregate(self, m: Measure, i: int, ctx: _Compilation) -> exp.Expression:
         condition = ctx.conditions[i]
@@ -71,6 +115,12 @@ class RollupCompiler(Compiler):
             )
 
         values = [_col(alias) for alias in ctx.inputs[i]]
+        sketch = sketch_for(m, self.layout)
+        if sketch is not None:
+            merged = [over(exp.ArrayAgg(this=values[0]))]
+            if sketch.kind == "kll":
+                merged.append(exp.Literal.number(m.q or 0.5))
+            return exp.Anonymous(this=READ[sketch.kind], expressions=merged)
         if m.op == MeasureOp.COUNT:
             return exp.Coalesce(
                 this=over(exp.Sum(this=values[0])), expressions=[exp.Literal.number(0)]

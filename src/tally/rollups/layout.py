@@ -2,9 +2,12 @@
 
 A rollup table holds one row per (tenant columns, dimensions, grain start) with the row count
 and, per measured field, its count of non-null values and the declared sums, minimums and
-maximums. The tenant columns are in every rollup, so a tenant scope can always be applied. The
-grain start sits in a column named like the dataset's time column, and every dimension keeps its
-name: the same query compiles against the rollup's dataset with only its measures re-spelled.
+maximums, and the declared sketches of its values (BLOB columns, see `tally.rollups.sketches`):
+the exact set of its distinct values as a roaring bitmap of ids from the rollup's dictionary of
+that field (a table of value -> dense id), a HyperLogLog sketch, a KLL sketch. The tenant
+columns are in every rollup, so a tenant scope can always be applied. The grain start sits in a
+column named like the dataset's time column, and every dimension keeps its name: the same query
+compiles against the rollup's dataset with only its measures re-spelled.
 """
 
 from __future__ import annotations
@@ -33,6 +36,15 @@ class StoredAggregate:
     column: str
     op: str
     field: str | None
+
+
+@dataclass(frozen=True)
+class StoredSketch:
+    """One BLOB column: `kind` (ids, hll or kll) of `field`'s non-null values in the cell."""
+
+    column: str
+    kind: str
+    field: str
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,22 @@ class RollupTable:
         return tuple(stored)
 
     @functools.cached_property
+    def sketches(self) -> tuple[StoredSketch, ...]:
+        return tuple(
+            StoredSketch(aggregate_column(kind, field), kind, field)
+            for field in self.rollup.fields
+            for kind in ("ids", "hll", "kll")
+            if kind in self.rollup.sketches_of(field)
+        )
+
+    def dictionary(self, field: str) -> str:
+        """The table numbering the field's distinct values for this rollup's sets of ids."""
+        return f"{self.name}__ids__{field.replace('.', '__')}"
+
+    def sketch(self, kind: str, field: str) -> StoredSketch | None:
+        return next((s for s in self.sketches if (s.kind, s.field) == (kind, field)), None)
+
+    @functools.cached_property
     def columns(self) -> frozenset[str]:
         """The dataset's fields a query may touch and still be answered here."""
         return frozenset(c.name for c in self.group_columns)
@@ -105,7 +133,9 @@ class RollupTable:
     def fingerprint(self) -> str:
         """Changes whenever the table's meaning does: then it is rebuilt before it answers."""
         columns = [(c.physical, c.type.value, c.scale) for c in self.as_dataset.stored_columns]
-        return repr((self.grain_seconds, columns, [(a.op, a.field) for a in self.aggregates]))
+        aggregates = [(a.op, a.field) for a in self.aggregates]
+        sketches = [(s.kind, s.field) for s in self.sketches]
+        return repr((self.grain_seconds, columns, aggregates, *([sketches] if sketches else [])))
 
     @property
     def identity(self) -> tuple[str, str]:

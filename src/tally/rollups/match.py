@@ -10,8 +10,10 @@ in or wholly out of each set of rows the query aggregates. So a rollup answers a
     Kathmandu starts at 18:15 UTC: on a 15-minute grain, on an hourly one not). The rows
     between a ragged window edge and the first whole grain are read from the table
     (`RollupCompiler._rows`), so a window only needs to hold one whole grain;
-  - every measure is recombinable from what the rollup stores (count, sum, min, max, avg);
-    distinct counts and percentiles are not, and are answered from the rows.
+  - every measure is recombinable from what the rollup stores (count, sum, min, max, avg; a
+    distinct count from the field's set of ids, exact, or, when the measure allows `approx`,
+    from its HyperLogLog sketch; an approximate percentile from its KLL sketch). An exact
+    percentile is answered from the rows.
 Nothing else is looked at: not the order of filters, not the operators, not the groups' order.
 """
 
@@ -23,13 +25,36 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tally.catalog.vocabulary import MeasureOp
-from tally.query.model import CompareRange, Filter, Query, field_groups, time_group, walk_leaves
+from tally.query.model import (
+    CompareRange,
+    Filter,
+    Measure,
+    Query,
+    field_groups,
+    time_group,
+    walk_leaves,
+)
 from tally.query.scope import Scope
 from tally.query.timebuckets import Interval, bucket_start, next_bucket, parse_interval
-from tally.rollups.layout import RollupTable
+from tally.rollups.layout import RollupTable, StoredSketch
 
 SERVED = (MeasureOp.COUNT, MeasureOp.SUM, MeasureOp.AVG, MeasureOp.MIN, MeasureOp.MAX)
-"""The measures a rollup can answer exactly; any other is answered from the rows."""
+"""The measures a rollup recombines from stored aggregates."""
+SKETCHED = (MeasureOp.COUNT_DISTINCT, MeasureOp.PERCENTILE)
+"""The measures a rollup answers from a set or a sketch of a field's values, when it keeps one."""
+
+
+def sketch_for(measure: Measure, layout: RollupTable) -> StoredSketch | None:
+    """What a distinct count or percentile is answered from: the field's exact set of ids (for
+    an approximate count too, which is then exact), else, when `approx` allows it, its
+    HyperLogLog or KLL sketch; None when the rollup keeps none of these."""
+    field = measure.field
+    if field is None or measure.op not in SKETCHED:
+        return None
+    if measure.op == MeasureOp.COUNT_DISTINCT:
+        exact = layout.sketch("ids", field)
+        return exact or (layout.sketch("hll", field) if measure.approx else None)
+    return layout.sketch("kll", field) if measure.approx else None
 
 
 def read_fields(query: Query, scope: Scope) -> set[str]:
@@ -42,6 +67,8 @@ def read_fields(query: Query, scope: Scope) -> set[str]:
 
 def derivable(query: Query, layout: RollupTable) -> bool:
     for measure in query.measures:
+        if measure.op in SKETCHED and sketch_for(measure, layout) is not None:
+            continue
         if measure.op not in SERVED:
             return False
         field = measure.field

@@ -9,6 +9,11 @@ to the stored ones (a sum over no values stays null; a minimum is the lesser of 
 can move a row between cells or lower a maximum, which no stored aggregate can undo, so every
 cell an upserted row leaves or enters is recomputed from the stored rows, inside the same
 transaction.
+
+Sets and sketches (`tally.rollups.sketches`) are kept by statements of their own, apart from the
+MERGE of the aggregates: first every new value of a field with a set of ids gets its id in the
+rollup's dictionary of that field, then the cells the MERGE touched merge the batch's sketches
+into theirs. Recomputed and rebuilt cells build theirs from the stored rows.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType
-from tally.rollups.layout import RollupTable
+from tally.rollups.layout import RollupTable, StoredSketch
+from tally.rollups.sketches import BUILD, MERGE
 from tally.sql.duckdb import DuckDBDialect
 
 DIALECT = DuckDBDialect()
@@ -54,7 +60,8 @@ def _sum_kind(column: Column) -> exp.DataType:
 
 
 def create(layout: RollupTable) -> str:
-    """The rollup's table; sums are as wide as the engine's own sums (`_sum_kind`)."""
+    """The rollup's table; sums are as wide as the engine's own sums (`_sum_kind`); sets and
+    sketches are BLOBs, after every other column."""
     wide = {a.column for a in layout.aggregates if a.op == "sum"}
     columns = [
         exp.ColumnDef(
@@ -63,8 +70,113 @@ def create(layout: RollupTable) -> str:
         )
         for c in layout.as_dataset.stored_columns
     ]
+    columns += [
+        exp.ColumnDef(this=_ident(s.column), kind=exp.DataType.build("BLOB"))
+        for s in layout.sketches
+    ]
     schema = exp.Schema(this=_table(layout.name), expressions=columns)
     return _sql(exp.Create(this=schema, kind="TABLE", exists=True))
+
+
+def create_dictionaries(layout: RollupTable) -> tuple[str, ...]:
+    """One table per field kept as a set of ids: each distinct non-null value and its id."""
+    made = []
+    for sketch in layout.sketches:
+        if sketch.kind == "ids":
+            value = DIALECT.column_kind(layout.dataset.column(sketch.field))
+            columns = [
+                exp.ColumnDef(this=_ident("id"), kind=exp.DataType.build("BIGINT")),
+                exp.ColumnDef(this=_ident("value"), kind=value),
+            ]
+            schema = exp.Schema(this=_table(layout.dictionary(sketch.field)), expressions=columns)
+            made.append(_sql(exp.Create(this=schema, kind="TABLE", exists=True)))
+    return tuple(made)
+
+
+def add_values(layout: RollupTable, source: str) -> tuple[str, ...]:
+    """Number every value of `source`'s rows not yet in a dictionary, after the largest id:
+    equal values share one id, so a set of ids counts what `count(DISTINCT x)` counts."""
+    added = []
+    for sketch in layout.sketches:
+        if sketch.kind != "ids":
+            continue
+        dictionary = layout.dictionary(sketch.field)
+        field = _col(layout.dataset.column(sketch.field).physical, "s")
+        fresh = (
+            exp.select(exp.alias_(field, "value", quoted=True))
+            .distinct()
+            .from_(_table(source, "s"))
+            .where(exp.Not(this=exp.Is(this=field.copy(), expression=exp.Null())))
+        )
+        known = exp.select("1").from_(_table(dictionary, "d"))
+        known = known.where(exp.EQ(this=_col("value", "d"), expression=_col("value", "n")))
+        top = exp.select(
+            exp.Coalesce(
+                this=exp.Add(this=exp.Max(this=_col("id")), expression=exp.Literal.number(1)),
+                expressions=[exp.Literal.number(0)],
+            )
+        ).from_(_table(dictionary))
+        numbered = exp.Add(
+            this=exp.Subquery(this=top),
+            expression=exp.Sub(
+                this=exp.Window(this=exp.RowNumber()), expression=exp.Literal.number(1)
+            ),
+        )
+        rows = (
+            exp.select(numbered, _col("value", "n"))
+            .from_(exp.Subquery(this=fresh, alias=exp.TableAlias(this=_ident("n"))))
+            .where(exp.Not(this=exp.Exists(this=known)))
+        )
+        insert = exp.Insert(this=_table(dictionary), expression=rows)
+        added.append(_sql(insert))
+    return tuple(added)
+
+
+def _sketch_input(layout: RollupTable, sketch: StoredSketch, table: str) -> exp.Expression:
+    """What a row adds to a sketch: its dictionary id (ids, the dictionary joined as `i_<col>`),
+    its value as text (hll: the same text for equal values, whatever the session's timezone),
+    or as a double (kll)."""
+    column = layout.dataset.column(sketch.field)
+    value = _col(column.physical, table)
+    if sketch.kind == "ids":
+        return _col("id", f"i{sketch.column}")
+    if sketch.kind == "kll":
+        return exp.cast(value, "DOUBLE")
+    if column.type is ColumnType.STRING:
+        return value
+    if column.type is ColumnType.TIMESTAMP:
+        value = exp.Anonymous(this="epoch_us", expressions=[value])
+    elif column.type is ColumnType.FLOAT:
+        value = exp.Add(this=value, expression=exp.Literal.number("0.0"))  # -0.0 is 0.0
+    return exp.cast(value, "VARCHAR")
+
+
+def _with_dictionaries(layout: RollupTable, select: exp.Select, table: str) -> exp.Select:
+    """`select` joined with the dictionary of every set of ids (one row each way: a value has
+    one id; a null joins none)."""
+    for sketch in layout.sketches:
+        if sketch.kind == "ids":
+            alias = f"i{sketch.column}"
+            field = _col(layout.dataset.column(sketch.field).physical, table)
+            on = exp.EQ(this=_col("value", alias), expression=field)
+            dictionary = _table(layout.dictionary(sketch.field), alias)
+            select = select.join(dictionary, on=on, join_type="LEFT")
+    return select
+
+
+def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
+    """Each sketch of a group of rows: built from the list of its rows' inputs."""
+    return [
+        exp.alias_(
+            exp.Anonymous(
+                this=BUILD[s.kind],
+                expressions=[exp.ArrayAgg(this=_sketch_input(layout, s, table))],
+            ),
+            s.column,
+            quoted=True,
+        )
+        for s in layout.sketches
+    ]
 
 
 def drop(name: str) -> str:
@@ -104,8 +216,11 @@ def key_names(layout: RollupTable) -> list[str]:
     return [*(c.physical for c in layout.group_columns), layout.time_column.physical]
 
 
-def aggregate_select(layout: RollupTable, source: exp.Expression, table: str) -> exp.Select:
-    """One row per cell of `source` (rows shaped like the dataset's table) with its aggregates."""
+def aggregate_select(
+    layout: RollupTable, source: exp.Expression, table: str, sketches: bool = False
+) -> exp.Select:
+    """One row per cell of `source` (rows shaped like the dataset's table) with its aggregates,
+    and with `sketches` its sets and sketches too (a row of the rollup table)."""
     outputs = [
         exp.alias_(e, n, quoted=True)
         for e, n in zip(_key(layout, table), key_names(layout), strict=True)
@@ -118,8 +233,13 @@ def aggregate_select(layout: RollupTable, source: exp.Expression, table: str) ->
             kinds = {"count": exp.Count, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
             value = kinds[aggregate.op](this=field)
         outputs.append(exp.alias_(value, aggregate.column, quoted=True))
+    if sketches:
+        outputs += _built(layout, table)
     positions = [exp.Literal.number(i + 1) for i in range(len(key_names(layout)))]
-    return exp.select(*outputs).from_(source).group_by(*positions)
+    select = exp.select(*outputs).from_(source)
+    if sketches:
+        select = _with_dictionaries(layout, select, table)
+    return select.group_by(*positions)
 
 
 def _cell_match(layout: RollupTable, left: str, right: str) -> exp.Expression:
@@ -161,6 +281,17 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
                     false=exp.Literal.number(1),
                 )
         outputs.append(exp.alias_(value, aggregate.column, quoted=True))
+    for sketch in layout.sketches:
+        single: exp.Expression = exp.Array(expressions=[_sketch_input(layout, sketch, table)])
+        if sketch.kind == "ids":
+            field = _col(layout.dataset.column(sketch.field).physical, table)
+            alias = f"i{sketch.column}"
+            dictionary = _table(layout.dictionary(sketch.field), alias)
+            found = exp.select(exp.ArrayAgg(this=_col("id", alias))).from_(dictionary)
+            found = found.where(exp.EQ(this=_col("value", alias), expression=field))
+            single = exp.Subquery(this=found)
+        built = exp.Anonymous(this=BUILD[sketch.kind], expressions=[single])
+        outputs.append(exp.alias_(built, sketch.column, quoted=True))
     return outputs
 
 
@@ -196,6 +327,34 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
     return (_sql(merge),)
 
 
+def sketch_statements(layout: RollupTable) -> tuple[str, ...]:
+    """Merge the sets and sketches of `_written` into their cells, which the aggregates' MERGE
+    has made (a new cell's are NULL: empty). Run after the MERGE; the dictionaries get the
+    batch's new values before it (`add_values`)."""
+    if not layout.sketches:
+        return ()
+    names = key_names(layout)
+    key = [exp.alias_(e, n, quoted=True) for e, n in zip(_key(layout, "w"), names, strict=True)]
+    positions = [exp.Literal.number(i + 1) for i in range(len(key))]
+    delta = exp.select(*key, *_built(layout, "w")).from_(_table(WRITTEN, "w"))
+    delta = _with_dictionaries(layout, delta, "w").group_by(*positions)
+    update = exp.Update(
+        this=_table(layout.name, "r"),
+        expressions=[
+            exp.EQ(
+                this=_col(s.column),
+                expression=exp.Anonymous(
+                    this=MERGE[s.kind], expressions=[_col(s.column, "r"), _col(s.column, "d")]
+                ),
+            )
+            for s in layout.sketches
+        ],
+        from_=exp.From(this=exp.Subquery(this=delta, alias=exp.TableAlias(this=_ident("d")))),
+        where=exp.Where(this=_cell_match(layout, "r", "d")),
+    )
+    return (*add_values(layout, WRITTEN), _sql(update))
+
+
 def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     """Recompute every cell that `_replaced` rows left or `_written` rows entered."""
     names = key_names(layout)
@@ -226,27 +385,33 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
         this=exp.select("*").from_(_table(layout.dataset.name, "t")).where(exp.Exists(this=rows)),
         alias=exp.TableAlias(this=_ident("t")),
     )
-    insert = exp.Insert(this=_table(layout.name), expression=aggregate_select(layout, source, "t"))
-    return (*(_sql(s) for s in (make, delete, insert)), f"DROP TABLE {CELLS}")
+    insert = exp.Insert(
+        this=_table(layout.name), expression=aggregate_select(layout, source, "t", sketches=True)
+    )
+    return (
+        *add_values(layout, WRITTEN),
+        *(_sql(s) for s in (make, delete, insert)),
+        f"DROP TABLE {CELLS}",
+    )
 
 
-def rebuild_statements(layout: RollupTable) -> tuple[str, str, str, str]:
-    """Clear the table; fill it for one tenant (parameter: the primary tenant's value); fill it
-    for every tenant not yet in it (one that arrived after the list was read); the distinct
-    tenants to go through."""
+def rebuild_statements(layout: RollupTable) -> tuple[tuple[str, ...], str, str, str]:
+    """Clear the table and number every stored value its sets of ids need (a dictionary keeps
+    the ids it gave, so cells built again get the same sets); fill it for one tenant
+    (parameter: the primary tenant's value); fill it for every tenant not yet in it (one that
+    arrived after the list was read); the distinct tenants to go through."""
     tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
-    clear = exp.Delete(this=_table(layout.name))
+    clear = (_sql(exp.Delete(this=_table(layout.name))), *add_values(layout, layout.dataset.name))
 
     def fill(where: exp.Expression) -> str:
         rows = exp.select("*").from_(_table(layout.dataset.name, "t")).where(where)
         source = exp.Subquery(this=rows, alias=exp.TableAlias(this=_ident("t")))
-        return _sql(
-            exp.Insert(this=_table(layout.name), expression=aggregate_select(layout, source, "t"))
-        )
+        cells = aggregate_select(layout, source, "t", sketches=True)
+        return _sql(exp.Insert(this=_table(layout.name), expression=cells))
 
     one = exp.NullSafeEQ(this=_col(tenant, "t"), expression=exp.Placeholder())
     present = exp.select("1").from_(_table(layout.name, "r"))
     present = present.where(exp.NullSafeEQ(this=_col(tenant, "r"), expression=_col(tenant, "t")))
     rest = exp.Not(this=exp.Exists(this=present))
     tenants = exp.select(_col(tenant)).from_(_table(layout.dataset.name)).distinct()
-    return _sql(clear), fill(one), fill(rest), _sql(tenants)
+    return clear, fill(one), fill(rest), _sql(tenants)

@@ -26,6 +26,7 @@ from tally.query.scope import Scope
 from tally.rollups import statements
 from tally.rollups.layout import RollupTable, rollup_tables
 from tally.rollups.match import answers
+from tally.rollups.sketches import FUNCTIONS
 
 log = logging.getLogger(__name__)
 # The record of complete rollups: which table, built for which declaration.
@@ -36,6 +37,7 @@ CREATE_STATE = (
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
 HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
+DICTIONARIES = "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, $prefix)"
 RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
 SIZES_TTL_S = 30.0
 TIMEOUT_S = 30.0
@@ -55,6 +57,10 @@ class Rollups:
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = threading.RLock()
+        for function in FUNCTIONS if self.engine is not None else ():
+            self.engine.add_function(
+                function.name, function.batch, function.parameters, function.returns
+            )
 
     @property
     def catalog(self) -> Catalog:
@@ -119,12 +125,16 @@ class Rollups:
         return bool(rows[0][0])
 
     def _forget(self, engine: DuckDBEngine, name: str) -> None:
-        engine.transaction([(statements.drop(name), ()), (FORGET, (name,))])
+        """Drop a rollup's table, its dictionaries and its record."""
+        _, found = engine.execute(DICTIONARIES, {"prefix": f"{name}__ids__"}, TIMEOUT_S)
+        drops = [(statements.drop(table), ()) for (table,) in found]
+        engine.transaction([*drops, (statements.drop(name), ()), (FORGET, (name,))])
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
         self._forget(engine, layout.name)
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
+        engine.transaction([(create, ()) for create in statements.create_dictionaries(layout)])
 
     def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
         _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
@@ -148,9 +158,8 @@ class Rollups:
             known = self._maintenance.get(dataset.fingerprint)
             if known is None:
                 upsert = dataset.mode == "upsert"
-                make = statements.upsert_statements if upsert else statements.append_statements
                 layouts = [lay for lay in self.layouts(dataset) if lay.identity in self._kept]
-                found = tuple(s for layout in layouts for s in make(layout))
+                found = tuple(s for layout in layouts for s in _kept_by(layout, upsert))
                 known = self._maintenance[dataset.fingerprint] = Maintenance(found)
         return known if known.statements else None
 
@@ -192,7 +201,7 @@ class Rollups:
             tenants = [row[0] for row in found]
             started(layout, len(tenants))
             steps = [
-                (clear, ()),
+                *((statement, ()) for statement in clear),
                 *((fill, (tenant,)) for tenant in tenants),
                 (rest, ()),
                 self._record(layout),
@@ -202,3 +211,11 @@ class Rollups:
             with self._lock:
                 self._ready = self._ready | {layout.identity}
         return layouts
+
+
+def _kept_by(layout: RollupTable, upsert: bool) -> tuple[str, ...]:
+    """The statements keeping one rollup in step with a write: an upsert recomputes its cells
+    (sets and sketches too); an append merges its aggregates, then its sets and sketches."""
+    if upsert:
+        return statements.upsert_statements(layout)
+    return (*statements.append_statements(layout), *statements.sketch_statements(layout))

@@ -4,11 +4,12 @@ Shapes are taken heaviest first (total milliseconds executing) and gathered gree
 clusters: a shape joins the first cluster whose dimensions, with its fields added, stay within
 `max_dimensions` (each dimension multiplies a rollup's rows); otherwise it starts one. A
 cluster's declaration stores the union of its fields as dimensions and count plus the sums,
-minimums and maximums its measures need (an average is a sum over a count). Its grain is the
-greatest common divisor of 15 minutes and its fixed bucket widths, so each bucket is a union of
-grains. Shapes no rollup can answer exactly (distinct counts, percentiles, a filter on the time
-column) are set aside with the reason; so is one whose fields cannot be stored in a rollup (a
-JSON value, a derived column).
+minimums, maximums and exact sets of distinct values its measures need (an average is a sum
+over a count; a set of ids answers a distinct count exactly, approximate or not). Its grain is
+the greatest common divisor of 15 minutes and its fixed bucket widths, so each bucket is a union
+of grains. Shapes no rollup can answer exactly (percentiles, a filter on the time column) are set
+aside with the reason; so is one whose fields cannot be stored in a rollup (a JSON value, a
+derived column).
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ from pydantic import ValidationError
 
 from tally.catalog import Dataset
 from tally.catalog.rollups import Rollup, check_rollups
-from tally.catalog.vocabulary import MeasureOp
 from tally.query.timebuckets import parse_interval
-from tally.rollups.match import SERVED
 from tally.rollups.querylog import LoggedShape
 
 DEFAULT_GRAIN_S = 900
-STORED = {"sum": "sum", "avg": "sum", "min": "min", "max": "max"}
+STORED = {
+    "sum": "sum",
+    "avg": "sum",
+    "min": "min",
+    "max": "max",
+    "count_distinct": "count_distinct",
+}
 
 
 @dataclass
@@ -78,9 +83,13 @@ def fields_of(shape: LoggedShape) -> set[str]:
 
 def unserved(shape: LoggedShape) -> str | None:
     """Why no rollup can answer the shape exactly, or None."""
-    ops = sorted({m[0] for m in shape.shape["measures"] if MeasureOp(m[0]) not in SERVED})
+    answered = {"count", *STORED}
+    ops = sorted({m[0] for m in shape.shape["measures"] if m[0] not in answered})
     if ops:
-        return f"{', '.join(ops)} cannot be recombined from stored aggregates exactly"
+        return (
+            f"{', '.join(ops)} cannot be recombined from stored aggregates exactly "
+            "(an approximate percentile can: declare {op: percentile, field: ..., approx: true})"
+        )
     return None
 
 
@@ -146,7 +155,7 @@ def misfit(dataset: Dataset, found: Cluster) -> str | None:
 
 
 def _by_field(measure: tuple[str, str]) -> tuple[str, int]:
-    return measure[1], ("sum", "min", "max").index(measure[0])
+    return measure[1], ("sum", "min", "max", "count_distinct").index(measure[0])
 
 
 def suggest(

@@ -401,5 +401,7 @@ def _meta(
         meta["total_groups"] = totals["total_rows"]
     meta["total_rows"] = totals.get("total_rows") or 0
     meta["exact"] = compiled.exact
+    if compiled.error:
+        meta["error"] = compiled.error
     meta["warnings"] = []
     return meta

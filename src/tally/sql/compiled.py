@@ -47,6 +47,9 @@ class Compiled:
     total_rows_alias: str | None = None
     total_groups_alias: str | None = None
     exact: dict[str, bool] = field(default_factory=dict)
+    error: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per measure that asked for `approx`: how its value was computed and its error bound
+    (`meta.error`)."""
 
     @cached_property
     def groups(self) -> list[str]:

@@ -223,6 +223,11 @@ class Compiler:
                 column.name: not m.approx
                 for column, m in zip(ctx.of_role(Role.MEASURE), query.measures, strict=True)
             },
+            error={
+                column.name: {"method": "engine"}
+                for column, m in zip(ctx.of_role(Role.MEASURE), query.measures, strict=True)
+                if m.approx
+            },
         )
 
     def _source(self, ctx: _Compilation, window: CompareRange | None) -> exp.Select:

@@ -1,0 +1,151 @@
+"""The values a rollup keeps per cell beyond sums and counts, and the SQL functions that build,
+merge and read them (DuckDB Python UDFs on Arrow batches, registered on the engine's connection
+by `tally.rollups.store`).
+
+Three kinds, each mergeable, so cells combine into any union of cells:
+  ids  a roaring bitmap of dictionary ids of the field's distinct values: the union of cells'
+       bitmaps is the set of the union's values, so its cardinality is `count(DISTINCT x)`
+       exactly (the dictionary gives equal values one id, as SQL's equality does);
+  hll  a HyperLogLog sketch (lg k = 12) of the values' text: an estimate of the distinct count
+       within HLL_RELATIVE_ERROR at HLL_CONFIDENCE;
+  kll  a KLL sketch (k = 200) of the values as doubles: a percentile whose rank is within
+       KLL_RANK_ERROR of the asked one at KLL_CONFIDENCE.
+A NULL blob (a cell no row of which gave a value yet) is the empty set or sketch. Bitmaps are
+run-optimized before they are stored, so one set has one encoding, however it was reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from datasketches import hll_sketch, hll_union, kll_doubles_sketch, tgt_hll_type
+from pyroaring import BitMap
+
+HLL_LG_K = 12
+HLL_STD_DEVS = 2
+HLL_CONFIDENCE = 0.954
+HLL_RELATIVE_ERROR = round(
+    max(abs(hll_sketch.get_rel_err(up, True, HLL_LG_K, HLL_STD_DEVS)) for up in (True, False)), 4
+)
+"""Of an estimate from merged sketches, at two standard deviations."""
+KLL_K = 200
+KLL_CONFIDENCE = 0.99
+KLL_RANK_ERROR = round(kll_doubles_sketch.get_normalized_rank_error(KLL_K, False), 4)
+"""Of one quantile, as a share of the rows (DataSketches' bound at 99 %)."""
+
+
+def _bitmap(blob: bytes | None) -> BitMap:
+    return BitMap.deserialize(blob) if blob else BitMap()
+
+
+def _stored(bitmap: BitMap) -> bytes:
+    bitmap.run_optimize()
+    return bitmap.serialize()
+
+
+def ids_of(ids: list[int | None] | None) -> bytes:
+    return _stored(BitMap(i for i in ids or () if i is not None))
+
+
+def ids_merged(left: bytes | None, right: bytes | None) -> bytes:
+    return _stored(_bitmap(left) | _bitmap(right))
+
+
+def ids_count(blobs: list[bytes | None] | None) -> int:
+    return len(BitMap.union(*(_bitmap(b) for b in blobs or ()))) if blobs else 0
+
+
+def _hll(blob: bytes | None) -> hll_sketch:
+    return hll_sketch.deserialize(blob) if blob else hll_sketch(HLL_LG_K, tgt_hll_type.HLL_4)
+
+
+def _hll_union(sketches: Iterable[hll_sketch]) -> hll_sketch:
+    union = hll_union(HLL_LG_K)
+    for sketch in sketches:
+        union.update(sketch)
+    return union.get_result(tgt_hll_type.HLL_4)
+
+
+def _fed(sketch: Any, values: list[Any] | None) -> Any:
+    """`sketch` with every non-null value of `values` added."""
+    for value in values or ():
+        if value is not None:
+            sketch.update(value)
+    return sketch
+
+
+def hll_of(values: list[str | None] | None) -> bytes:
+    return _fed(_hll(None), values).serialize_compact()
+
+
+def hll_merged(left: bytes | None, right: bytes | None) -> bytes:
+    return _hll_union((_hll(left), _hll(right))).serialize_compact()
+
+
+def hll_count(blobs: list[bytes | None] | None) -> int:
+    return round(_hll_union(_hll(b) for b in blobs or ()).get_estimate())
+
+
+def _kll(blob: bytes | None) -> kll_doubles_sketch:
+    return kll_doubles_sketch.deserialize(blob) if blob else kll_doubles_sketch(KLL_K)
+
+
+def kll_of(values: list[float | None] | None) -> bytes:
+    return _fed(_kll(None), values).serialize()
+
+
+def _kll_union(blobs: Iterable[bytes | None]) -> kll_doubles_sketch:
+    merged = _kll(None)
+    for blob in blobs:
+        if blob:
+            merged.merge(_kll(blob))
+    return merged
+
+
+def kll_merged(left: bytes | None, right: bytes | None) -> bytes:
+    return _kll_union((left, right)).serialize()
+
+
+def kll_quantile(blobs: list[bytes | None] | None, q: float | None) -> float | None:
+    merged = _kll_union(blobs or ())
+    return None if merged.is_empty() or q is None else merged.get_quantile(q)
+
+
+@dataclass(frozen=True)
+class SqlFunction:
+    """A scalar SQL function computed row by row in Python over an Arrow batch."""
+
+    name: str
+    compute: Callable[..., Any]
+    parameters: tuple[str, ...]
+    returns: str
+
+    def over(self, *columns: pa.Array | pa.ChunkedArray) -> pa.Array:
+        rows = zip(*(column.to_pylist() for column in columns), strict=True)
+        kind = pa.binary() if self.returns == "BLOB" else None
+        return pa.array([self.compute(*row) for row in rows], type=kind)
+
+    @property
+    def batch(self) -> Callable[..., pa.Array]:
+        """`over` with as many named parameters as the SQL function (DuckDB counts them)."""
+        if len(self.parameters) == 1:
+            return lambda values: self.over(values)
+        return lambda left, right: self.over(left, right)
+
+
+FUNCTIONS = (
+    SqlFunction("tally_ids_of", ids_of, ("BIGINT[]",), "BLOB"),
+    SqlFunction("tally_ids_merged", ids_merged, ("BLOB", "BLOB"), "BLOB"),
+    SqlFunction("tally_ids_count", ids_count, ("BLOB[]",), "BIGINT"),
+    SqlFunction("tally_hll_of", hll_of, ("VARCHAR[]",), "BLOB"),
+    SqlFunction("tally_hll_merged", hll_merged, ("BLOB", "BLOB"), "BLOB"),
+    SqlFunction("tally_hll_count", hll_count, ("BLOB[]",), "BIGINT"),
+    SqlFunction("tally_kll_of", kll_of, ("DOUBLE[]",), "BLOB"),
+    SqlFunction("tally_kll_merged", kll_merged, ("BLOB", "BLOB"), "BLOB"),
+    SqlFunction("tally_kll_quantile", kll_quantile, ("BLOB[]", "DOUBLE"), "DOUBLE"),
+)
+BUILD = {"ids": "tally_ids_of", "hll": "tally_hll_of", "kll": "tally_kll_of"}
+MERGE = {"ids": "tally_ids_merged", "hll": "tally_hll_merged", "kll": "tally_kll_merged"}

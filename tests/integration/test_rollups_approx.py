@@ -1,0 +1,195 @@
+"""Approximate answers from a rollup's sketches stay within the bounds their `meta.error` states,
+on generated data big enough for the sketches to estimate (thousands of distinct values and
+rows per answer), checked against exact values computed in Python from the same rows."""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tally.config import Settings
+from tally.query.model import Query
+from tally.rollups.verify import verify
+from tally.service import Service
+from tally.wiring import build_service
+from tests.integration.rollup_support import ADMIN, APPEND, COLUMNS
+
+DATASET = (
+    APPEND.replace("rollev", "visits")
+    + COLUMNS
+    + """  - {name: visitor, type: string}
+  - {name: latency, type: float}
+rollups:
+  - name: sketched
+    grain: 1 hour
+    dimensions: [kind]
+    measures:
+      - {op: count}
+      - {op: count_distinct, field: visitor, approx: true}
+      - {op: percentile, field: latency, approx: true}
+"""
+)
+FIRST = datetime(2025, 5, 1, tzinfo=UTC)
+DAYS = 6
+ROWS = 120_000
+KINDS = ("a", "b", "c")
+QS = (0.5, 0.9, 0.99)
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Service, list[dict[str, Any]]]:
+    root = tmp_path_factory.mktemp("rollup-approx")
+    (root / "datasets").mkdir()
+    (root / "datasets" / "visits.yaml").write_text(DATASET)
+    service = build_service(
+        Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets")
+    )
+    rng = random.Random(11)
+    rows = [
+        {
+            "tenant": rng.choice(("t1", "t2")),
+            "id": f"v{i}",
+            "ts": (FIRST + timedelta(seconds=rng.randrange(DAYS * 86_400))).isoformat(),
+            "kind": rng.choice(KINDS),
+            "visitor": None if rng.random() < 0.05 else f"u{rng.randrange(40_000)}",
+            "latency": None if rng.random() < 0.05 else round(rng.expovariate(1 / 120), 2),
+        }
+        for i in range(ROWS)
+    ]
+    for start in range(0, ROWS, 30_000):
+        batch = rows[start : start + 30_000]
+        assert not service.ingestion.ingest("visits", batch, ADMIN, partial=False).rejected
+    yield service, rows
+    service.engine.close()
+
+
+def _ask(service: Service, end: datetime, bucket: bool) -> Any:
+    body: dict[str, Any] = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": end.isoformat()},
+        "measures": [
+            {"op": "count_distinct", "field": "visitor", "approx": True},
+            *({"op": "percentile", "field": "latency", "q": q, "approx": True} for q in QS),
+        ],
+        "group_by": ["kind", *([{"time": "1 day"}] if bucket else [])],
+        "cache": "no-cache",
+    }
+    return service.answers.answer(Query.model_validate(body), ADMIN)
+
+
+def _groups(rows: list[dict[str, Any]], end: datetime, bucket: bool) -> dict[tuple, list]:
+    found: dict[tuple, list] = defaultdict(list)
+    for row in rows:
+        ts = datetime.fromisoformat(row["ts"])
+        if ts < end:
+            day = ts.replace(hour=0, minute=0, second=0) if bucket else None
+            found[(row["kind"], day)].append(row)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("end", "bucket"),
+    [
+        (FIRST + timedelta(days=DAYS), True),
+        (FIRST + timedelta(days=DAYS), False),
+        # A ragged end: the last rows come from the table, each as a sketch of its own.
+        (FIRST + timedelta(days=DAYS - 1, hours=7, minutes=13), False),
+    ],
+)
+def test_approximate_answers_stay_within_their_stated_bounds(
+    loaded: tuple[Service, list[dict[str, Any]]], end: datetime, bucket: bool
+) -> None:
+    service, rows = loaded
+    result = _ask(service, end, bucket)
+    assert result.meta["served_from"] == "sketched"
+    error = result.meta["error"]
+    distinct_bound = error["count_distinct_visitor"]
+    assert distinct_bound["method"] == "hll" and 0 < distinct_bound["relative_error"] < 0.05
+    rank_bound = error["p50_latency"]
+    assert rank_bound["method"] == "kll" and 0 < rank_bound["rank_error"] < 0.05
+    assert not any(result.meta["exact"].values())
+
+    expected = _groups(rows, end, bucket)
+    assert len(result.rows) == len(expected)
+    within, checked = 0, 0
+    for answer in result.rows:
+        day = answer["time"] if bucket else None
+        members = expected[(answer["kind"], day)]
+        visitors = len({r["visitor"] for r in members if r["visitor"] is not None})
+        assert visitors > 3_000  # HyperLogLog estimates here; it is exact below a few hundred
+        off = abs(answer["count_distinct_visitor"] - visitors) / visitors
+        checks = [off <= distinct_bound["relative_error"]]
+        assert off <= 2 * distinct_bound["relative_error"], (answer, visitors)
+        latencies = sorted(r["latency"] for r in members if r["latency"] is not None)
+        for q in QS:
+            value = answer[f"p{round(q * 100)}_latency"]
+            # The value's rank among the rows: any share between those below it and those up
+            # to it; the bound holds when that range comes within rank_error of q.
+            low = bisect.bisect_left(latencies, value) / len(latencies)
+            high = bisect.bisect_right(latencies, value) / len(latencies)
+            distance = max(low - q, q - high, 0.0)
+            checks.append(distance <= rank_bound["rank_error"])
+            assert distance <= 2 * rank_bound["rank_error"], (answer, q, low, high)
+        within += sum(checks)
+        checked += len(checks)
+    # Each bound holds for one value at its confidence (95.4 %, 99 %): nearly all hold.
+    print(f"\n{within} of {checked} values within their bound")
+    assert within >= 0.9 * checked, (within, checked)
+
+
+def test_an_exact_count_is_never_taken_from_a_sketch(
+    loaded: tuple[Service, list[dict[str, Any]]],
+) -> None:
+    """No rollup keeps an exact set of visitors here: an exact count comes from the rows."""
+    service, _ = loaded
+    body = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": (FIRST + timedelta(days=1)).isoformat()},
+        "measures": [{"op": "count_distinct", "field": "visitor"}],
+        "cache": "no-cache",
+    }
+    result = service.answers.answer(Query.model_validate(body), ADMIN)
+    assert result.meta["served_from"] == "raw"
+    assert result.meta["exact"] == {"count_distinct_visitor": True}
+    assert "error" not in result.meta
+
+
+def test_verify_compares_the_exact_measures_of_an_approximate_answer(
+    loaded: tuple[Service, list[dict[str, Any]]],
+) -> None:
+    """A sketch's value differs from the engine's approximation by design: verify compares the
+    exact measures beside it and leaves the approximate ones to their bounds."""
+    service, _ = loaded
+    body = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": (FIRST + timedelta(days=3)).isoformat()},
+        "measures": [{"op": "count"}, {"op": "p90", "field": "latency", "approx": True}],
+        "group_by": ["kind"],
+        "compare": "previous_period",
+    }
+    rollups = service.answers.rollups
+
+    def raw(query: Query) -> Any:
+        service.answers.rollups = None
+        try:
+            return service.answers.answer(query, ADMIN)
+        finally:
+            service.answers.rollups = rollups
+
+    def fast(query: Query) -> Any:
+        return service.answers.answer(query, ADMIN)
+
+    report = verify([("visits", body)], fast, raw)
+    assert report.served_from == {"sketched": 1} and report.differences == []
+
+    def off_by_one(query: Query) -> Any:
+        found = fast(query)
+        found.rows[0]["count"] += 1
+        return found
+
+    assert len(verify([("visits", body)], off_by_one, raw).differences) == 1
