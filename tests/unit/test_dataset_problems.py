@@ -77,3 +77,32 @@ def test_cross_field_problems_alone_are_each_reported_once() -> None:
     assert set(fields) == set(CROSS_FIELD)
     _, unset = read_dataset(FILE, text, {})
     assert "source.postgres.url" in _fields(unset)
+
+
+def test_rollup_problems_are_located_next_to_a_field_problem_elsewhere() -> None:
+    """A bad `mode` does not hide the rollups' problems (their columns, time column and source
+    are valid), each at its field; a bad column does, as the rollups are checked against the
+    columns."""
+    text = textwrap.dedent(
+        """
+        name: rolled
+        tenant_columns: [tenant_id]
+        time_column: ts
+        key_columns: [id]
+        mode: bogus
+        columns:
+          - {name: tenant_id, type: string}
+          - {name: id, type: string}
+          - {name: ts, type: timestamp}
+        rollups:
+          - {name: r, dimensions: [tenant_id, nope], measures: [{op: count}, {op: sum}]}
+        """
+    )
+    _, problems = read_dataset(FILE, text)
+    assert [(p.field, p.message) for p in problems] == [
+        ("mode", "'bogus' is not one of 'append' or 'upsert'"),
+        ("rollups[0].dimensions[1]", "unknown column 'nope'"),
+        ("rollups[0].measures[1].op", "sum needs a field"),
+    ]
+    _, hidden = read_dataset(FILE, text.replace("type: timestamp", "type: instant"))
+    assert not [p for p in hidden if p.field.startswith("rollups")]

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tally.catalog.rollups import Rollup, check_rollups
+from tally.catalog.rollups import Location, Rollup, rollup_problems
 from tally.catalog.sources import Source, SourcePath
 from tally.catalog.vocabulary import (
     ARRAY_OPS,
@@ -80,7 +80,6 @@ DEFAULT_MEASURES: dict[ColumnType, tuple[MeasureOp, ...]] = {
 
 
 DERIVATIONS = ("ref_object_id", "path_segment")
-Location = tuple[str | int, ...]
 
 
 def located(title: str, problems: list[tuple[Location, str]]) -> ValidationError:
@@ -330,9 +329,9 @@ class Dataset(BaseModel):
     @model_validator(mode="after")
     def _references_exist(self) -> Dataset:
         problems = reference_problems(self.model_dump(by_alias=True, exclude_unset=True))
+        problems += rollup_problems(self)
         if problems:
             raise located("Dataset", problems)
-        check_rollups(self)
         return self
 
     @property

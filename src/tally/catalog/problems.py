@@ -14,12 +14,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tally.catalog.model import Column, Dataset, Derived, RowAccess, reference_problems
+from tally.catalog.rollups import Location, rollup_problems
 from tally.catalog.sources import (
     ClickHouseSource,
     CsvSource,
@@ -36,6 +37,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     Dataset, Column, Derived, RowAccess, Source, PostgresSource, CsvSource, DuckDBSource,
     ClickHouseSource,
 )  # fmt: skip
+_ROLLUPS_READ = ("columns", "time_column", "source", "rollups")
 _PARTS = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 KNOWN_FIELDS = sorted({i.alias or n for m in _MODELS for n, i in m.model_fields.items()})
 
@@ -121,8 +123,9 @@ def read_dataset(
         dataset: Dataset | None = Dataset.model_validate(data)
     except ValidationError as exc:
         dataset = None
+        found = reference_problems(data) + rollups_of_draft(data)
         problems = validation_problems(file, exc) + [
-            Problem(file, field_path(loc), reason) for loc, reason in reference_problems(data)
+            Problem(file, field_path(loc), reason) for loc, reason in found
         ]
     source = dataset.source if dataset is not None else _valid_source(data.get("source"))
     if source is not None:
@@ -130,6 +133,24 @@ def read_dataset(
         problems += unset_variables(file, source, environ) if environ is not None else []
     problems = list(dict.fromkeys(problems))
     return (None if problems else dataset), problems
+
+
+def rollups_of_draft(data: Mapping[str, Any]) -> list[tuple[Location, str]]:
+    """The rollup problems of a file with problems elsewhere, when the fields rollups are
+    checked against (columns, time column, source) are valid on their own."""
+    valid = {}
+    for name in _ROLLUPS_READ:
+        if name in data:
+            info = Dataset.model_fields[name]
+            try:
+                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(
+                    data[name]
+                )
+            except ValidationError:
+                return []
+    if not valid.get("rollups") or "columns" not in valid:
+        return []
+    return rollup_problems(Dataset.model_construct(**valid))
 
 
 def _valid_source(declared: object) -> Source | None:
