@@ -67,6 +67,17 @@ BROKEN = {
         + "row_access: {subject_column: id, teams_column: tenant_id}\n",
         ["rows.yaml: row_access.teams_column: teams are a string[] column"],
     ),
+    "mixed.yaml": (
+        GOOD.replace("name: shop", "name: mixed")
+        .replace("[tenant_id]", "[tenant_id, brand_id]")
+        .replace("type: decimal, scale: 2", "type: money")
+        + "source: {postgres: {url: 'postgresql://u:pw@h/db', table: t}}\n",
+        [  # a field's own problem does not hide those across fields or of the source
+            "mixed.yaml: columns[3].type: 'money' is not one of ",
+            "mixed.yaml: tenant_columns[1]: unknown column 'brand_id'",
+            "mixed.yaml: source.postgres.url: a password is written in the file",
+        ],
+    ),
     "syntax.toml": ('name = "x"\ntenant_columns = [\n', ["syntax.toml: not valid TOML: "]),
     "syntax.yml": ("name: x\n  columns: [\n", ["syntax.yml: not valid YAML: "]),
     "list.yaml": ("- a\n- b\n", ["list.yaml: the file must hold one dataset"]),

@@ -95,6 +95,25 @@ def test_postgres_table_with_a_password_in_the_url(tmp_path: Path) -> None:
     assert dataset.source.postgres.table == f"{schema}.orders"
 
 
+def test_postgres_url_given_as_a_variable(tmp_path: Path) -> None:
+    """`infer '${ORDERS_URL}'` reads the schema through the variable's value (with a password)
+    and writes the reference: the file serves as long as the variable is set where Tally
+    runs, and holds neither the password nor the URL."""
+    with postgres_orders() as schema:
+        scheme, rest = PG_URL.split("://", 1)
+        user, _, host = rest.rpartition("@")
+        url = f"{scheme}://{user or 'postgres'}:Hunter2pw@{host}"
+        dataset, types, made, text = _infer_and_check(
+            tmp_path, "${ORDERS_URL}", "--table", f"{schema}.orders", out="orders.yaml",
+            ORDERS_URL=url,
+        )  # fmt: skip
+        assert "Hunter2pw" not in text + made.stderr and host not in text
+        assert yaml.safe_load(text)["source"]["postgres"]["url"] == "${ORDERS_URL}"
+    assert dataset.source is not None and dataset.source.postgres is not None
+    assert dataset.source.postgres.url == "${ORDERS_URL}"
+    assert types["amount"] == COMMON["amount"]
+
+
 def test_parquet_folder_with_hive_partitions(tmp_path: Path) -> None:
     folder = parquet_orders(tmp_path)
     dataset, types, _, _ = _infer_and_check(

@@ -131,15 +131,39 @@ def test_every_example_of_the_page_validates_against_the_schema_and_the_loader()
         {"columns": [{"name": "t", "type": "money"}]},
         {"colums": []},
         {"columns": [{"name": "t", "type": "string"}, {"name": "a", "type": "decimal"}]},
+        {"columns": [{"name": "t", "type": "string"}, {"name": "a", "type": "decimal",
+                                                        "scale": None}]},
+        {"columns": [{"name": "t", "type": "string"}, {"name": "a", "type": "int", "scale": 2}]},
+        {"columns": [{"name": "t", "type": "string", "scale": 0}]},
         {"source": {"parquet": {"path": "/x"}, "csv": {"path": "/y"}}},
         {"source": {"refresh_interval_seconds": 5}},
         {"columns": [{"name": "t", "type": "string", "ops": ["near"]}]},
         {"mode": "merge"},
     ],
-)
+)  # fmt: skip
 def test_the_schema_refuses_what_the_loader_refuses(broken: dict) -> None:
     base = {"name": "d", "tenant_columns": ["t"], "key_columns": ["t"]}
     data = {**base, "columns": [{"name": "t", "type": "string"}], **broken}
     assert list(_validator().iter_errors(data))
     dataset, problems = read_dataset("d.yaml", json.dumps(data))
     assert dataset is None and problems
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        {"name": "a", "type": "decimal", "scale": 2},
+        {"name": "a", "type": "int", "scale": None},
+        {"name": "a", "type": "int"},
+    ],
+)
+def test_the_schema_accepts_what_the_loader_accepts_of_a_scale(column: dict) -> None:
+    data = {
+        "name": "d",
+        "tenant_columns": ["t"],
+        "key_columns": ["t"],
+        "columns": [{"name": "t", "type": "string"}, column],
+    }
+    assert not list(_validator().iter_errors(data))
+    dataset, problems = read_dataset("d.yaml", json.dumps(data))
+    assert dataset is not None and not problems

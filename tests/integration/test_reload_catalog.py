@@ -144,6 +144,19 @@ def test_an_invalid_file_keeps_the_previous_definition_and_says_where(
     }
 
 
+def test_a_rollup_that_does_not_fit_is_refused_at_its_field(service: Service, folder: Path) -> None:
+    before = service.catalog.require("paths")
+    rollups = "rollups:\n  - {name: r, dimensions: [path, nope], measures: [{op: sum}]}\n"
+    (folder / "paths.yaml").write_text(HEAD + rollups)
+    report = service.reloader.reload()
+    assert [(p.file, p.pointer, p.message) for p in report.problems] == [
+        ("paths.yaml", "/rollups/0/dimensions/1", "unknown column 'nope'"),
+        ("paths.yaml", "/rollups/0/measures/0/op", "sum needs a field"),
+    ]
+    assert report.as_dict()["problems"][0]["field"] == "/rollups/0/dimensions/1"
+    assert service.catalog.require("paths") is before
+
+
 @pytest.mark.parametrize(
     ("edit", "field"),
     [

@@ -98,7 +98,7 @@ def test_refresh_recomputes_the_answer_and_rereads_the_watermark(
         _, editor = live.keys.create("editor", {}, all_tenants=True, name="etl")
         done = live.client.post(f"/v1/datasets/{schema}/refresh", headers=bearer(editor))
         assert done.status_code == 200
-        assert done.json() == {"dataset": schema, "source": "postgres"}
+        assert done.json() == {"dataset": schema, "source": "postgres", "tenants": None}
 
         fresh = _ask(live, schema)
         assert fresh["meta"]["cache"]["hit"] is False
@@ -110,6 +110,51 @@ def test_refresh_recomputes_the_answer_and_rereads_the_watermark(
         assert denied.status_code == 403
         unknown = live.client.post("/v1/datasets/no_such_set/refresh", headers=live.admin)
         assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+
+def _count_as(live, dataset: str, token: str) -> dict[str, Any]:
+    response = live.client.post(
+        "/v1/query", json={"dataset": dataset, **TOTALS}, headers=bearer(token)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_tenant_scoped_key_refreshes_only_its_tenants(tmp_path: Path, schema: str) -> None:
+    """An ETL job scoped to t_north says its rows landed: t_north's answer and watermark are
+    recomputed, while t_south's cached answer (a row landed there too, unannounced) is still
+    served; a key with no tenant of the dataset may not refresh it at all."""
+    rows = _served(tmp_path, schema, 120, refresh=3600, watermark=3600)
+    with live_app(tmp_path, profiles="none") as live:
+        readers = {
+            t: live.keys.create("viewer", {"tenant_id": (t,)}, name=f"read-{t}")[1]
+            for t in ("t_north", "t_south")
+        }
+        before = {t: _count_as(live, schema, token) for t, token in readers.items()}
+        north = _later_row(schema, rows, 30)
+        south = {**_later_row(schema, rows, 40), "id": 200_000, "tenant": "t_south"}
+        insert_pg_rows(schema, [north, south])
+
+        _, etl = live.keys.create("editor", {"tenant_id": ("t_north",)}, name="etl-north")
+        done = live.client.post(f"/v1/datasets/{schema}/refresh", headers=bearer(etl))
+        assert done.status_code == 200, done.text
+        assert done.json() == {"dataset": schema, "source": "postgres", "tenants": ["t_north"]}
+
+        fresh = _count_as(live, schema, readers["t_north"])
+        assert fresh["meta"]["cache"]["hit"] is False
+        expected = sum(r["tenant"] == "t_north" for r in rows) + 1
+        assert fresh["rows"][0]["n"] == expected
+        assert _same_instant(fresh["meta"]["watermark"], north["created_at"])
+
+        untouched = _count_as(live, schema, readers["t_south"])
+        assert untouched["meta"]["cache"]["hit"] is True
+        assert untouched["rows"][0]["n"] == before["t_south"]["rows"][0]["n"]
+        assert untouched["meta"]["watermark"] == before["t_south"]["meta"]["watermark"]
+
+        _, stranger = live.keys.create("editor", {"workspace_id": ("ws_a",)}, name="other")
+        denied = live.client.post(f"/v1/datasets/{schema}/refresh", headers=bearer(stranger))
+        assert denied.status_code == 403
+        assert _count_as(live, schema, readers["t_south"])["meta"]["cache"]["hit"] is True
 
 
 def test_answers_and_watermark_follow_the_source_within_their_intervals(

@@ -9,12 +9,14 @@ import pytest
 import yaml
 
 from tally.authoring import typemap
-from tally.authoring.described import SourceColumn
+from tally.authoring.ch_schema import location
+from tally.authoring.described import SourceColumn, SourceError
 from tally.authoring.draft import draft, tally_name
 from tally.authoring.emit import to_toml, to_yaml
 from tally.authoring.target import Target, TargetError, target
 from tally.catalog.model import ColumnType as T
 from tally.catalog.sources import Source
+from tally.engines.clickhouse import parse_url
 
 NAIVE = "timestamp without time zone"
 
@@ -95,6 +97,61 @@ def test_a_password_is_replaced_by_a_variable(url: str, written: str) -> None:
     assert found.reading.spec.url == (  # type: ignore[union-attr]
         url.replace("clickhouse://", "http://")
     ), "the schema is read with the password as given"
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("postgresql://u:Hunter2@h/db?sslmode=require", "postgres"),
+        ("postgres://u@h/db?password=Hunter2", "postgres"),
+        ("https://u:Hunter2@ch:8443/?database=a", "clickhouse"),
+        ("chdb:///tmp/store", "clickhouse"),
+    ],
+)
+def test_a_source_given_as_a_variable_is_written_as_that_variable(
+    value: str, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kind comes from the value; the file, its description and its header name only
+    `${SHOP_URL}` (the reader expands it when it connects)."""
+    monkeypatch.setenv("SHOP_URL", value)
+    found = target("${SHOP_URL}", "public.events", "shop")
+    assert found.source.kind == kind
+    assert found.source.spec.url == "${SHOP_URL}"  # type: ignore[union-attr]
+    assert found.reading == found.source and found.secret_variables == []
+    column = SourceColumn("tenant", "text", typemap.Mapped(T.STRING))
+    drafted = draft("shop", found, [column], ["tenant"], None)
+    for text in (to_yaml(drafted, found.label), to_toml(drafted, found.label)):
+        assert "Hunter2" not in text and value not in text and "${SHOP_URL}" in text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, "environment variable SHOP_URL is not set"),
+        ("clickhouse://u:Hunter2@ch:8123", "must hold a postgresql://"),
+        ("mysql://u:Hunter2@h/db", "must hold a postgresql://"),
+        ("/data/events/*.parquet", "write the variable inside the path"),
+    ],
+)
+def test_a_variable_that_holds_no_database_url_is_refused_without_its_value(
+    value: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv("SHOP_URL", raising=False)
+    else:
+        monkeypatch.setenv("SHOP_URL", value)
+    with pytest.raises(TargetError) as refused:
+        target("${SHOP_URL}", "public.events", "shop")
+    assert expected in str(refused.value) and "Hunter2" not in str(refused.value)
+
+
+def test_a_clickhouse_url_of_another_scheme_is_refused_without_its_password() -> None:
+    with pytest.raises(SourceError) as refused:
+        location("clickhouse://u:Hunter2@ch:8123")
+    assert "not clickhouse://" in str(refused.value) and "Hunter2" not in str(refused.value)
+    with pytest.raises(ValueError) as bad_setting:
+        parse_url("ftp://u:Hunter2@ch")
+    assert "not ftp://" in str(bad_setting.value) and "Hunter2" not in str(bad_setting.value)
 
 
 @pytest.mark.parametrize(

@@ -72,51 +72,52 @@ def test_distinct_values_and_percentiles_are_kept_as_sets_and_sketches() -> None
 
 
 @pytest.mark.parametrize(
-    ("rollup", "extra", "message"),
+    ("rollup", "extra", "message", "where"),
     [
-        ({"name": "r", "dimensions": ["nope"]}, {}, "unknown column 'nope'"),
-        ({"name": "r", "dimensions": ["tags"]}, {}, "scalar type"),
-        ({"name": "r", "dimensions": ["meta"]}, {}, "scalar type"),
-        ({"name": "r", "dimensions": ["ref_id"]}, {}, "stored column"),
-        ({"name": "r", "dimensions": ["ts"]}, {}, "the time column is the grain"),
-        ({"name": "r", "measures": [{"op": "sum", "field": "kind"}]}, {}, "kind does not allow"),
-        ({"name": "r", "measures": [{"op": "sum"}]}, {}, "sum needs a field"),
-        ({"name": "r", "measures": [{"op": "avg", "field": "amount"}]}, {}, "avg"),
-        (
-            {"name": "r", "measures": [{"op": "percentile", "field": "amount"}]},
-            {},
-            "percentile of amount is kept only as a sketch",
-        ),
-        (
-            {"name": "r", "measures": [{"op": "sum", "field": "amount", "approx": True}]},
-            {},
-            "approx applies to count_distinct and percentile",
-        ),
-        ({"name": "r", "measures": [{"op": "count_distinct", "field": "meta"}]}, {}, "scalar"),
-        ({"name": "r", "measures": [{"op": "count_distinct", "field": "tags"}]}, {}, "scalar"),
-        ({"name": "r", "measures": [{"op": "count_distinct"}]}, {}, "needs a field"),
-        (
-            {"name": "r", "measures": [{"op": "percentile", "field": "kind", "approx": True}]},
-            {},
-            "kind does not allow percentile",
-        ),
-        ({"name": "r", "grain": "7 minutes"}, {}, "must divide a day"),
-        ({"name": "r", "grain": "1 day"}, {}, "minutes or hours"),
-        ({"name": "r"}, {"time_column": "day"}, "timestamp time column"),
-        ({"name": "r"}, {"time_column": None}, "timestamp time column"),
-        (
-            {"name": "r"},
-            {"source": {"parquet": {"path": "/data/*.parquet"}}},
-            "owned dataset",
-        ),
+        ({"name": "r", "dimensions": ["nope"]}, {}, "unknown column 'nope'", ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["kind", "tags"]}, {}, "scalar type", ("dimensions", 1)),
+        ({"name": "r", "dimensions": ["meta"]}, {}, "scalar type", ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["ref_id"]}, {}, "stored column", ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["ts"]}, {}, "the time column is the grain",
+         ("dimensions", 0)),
+        ({"name": "r", "measures": [{"op": "count"}, {"op": "sum", "field": "kind"}]}, {},
+         "kind does not allow", ("measures", 1, "op")),
+        ({"name": "r", "measures": [{"op": "sum"}]}, {}, "sum needs a field",
+         ("measures", 0, "op")),
+        ({"name": "r", "measures": [{"op": "max", "field": "tags"}]}, {}, "scalar type",
+         ("measures", 0, "field")),
+        ({"name": "r", "measures": [{"op": "avg", "field": "amount"}]}, {}, "'count', 'sum'",
+         ("measures", 0, "op")),
+        ({"name": "r", "measures": [{"op": "percentile", "field": "amount"}]}, {},
+         "percentile of amount is kept only as a sketch", ("measures", 0, "approx")),
+        ({"name": "r", "measures": [{"op": "sum", "field": "amount", "approx": True}]}, {},
+         "approx applies to count_distinct and percentile", ("measures", 0, "approx")),
+        ({"name": "r", "measures": [{"op": "count_distinct", "field": "meta"}]}, {}, "scalar",
+         ("measures", 0, "field")),
+        ({"name": "r", "measures": [{"op": "count_distinct", "field": "tags"}]}, {}, "scalar",
+         ("measures", 0, "field")),
+        ({"name": "r", "measures": [{"op": "count_distinct"}]}, {}, "needs a field",
+         ("measures", 0, "op")),
+        ({"name": "r", "measures": [{"op": "percentile", "field": "kind", "approx": True}]}, {},
+         "kind does not allow percentile", ("measures", 0, "op")),
+        ({"name": "r", "grain": "7 minutes"}, {}, "must divide a day", ("grain",)),
+        ({"name": "r", "grain": "1 day"}, {}, "minutes or hours", ("grain",)),
+        ({"name": "r"}, {"time_column": "day"}, "timestamp time column", ()),
+        ({"name": "r"}, {"time_column": None}, "timestamp time column", ()),
+        ({"name": "r"}, {"source": {"parquet": {"path": "/data/*.parquet"}}}, "owned dataset",
+         ()),
     ],
-)
-def test_declarations_that_do_not_fit_are_refused(
-    rollup: dict[str, Any], extra: dict[str, Any], message: str
+)  # fmt: skip
+def test_declarations_that_do_not_fit_are_refused_at_their_field(
+    rollup: dict[str, Any], extra: dict[str, Any], message: str, where: tuple[str | int, ...]
 ) -> None:
+    """Each problem is located like the other problems of a dataset file: `rollups` for the
+    dataset's own misfit, else the rollup's field (`rollups[0].dimensions[1]`)."""
     with pytest.raises(ValidationError) as refused:
         dataset(rollup, **extra)
-    assert message in str(refused.value)
+    found = [e for e in refused.value.errors() if message in e["msg"]]
+    assert found, refused.value
+    assert found[0]["loc"] == (("rollups", 0, *where) if where else ("rollups",))
 
 
 def test_rollup_names_are_unique() -> None:

@@ -201,6 +201,10 @@ class Refreshed(BaseModel):
 
     dataset: str
     source: str = Field(description="owned, or the kind of the external source")
+    tenants: list[str] | None = Field(
+        description="the tenants refreshed (a tenant-scoped key's own, on the dataset's first "
+        "tenant column); null: every tenant (an admin or all-tenant key)"
+    )
 
 
 class Capabilities(Open):

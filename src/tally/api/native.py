@@ -142,8 +142,13 @@ def _ingest_answer(outcome: IngestOutcome, upsert: bool, partial: bool, trace: s
     summary="Say new rows landed: the next query recomputes (editor or admin)",
 )
 async def refresh(name: str, request: Request, who: Principal = Depends(principal)) -> Response:
-    dataset = await run_in_threadpool(request.app.state.service.refresh, name, who)
-    return json_response({"dataset": name, "source": describe(dataset)["source"]})
+    """An editor key scoped to some tenants refreshes only those tenants' answers and
+    watermarks; an admin or all-tenant key refreshes the whole dataset."""
+    service = request.app.state.service
+    dataset, tenants = await run_in_threadpool(service.refresh, name, who)
+    source = describe(dataset)["source"]
+    refreshed = list(tenants) if tenants is not None else None
+    return json_response({"dataset": name, "source": source, "tenants": refreshed})
 
 
 @router.post("/v1/cache/clear", summary="Drop every cached answer (admin)")
@@ -181,6 +186,9 @@ CONTRACTS = [
             "event_type": "purchase", "ts": "2026-01-01T12:00:00Z", "amount": 42.5}]),
     ),
     _native("POST", "/v1/datasets/{name}/refresh", models.Refreshed,
-            {**READ_ERRORS, 404: "there is no such dataset"}, parameters=(DATASET_NAME,)),
+            {**READ_ERRORS,
+             403: "the key is not an editor or admin, or a tenant-scoped key has no tenant of "
+                  "the dataset",
+             404: "there is no such dataset"}, parameters=(DATASET_NAME,)),
     _native("POST", "/v1/cache/clear", models.Cleared, READ_ERRORS),
 ]  # fmt: skip

@@ -40,7 +40,10 @@ def location(url: str) -> tuple[str, str, str]:
         return "chdb", unquote(parsed.netloc + parsed.path), database
     if parsed.scheme in ("http", "https"):
         return "server", url, database or parsed.path.strip("/")
-    raise SourceError(f"a ClickHouse URL starts with http://, https:// or chdb://, not {url!r}")
+    # The scheme only: the URL may hold a password (from a ${VAR} the file does not show).
+    raise SourceError(
+        f"a ClickHouse URL starts with http://, https:// or chdb://, not {parsed.scheme}://"
+    )
 
 
 def describe(spec: ClickHouseSource, sample_json: bool = True) -> list[SourceColumn]:

@@ -1,8 +1,9 @@
 """The SOURCE of `tally datasets infer` as the `source:` of a dataset file.
 
 Secrets are not copied into the file: a password in a URL is replaced by `${<NAME>_PASSWORD}`
-and the user is told to set that variable; paths are written absolute, so the file means the
-same wherever the server starts.
+and the user is told to set that variable; a SOURCE given as `${VAR}` (a URL kept in the
+environment) is written as that reference, its value read only to reach the source. Paths are
+written absolute, so the file means the same wherever the server starts.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from tally.catalog.sources import (
     FilesSource,
     Source,
     expand,
+    is_reference,
     password_in_userinfo,
     password_parameter,
 )
 
 FORMS = (
     "postgresql://..., parquet:/path/glob, csv:/path/glob, duckdb:/path, "
-    "clickhouse://... or http(s)://... (a ClickHouse server), chdb://PATH"
+    "clickhouse://... or http(s)://... (a ClickHouse server), chdb://PATH, or '${VAR}' "
+    "holding a database URL"
 )
 _PREFIXES = {"parquet:": "parquet", "csv:": "csv", "duckdb:": "duckdb"}
 
@@ -104,10 +107,33 @@ def _database(kind: str, url: str, table: str | None, variable: str) -> Target:
     )
 
 
+def _referenced(argument: str, table: str | None) -> Target:
+    """SOURCE given as `${VAR}`: the kind is read from the variable's URL, and the file names
+    the variable, never its value (which may hold a password, so no message shows it)."""
+    try:
+        value = expand(argument)
+    except ValueError as exc:
+        raise TargetError(str(exc)) from None
+    scheme = value.partition("://")[0].lower() if "://" in value else ""
+    kind = {"postgresql": "postgres", "postgres": "postgres"}.get(
+        scheme, "clickhouse" if scheme in ("http", "https", "chdb") else None
+    )
+    if kind is None:
+        raise TargetError(
+            f"{argument} must hold a postgresql://, http(s):// (a ClickHouse server, not "
+            "clickhouse://) or chdb:// URL; for files write the variable inside the path, "
+            "e.g. parquet:${DATA_DIR}/**/*.parquet"
+        )
+    source = _declared(kind, {"url": argument, "table": _table(kind, table)})
+    return Target(source, source)
+
+
 def target(argument: str, table: str | None, name: str) -> Target:
     """Parse SOURCE (and --table) into the `source:` to write."""
     if not re.fullmatch(DATASET_NAME, name):
         raise TargetError(f"--name {name!r}: lowercase letters, digits and _, from a letter")
+    if is_reference(argument):
+        return _referenced(argument, table)
     variable = f"{name.upper()}_PASSWORD"
     scheme, sep, rest = argument.partition("://")
     scheme = scheme.lower() if sep else ""

@@ -7,14 +7,15 @@ hard-coding columns, so adding a dataset is adding a file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tally.catalog.rollups import Rollup, check_rollups
+from tally.catalog.rollups import Location, Rollup, rollup_problems
 from tally.catalog.sources import Source, SourcePath
 from tally.catalog.vocabulary import (
     ARRAY_OPS,
@@ -79,7 +80,6 @@ DEFAULT_MEASURES: dict[ColumnType, tuple[MeasureOp, ...]] = {
 
 
 DERIVATIONS = ("ref_object_id", "path_segment")
-Location = tuple[str | int, ...]
 
 
 def located(title: str, problems: list[tuple[Location, str]]) -> ValidationError:
@@ -212,6 +212,77 @@ class RowAccess(BaseModel):
     )
 
 
+def _items(value: object) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _type(column: Mapping[str, Any]) -> ColumnType | None:
+    try:
+        return ColumnType(column.get("type"))
+    except ValueError:
+        return None
+
+
+def reference_problems(data: Mapping[str, Any]) -> list[tuple[Location, str]]:
+    """Fields naming a column that is not there, or not of the kind they need. Read from a
+    mapping as a dataset file writes it: the validated dataset's, or the file itself while
+    other fields have problems of their own (pydantic checks across fields only once every
+    field is valid), so `check` reports both at once. There a value that is not what its
+    field takes is skipped: its own problem says why."""
+    problems: list[tuple[Location, str]] = []
+    columns = [_mapping(c) for c in _items(data.get("columns"))]
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for i, col in enumerate(columns):
+        name = col.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in by_name:
+            problems.append((("columns", i, "name"), f"a second column {name!r}"))
+        by_name.setdefault(name, col)
+
+    def refer(loc: Location, name: object) -> ColumnType | None:
+        """The type of the named column (None when it is unknown or its type is invalid)."""
+        if not isinstance(name, str):
+            return None
+        if name not in by_name:
+            problems.append((loc, f"unknown column {name!r}"))
+            return None
+        return _type(by_name[name])
+
+    for i, name in enumerate(_items(data.get("tenant_columns"))):
+        refer(("tenant_columns", i), name)
+    if "key_columns" in data or "id" in by_name:
+        for i, name in enumerate(_items(data.get("key_columns", ("id",)))):
+            refer(("key_columns", i), name)
+    else:
+        problems.append((("key_columns",), "required: the default [id] is not a column"))
+    time = refer(("time_column",), data.get("time_column") or None)
+    if time is not None and time not in (ColumnType.TIMESTAMP, ColumnType.DATE):
+        problems.append((("time_column",), "the time column is a timestamp or a date"))
+    if "row_access" in data:
+        access = _mapping(data["row_access"])
+        refer(("row_access", "subject_column"), access.get("subject_column"))
+        teams = refer(("row_access", "teams_column"), access.get("teams_column") or None)
+        if teams is not None and teams is not ColumnType.STRING_ARRAY:
+            problems.append((("row_access", "teams_column"), "teams are a string[] column"))
+    for i, col in enumerate(columns):
+        if col.get("from") and data.get("source") is None:
+            problems.append((("columns", i, "from"), "`from` needs a source"))
+        refer(("columns", i, "currency_column"), col.get("currency_column") or None)
+        derived = _mapping(col.get("derived"))
+        if isinstance(derived.get("of"), str):
+            origin = by_name.get(derived["of"])
+            if origin is None or origin.get("derived") is not None:
+                problems.append((("columns", i, "derived", "of"), "not a stored column"))
+        if derived.get("fn") == "path_segment" and derived.get("index") is None:
+            problems.append((("columns", i, "derived", "index"), "path_segment needs one"))
+    return problems
+
+
 DATASET_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
 
@@ -257,49 +328,10 @@ class Dataset(BaseModel):
 
     @model_validator(mode="after")
     def _references_exist(self) -> Dataset:
-        problems: list[tuple[Location, str]] = []
-        names: set[str] = set()
-        for i, col in enumerate(self.columns):
-            if col.name in names:
-                problems.append((("columns", i, "name"), f"a second column {col.name!r}"))
-            names.add(col.name)
-
-        def refer(loc: Location, name: str) -> bool:
-            if name not in names:
-                problems.append((loc, f"unknown column {name!r}"))
-            return name in names
-
-        for i, name in enumerate(self.tenant_columns):
-            refer(("tenant_columns", i), name)
-        if "key_columns" in self.model_fields_set or "id" in names:
-            for i, name in enumerate(self.key_columns):
-                refer(("key_columns", i), name)
-        else:
-            problems.append((("key_columns",), "required: the default [id] is not a column"))
-        time = self.time_column
-        if time and refer(("time_column",), time):
-            if self.column(time).type not in (ColumnType.TIMESTAMP, ColumnType.DATE):
-                problems.append((("time_column",), "the time column is a timestamp or a date"))
-        if self.row_access is not None:
-            refer(("row_access", "subject_column"), self.row_access.subject_column)
-            teams = self.row_access.teams_column
-            if teams and refer(("row_access", "teams_column"), teams):
-                if self.column(teams).type is not ColumnType.STRING_ARRAY:
-                    problems.append((("row_access", "teams_column"), "teams are a string[] column"))
-        for i, col in enumerate(self.columns):
-            if col.from_ and self.source is None:
-                problems.append((("columns", i, "from"), "`from` needs a source"))
-            if col.currency_column:
-                refer(("columns", i, "currency_column"), col.currency_column)
-            if col.derived is not None:
-                origin = next((c for c in self.columns if c.name == col.derived.of), None)
-                if origin is None or origin.derived is not None:
-                    problems.append((("columns", i, "derived", "of"), "not a stored column"))
-                if col.derived.fn == "path_segment" and col.derived.index is None:
-                    problems.append((("columns", i, "derived", "index"), "path_segment needs one"))
+        problems = reference_problems(self.model_dump(by_alias=True, exclude_unset=True))
+        problems += rollup_problems(self)
         if problems:
             raise located("Dataset", problems)
-        check_rollups(self)
         return self
 
     @property

@@ -14,12 +14,13 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from tally.catalog.model import Column, Dataset, Derived, RowAccess
+from tally.catalog.model import Column, Dataset, Derived, RowAccess, reference_problems
+from tally.catalog.rollups import Location, rollup_problems
 from tally.catalog.sources import (
     ClickHouseSource,
     CsvSource,
@@ -36,6 +37,7 @@ _MODELS: tuple[type[BaseModel], ...] = (
     Dataset, Column, Derived, RowAccess, Source, PostgresSource, CsvSource, DuckDBSource,
     ClickHouseSource,
 )  # fmt: skip
+_ROLLUPS_READ = ("columns", "time_column", "source", "rollups")
 _PARTS = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
 KNOWN_FIELDS = sorted({i.alias or n for m in _MODELS for n, i in m.model_fields.items()})
 
@@ -106,47 +108,81 @@ def _document(file: str, text: str) -> tuple[Any, list[Problem]]:
         return None, [Problem(file, "", f"not valid YAML: {reason}{where}")]
 
 
-def read_dataset(file: str, text: str) -> tuple[Dataset | None, list[Problem]]:
-    """The dataset a file declares, or every problem found in it."""
+def read_dataset(
+    file: str, text: str, environ: Mapping[str, str] | None = None
+) -> tuple[Dataset | None, list[Problem]]:
+    """The dataset a file declares, or every problem found in it at once: a field's own, those
+    across fields and those of its source (with `environ`, an unset `${VAR}` is one too), as
+    far as the fields they read are valid."""
     data, problems = _document(file, text)
     if problems:
         return None, problems
     if not isinstance(data, dict):
         return None, [Problem(file, "", "the file must hold one dataset (a mapping of fields)")]
     try:
-        dataset = Dataset.model_validate(data)
+        dataset: Dataset | None = Dataset.model_validate(data)
     except ValidationError as exc:
-        return None, validation_problems(file, exc)
-    problems = written_passwords(file, dataset)
+        dataset = None
+        found = reference_problems(data) + rollups_of_draft(data)
+        problems = validation_problems(file, exc) + [
+            Problem(file, field_path(loc), reason) for loc, reason in found
+        ]
+    source = dataset.source if dataset is not None else _valid_source(data.get("source"))
+    if source is not None:
+        problems += written_passwords(file, str(data.get("name") or "dataset"), source)
+        problems += unset_variables(file, source, environ) if environ is not None else []
+    problems = list(dict.fromkeys(problems))
     return (None if problems else dataset), problems
 
 
-def written_passwords(file: str, dataset: Dataset) -> list[Problem]:
+def rollups_of_draft(data: Mapping[str, Any]) -> list[tuple[Location, str]]:
+    """The rollup problems of a file with problems elsewhere, when the fields rollups are
+    checked against (columns, time column, source) are valid on their own."""
+    valid = {}
+    for name in _ROLLUPS_READ:
+        if name in data:
+            info = Dataset.model_fields[name]
+            try:
+                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(
+                    data[name]
+                )
+            except ValidationError:
+                return []
+    if not valid.get("rollups") or "columns" not in valid:
+        return []
+    return rollup_problems(Dataset.model_construct(**valid))
+
+
+def _valid_source(declared: object) -> Source | None:
+    """The source of a file with problems elsewhere, when it is valid on its own."""
+    try:
+        return Source.model_validate(declared) if declared is not None else None
+    except ValidationError:
+        return None
+
+
+def written_passwords(file: str, name: str, source: Source) -> list[Problem]:
     """A source URL that holds its password (as declared, before `${VAR}` expansion): secrets
     come from the environment, never from a file that is copied, committed and shared."""
-    spec = dataset.source.spec if dataset.source else None
+    spec = source.spec
     if not isinstance(spec, (PostgresSource, ClickHouseSource)) or not written_password(spec.url):
         return []
-    assert dataset.source is not None
     message = (
         "a password is written in the file; write ${VAR} in its place (e.g. "
-        f"user:${{{dataset.name.upper()}_PASSWORD}}@host) and set that variable where Tally runs"
+        f"user:${{{name.upper()}_PASSWORD}}@host) and set that variable where Tally runs"
     )
-    return [Problem(file, f"source.{dataset.source.kind}.url", message)]
+    return [Problem(file, f"source.{source.kind}.url", message)]
 
 
-def unset_variables(file: str, dataset: Dataset, environ: Mapping[str, str]) -> list[Problem]:
+def unset_variables(file: str, source: Source, environ: Mapping[str, str]) -> list[Problem]:
     """`${VAR}`s of the source that the environment does not set: the source cannot be opened."""
-    if dataset.source is None:
-        return []
-    kind = dataset.source.kind
     problems = []
-    for key, value in dataset.source.spec.model_dump().items():
+    for key, value in source.spec.model_dump().items():
         if isinstance(value, str):
             for name in variables_in(value):
                 if name not in environ:
                     message = f"environment variable {name} is not set"
-                    problems.append(Problem(file, f"source.{kind}.{key}", message))
+                    problems.append(Problem(file, f"source.{source.kind}.{key}", message))
     return problems
 
 
@@ -159,10 +195,7 @@ def inspect(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return None, [Problem(path.name, "", f"cannot be read: {exc}")]
-    dataset, problems = read_dataset(path.name, text)
-    if dataset is not None and environ is not None:
-        problems += unset_variables(path.name, dataset, environ)
-    return (None if problems else dataset), problems
+    return read_dataset(path.name, text, environ)
 
 
 def problems_in(path: Path, environ: Mapping[str, str] | None = None) -> list[Problem]:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 if TYPE_CHECKING:
-    from tally.catalog.model import Column, Dataset
+    from tally.catalog.model import Dataset
 
 MINUTES_PER_DAY = 1440
 _GRAIN = re.compile(r"^([1-9][0-9]{0,3}) ?(minute|hour)s?$")
@@ -108,55 +108,83 @@ SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestam
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
 
 
-def check_rollups(dataset: Dataset) -> None:
-    """Raise ValueError naming the first rollup that does not fit its dataset."""
+Location = tuple[str | int, ...]
+
+
+def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:
+    """Every way the declared rollups do not fit their dataset, each at the field to change
+    (`rollups[0].dimensions[1]`), as the other problems of a dataset file are."""
     if not dataset.rollups:
-        return
-    where = f"dataset {dataset.name}"
+        return []
+    problems: list[tuple[Location, str]] = []
     if not dataset.owned:
-        raise ValueError(f"{where}: rollups need an owned dataset (Tally must see every write)")
-    if dataset.time_column is None or dataset.column(dataset.time_column).type != "timestamp":
-        raise ValueError(f"{where}: rollups need a timestamp time column")
-    names = [r.name for r in dataset.rollups]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{where}: duplicate rollup names")
-    for rollup in dataset.rollups:
-        for name in (*rollup.dimensions, *rollup.fields):
-            _scalar_column(dataset, rollup, name)
-        for measure in rollup.measures:
-            if measure.field is None:
-                if measure.op != "count":
-                    raise ValueError(f"rollup {rollup.name}: {measure.op} needs a field")
-                continue
-            _check_approx(rollup, measure)
-            column = dataset.column(measure.field)
-            if measure.op not in column.allowed_measures or (
-                measure.op == "sum" and not column.is_numeric
-            ):
-                raise ValueError(
-                    f"rollup {rollup.name}: {measure.field} does not allow {measure.op}"
-                )
+        problems.append(
+            (("rollups",), "rollups need an owned dataset (Tally must see every write)")
+        )
+    time = dataset.time_column
+    if time is None or not dataset.has_column(time) or dataset.column(time).type != "timestamp":
+        problems.append((("rollups",), "rollups need a timestamp time column"))
+    seen: set[str] = set()
+    for i, rollup in enumerate(dataset.rollups):
+        at: Location = ("rollups", i)
+        if rollup.name in seen:
+            problems.append(((*at, "name"), f"duplicate rollup names: a second {rollup.name!r}"))
+        seen.add(rollup.name)
+        for j, name in enumerate(rollup.dimensions):
+            reason = _not_scalar(dataset, name)
+            if reason:
+                problems.append(((*at, "dimensions", j), reason))
+        problems += _measure_problems(dataset, rollup, at)
+    return problems
 
 
-def _check_approx(rollup: Rollup, measure: RollupMeasure) -> None:
+def _measure_problems(dataset: Dataset, rollup: Rollup, at: Location) -> list[tuple[Location, str]]:
+    problems: list[tuple[Location, str]] = []
+    checked: set[str] = set()
+    for k, measure in enumerate(rollup.measures):
+        where = (*at, "measures", k)
+        if measure.field is None:
+            if measure.op != "count":
+                problems.append(((*where, "op"), f"{measure.op} needs a field"))
+            continue
+        approx = _approx_problem(measure)
+        if approx:
+            problems.append(((*where, "approx"), approx))
+        reason = _not_scalar(dataset, measure.field)
+        if reason:
+            if measure.field not in checked:
+                problems.append(((*where, "field"), reason))
+            checked.add(measure.field)
+            continue
+        column = dataset.column(measure.field)
+        if measure.op not in column.allowed_measures or (
+            measure.op == "sum" and not column.is_numeric
+        ):
+            problems.append(((*where, "op"), f"{measure.field} does not allow {measure.op}"))
+    return problems
+
+
+def _approx_problem(measure: RollupMeasure) -> str | None:
     if measure.op == "percentile" and not measure.approx:
-        raise ValueError(
-            f"rollup {rollup.name}: percentile of {measure.field} is kept only as a sketch "
+        return (
+            f"percentile of {measure.field} is kept only as a sketch "
             "(no stored aggregate gives an exact percentile): write approx: true"
         )
     if measure.approx and measure.op not in ("count_distinct", "percentile"):
-        raise ValueError(
-            f"rollup {rollup.name}: {measure.op} of {measure.field} is exact; approx applies to "
+        return (
+            f"{measure.op} of {measure.field} is exact; approx applies to "
             "count_distinct and percentile"
         )
+    return None
 
 
-def _scalar_column(dataset: Dataset, rollup: Rollup, name: str) -> Column:
+def _not_scalar(dataset: Dataset, name: str) -> str | None:
+    """Why a rollup cannot store this column as it is, or None."""
     if not dataset.has_column(name):
-        raise ValueError(f"rollup {rollup.name}: unknown column {name!r}")
+        return f"unknown column {name!r}"
     column = dataset.column(name)
     if column.derived is not None or column.type not in SCALAR_TYPES:
-        raise ValueError(f"rollup {rollup.name}: {name} must be a stored column of a scalar type")
+        return f"{name} must be a stored column of a scalar type"
     if name == dataset.time_column:
-        raise ValueError(f"rollup {rollup.name}: the time column is the grain, not a dimension")
-    return column
+        return "the time column is the grain, not a dimension"
+    return None

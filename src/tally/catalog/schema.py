@@ -12,16 +12,18 @@ from typing import Any
 
 from tally.catalog.model import Dataset
 
-# A decimal needs its scale (the model checks it too; the schema lets an editor say so).
-DECIMAL_NEEDS_SCALE = {
+# A decimal needs its scale and only a decimal has one (Column._fits_type checks both; the
+# schema lets an editor say so). A null scale is no scale, as the loader reads it.
+SCALE_ONLY_ON_DECIMAL = {
     "if": {"properties": {"type": {"const": "decimal"}}, "required": ["type"]},
-    "then": {"required": ["scale"]},
+    "then": {"required": ["scale"], "properties": {"scale": {"type": "integer"}}},
+    "else": {"properties": {"scale": {"type": "null"}}},
 }
 
 
 def dataset_schema() -> dict[str, Any]:
     schema = Dataset.model_json_schema(by_alias=True, mode="validation")
-    schema["$defs"]["Column"].update(DECIMAL_NEEDS_SCALE)
+    schema["$defs"]["Column"].update(SCALE_ONLY_ON_DECIMAL)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Tally dataset file",

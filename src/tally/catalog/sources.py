@@ -28,9 +28,14 @@ def variables_in(text: str) -> list[str]:
     return _VARIABLE.findall(text)
 
 
+def is_reference(text: str) -> bool:
+    """Whether `text` is one `${VAR}` reference and nothing else."""
+    return _VARIABLE.fullmatch(text) is not None
+
+
 def _written(secret: str) -> bool:
     """A password spelled out, not an empty one and not a single `${VAR}` reference."""
-    return bool(secret) and not _VARIABLE.fullmatch(secret)
+    return bool(secret) and not is_reference(secret)
 
 
 def password_in_userinfo(netloc: str) -> bool:

@@ -94,7 +94,8 @@ def infer(
         str,
         typer.Argument(
             help="postgresql://..., parquet:/path/glob, csv:/path/glob, duckdb:/path, "
-            "clickhouse://... or http(s)://... (ClickHouse), chdb://PATH"
+            "clickhouse://... or http(s)://... (ClickHouse), chdb://PATH, or '${VAR}' holding "
+            "a database URL (the file names the variable, not its value)"
         ),
     ],
     name: Annotated[str, typer.Option("--name", help="The dataset's name")],

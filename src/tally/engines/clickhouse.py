@@ -61,7 +61,9 @@ def parse_url(url: str) -> tuple[str, str, str]:
         return "chdb", unquote(parsed.netloc + parsed.path) or ":memory:", database or "default"
     if parsed.scheme in ("http", "https"):
         return "server", url, database or parsed.path.strip("/") or "default"
-    raise ValueError(f"TALLY_CLICKHOUSE_URL must start with http://, https:// or chdb:// ({url!r})")
+    raise ValueError(  # the scheme only: the URL may hold a password
+        f"TALLY_CLICKHOUSE_URL must start with http://, https:// or chdb://, not {parsed.scheme}://"
+    )
 
 
 class ClickHouseEngine:

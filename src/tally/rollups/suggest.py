@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from tally.catalog import Dataset
-from tally.catalog.rollups import Rollup, check_rollups
+from tally.catalog.rollups import Rollup, rollup_problems
 from tally.query.timebuckets import parse_interval
 from tally.rollups.querylog import LoggedShape
 
@@ -148,10 +148,10 @@ def misfit(dataset: Dataset, found: Cluster) -> str | None:
     spoils no proposal."""
     try:
         rollup = declaration("suggested", found)
-        check_rollups(dataset.model_copy(update={"rollups": (rollup,)}))
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
         return f"no rollup fits it: {exc}"
-    return None
+    problems = rollup_problems(dataset.model_copy(update={"rollups": (rollup,)}))
+    return f"no rollup fits it: {problems[0][1]}" if problems else None
 
 
 def _by_field(measure: tuple[str, str]) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tally.auth.principal import Principal
+from tally.auth.scope import dataset_scope
 from tally.cache.layer import ResultCache
 from tally.cache.versions import DataVersions
 from tally.catalog import Catalog, Dataset
@@ -91,13 +92,24 @@ class Service:
         """The catalog of the running request; a reload swaps `catalogs` (service/reload.py)."""
         return self.catalogs.current
 
-    def refresh(self, dataset_name: str, principal: Principal) -> Dataset:
+    def refresh(
+        self, dataset_name: str, principal: Principal
+    ) -> tuple[Dataset, tuple[str, ...] | None]:
         """Say "new rows landed": answers over the dataset are recomputed and its watermark read
-        again on the next query (an ETL job's call after loading an external source)."""
+        again on the next query (an ETL job's call after loading an external source).
+
+        A key scoped to some tenants refreshes only theirs, as its ingestion would: one tenant's
+        loading job cannot make every other tenant's cached answers recompute. An admin or
+        all-tenant key refreshes every tenant. Returns the dataset and the tenants refreshed
+        (None: all of them)."""
         principal.require("editor")
         dataset = self.catalog.require(dataset_name)
-        self.versions.bump_all(dataset.name)
-        return dataset
+        if principal.role == "admin" or principal.all_tenants:
+            self.versions.bump_all(dataset.name)
+            return dataset, None
+        tenants = dataset_scope(principal, dataset).columns[dataset.primary_tenant]
+        self.versions.bump(dataset.name, tenants)
+        return dataset, tenants
 
     def close(self) -> None:
         if self.answers.query_log is not None:
