@@ -101,7 +101,8 @@ class Rollups:
                     ready.add(layout.identity)
                 else:
                     log.warning(
-                        "rollup %s is not built yet; `tally rollups build` fills it",
+                        "rollup %s is not built yet; `tally rollups build` (or POST "
+                        "/v1/rollups/build on the running server) fills it",
                         layout.name,
                     )
         # A rollup no longer declared is not kept by the batches that follow: were it declared

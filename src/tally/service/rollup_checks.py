@@ -110,6 +110,7 @@ def verify_rollups(service: Service, datasets: Sequence[str], sample: int) -> Ve
     log = service.answers.query_log or QueryLog.in_dir(
         settings.data_dir, settings.query_log_shapes, settings.query_log_samples
     )
+    log.flush()  # the questions answered a moment ago count as recent
     asked = questions(service, log, datasets, sample)
     fresh, raw = _answers(service, True), _answers(service, False)
     report = verify(
