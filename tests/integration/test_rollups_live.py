@@ -19,6 +19,7 @@ import duckdb
 import httpx
 import pytest
 
+from tally.api.rollups import RollupBuild, RollupList, VerifyReport
 from tally.auth.keys import KeyStore
 from tally.config import Settings
 from tally.rollups.layout import COUNT_COLUMN
@@ -96,6 +97,7 @@ def incomplete(tmp_path: Path) -> Iterator[LiveApp]:
 def _polled(live: LiveApp, location: str) -> dict[str, Any]:
     found = live.client.get(location, headers=live.admin)
     assert found.status_code == 200, found.text
+    RollupBuild.model_validate(found.json())
     return found.json()
 
 
@@ -115,6 +117,7 @@ def test_a_build_over_http_while_the_server_answers_and_stores(
     expected = _plain_sql(live, MARCH)
     assert _asked(live, MARCH) == ("raw", expected)
     listed = live.client.get("/v1/rollups", headers=live.admin).json()["rollups"]
+    RollupList.model_validate({"rollups": listed})
     assert {(r["dataset"], r["name"], r["complete"]) for r in listed} == {
         ("rollev", "fine", False),
         ("rollev", "hourly", False),
@@ -244,6 +247,7 @@ def test_verify_over_http_reports_agreement_then_a_corrupted_cell(
     asking.join(120)
     assert reports[0].status_code == 200, reports[0].text
     report = reports[0].json()
+    VerifyReport.model_validate(report)
     assert report["questions"] == {"source": "shapes", "count": 4}
     assert report["compared"] == 4
     assert report["from_rollups"] == 4 == sum(report["served_from"].values())

@@ -51,7 +51,7 @@ class BuildAsked(Strict):
     )
 
 
-class RollupMeasure(models.Open):
+class StoredMeasure(models.Open):
     op: str
     field: str | None = None
 
@@ -72,7 +72,7 @@ class RollupState(BaseModel):
     grain: str
     grain_seconds: int
     dimensions: list[str]
-    measures: list[RollupMeasure]
+    measures: list[StoredMeasure]
 
 
 class RollupList(BaseModel):
@@ -87,14 +87,14 @@ class AskedQuestions(BaseModel):
     count: int
 
 
-class Difference(BaseModel):
+class VerifyDifference(BaseModel):
     dataset: str
     query_hash: str = Field(description="a stable name of the question, never its values")
     served_from: str
     detail: str = Field(description="the first row that differs, from the rollup and the rows")
 
 
-class NotCompared(BaseModel):
+class VerifyNotCompared(BaseModel):
     dataset: str
     message: str = Field(description="why the service refused the question (a limit, a slot)")
 
@@ -106,8 +106,8 @@ class VerifyReport(BaseModel):
     compared: int
     from_rollups: int
     served_from: dict[str, int] = Field(description="questions compared, by where they came from")
-    differences: list[Difference]
-    not_compared: list[NotCompared]
+    differences: list[VerifyDifference]
+    not_compared: list[VerifyNotCompared]
 
 
 class BuildProgress(BaseModel):
