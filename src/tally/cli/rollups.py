@@ -111,50 +111,53 @@ def build(
     from the stored rows, tenant by tenant; each rollup answers queries once its build commits
     (until then, and if it fails, the rows answer). With --url, in the running server, which
     keeps serving meanwhile."""
-    with Progress(*_columns(), console=console) as progress:
-        if url:
-            _build_remote(progress, url, token, dataset)
+    if url:
+        _build_remote(url, token, dataset)
+        return
+    svc = _open(settings(data_dir), "build")
+    try:
+        require_rollups(svc.rollups, svc.settings.engine)
+        known_datasets(svc.catalog, dataset)
+        chosen = targets(svc.rollups, svc.catalog, dataset)
+        if not chosen:
+            console.print(NOTHING_TO_BUILD)
             return
-        svc = _open(settings(data_dir), "build")
-        try:
-            require_rollups(svc.rollups, svc.settings.engine)
-            known_datasets(svc.catalog, dataset)
-            chosen = targets(svc.rollups, svc.catalog, dataset)
-            if not chosen:
-                console.print(NOTHING_TO_BUILD)
+        with Progress(*_columns(), console=console) as progress:
             run_build(svc.rollups, chosen, _Bars(progress))
-        finally:
-            svc.close()
+    finally:
+        svc.close()
 
 
 NOTHING_TO_BUILD = "nothing to build: every rollup is complete (--dataset D rebuilds D's)"
 
 
-def _build_remote(progress: Progress, url: str, token: str | None, datasets: list[str]) -> None:
+def _build_remote(url: str, token: str | None, datasets: list[str]) -> None:
     """Start the build in the server and follow it, a poll every POLL_S."""
     started = call(url, token, "POST", "/v1/rollups/build", {"datasets": datasets})
+    if not datasets and not started["progress"]["rollups_total"]:
+        console.print(NOTHING_TO_BUILD)
+        return
     location = f"/v1/rollups/builds/{started['id']}"
     shown: dict[tuple[str, int], TaskID] = {}
     printed = 0
-    while True:
-        found = call(url, token, "GET", location)
-        now = found["progress"]
-        if now["rollup"] is not None:
-            key = (now["dataset"], now["rollups_started"])
-            if key not in shown:
-                description = f"{now['dataset']} {now['rollup']}"
-                shown[key] = progress.add_task(description, total=now["tenants_total"])
-            progress.update(shown[key], completed=now["tenants_done"])
-        for done in found["built"][printed:]:
-            _print_built(progress, done["dataset"], len(done["rollups"]), done["seconds"])
-        printed = len(found["built"])
-        if found["status"] == "failed":
-            raise fail(found["error"]["message"])
-        if found["status"] == "succeeded":
-            if not found["built"]:
-                progress.console.print(NOTHING_TO_BUILD)
-            return
-        time.sleep(POLL_S)
+    with Progress(*_columns(), console=console) as progress:
+        while True:
+            found = call(url, token, "GET", location)
+            now = found["progress"]
+            if now["rollup"] is not None:
+                key = (now["dataset"], now["rollups_started"])
+                if key not in shown:
+                    description = f"{now['dataset']} {now['rollup']}"
+                    shown[key] = progress.add_task(description, total=now["tenants_total"])
+                progress.update(shown[key], completed=now["tenants_done"])
+            for done in found["built"][printed:]:
+                _print_built(progress, done["dataset"], len(done["rollups"]), done["seconds"])
+            printed = len(found["built"])
+            if found["status"] == "failed":
+                raise fail(found["error"]["message"])
+            if found["status"] == "succeeded":
+                return
+            time.sleep(POLL_S)
 
 
 def _query_log(config: Settings) -> QueryLog:
