@@ -346,6 +346,9 @@ def test_the_cli_builds_and_verifies_through_a_running_server(tmp_path: Path) ->
         built = _tally(tmp_path, "build", "--url", url, "--token", token)
         assert built.returncode == 0, built.stdout + built.stderr
         assert "built 2 rollup(s) of rollev" in built.stdout
+        again = _tally(tmp_path, "build", "--url", url, "--token", token)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "nothing to build: every rollup is complete" in again.stdout
         answered = httpx.post(f"{url}/v1/query", json=_question(MARCH), headers=bearer(token))
         assert answered.json()["meta"]["served_from"] in ROLLUPS
 
