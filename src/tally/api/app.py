@@ -23,6 +23,7 @@ from tally.api import (
     native,
     openapi,
     reload,
+    rollups,
     security,
     web,
 )
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         app.add_exception_handler(kind, failed)
 
     contracts = []
-    for module in (health, native, jobs, reload, key_admin, capabilities, examples):
+    for module in (health, native, jobs, reload, rollups, key_admin, capabilities, examples):
         app.include_router(module.router)
         contracts += module.CONTRACTS
     app.include_router(web.router)

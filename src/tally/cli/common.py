@@ -105,7 +105,9 @@ def require_database(settings: Settings) -> None:
         )
 
 
-def service(settings: Settings):
+def service(settings: Settings, busy: str = ""):
+    """The service over the settings' data; `busy` is added to the error when the engine
+    cannot be opened (another process holds the DuckDB file)."""
     from tally.wiring import build_service
 
     try:
@@ -115,4 +117,4 @@ def service(settings: Settings):
     except ConfigError as exc:
         raise fail("; ".join(exc.problems), 2) from None
     except TallyError as exc:
-        raise fail(exc.message) from None
+        raise fail(exc.message + (busy if exc.code == "unavailable" else "")) from None

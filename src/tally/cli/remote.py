@@ -1,4 +1,5 @@
-"""Sending ingestion batches to a running server, each retried until it is answered.
+"""Asking a running server: one admin call (`call`), and ingestion batches, each retried until
+it is answered.
 
 Ingestion is idempotent by key (the dataset's tenant and key columns), so a batch whose answer
 was lost (the server stopped after storing it) is simply sent again: its rows come back as
@@ -12,6 +13,8 @@ import time
 from dataclasses import dataclass
 
 import httpx
+
+from tally.cli.common import fail
 
 RETRIED_STATUSES = (429, 502, 503, 504)
 
@@ -71,3 +74,24 @@ def _json(response: httpx.Response) -> dict:
     except ValueError:
         return {"error": {"message": response.text[:200]}}
     return found if isinstance(found, dict) else {"error": {"message": str(found)}}
+
+
+def call(
+    url: str,
+    token: str | None,
+    method: str,
+    path: str,
+    body: dict | None = None,
+    timeout: float = 60.0,
+) -> dict:
+    """The JSON answer of one call to the server; a refusal or an unreachable server is one
+    `error:` line and exit 1 (the CLI's way to fail)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.request(method, f"{url.rstrip('/')}{path}", json=body, headers=headers,
+                                 timeout=timeout)  # fmt: skip
+    except httpx.TransportError as exc:
+        raise fail(f"cannot reach {url}: {type(exc).__name__}: {exc}") from None
+    if response.status_code >= 300:
+        raise fail(str(Refused(response.status_code, _json(response))))
+    return response.json()

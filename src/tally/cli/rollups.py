@@ -1,9 +1,13 @@
 """`tally rollups build`, `suggest` and `verify`: fill declared rollups from the rows already
-stored, propose declarations from the questions answered, check rollups against the rows."""
+stored, propose declarations from the questions answered, check rollups against the rows.
+
+Build and verify open the data directory of a stopped server, or with `--url` ask a running
+one (`/v1/rollups/...`, api/rollups.py) and print the same lines with the same exit codes."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +21,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from tally.auth.principal import Principal
 from tally.catalog import Catalog, CatalogError
 from tally.cli.common import (
     DataDir,
@@ -30,61 +33,131 @@ from tally.cli.common import (
     service,
     settings,
 )
+from tally.cli.remote import call
 from tally.config import Settings
 from tally.rollups.layout import RollupTable
-from tally.rollups.querylog import QueryLog, shape_hash
-from tally.rollups.reask import reask
+from tally.rollups.querylog import QueryLog
 from tally.rollups.suggest import Suggestions, describe, suggest
-from tally.rollups.verify import verify
-from tally.service import Answers, Service
+from tally.service import Service, rollup_checks
+from tally.service.rollup_builds import known_datasets, require_rollups, run_build, targets
 
 rollups_app = typer.Typer(help="Pre-aggregated tables kept in step with ingestion.")
 app.add_typer(rollups_app, name="rollups")
 Datasets = Annotated[
     list[str], typer.Option("--dataset", "-d", help="Dataset (repeatable); default all")
 ]
-VERIFIER = Principal(subject="tally rollups verify", role="admin", all_tenants=True)
+Url = Annotated[
+    str | None,
+    typer.Option(envvar="TALLY_URL", help="Through a running server (its base URL)"),
+]
+Token = Annotated[
+    str | None, typer.Option(envvar="TALLY_TOKEN", help="Admin token (of every tenant) for --url")
+]
+POLL_S = 0.5
+VERIFY_TIMEOUT_S = 1800.0
+
+
+def _open(config: Settings, command: str) -> Service:
+    """The service over the data directory; when a running server holds the DuckDB file, say
+    how to do the same through it."""
+    require_database(config)
+    busy = (
+        f"; if a running server holds it, {command} through it: tally rollups {command} "
+        "--url http://HOST:PORT (an admin token in --token or TALLY_TOKEN)"
+    )
+    return service(config, busy if config.engine == "duckdb" else "")
+
+
+def _columns() -> tuple[Any, ...]:
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tenants"),
+        TimeElapsedColumn(),
+    )
+
+
+def _print_built(progress: Progress, dataset: str, rollups: int, seconds: float) -> None:
+    progress.console.print(f"built {rollups} rollup(s) of {dataset} in {seconds:.2f} s")
+
+
+@dataclass
+class _Bars:
+    """A build's events as progress bars: one per rollup, in tenants."""
+
+    progress: Progress
+    task: TaskID | None = None
+
+    def started(self, dataset: str, layout: RollupTable, tenants: int) -> None:
+        self.task = self.progress.add_task(f"{dataset} {layout.label}", total=tenants)
+
+    def advanced(self) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task)
+
+    def finished(self, dataset: str, built: list[RollupTable], seconds: float) -> None:
+        _print_built(self.progress, dataset, len(built), seconds)
 
 
 @rollups_app.command("build")
 def build(
     dataset: Datasets = [],  # noqa: B006
+    url: Url = None,
+    token: Token = None,
     data_dir: DataDir = None,
 ) -> None:
-    """(Re)build rollups from the stored rows, tenant by tenant; each rollup answers queries
-    again once its build commits (until then, and if it fails, the rows answer)."""
-    config = settings(data_dir)
-    require_database(config)
-    svc = service(config)
+    """Build the incomplete rollups (with --dataset: rebuild every rollup of those datasets)
+    from the stored rows, tenant by tenant; each rollup answers queries once its build commits
+    (until then, and if it fails, the rows answer). With --url, in the running server, which
+    keeps serving meanwhile."""
+    if url:
+        _build_remote(url, token, dataset)
+        return
+    svc = _open(settings(data_dir), "build")
     try:
-        names = dataset or [d.name for d in svc.catalog if d.rollups]
-        unknown = [n for n in names if svc.catalog.get(n) is None]
-        if unknown:
-            raise fail(f"unknown dataset {unknown[0]!r}")
-        if svc.rollups.engine is None:
-            raise fail(f"rollups are kept on the duckdb engine, not {config.engine}")
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("tenants"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=console) as progress:
-            for name in names:
-                started = time.perf_counter()
-                task = progress.add_task(name, total=None)
-
-                def begin(layout: RollupTable, tenants: int, task: TaskID = task) -> None:
-                    progress.reset(task, total=tenants, description=layout.name)
-
-                built = svc.rollups.build(name, begin, lambda task=task: progress.advance(task))
-                progress.console.print(
-                    f"built {len(built)} rollup(s) of {name} "
-                    f"in {time.perf_counter() - started:.2f} s"
-                )
+        require_rollups(svc.rollups, svc.settings.engine)
+        known_datasets(svc.catalog, dataset)
+        chosen = targets(svc.rollups, svc.catalog, dataset)
+        if not chosen:
+            console.print(NOTHING_TO_BUILD)
+            return
+        with Progress(*_columns(), console=console) as progress:
+            run_build(svc.rollups, chosen, _Bars(progress))
     finally:
-        svc.engine.close()
+        svc.close()
+
+
+NOTHING_TO_BUILD = "nothing to build: every rollup is complete (--dataset D rebuilds D's)"
+
+
+def _build_remote(url: str, token: str | None, datasets: list[str]) -> None:
+    """Start the build in the server and follow it, a poll every POLL_S."""
+    started = call(url, token, "POST", "/v1/rollups/build", {"datasets": datasets})
+    if not datasets and not started["progress"]["rollups_total"]:
+        console.print(NOTHING_TO_BUILD)
+        return
+    location = f"/v1/rollups/builds/{started['id']}"
+    shown: dict[tuple[str, int], TaskID] = {}
+    printed = 0
+    with Progress(*_columns(), console=console) as progress:
+        while True:
+            found = call(url, token, "GET", location)
+            now = found["progress"]
+            if now["rollup"] is not None:
+                key = (now["dataset"], now["rollups_started"])
+                if key not in shown:
+                    description = f"{now['dataset']} {now['rollup']}"
+                    shown[key] = progress.add_task(description, total=now["tenants_total"])
+                progress.update(shown[key], completed=now["tenants_done"])
+            for done in found["built"][printed:]:
+                _print_built(progress, done["dataset"], len(done["rollups"]), done["seconds"])
+            printed = len(found["built"])
+            if found["status"] == "failed":
+                raise fail(found["error"]["message"])
+            if found["status"] == "succeeded":
+                return
+            time.sleep(POLL_S)
 
 
 def _query_log(config: Settings) -> QueryLog:
@@ -154,75 +227,56 @@ def _print_suggestions(found: Suggestions) -> None:
 def verify_rollups(
     dataset: Datasets = [],  # noqa: B006
     sample: Annotated[int, typer.Option("--sample", min=1, help="Recent questions asked")] = 100,
+    url: Url = None,
+    token: Token = None,
     data_dir: DataDir = None,
 ) -> None:
     """Ask the recent questions kept by the query log (`query_log_samples`) again, with rollups
-    and from the rows, over every tenant; exit 1 on any difference."""
-    config = settings(data_dir)
-    require_database(config)
-    log = _query_log(config)
-    svc = service(config)
-    try:
-        unknown = [n for n in dataset if svc.catalog.get(n) is None]
-        if unknown:
-            raise fail(f"unknown dataset {unknown[0]!r}")
-        if svc.rollups.engine is None:
-            raise fail(f"rollups are kept on the duckdb engine, not {config.engine}")
-        questions = _questions(svc, log, dataset, sample)
-        if not questions:
-            raise fail(
-                "no questions are recorded to verify: let the server answer some over "
-                "datasets with rollups (query_log_shapes, query_log_samples)"
-            )
-        raw = Answers(config, svc.catalog, svc.readers, None, svc.versions, svc.clock, rollups=None)
-        fresh = Answers(
-            config, svc.catalog, svc.readers, None, svc.versions, svc.clock, svc.rollups
+    and from the rows, over every tenant; exit 1 on any difference. With --url, in the running
+    server (its questions wait for a slot like any other)."""
+    if url:
+        body = {"datasets": dataset, "sample": sample}
+        report = call(url, token, "POST", "/v1/rollups/verify", body, VERIFY_TIMEOUT_S)
+    else:
+        svc = _open(settings(data_dir), "verify")
+        try:
+            report = rollup_checks.verify_rollups(svc, dataset, sample).as_dict()
+        finally:
+            svc.close()
+    _print_report(report)
+    if report["differences"]:
+        raise typer.Exit(1)
+
+
+ASKING = {
+    "samples": "asking {} recent questions again (query_log_samples)",
+    "shapes": "asking {} recorded shapes with values drawn from the data",
+}
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    asked = report["questions"]
+    if asked["source"] == "none":
+        raise fail(
+            "no questions are recorded to verify: let the server answer some over "
+            "datasets with rollups (query_log_shapes, query_log_samples)"
         )
-        report = verify(
-            questions,
-            lambda query: fresh.answer(query, VERIFIER),
-            lambda query: raw.answer(query, VERIFIER),
-        )
-    finally:
-        svc.close()
-    for name, message in report.unanswered:
-        console.print(f"not compared ({name}): {message}", highlight=False, markup=False)
-    for difference in report.differences:
+    err.print(ASKING[asked["source"]].format(asked["count"]))
+    for missed in report["not_compared"]:
+        reason = f"not compared ({missed['dataset']}): {missed['message']}"
+        console.print(reason, highlight=False, markup=False)
+    for difference in report["differences"]:
         console.print(
-            f"DIFFERENT {difference.dataset} query {difference.query_hash} "
-            f"(served from {difference.served_from}): {difference.detail}",
+            f"DIFFERENT {difference['dataset']} query {difference['query_hash']} "
+            f"(served from {difference['served_from']}): {difference['detail']}",
             highlight=False,
             markup=False,
             soft_wrap=True,
         )
-    served = ", ".join(f"{k}: {v}" for k, v in sorted(report.served_from.items()))
+    served = ", ".join(f"{k}: {v}" for k, v in sorted(report["served_from"].items()))
     console.print(
-        f"compared {report.compared} questions, {report.from_rollups} served from rollups "
-        f"({served}); {len(report.differences)} difference(s)",
+        f"compared {report['compared']} questions, {report['from_rollups']} served from rollups "
+        f"({served}); {len(report['differences'])} difference(s)",
         highlight=False,
         soft_wrap=True,
     )
-    if report.differences:
-        raise typer.Exit(1)
-
-
-def _questions(
-    svc: Service, log: QueryLog, datasets: list[str], limit: int
-) -> list[tuple[str, dict[str, Any]]]:
-    """The recent whole questions when they are kept, else questions of the recent shapes
-    over datasets with rollups, with values drawn from the data."""
-    names = datasets or [d.name for d in svc.catalog if d.rollups]
-    kept = [(s.dataset, s.query) for n in names for s in log.samples(n, limit)]
-    if kept:
-        err.print(f"asking {len(kept)} recent questions again (query_log_samples)")
-        return kept
-    asked: list[tuple[str, dict[str, Any]]] = []
-    for name in names:
-        dataset = svc.catalog.require(name)
-        shapes = {shape_hash(s.shape): s.shape for s in log.shapes(name)}
-        for shape in list(shapes.values())[:limit]:
-            body = reask(svc.engine, dataset, shape)
-            if body is not None:
-                asked.append((name, body))
-    err.print(f"asking {len(asked)} recorded shapes with values drawn from the data")
-    return asked

@@ -107,7 +107,8 @@ class Rollups:
                     ready.add(layout.identity)
                 else:
                     log.warning(
-                        "rollup %s is not built yet; `tally rollups build` fills it",
+                        "rollup %s is not built yet; `tally rollups build` (or POST "
+                        "/v1/rollups/build on the running server) fills it",
                         layout.name,
                     )
         # A rollup no longer declared is not kept by the batches that follow: were it declared
@@ -150,6 +151,11 @@ class Rollups:
         with self._lock:
             return [layout for layout in self.layouts(dataset) if layout.identity in self._ready]
 
+    def incomplete(self, dataset: Dataset) -> list[RollupTable]:
+        """The dataset's rollups that answer nothing until they are built."""
+        with self._lock:
+            return [lay for lay in self.layouts(dataset) if lay.identity not in self._ready]
+
     def maintenance(self, dataset: Dataset) -> Maintenance | None:
         """The statements that keep every rollup of the dataset in step with a write: complete
         or not, so a rollup is complete from the moment its build commits (the build holds
@@ -187,14 +193,16 @@ class Rollups:
         dataset_name: str,
         started: Callable[[RollupTable, int], None] = lambda layout, tenants: None,
         advanced: Callable[[], None] = lambda: None,
+        incomplete_only: bool = False,
     ) -> list[RollupTable]:
-        """Rebuild every rollup of a dataset from its stored rows, tenant by tenant, each in one
-        transaction with the writes held back (it is complete when it commits)."""
+        """Rebuild every rollup of a dataset (or only the incomplete ones) from its stored rows,
+        tenant by tenant, each in one transaction with the writes held back (it is complete
+        when it commits)."""
         engine = self.engine
         dataset = self.catalog.require(dataset_name)
         if engine is None:
             return []
-        layouts = list(self.layouts(dataset))
+        layouts = self.incomplete(dataset) if incomplete_only else list(self.layouts(dataset))
         for layout in layouts:
             clear, fill, rest, tenants_sql = statements.rebuild_statements(layout)
             _, found = engine.execute(tenants_sql, {}, TIMEOUT_S)

@@ -1,6 +1,7 @@
 """The orchestration every route uses, split by job: answering questions (`answers`, and as
-jobs: `jobs`), storing rows (`ingestion`), managing tables (`tables`) and reloading the dataset
-files (`reloader`), over one catalog, engine and cache.
+jobs: `jobs`), storing rows (`ingestion`), managing tables (`tables`), building rollups
+(`rollup_builds`) and reloading the dataset files (`reloader`), over one catalog, engine and
+cache.
 
 Profiles hand in a `Query` and get a `Result` back; they never see SQL or an engine.
 """
@@ -24,6 +25,7 @@ from tally.service.answers import Answers, BoundRunner, Planned
 from tally.service.ingestion import Ingestion, IngestOutcome
 from tally.service.jobs import Jobs
 from tally.service.reload import Reloader
+from tally.service.rollup_builds import RollupBuilds
 from tally.service.shared_jobs import SharedJobs
 from tally.service.sources import Reader, Readers
 from tally.service.tables import Tables
@@ -55,6 +57,7 @@ class Service:
         self.clock = clock
         self.readers = readers or Readers(Reader(engine, dialect))
         self.rollups = Rollups(self.catalogs, engine)
+        self.rollup_builds = RollupBuilds(self.rollups, settings.engine)
         self.answers = Answers(
             settings,
             self.catalogs,
