@@ -29,6 +29,8 @@ import pytest
 from tests.load_support import QUERY, UNLIMITED_RATES, Load, admin_data_dir
 from tests.server_support import peak_rss_bytes, rss_bytes, running_server, server_process
 
+pytestmark = pytest.mark.exclusive
+
 HEALTHZ_P99_S = 0.050
 BODY_BYTES = 60_000_000
 PEAK_GROWTH_PER_BODY_BYTE = 4

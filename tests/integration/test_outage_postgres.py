@@ -20,7 +20,7 @@ from tests.load_support import assert_loop_free, loop_probes
 from tests.outage_support import ThrowawayPostgres, throwaway_postgres
 from tests.server_support import running_server
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.exclusive, pytest.mark.postgres]
 
 QUERY = {"dataset": "agent_events", "measures": [{"op": "count"}]}
 QUERY_TIMEOUT_S = 3.0

@@ -27,7 +27,7 @@ from tests.load_support import QUERY, UNLIMITED_RATES, Load, admin_data_dir
 from tests.outage_support import ThrowawayRedis, throwaway_redis
 from tests.server_support import running_server
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.exclusive, pytest.mark.redis]
 
 HEALTHZ_P99_S = 0.050
 SEEN_BACK_S = 2.5  # the store and the limiter try Redis again 2 s after a failure

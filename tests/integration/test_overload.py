@@ -32,6 +32,8 @@ from tally.wiring import build_service
 from tests.load_support import assert_loop_free, loop_probes
 from tests.server_support import running_server
 
+pytestmark = pytest.mark.exclusive
+
 HEAVY_ROWS = 1_000_000  # tenant a's rows: the heavy query over them takes ~0.3-1 s here
 QUEUE_TIMEOUT_S = 2.0
 QUERY_TIMEOUT_S = 10.0
