@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tally.catalog.model import Dataset
+from tally.catalog.problems import field_path
 from tally.rollups.layout import rollup_tables
 
 COLUMNS = [
@@ -41,7 +42,7 @@ def test_a_declaration_with_defaults() -> None:
     (layout,) = rollup_tables(found)
     assert layout.name == "ev__rollup__daily"
     assert layout.grain_seconds == 900
-    assert [c.name for c in layout.group_columns] == ["tenant", "kind"]
+    assert [k.field for k in layout.keys] == ["tenant", "kind"]
     assert [a.column for a in layout.aggregates] == ["_count"]
 
 
@@ -76,7 +77,11 @@ def test_distinct_values_and_percentiles_are_kept_as_sets_and_sketches() -> None
     [
         ({"name": "r", "dimensions": ["nope"]}, {}, "unknown column 'nope'"),
         ({"name": "r", "dimensions": ["tags"]}, {}, "scalar type"),
-        ({"name": "r", "dimensions": ["meta"]}, {}, "scalar type"),
+        ({"name": "r", "dimensions": ["meta"]}, {}, "a dimension is one of its keys (meta.<key>)"),
+        ({"name": "r", "dimensions": ["kind.x"]}, {}, "kind is a string column"),
+        ({"name": "r", "dimensions": ["meta.a b"]}, {}, "invalid key 'a b'"),
+        ({"name": "r", "dimensions": ["nope.x"]}, {}, "unknown column 'nope.x'"),
+        ({"name": "r", "measures": [{"op": "count", "field": "meta.x"}]}, {}, "unknown column"),
         ({"name": "r", "dimensions": ["ref_id"]}, {}, "stored column"),
         ({"name": "r", "dimensions": ["ts"]}, {}, "the time column is the grain"),
         ({"name": "r", "measures": [{"op": "sum", "field": "kind"}]}, {}, "kind does not allow"),
@@ -117,6 +122,49 @@ def test_declarations_that_do_not_fit_are_refused(
     with pytest.raises(ValidationError) as refused:
         dataset(rollup, **extra)
     assert message in str(refused.value)
+
+
+def test_keys_of_a_json_column_are_dimensions_kept_as_text() -> None:
+    found = dataset({"name": "r", "dimensions": ["kind", "meta.channel", "meta.Channel"]})
+    (layout,) = rollup_tables(found)
+    keys = [(k.field, k.column, k.source.name, k.json_key) for k in layout.keys]
+    assert keys == [
+        ("tenant", "tenant", "tenant", None),
+        ("kind", "kind", "kind", None),
+        # numbered: DuckDB's column names ignore case
+        ("meta.channel", "_json0__meta__channel", "meta", "channel"),
+        ("meta.Channel", "_json1__meta__Channel", "meta", "Channel"),
+    ]
+    assert layout.columns == {"tenant", "kind", "meta.channel", "meta.Channel"}
+    # Queries resolve the key over the rollup's dataset as over the rows.
+    assert [c.name for c in layout.as_dataset.columns[:4]] == ["tenant", "kind", "meta", "ts"]
+
+
+def test_the_fingerprint_changes_with_the_dimensions() -> None:
+    """A changed declaration is rebuilt before it answers: each dimension change is seen."""
+    prints = {
+        rollup_tables(dataset({"name": "r", "dimensions": dims}))[0].fingerprint
+        for dims in (["kind"], ["kind", "meta.channel"], ["kind", "meta.plan"], ["meta.plan"])
+    }
+    assert len(prints) == 4
+
+
+@pytest.mark.parametrize(
+    ("rollup", "field"),
+    [
+        ({"name": "r", "dimensions": ["kind", "meta"]}, "rollups[0].dimensions[1]"),
+        ({"name": "r", "measures": [{"op": "sum", "field": "kind"}]}, "rollups[0].measures[0].op"),
+        (
+            {"name": "r", "measures": [{"op": "count"}, {"op": "min", "field": "tags"}]},
+            "rollups[0].measures[1].field",
+        ),
+    ],
+)
+def test_a_refused_declaration_is_reported_at_its_field(rollup: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        dataset(rollup)
+    [error] = refused.value.errors()
+    assert field_path(error["loc"]) == field
 
 
 def test_rollup_names_are_unique() -> None:

@@ -1,6 +1,7 @@
 """Rollups as declared in a dataset file (`rollups:`): pre-aggregated tables of an owned dataset.
 
-A rollup names its dimensions (plain stored columns), its measures (count, and sum, min, max of
+A rollup names its dimensions (stored scalar columns, or keys of a JSON column spelled as
+queries spell them, `metadata.channel`), its measures (count, and sum, min, max of
 numeric or ordered fields; an average is a sum over a count, so it needs no declaration; the
 distinct values of a field, exactly as a set of ids or approximately as a HyperLogLog sketch; a
 KLL sketch of a field's values for approximate percentiles) and a time grain that divides a
@@ -22,6 +23,9 @@ from pydantic import (
     field_validator,
     model_serializer,
 )
+
+from tally.catalog.located import Location, located
+from tally.catalog.vocabulary import KEY_PATTERN
 
 if TYPE_CHECKING:
     from tally.catalog.model import Column, Dataset
@@ -71,7 +75,11 @@ class Rollup(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
     grain: str = Field("15 minutes", description="Whole minutes or hours dividing a day.")
-    dimensions: tuple[str, ...] = ()
+    dimensions: tuple[str, ...] = Field(
+        (),
+        description="Stored scalar columns (not the time column), or keys of a json column as "
+        "queries name them (`metadata.channel`): the key's text is kept per cell.",
+    )
     measures: tuple[RollupMeasure, ...] = (RollupMeasure(op="count"),)
 
     @field_validator("grain")
@@ -108,55 +116,113 @@ SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestam
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
 
 
+class RollupProblem(ValueError):
+    """Why a declaration does not fit its dataset, and where in the dataset file (`loc`)."""
+
+    def __init__(self, loc: Location, reason: str) -> None:
+        super().__init__(reason)
+        self.loc = loc
+
+
+def json_key(dataset: Dataset, name: str) -> tuple[str, str] | None:
+    """(JSON column, key) when `name` is a key of a JSON column as queries spell it
+    (`metadata.channel`, with no column of that name), else None."""
+    if dataset.has_column(name):
+        return None
+    head, dot, key = name.partition(".")
+    if dot and dataset.has_column(head) and dataset.column(head).type == "json":
+        return head, key
+    return None
+
+
 def check_rollups(dataset: Dataset) -> None:
-    """Raise ValueError naming the first rollup that does not fit its dataset."""
+    """Raise a validation error at the first part of a rollup that does not fit its dataset."""
+    try:
+        _check(dataset)
+    except RollupProblem as problem:
+        raise located("Dataset", [(problem.loc, str(problem))]) from None
+
+
+def _check(dataset: Dataset) -> None:
     if not dataset.rollups:
         return
     where = f"dataset {dataset.name}"
     if not dataset.owned:
-        raise ValueError(f"{where}: rollups need an owned dataset (Tally must see every write)")
+        raise RollupProblem(
+            ("rollups",), f"{where}: rollups need an owned dataset (Tally must see every write)"
+        )
     if dataset.time_column is None or dataset.column(dataset.time_column).type != "timestamp":
-        raise ValueError(f"{where}: rollups need a timestamp time column")
-    names = [r.name for r in dataset.rollups]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{where}: duplicate rollup names")
-    for rollup in dataset.rollups:
-        for name in (*rollup.dimensions, *rollup.fields):
-            _scalar_column(dataset, rollup, name)
-        for measure in rollup.measures:
-            if measure.field is None:
-                if measure.op != "count":
-                    raise ValueError(f"rollup {rollup.name}: {measure.op} needs a field")
-                continue
-            _check_approx(rollup, measure)
-            column = dataset.column(measure.field)
-            if measure.op not in column.allowed_measures or (
-                measure.op == "sum" and not column.is_numeric
-            ):
-                raise ValueError(
-                    f"rollup {rollup.name}: {measure.field} does not allow {measure.op}"
-                )
+        raise RollupProblem(("rollups",), f"{where}: rollups need a timestamp time column")
+    seen: set[str] = set()
+    for i, rollup in enumerate(dataset.rollups):
+        if rollup.name in seen:
+            raise RollupProblem(("rollups", i, "name"), f"{where}: duplicate rollup names")
+        seen.add(rollup.name)
+        for j, name in enumerate(rollup.dimensions):
+            _dimension(dataset, rollup, name, ("rollups", i, "dimensions", j))
+        for j, measure in enumerate(rollup.measures):
+            _check_measure(dataset, rollup, measure, ("rollups", i, "measures", j))
 
 
-def _check_approx(rollup: Rollup, measure: RollupMeasure) -> None:
+def _check_measure(dataset: Dataset, rollup: Rollup, measure: RollupMeasure, loc: Location) -> None:
+    if measure.field is None:
+        if measure.op != "count":
+            raise RollupProblem(loc, f"rollup {rollup.name}: {measure.op} needs a field")
+        return
+    _check_approx(rollup, measure, loc)
+    column = _scalar_column(dataset, rollup, measure.field, (*loc, "field"))
+    if measure.op not in column.allowed_measures or (measure.op == "sum" and not column.is_numeric):
+        raise RollupProblem(
+            (*loc, "op"), f"rollup {rollup.name}: {measure.field} does not allow {measure.op}"
+        )
+
+
+def _check_approx(rollup: Rollup, measure: RollupMeasure, loc: Location) -> None:
     if measure.op == "percentile" and not measure.approx:
-        raise ValueError(
+        raise RollupProblem(
+            (*loc, "approx"),
             f"rollup {rollup.name}: percentile of {measure.field} is kept only as a sketch "
-            "(no stored aggregate gives an exact percentile): write approx: true"
+            "(no stored aggregate gives an exact percentile): write approx: true",
         )
     if measure.approx and measure.op not in ("count_distinct", "percentile"):
-        raise ValueError(
+        raise RollupProblem(
+            (*loc, "approx"),
             f"rollup {rollup.name}: {measure.op} of {measure.field} is exact; approx applies to "
-            "count_distinct and percentile"
+            "count_distinct and percentile",
         )
 
 
-def _scalar_column(dataset: Dataset, rollup: Rollup, name: str) -> Column:
+def _dimension(dataset: Dataset, rollup: Rollup, name: str, loc: Location) -> None:
+    """A stored scalar column, or a key of a stored JSON column (its text is kept)."""
+    head = name.partition(".")[0]
+    found = json_key(dataset, name)
+    if found is None and dataset.has_column(name) and dataset.column(name).type == "json":
+        reason = f"{name} is a json column: a dimension is one of its keys ({name}.<key>)"
+    elif found is None and head != name and dataset.has_column(head):
+        kind = dataset.column(head).type
+        reason = f"{head} is a {kind} column: only a json column has keys a rollup keeps"
+    elif found is None:
+        _scalar_column(dataset, rollup, name, loc)
+        return
+    elif dataset.column(head).derived is not None:
+        reason = f"{head} must be a stored column"
+    elif not KEY_PATTERN.match(found[1]):
+        reason = f"invalid key {found[1]!r}: letters, digits, _ and -, starting with a letter or _"
+    else:
+        return
+    raise RollupProblem(loc, f"rollup {rollup.name}: {reason}")
+
+
+def _scalar_column(dataset: Dataset, rollup: Rollup, name: str, loc: Location) -> Column:
     if not dataset.has_column(name):
-        raise ValueError(f"rollup {rollup.name}: unknown column {name!r}")
+        raise RollupProblem(loc, f"rollup {rollup.name}: unknown column {name!r}")
     column = dataset.column(name)
     if column.derived is not None or column.type not in SCALAR_TYPES:
-        raise ValueError(f"rollup {rollup.name}: {name} must be a stored column of a scalar type")
+        raise RollupProblem(
+            loc, f"rollup {rollup.name}: {name} must be a stored column of a scalar type"
+        )
     if name == dataset.time_column:
-        raise ValueError(f"rollup {rollup.name}: the time column is the grain, not a dimension")
+        raise RollupProblem(
+            loc, f"rollup {rollup.name}: the time column is the grain, not a dimension"
+        )
     return column
