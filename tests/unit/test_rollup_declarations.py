@@ -8,7 +8,6 @@ import pytest
 from pydantic import ValidationError
 
 from tally.catalog.model import Dataset
-from tally.catalog.problems import field_path
 from tally.rollups.layout import rollup_tables
 
 COLUMNS = [
@@ -147,24 +146,6 @@ def test_the_fingerprint_changes_with_the_dimensions() -> None:
         for dims in (["kind"], ["kind", "meta.channel"], ["kind", "meta.plan"], ["meta.plan"])
     }
     assert len(prints) == 4
-
-
-@pytest.mark.parametrize(
-    ("rollup", "field"),
-    [
-        ({"name": "r", "dimensions": ["kind", "meta"]}, "rollups[0].dimensions[1]"),
-        ({"name": "r", "measures": [{"op": "sum", "field": "kind"}]}, "rollups[0].measures[0].op"),
-        (
-            {"name": "r", "measures": [{"op": "count"}, {"op": "min", "field": "tags"}]},
-            "rollups[0].measures[1].field",
-        ),
-    ],
-)
-def test_a_refused_declaration_is_reported_at_its_field(rollup: dict[str, Any], field: str) -> None:
-    with pytest.raises(ValidationError) as refused:
-        dataset(rollup)
-    [error] = refused.value.errors()
-    assert field_path(error["loc"]) == field
 
 
 def test_rollup_names_are_unique() -> None:

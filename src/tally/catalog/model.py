@@ -11,9 +11,9 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from tally.catalog.located import Location, located
 from tally.catalog.rollups import Rollup, check_rollups
 from tally.catalog.sources import Source, SourcePath
 from tally.catalog.vocabulary import (
@@ -79,6 +79,23 @@ DEFAULT_MEASURES: dict[ColumnType, tuple[MeasureOp, ...]] = {
 
 
 DERIVATIONS = ("ref_object_id", "path_segment")
+Location = tuple[str | int, ...]
+
+
+def located(title: str, problems: list[tuple[Location, str]]) -> ValidationError:
+    """Cross-field problems as a validation error whose entries name the offending field
+    (`tenant_columns.0`), so a file's author is pointed at the line to change."""
+    return ValidationError.from_exception_data(
+        title,
+        [
+            InitErrorDetails(
+                type=PydanticCustomError("dataset_reference", "{reason}", {"reason": reason}),
+                loc=loc,
+                input=None,
+            )
+            for loc, reason in problems
+        ],
+    )
 
 
 class Derived(BaseModel):

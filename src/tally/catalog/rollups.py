@@ -24,7 +24,6 @@ from pydantic import (
     model_serializer,
 )
 
-from tally.catalog.located import Location, located
 from tally.catalog.vocabulary import KEY_PATTERN
 
 if TYPE_CHECKING:
@@ -116,12 +115,51 @@ SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestam
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
 
 
-class RollupProblem(ValueError):
-    """Why a declaration does not fit its dataset, and where in the dataset file (`loc`)."""
+def check_rollups(dataset: Dataset) -> None:
+    """Raise ValueError naming the first rollup that does not fit its dataset."""
+    if not dataset.rollups:
+        return
+    where = f"dataset {dataset.name}"
+    if not dataset.owned:
+        raise ValueError(f"{where}: rollups need an owned dataset (Tally must see every write)")
+    if dataset.time_column is None or dataset.column(dataset.time_column).type != "timestamp":
+        raise ValueError(f"{where}: rollups need a timestamp time column")
+    names = [r.name for r in dataset.rollups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: duplicate rollup names")
+    for rollup in dataset.rollups:
+        for name in rollup.dimensions:
+            reason = dimension_problem(dataset, name)
+            if reason:
+                raise ValueError(f"rollup {rollup.name}: {reason}")
+        for name in rollup.fields:
+            _scalar_column(dataset, rollup, name)
+        for measure in rollup.measures:
+            if measure.field is None:
+                if measure.op != "count":
+                    raise ValueError(f"rollup {rollup.name}: {measure.op} needs a field")
+                continue
+            _check_approx(rollup, measure)
+            column = dataset.column(measure.field)
+            if measure.op not in column.allowed_measures or (
+                measure.op == "sum" and not column.is_numeric
+            ):
+                raise ValueError(
+                    f"rollup {rollup.name}: {measure.field} does not allow {measure.op}"
+                )
 
-    def __init__(self, loc: Location, reason: str) -> None:
-        super().__init__(reason)
-        self.loc = loc
+
+def _check_approx(rollup: Rollup, measure: RollupMeasure) -> None:
+    if measure.op == "percentile" and not measure.approx:
+        raise ValueError(
+            f"rollup {rollup.name}: percentile of {measure.field} is kept only as a sketch "
+            "(no stored aggregate gives an exact percentile): write approx: true"
+        )
+    if measure.approx and measure.op not in ("count_distinct", "percentile"):
+        raise ValueError(
+            f"rollup {rollup.name}: {measure.op} of {measure.field} is exact; approx applies to "
+            "count_distinct and percentile"
+        )
 
 
 def json_key(dataset: Dataset, name: str) -> tuple[str, str] | None:
@@ -135,94 +173,39 @@ def json_key(dataset: Dataset, name: str) -> tuple[str, str] | None:
     return None
 
 
-def check_rollups(dataset: Dataset) -> None:
-    """Raise a validation error at the first part of a rollup that does not fit its dataset."""
-    try:
-        _check(dataset)
-    except RollupProblem as problem:
-        raise located("Dataset", [(problem.loc, str(problem))]) from None
-
-
-def _check(dataset: Dataset) -> None:
-    if not dataset.rollups:
-        return
-    where = f"dataset {dataset.name}"
-    if not dataset.owned:
-        raise RollupProblem(
-            ("rollups",), f"{where}: rollups need an owned dataset (Tally must see every write)"
-        )
-    if dataset.time_column is None or dataset.column(dataset.time_column).type != "timestamp":
-        raise RollupProblem(("rollups",), f"{where}: rollups need a timestamp time column")
-    seen: set[str] = set()
-    for i, rollup in enumerate(dataset.rollups):
-        if rollup.name in seen:
-            raise RollupProblem(("rollups", i, "name"), f"{where}: duplicate rollup names")
-        seen.add(rollup.name)
-        for j, name in enumerate(rollup.dimensions):
-            _dimension(dataset, rollup, name, ("rollups", i, "dimensions", j))
-        for j, measure in enumerate(rollup.measures):
-            _check_measure(dataset, rollup, measure, ("rollups", i, "measures", j))
-
-
-def _check_measure(dataset: Dataset, rollup: Rollup, measure: RollupMeasure, loc: Location) -> None:
-    if measure.field is None:
-        if measure.op != "count":
-            raise RollupProblem(loc, f"rollup {rollup.name}: {measure.op} needs a field")
-        return
-    _check_approx(rollup, measure, loc)
-    column = _scalar_column(dataset, rollup, measure.field, (*loc, "field"))
-    if measure.op not in column.allowed_measures or (measure.op == "sum" and not column.is_numeric):
-        raise RollupProblem(
-            (*loc, "op"), f"rollup {rollup.name}: {measure.field} does not allow {measure.op}"
-        )
-
-
-def _check_approx(rollup: Rollup, measure: RollupMeasure, loc: Location) -> None:
-    if measure.op == "percentile" and not measure.approx:
-        raise RollupProblem(
-            (*loc, "approx"),
-            f"rollup {rollup.name}: percentile of {measure.field} is kept only as a sketch "
-            "(no stored aggregate gives an exact percentile): write approx: true",
-        )
-    if measure.approx and measure.op not in ("count_distinct", "percentile"):
-        raise RollupProblem(
-            (*loc, "approx"),
-            f"rollup {rollup.name}: {measure.op} of {measure.field} is exact; approx applies to "
-            "count_distinct and percentile",
-        )
-
-
-def _dimension(dataset: Dataset, rollup: Rollup, name: str, loc: Location) -> None:
-    """A stored scalar column, or a key of a stored JSON column (its text is kept)."""
+def dimension_problem(dataset: Dataset, name: str) -> str | None:
+    """Why `name` is no dimension, or None: a stored scalar column other than the time column,
+    or a key of a stored JSON column (its text is kept)."""
     head = name.partition(".")[0]
     found = json_key(dataset, name)
     if found is None and dataset.has_column(name) and dataset.column(name).type == "json":
-        reason = f"{name} is a json column: a dimension is one of its keys ({name}.<key>)"
-    elif found is None and head != name and dataset.has_column(head):
+        return f"{name} is a json column: a dimension is one of its keys ({name}.<key>)"
+    if found is None and head != name and dataset.has_column(head):
         kind = dataset.column(head).type
-        reason = f"{head} is a {kind} column: only a json column has keys a rollup keeps"
-    elif found is None:
-        _scalar_column(dataset, rollup, name, loc)
-        return
-    elif dataset.column(head).derived is not None:
-        reason = f"{head} must be a stored column"
-    elif not KEY_PATTERN.match(found[1]):
-        reason = f"invalid key {found[1]!r}: letters, digits, _ and -, starting with a letter or _"
-    else:
-        return
-    raise RollupProblem(loc, f"rollup {rollup.name}: {reason}")
+        return f"{head} is a {kind} column: only a json column has keys a rollup keeps"
+    if found is None:
+        return _not_scalar(dataset, name)
+    if dataset.column(head).derived is not None:
+        return f"{head} must be a stored column"
+    if not KEY_PATTERN.match(found[1]):
+        return f"invalid key {found[1]!r}: letters, digits, _ and -, starting with a letter or _"
+    return None
 
 
-def _scalar_column(dataset: Dataset, rollup: Rollup, name: str, loc: Location) -> Column:
+def _scalar_column(dataset: Dataset, rollup: Rollup, name: str) -> Column:
+    reason = _not_scalar(dataset, name)
+    if reason:
+        raise ValueError(f"rollup {rollup.name}: {reason}")
+    return dataset.column(name)
+
+
+def _not_scalar(dataset: Dataset, name: str) -> str | None:
+    """Why a rollup cannot store this column as it is, or None."""
     if not dataset.has_column(name):
-        raise RollupProblem(loc, f"rollup {rollup.name}: unknown column {name!r}")
+        return f"unknown column {name!r}"
     column = dataset.column(name)
     if column.derived is not None or column.type not in SCALAR_TYPES:
-        raise RollupProblem(
-            loc, f"rollup {rollup.name}: {name} must be a stored column of a scalar type"
-        )
+        return f"{name} must be a stored column of a scalar type"
     if name == dataset.time_column:
-        raise RollupProblem(
-            loc, f"rollup {rollup.name}: the time column is the grain, not a dimension"
-        )
-    return column
+        return "the time column is the grain, not a dimension"
+    return None

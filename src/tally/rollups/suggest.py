@@ -150,9 +150,7 @@ def misfit(dataset: Dataset, found: Cluster) -> str | None:
     try:
         rollup = declaration("suggested", found)
         check_rollups(dataset.model_copy(update={"rollups": (rollup,)}))
-    except ValidationError as exc:
-        return f"no rollup fits it: {'; '.join(e['msg'] for e in exc.errors())}"
-    except ValueError as exc:
+    except (ValidationError, ValueError) as exc:
         return f"no rollup fits it: {exc}"
     return None
 
