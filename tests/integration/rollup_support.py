@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pyroaring import BitMap
 
 from tally.auth.principal import Principal
@@ -26,6 +27,7 @@ columns:
   - {name: note, type: string}
   - {name: amount, type: int}
   - {name: score, type: float}
+  - {name: meta, type: json}
 """
 ROLLUPS = """
 rollups:
@@ -50,6 +52,12 @@ rollups:
       - {op: sum, field: amount}
       - {op: max, field: amount}
       - {op: count_distinct, field: region}
+  - name: channels
+    grain: 1 hour
+    dimensions: [kind, meta.channel]
+    measures: [{op: count}, {op: sum, field: amount}, {op: min, field: amount},
+      {op: max, field: amount}, {op: sum, field: score}, {op: min, field: score},
+      {op: max, field: score}, {op: count_distinct, field: note}]
 """
 APPEND = "name: rollev\ntenant_columns: [tenant]\ntime_column: ts\nkey_columns: [id]\n"
 UPSERT = "name: rollstate\nmode: upsert\ntenant_columns: [tenant]\ntime_column: ts\n"
@@ -58,6 +66,28 @@ TENANTS = ("t_a", "t_b", "t_c")
 KINDS = ("view", "buy", "search", None)
 REGIONS = ("eu", "us", "apac", None)
 NOTES = ("x", "yy", None)
+# A JSON key missing (no metadata, or other keys only), null, a string, a number: 5 and "5" read
+# alike (every query reads a key's text), 5 and 5.0 do not.
+METAS: tuple[dict[str, Any] | None, ...] = (
+    None,
+    {},
+    {"plan": "pro"},
+    {"channel": None},
+    {"channel": None, "plan": "free"},
+    {"channel": "web"},
+    {"channel": "Web", "plan": "pro"},
+    {"channel": "web shop"},
+    {"channel": ""},
+    {"channel": "5"},
+    {"channel": 5},
+    {"channel": 5.0},
+    {"channel": 2.5},
+    {"channel": -12},
+    {"channel": True},
+    {"channel": ["web", 5]},
+    {"channel": {"name": "web"}},
+)
+CHANNEL_VALUES = ("web", "Web", "web shop", "", "5", 5, 2.5, -12, "true", "2.5")
 # 1 March to 10 April 2025: the US and St John's (9 March), Europe (30 March) and Adelaide
 # and Lord Howe (6 April) change their clocks in between.
 FIRST = datetime(2025, 3, 1, tzinfo=UTC)
@@ -99,9 +129,19 @@ def make_rows(rng: random.Random, n: int, ids: range | None = None) -> list[dict
             "note": rng.choice(NOTES),
             "amount": None if rng.random() < 0.1 else rng.randrange(-50, 1000),
             "score": None if rng.random() < 0.1 else rng.randrange(0, 10_000) / 8,
+            "meta": rng.choice(METAS),
         }
         for i in ids
     ]
+
+
+def channel_text(row: dict[str, Any]) -> str | None:
+    """The text of a row's `meta.channel` as a JSON document spells it (a string as it is):
+    what every query reads of the key, computed here in Python."""
+    value = (row["meta"] or {}).get("channel")
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
 
 
 def rollup_rows(service: Service, table: str) -> list[tuple]:

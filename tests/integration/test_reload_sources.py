@@ -155,13 +155,15 @@ def test_a_rollup_declared_by_a_reloaded_file_is_ensured(service: Service, folde
         return {k: (v[0], v[1]) for k, v in found.items()}
 
     def answered() -> tuple[str, dict[Any, tuple[int, int | None]]]:
+        """Whether a rollup answered (every one declared fits: the smallest does), and how."""
         served_from, got = answer(service, daily)
-        return served_from, {r["kind"]: (r["count"], r["sum_amount"]) for r in got}
+        source = "raw" if served_from == "raw" else "a rollup"
+        return source, {r["kind"]: (r["count"], r["sum_amount"]) for r in got}
 
     (folder / "rollev.yaml").write_text(APPEND + COLUMNS + ROLLUPS)
     assert service.reloader.reload().added == ["rollev"]
     assert service.ingestion.ingest("rollev", rows[:200], ADMIN, partial=False).accepted == 200
-    assert answered() == ("fine", expected(rows[:200])), "a new table's rollup is complete"
+    assert answered() == ("a rollup", expected(rows[:200])), "a new table's rollup is complete"
 
     (folder / "rollev.yaml").write_text(APPEND + COLUMNS)
     assert service.reloader.reload().changed == ["rollev"]
@@ -172,4 +174,4 @@ def test_a_rollup_declared_by_a_reloaded_file_is_ensured(service: Service, folde
     assert service.reloader.reload().changed == ["rollev"]
     assert answered() == ("raw", expected(rows)), "rows stored while undeclared: not complete"
     service.rollups.build("rollev")
-    assert answered() == ("fine", expected(rows))
+    assert answered() == ("a rollup", expected(rows))

@@ -54,7 +54,7 @@ def test_a_rollup_over_stored_rows_answers_once_built(tmp_path: Path) -> None:
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    assert "built 2 rollup(s) of rollev" in built.stdout
+    assert "built 3 rollup(s) of rollev" in built.stdout
 
     after = open_service(tmp_path)
     try:

@@ -15,7 +15,9 @@ from tally.service import Service
 from tests.integration.rollup_support import (
     ADMIN,
     KINDS,
+    METAS,
     REGIONS,
+    channel_text,
     expected_cells,
     expected_sets,
     instant,
@@ -27,8 +29,8 @@ from tests.integration.rollup_support import (
 
 SET_FIELDS = ("note", "amount", "score")
 
-FINE_AMOUNTS = (
-    "SELECT tenant, kind, region, ts, _count, _n__amount, _sum__amount, _min__amount, "
+AMOUNTS = (
+    "SELECT tenant, kind, {key}, ts, _count, _n__amount, _sum__amount, _min__amount, "
     '_max__amount FROM "{table}"'
 )
 
@@ -42,9 +44,25 @@ def service(tmp_path: Path) -> Service:
 
 def _cells(service: Service, dataset: str) -> dict:
     """The `fine` rollup's amount aggregates, keyed like `expected_cells`."""
-    sql = FINE_AMOUNTS.format(table=f"{dataset}__rollup__fine")
+    sql = AMOUNTS.format(key="region", table=f"{dataset}__rollup__fine")
     _, rows = service.engine.execute(sql, {}, 30)
     return {tuple(row[:4]): tuple(row[4:]) for row in rows}
+
+
+def _channel_cells(service: Service, dataset: str) -> dict:
+    """The `channels` rollup's amount aggregates per (tenant, kind, channel text, hour)."""
+    sql = AMOUNTS.format(key='"_json0__meta__channel"', table=f"{dataset}__rollup__channels")
+    _, rows = service.engine.execute(sql, {}, 30)
+    return {tuple(row[:4]): tuple(row[4:]) for row in rows}
+
+
+def _cells_agree(service: Service, dataset: str, rows: list[dict[str, Any]]) -> None:
+    """Both rollups' aggregates equal what Python computes from the rows that must be stored:
+    per kind and region, and per kind and channel text (missing and null alike, 5 and "5"
+    alike: no query tells them apart)."""
+    assert _cells(service, dataset) == expected_cells(rows, 900, ("kind", "region"))
+    texts = [{**row, "channel": channel_text(row)} for row in rows]
+    assert _channel_cells(service, dataset) == expected_cells(texts, 3600, ("kind", "channel"))
 
 
 def _ingest(service: Service, dataset: str, rows: list[dict[str, Any]]) -> Any:
@@ -59,7 +77,7 @@ def _sets_agree(service: Service, dataset: str, rows: list[dict[str, Any]]) -> N
 
 
 def _agrees_with_rebuild(service: Service, dataset: str) -> None:
-    tables = [f"{dataset}__rollup__{name}" for name in ("fine", "hourly")]
+    tables = [f"{dataset}__rollup__{name}" for name in ("fine", "hourly", "channels")]
     maintained = {t: rollup_rows(service, t) for t in tables}
     service.rollups.build(dataset)
     assert {t: rollup_rows(service, t) for t in tables} == maintained
@@ -73,6 +91,7 @@ def _changed(rng: random.Random, row: dict[str, Any]) -> dict[str, Any]:
         "kind": rng.choice(KINDS),
         "region": rng.choice(REGIONS),
         "amount": rng.choice((None, -500, 5000, rng.randrange(1000))),
+        "meta": rng.choice(METAS),
     }
 
 
@@ -87,7 +106,7 @@ def test_appends_and_replays_count_each_stored_row_once(service: Service) -> Non
     assert ignored.accepted == 0
     # Repeated keys inside one batch: stored once.
     _ingest(service, "rollev", rows[1500:] + rows[1500:1600])
-    assert _cells(service, "rollev") == expected_cells(rows, 900, ("kind", "region"))
+    _cells_agree(service, "rollev", rows)
     _sets_agree(service, "rollev", rows)
     _agrees_with_rebuild(service, "rollev")
 
@@ -106,8 +125,7 @@ def test_upserts_move_rows_between_cells(service: Service) -> None:
     first, last = _changed(rng, rows[400]), _changed(rng, rows[400])
     _ingest(service, "rollstate", [first, last])
     stored[(last["tenant"], last["id"])] = last
-    expected = expected_cells(list(stored.values()), 900, ("kind", "region"))
-    assert _cells(service, "rollstate") == expected
+    _cells_agree(service, "rollstate", list(stored.values()))
     _sets_agree(service, "rollstate", list(stored.values()))
     _agrees_with_rebuild(service, "rollstate")
 
@@ -115,11 +133,12 @@ def test_upserts_move_rows_between_cells(service: Service) -> None:
 def test_a_rejected_batch_leaves_rollups_untouched(service: Service) -> None:
     rows = make_rows(random.Random(3), 300)
     _ingest(service, "rollev", rows[:200])
-    before = rollup_rows(service, "rollev__rollup__fine")
+    tables = ("rollev__rollup__fine", "rollev__rollup__channels")
+    before = [rollup_rows(service, table) for table in tables]
     bad = [*rows[200:], {**rows[0], "id": "broken", "amount": "many"}]
     outcome = service.ingestion.ingest("rollev", bad, ADMIN, partial=False)
     assert outcome.rejected and outcome.accepted == 0
-    assert rollup_rows(service, "rollev__rollup__fine") == before
+    assert [rollup_rows(service, table) for table in tables] == before
 
 
 def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
@@ -128,6 +147,7 @@ def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     rows = make_rows(random.Random(4), 300)
     _ingest(service, "rollev", rows[:200])
     before = rollup_rows(service, "rollev__rollup__fine")
+    channels = rollup_rows(service, "rollev__rollup__channels")
     numbered = rollup_rows(service, "rollev__rollup__fine__ids__amount")
     _, stored = service.engine.execute("SELECT count(*) FROM rollev", {}, 30)
     service.engine.transaction([('DROP TABLE "rollev__rollup__hourly"', ())])
@@ -136,4 +156,5 @@ def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     assert failed.value.status == 500
     assert service.engine.execute("SELECT count(*) FROM rollev", {}, 30)[1] == stored
     assert rollup_rows(service, "rollev__rollup__fine") == before
+    assert rollup_rows(service, "rollev__rollup__channels") == channels
     assert rollup_rows(service, "rollev__rollup__fine__ids__amount") == numbered

@@ -41,7 +41,7 @@ def test_a_declaration_with_defaults() -> None:
     (layout,) = rollup_tables(found)
     assert layout.name == "ev__rollup__daily"
     assert layout.grain_seconds == 900
-    assert [c.name for c in layout.group_columns] == ["tenant", "kind"]
+    assert [k.field for k in layout.keys] == ["tenant", "kind"]
     assert [a.column for a in layout.aggregates] == ["_count"]
 
 
@@ -76,7 +76,13 @@ def test_distinct_values_and_percentiles_are_kept_as_sets_and_sketches() -> None
     [
         ({"name": "r", "dimensions": ["nope"]}, {}, "unknown column 'nope'", ("dimensions", 0)),
         ({"name": "r", "dimensions": ["kind", "tags"]}, {}, "scalar type", ("dimensions", 1)),
-        ({"name": "r", "dimensions": ["meta"]}, {}, "scalar type", ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["meta"]}, {}, "a dimension is one of its keys (meta.<key>)",
+         ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["kind.x"]}, {}, "kind is a string column", ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["meta.a b"]}, {}, "invalid key 'a b'", ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["nope.x"]}, {}, "unknown column 'nope.x'", ("dimensions", 0)),
+        ({"name": "r", "measures": [{"op": "count", "field": "meta.x"}]}, {}, "unknown column",
+         ("measures", 0, "field")),
         ({"name": "r", "dimensions": ["ref_id"]}, {}, "stored column", ("dimensions", 0)),
         ({"name": "r", "dimensions": ["ts"]}, {}, "the time column is the grain",
          ("dimensions", 0)),
@@ -118,6 +124,31 @@ def test_declarations_that_do_not_fit_are_refused_at_their_field(
     found = [e for e in refused.value.errors() if message in e["msg"]]
     assert found, refused.value
     assert found[0]["loc"] == (("rollups", 0, *where) if where else ("rollups",))
+
+
+def test_keys_of_a_json_column_are_dimensions_kept_as_text() -> None:
+    found = dataset({"name": "r", "dimensions": ["kind", "meta.channel", "meta.Channel"]})
+    (layout,) = rollup_tables(found)
+    keys = [(k.field, k.column, k.source.name, k.json_key) for k in layout.keys]
+    assert keys == [
+        ("tenant", "tenant", "tenant", None),
+        ("kind", "kind", "kind", None),
+        # numbered: DuckDB's column names ignore case
+        ("meta.channel", "_json0__meta__channel", "meta", "channel"),
+        ("meta.Channel", "_json1__meta__Channel", "meta", "Channel"),
+    ]
+    assert layout.columns == {"tenant", "kind", "meta.channel", "meta.Channel"}
+    # Queries resolve the key over the rollup's dataset as over the rows.
+    assert [c.name for c in layout.as_dataset.columns[:4]] == ["tenant", "kind", "meta", "ts"]
+
+
+def test_the_fingerprint_changes_with_the_dimensions() -> None:
+    """A changed declaration is rebuilt before it answers: each dimension change is seen."""
+    prints = {
+        rollup_tables(dataset({"name": "r", "dimensions": dims}))[0].fingerprint
+        for dims in (["kind"], ["kind", "meta.channel"], ["kind", "meta.plan"], ["meta.plan"])
+    }
+    assert len(prints) == 4
 
 
 def test_rollup_names_are_unique() -> None:

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tally.catalog.model import Dataset
+from tally.query.fields import JSON_KEY_OPS
 from tally.query.model import Query
 from tally.query.scope import Scope
 from tally.rollups.layout import RollupTable, rollup_tables
-from tally.rollups.match import answers
+from tally.rollups.match import DECIDED_BY_TEXT, answers
 
 DATASET = Dataset.model_validate(
     {
@@ -184,3 +185,54 @@ def test_a_compared_window_must_fit_too() -> None:
     within_a_grain = {"start": "2025-02-01T00:00:05Z", "end": "2025-02-01T00:10:05Z"}
     assert fits(query(compare=aligned))
     assert not fits(query(compare=within_a_grain))
+
+
+JSON_DATASET = Dataset.model_validate(
+    {
+        **DATASET.model_dump(by_alias=True, exclude_defaults=True),
+        "columns": [*DATASET.model_dump()["columns"], {"name": "meta", "type": "json"}],
+        "rollups": [{"name": "channels", "dimensions": ["kind", "meta.channel"]}],
+    }
+)
+(CHANNELS,) = rollup_tables(JSON_DATASET)
+
+
+@pytest.mark.parametrize(
+    ("op", "value"),
+    [
+        ("eq", "web"),
+        ("neq", 5),
+        ("in", ["web", 5]),
+        ("nin", ["web"]),
+        ("gt", 3),
+        ("between", [1, 9]),
+        ("contains", "we"),
+        ("starts_with", "w"),
+        ("regex", "^w"),
+        ("is_null", None),
+        ("not_null", None),
+    ],
+)
+def test_a_json_key_dimension_fits_every_test_its_text_decides(op: str, value: Any) -> None:
+    leaf = {"field": "meta.channel", "op": op, **({"value": value} if value is not None else {})}
+    assert fits(query(filter={"not": leaf}, group_by=["meta.channel"]), CHANNELS)
+    scope = Scope(columns={"tenant": ("a",)}, rows=query(filter=leaf).filter)
+    assert fits(query(group_by=["kind"]), CHANNELS, scope)
+
+
+def test_every_test_a_query_may_apply_to_a_json_key_is_decided_by_its_text() -> None:
+    """The list the match trusts covers what validation lets a query ask of a JSON key."""
+    assert set(JSON_KEY_OPS) <= DECIDED_BY_TEXT
+
+
+def test_a_json_key_is_answered_from_the_rows_beyond_its_stored_text() -> None:
+    other_key = {"field": "meta.plan", "op": "eq", "value": "pro"}
+    assert not fits(query(filter=other_key), CHANNELS)
+    assert not fits(query(group_by=["meta.plan"]), CHANNELS)
+    # A test the stored text does not decide (none a query may ask of a JSON key today).
+    unknown = {"field": "meta.channel", "op": "is_empty"}
+    kind = {"field": "kind", "op": "eq", "value": "v"}
+    assert not fits(query(filter={"or": [unknown, kind]}), CHANNELS)
+    assert not fits(query(measures=[{"op": "count", "filter": unknown}]), CHANNELS)
+    # A measure of the key: the rollup keeps its text per cell, not its values per row.
+    assert not fits(query(measures=[{"op": "count", "field": "meta.channel"}]), CHANNELS)

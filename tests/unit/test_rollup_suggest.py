@@ -110,3 +110,15 @@ def test_distinct_counts_are_proposed_as_exact_sets() -> None:
     ]
     [(_, reason)] = found.skipped  # a JSON key is no stored column
     assert "payload.user" in reason
+
+
+def test_keys_of_a_json_column_are_proposed_as_dimensions() -> None:
+    shapes = [
+        shape(50, ("payload.channel",), ("kind",), (("sum", "amount"),)),
+        shape(10, ("payload",)),
+    ]
+    found = suggest(DATASET, shapes, top=3)
+    [proposal] = found.proposals
+    assert proposal.rollup.dimensions == ("kind", "payload.channel")
+    [(_, reason)] = found.skipped  # a whole JSON value has no text a rollup keeps
+    assert "payload is a json column" in reason and "validation error" not in reason

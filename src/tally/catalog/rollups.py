@@ -1,6 +1,7 @@
 """Rollups as declared in a dataset file (`rollups:`): pre-aggregated tables of an owned dataset.
 
-A rollup names its dimensions (plain stored columns), its measures (count, and sum, min, max of
+A rollup names its dimensions (stored scalar columns, or keys of a JSON column spelled as
+queries spell them, `metadata.channel`), its measures (count, and sum, min, max of
 numeric or ordered fields; an average is a sum over a count, so it needs no declaration; the
 distinct values of a field, exactly as a set of ids or approximately as a HyperLogLog sketch; a
 KLL sketch of a field's values for approximate percentiles) and a time grain that divides a
@@ -22,6 +23,8 @@ from pydantic import (
     field_validator,
     model_serializer,
 )
+
+from tally.catalog.vocabulary import KEY_PATTERN
 
 if TYPE_CHECKING:
     from tally.catalog.model import Dataset
@@ -71,7 +74,11 @@ class Rollup(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
     grain: str = Field("15 minutes", description="Whole minutes or hours dividing a day.")
-    dimensions: tuple[str, ...] = ()
+    dimensions: tuple[str, ...] = Field(
+        (),
+        description="Stored scalar columns (not the time column), or keys of a json column as "
+        "queries name them (`metadata.channel`): the key's text is kept per cell.",
+    )
     measures: tuple[RollupMeasure, ...] = (RollupMeasure(op="count"),)
 
     @field_validator("grain")
@@ -131,7 +138,7 @@ def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:
             problems.append(((*at, "name"), f"duplicate rollup names: a second {rollup.name!r}"))
         seen.add(rollup.name)
         for j, name in enumerate(rollup.dimensions):
-            reason = _not_scalar(dataset, name)
+            reason = dimension_problem(dataset, name)
             if reason:
                 problems.append(((*at, "dimensions", j), reason))
         problems += _measure_problems(dataset, rollup, at)
@@ -175,6 +182,36 @@ def _approx_problem(measure: RollupMeasure) -> str | None:
             f"{measure.op} of {measure.field} is exact; approx applies to "
             "count_distinct and percentile"
         )
+    return None
+
+
+def json_key(dataset: Dataset, name: str) -> tuple[str, str] | None:
+    """(JSON column, key) when `name` is a key of a JSON column as queries spell it
+    (`metadata.channel`, with no column of that name), else None."""
+    if dataset.has_column(name):
+        return None
+    head, dot, key = name.partition(".")
+    if dot and dataset.has_column(head) and dataset.column(head).type == "json":
+        return head, key
+    return None
+
+
+def dimension_problem(dataset: Dataset, name: str) -> str | None:
+    """Why `name` is no dimension, or None: a stored scalar column other than the time column,
+    or a key of a stored JSON column (its text is kept)."""
+    head = name.partition(".")[0]
+    found = json_key(dataset, name)
+    if found is None and dataset.has_column(name) and dataset.column(name).type == "json":
+        return f"{name} is a json column: a dimension is one of its keys ({name}.<key>)"
+    if found is None and head != name and dataset.has_column(head):
+        kind = dataset.column(head).type
+        return f"{head} is a {kind} column: only a json column has keys a rollup keeps"
+    if found is None:
+        return _not_scalar(dataset, name)
+    if dataset.column(head).derived is not None:
+        return f"{head} must be a stored column"
+    if not KEY_PATTERN.match(found[1]):
+        return f"invalid key {found[1]!r}: letters, digits, _ and -, starting with a letter or _"
     return None
 
 

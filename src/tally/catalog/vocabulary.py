@@ -9,7 +9,12 @@ reverse) and both need these names.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
+"""A key inside a JSON or map column (`metadata.channel`): a query names one, and so may a
+rollup's dimension. Held to this pattern because it ends up inside SQL as a quoted path."""
 
 
 class FilterOp(StrEnum):

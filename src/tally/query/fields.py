@@ -7,13 +7,13 @@ quoted path literal), so nothing but a plain identifier-like key may reach the c
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from tally.catalog.model import Column, ColumnType, Dataset
 from tally.catalog.vocabulary import (
     BASE_MEASURES,
     EQUALITY_OPS,
+    KEY_PATTERN,
     NULL_OPS,
     ORDER_OPS,
     TEXT_OPS,
@@ -21,7 +21,6 @@ from tally.catalog.vocabulary import (
     MeasureOp,
 )
 
-KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,62}$")
 JSON_KEY_OPS = EQUALITY_OPS + ORDER_OPS + TEXT_OPS + NULL_OPS
 MAP_KEY_OPS = EQUALITY_OPS + ORDER_OPS + NULL_OPS
 

@@ -1,8 +1,10 @@
 """A query compiled against a rollup table instead of the dataset's rows.
 
 Everything but the measures compiles as it does over the rows (`layout.as_dataset` keeps every
-group, filter and scope column under its name, and the grain start under the time column's),
-so only the aggregates are spelled here, each from what the rollup stores:
+group, filter and scope column under its name, and the grain start under the time column's;
+a JSON key dimension is read from the column holding its text, which is what extracting the
+key gives over the rows), so only the aggregates are spelled here, each from what the rollup
+stores:
   count        -> sum of row counts (or of a field's non-null counts), 0 over no rows
   sum          -> sum of sums (null when no value was summed, as over the rows)
   avg          -> sum of sums / sum of non-null counts
@@ -29,6 +31,7 @@ from typing import Any
 from sqlglot import exp
 
 from tally.catalog.vocabulary import MeasureOp
+from tally.query.fields import FieldRef
 from tally.query.model import CompareRange, Measure, Query
 from tally.query.scope import Scope
 from tally.rollups import sketches
@@ -89,6 +92,12 @@ class RollupCompiler(Compiler):
                 if measure.approx:
                     error[label] = BOUNDS[sketch.kind]
         return dataclasses.replace(compiled, exact=exact, error=error)
+
+    def _field(self, ref: FieldRef) -> exp.Expression:
+        """A JSON key dimension is its stored text (the match lets no other key through)."""
+        if ref.kind == "json":
+            return _col(self.layout.text_columns[ref.name], "t")
+        return super()._field(ref)
 
     def _measure_inputs(
         self,

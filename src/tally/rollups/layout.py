@@ -6,8 +6,15 @@ maximums, and the declared sketches of its values (BLOB columns, see `tally.roll
 the exact set of its distinct values as a roaring bitmap of ids from the rollup's dictionary of
 that field (a table of value -> dense id), a HyperLogLog sketch, a KLL sketch. The tenant
 columns are in every rollup, so a tenant scope can always be applied. The grain start sits in a
-column named like the dataset's time column, and every dimension keeps its name: the same query
-compiles against the rollup's dataset with only its measures re-spelled.
+column named like the dataset's time column, and every stored dimension keeps its name: the same
+query compiles against the rollup's dataset with only its measures re-spelled.
+
+A dimension that is a key of a JSON column (`metadata.channel`) is kept as the key's text, in a
+string column of its own (`_json0__metadata__channel`): the text every query reads of the key
+(`Dialect.json_text`: a string as it is, another value in its JSON spelling, null when missing or
+null), which decides every test a query may apply to it. The rollup's dataset keeps the JSON
+column, so the query resolves `metadata.channel` as over the rows; the rollup's compiler reads
+the text column instead of extracting the key (`RollupCompiler._field`).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import functools
 from dataclasses import dataclass
 
 from tally.catalog.model import Column, ColumnType, Dataset
-from tally.catalog.rollups import Rollup
+from tally.catalog.rollups import Rollup, json_key
 
 COUNT_COLUMN = "_count"
 
@@ -48,6 +55,18 @@ class StoredSketch:
 
 
 @dataclass(frozen=True)
+class CellKey:
+    """A part of a cell's key besides its grain: a tenant column or a dimension as queries name
+    it (`field`), the rollup table's column that holds it, the dataset column it is read from,
+    and for a key of a JSON column that key (the column holds its text)."""
+
+    field: str
+    column: str
+    source: Column
+    json_key: str | None = None
+
+
+@dataclass(frozen=True)
 class RollupTable:
     dataset: Dataset
     rollup: Rollup
@@ -66,10 +85,26 @@ class RollupTable:
         return self.rollup.grain_seconds
 
     @functools.cached_property
-    def group_columns(self) -> tuple[Column, ...]:
+    def keys(self) -> tuple[CellKey, ...]:
         """Tenant columns, then dimensions (each once): the key of a row, with the grain."""
-        names = dict.fromkeys((*self.dataset.tenant_columns, *self.rollup.dimensions))
-        return tuple(self.dataset.column(n) for n in names)
+        found: list[CellKey] = []
+        for name in dict.fromkeys((*self.dataset.tenant_columns, *self.rollup.dimensions)):
+            addressed = json_key(self.dataset, name)
+            if addressed is None:
+                column = self.dataset.column(name)
+                found.append(CellKey(name, column.physical, column))
+                continue
+            source, key = self.dataset.column(addressed[0]), addressed[1]
+            # Numbered: DuckDB's column names ignore case, and keys do not.
+            texts = sum(1 for k in found if k.json_key is not None)
+            stored = f"_json{texts}__{source.physical}__{key}"
+            found.append(CellKey(name, stored, source, key))
+        return tuple(found)
+
+    @functools.cached_property
+    def text_columns(self) -> dict[str, str]:
+        """Each JSON key dimension (as queries name it) -> the column holding its text."""
+        return {k.field: k.column for k in self.keys if k.json_key is not None}
 
     @property
     def time_column(self) -> Column:
@@ -104,15 +139,14 @@ class RollupTable:
     @functools.cached_property
     def columns(self) -> frozenset[str]:
         """The dataset's fields a query may touch and still be answered here."""
-        return frozenset(c.name for c in self.group_columns)
+        return frozenset(k.field for k in self.keys)
 
     def stores(self, op: str, field: str) -> bool:
         return any(a.op == op and a.field == field for a in self.aggregates)
 
     @functools.cached_property
-    def as_dataset(self) -> Dataset:
-        """The rollup table as a dataset: group columns and the grain under their own names,
-        and the measure columns, so filters, buckets and scope compile unchanged."""
+    def measure_columns(self) -> tuple[Column, ...]:
+        """The aggregates' columns, typed as what they hold."""
         measures = []
         for aggregate in self.aggregates:
             if aggregate.op == "count":
@@ -121,9 +155,18 @@ class RollupTable:
                 source = self.dataset.column(aggregate.field or "")
                 kind, scale = source.type, source.scale
             measures.append(Column(name=aggregate.column, type=kind, scale=scale))
+        return tuple(measures)
+
+    @functools.cached_property
+    def as_dataset(self) -> Dataset:
+        """The rollup table as a dataset: stored group columns and the grain under their own
+        names, the JSON columns whose keys it keeps (read through `text_columns`), and the
+        measure columns, so filters, buckets and scope compile unchanged."""
+        stored = [k.source for k in self.keys if k.json_key is None]
+        json_columns = dict.fromkeys(k.source for k in self.keys if k.json_key is not None)
         return Dataset(
             name=self.name,
-            columns=(*self.group_columns, self.time_column, *measures),
+            columns=(*stored, *json_columns, self.time_column, *self.measure_columns),
             tenant_columns=self.dataset.tenant_columns,
             time_column=self.dataset.time_column,
             key_columns=self.dataset.tenant_columns,
@@ -135,7 +178,9 @@ class RollupTable:
         columns = [(c.physical, c.type.value, c.scale) for c in self.as_dataset.stored_columns]
         aggregates = [(a.op, a.field) for a in self.aggregates]
         sketches = [(s.kind, s.field) for s in self.sketches]
-        return repr((self.grain_seconds, columns, aggregates, *([sketches] if sketches else [])))
+        texts = [(k.field, k.column) for k in self.keys if k.json_key is not None]
+        extra = [part for part in (sketches, texts) if part]
+        return repr((self.grain_seconds, columns, aggregates, *extra))
 
     @property
     def identity(self) -> tuple[str, str]:

@@ -4,7 +4,10 @@ A rollup row stands for every stored row of one cell (tenant columns, dimensions
 aggregate over rows equals the same aggregate recombined over cells when every cell is wholly
 in or wholly out of each set of rows the query aggregates. So a rollup answers a query when:
   - every field the query reads (groups, filters at any depth, measure filters, the caller's
-    row scope) is a rollup dimension or tenant column: a cell then passes or fails as a whole;
+    row scope) is a rollup dimension or tenant column: a cell then passes or fails as a whole.
+    A JSON key dimension keeps the key's text, so each test of it must be decided by that text
+    alone (`DECIDED_BY_TEXT`): 5 and "5", or a missing key and a JSON null, share one text
+    and so one cell, which only a test that reads the text keeps exact;
   - every bucket edge inside the window's whole grains falls on a grain boundary: a cell then
     lies in one bucket. Checked on the actual edges in the query's timezone (a day in Asia/
     Kathmandu starts at 18:15 UTC: on a 15-minute grain, on an hourly one not). The rows
@@ -24,10 +27,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tally.catalog.vocabulary import MeasureOp
+from tally.catalog.vocabulary import (
+    EQUALITY_OPS,
+    NULL_OPS,
+    ORDER_OPS,
+    TEXT_OPS,
+    FilterOp,
+    MeasureOp,
+)
 from tally.query.model import (
     CompareRange,
     Filter,
+    Leaf,
     Measure,
     Query,
     field_groups,
@@ -42,6 +53,11 @@ SERVED = (MeasureOp.COUNT, MeasureOp.SUM, MeasureOp.AVG, MeasureOp.MIN, MeasureO
 """The measures a rollup recombines from stored aggregates."""
 SKETCHED = (MeasureOp.COUNT_DISTINCT, MeasureOp.PERCENTILE)
 """The measures a rollup answers from a set or a sketch of a field's values, when it keeps one."""
+DECIDED_BY_TEXT: frozenset[FilterOp] = frozenset(EQUALITY_OPS + ORDER_OPS + TEXT_OPS + NULL_OPS)
+"""The tests of a JSON key that the compiler spells on the key's text alone (`json_text`, or
+a number cast from it): what a rollup keeps of a JSON key dimension decides them. Listed here,
+not taken from what a JSON key allows, so a test added there that reads more than the text (a
+key that exists with a null value) leaves the query to the rows until a rollup keeps that."""
 
 
 def sketch_for(measure: Measure, layout: RollupTable) -> StoredSketch | None:
@@ -57,12 +73,23 @@ def sketch_for(measure: Measure, layout: RollupTable) -> StoredSketch | None:
     return layout.sketch("kll", field) if measure.approx else None
 
 
+def _tests(query: Query, scope: Scope) -> Iterable[Leaf]:
+    """Every test of a field: in the filter, the caller's row scope, the measures' filters."""
+    filters: list[Filter | None] = [query.filter, scope.rows, *(m.filter for m in query.measures)]
+    return (leaf for node in filters for leaf, _ in walk_leaves(node))
+
+
 def read_fields(query: Query, scope: Scope) -> set[str]:
     """Every dataset field whose value decides which rows count or where they go (the time
     column is handled as the window and buckets)."""
-    filters: list[Filter | None] = [query.filter, scope.rows, *(m.filter for m in query.measures)]
-    fields = {leaf.field for node in filters for leaf, _ in walk_leaves(node)}
+    fields = {leaf.field for leaf in _tests(query, scope)}
     return fields | set(field_groups(query)) | set(scope.columns)
+
+
+def keys_read_as_text(query: Query, scope: Scope, layout: RollupTable) -> bool:
+    """Every test of a JSON key dimension is one its stored text decides."""
+    texts = layout.text_columns
+    return all(t.op in DECIDED_BY_TEXT for t in _tests(query, scope) if t.field in texts)
 
 
 def derivable(query: Query, layout: RollupTable) -> bool:
@@ -154,6 +181,7 @@ def answers(query: Query, scope: Scope, layout: RollupTable) -> bool:
     """Whether `layout` answers `query` for `scope` exactly (see the module's reasoning)."""
     return (
         read_fields(query, scope) <= layout.columns
+        and keys_read_as_text(query, scope, layout)
         and derivable(query, layout)
         and windows_align(query, layout.grain_seconds)
     )

@@ -14,6 +14,8 @@ from sqlglot import exp
 
 from tally.catalog import Dataset
 from tally.engines.base import Engine
+from tally.query.fields import resolve_field
+from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
 COMMON_VALUES = 3
@@ -32,8 +34,9 @@ def _span(engine: Engine, dataset: Dataset) -> tuple[datetime, datetime] | None:
 
 
 def common_values(engine: Engine, dataset: Dataset, field: str) -> list[Any]:
-    """The field's most common non-null values (ties broken by value, so runs agree)."""
-    column = exp.column(field, quoted=True)
+    """The field's most common non-null values (ties broken by value, so runs agree): of a
+    JSON key, its text, which a query's values are compared with."""
+    column = field_value(DIALECT, dataset, resolve_field(dataset, field), None)
     tree = (
         exp.select(column)
         .from_(exp.to_table(dataset.name, quoted=True))

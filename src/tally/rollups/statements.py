@@ -21,8 +21,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType
-from tally.rollups.layout import RollupTable, StoredSketch
+from tally.query.fields import resolve_field
+from tally.rollups.layout import CellKey, RollupTable, StoredSketch
 from tally.rollups.sketches import BUILD, MERGE
+from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
 DIALECT = DuckDBDialect()
@@ -60,15 +62,23 @@ def _sum_kind(column: Column) -> exp.DataType:
 
 
 def create(layout: RollupTable) -> str:
-    """The rollup's table; sums are as wide as the engine's own sums (`_sum_kind`); sets and
+    """The rollup's table: its cells' keys (a JSON key's text as VARCHAR), the grain start, the
+    aggregates, whose sums are as wide as the engine's own sums (`_sum_kind`); sets and
     sketches are BLOBs, after every other column."""
     wide = {a.column for a in layout.aggregates if a.op == "sum"}
     columns = [
         exp.ColumnDef(
+            this=_ident(k.column),
+            kind=exp.DataType.build("VARCHAR") if k.json_key else DIALECT.column_kind(k.source),
+        )
+        for k in layout.keys
+    ]
+    columns += [
+        exp.ColumnDef(
             this=_ident(c.physical),
             kind=_sum_kind(c) if c.name in wide else DIALECT.column_kind(c),
         )
-        for c in layout.as_dataset.stored_columns
+        for c in (layout.time_column, *layout.measure_columns)
     ]
     columns += [
         exp.ColumnDef(this=_ident(s.column), kind=exp.DataType.build("BLOB"))
@@ -206,14 +216,20 @@ def grain_start(layout: RollupTable, table: str | None) -> exp.Expression:
     return exp.Anonymous(this="to_timestamp", expressions=[seconds])
 
 
+def key_value(layout: RollupTable, key: CellKey, table: str | None) -> exp.Expression:
+    """A stored row's value of one part of its cell's key, read by the query compiler's own
+    `field_value`: a JSON key's text is then exactly the text every query tests."""
+    ref = resolve_field(layout.dataset, key.field)
+    return field_value(DIALECT, layout.dataset, ref, table)
+
+
 def _key(layout: RollupTable, table: str | None) -> list[exp.Expression]:
     """The cell of a stored row: its tenant and dimension values and its grain."""
-    columns: list[exp.Expression] = [_col(c.physical, table) for c in layout.group_columns]
-    return [*columns, grain_start(layout, table)]
+    return [*(key_value(layout, k, table) for k in layout.keys), grain_start(layout, table)]
 
 
 def key_names(layout: RollupTable) -> list[str]:
-    return [*(c.physical for c in layout.group_columns), layout.time_column.physical]
+    return [*(k.column for k in layout.keys), layout.time_column.physical]
 
 
 def aggregate_select(
@@ -265,9 +281,10 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
     """Stored rows shaped like rollup rows (one cell each, at the row's own instant), in the
     rollup table's column order: what a ragged window's edges add to the rollup's grains."""
     outputs: list[exp.Expression] = [
-        exp.alias_(_col(c.physical, table), c.physical, quoted=True)
-        for c in (*layout.group_columns, layout.time_column)
+        exp.alias_(key_value(layout, k, table), k.column, quoted=True) for k in layout.keys
     ]
+    time_name = layout.time_column.physical
+    outputs.append(exp.alias_(_col(time_name, table), time_name, quoted=True))
     for aggregate in layout.aggregates:
         if aggregate.field is None:
             value: exp.Expression = exp.Literal.number(1)

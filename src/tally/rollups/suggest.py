@@ -8,8 +8,9 @@ minimums, maximums and exact sets of distinct values its measures need (an avera
 over a count; a set of ids answers a distinct count exactly, approximate or not). Its grain is
 the greatest common divisor of 15 minutes and its fixed bucket widths, so each bucket is a union
 of grains. Shapes no rollup can answer exactly (percentiles, a filter on the time column) are set
-aside with the reason; so is one whose fields cannot be stored in a rollup (a JSON value, a
-derived column).
+aside with the reason; so is one whose fields cannot be stored in a rollup (a whole JSON value,
+a derived column). A key of a JSON column (`metadata.channel`) is proposed as a dimension like a
+stored column.
 """
 
 from __future__ import annotations
@@ -143,8 +144,8 @@ def declaration(name: str, found: Cluster) -> Rollup:
 
 
 def misfit(dataset: Dataset, found: Cluster) -> str | None:
-    """Why a declaration of these fields and measures does not fit the dataset (a JSON key,
-    a derived column, a sum of text), or None; checked shape by shape, so one such shape
+    """Why a declaration of these fields and measures does not fit the dataset (a measure of a
+    JSON key, a derived column, a sum of text), or None; checked shape by shape, so one such shape
     spoils no proposal."""
     try:
         rollup = declaration("suggested", found)

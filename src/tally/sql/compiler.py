@@ -311,16 +311,7 @@ class Compiler:
         return final
 
     def _field(self, ref: FieldRef) -> exp.Expression:
-        derived = ref.column.derived
-        if derived is not None:
-            source = _col(self.dataset.column(derived.of).physical, "t")
-            return self.dialect.derived(derived.fn, source, derived.index)
-        column = _col(ref.column.physical, "t")
-        if ref.kind == "json":
-            return self.dialect.json_text(column, ref.key or "")
-        if ref.kind == "map":
-            return self.dialect.map_value(column, ref.key or "")
-        return column
+        return field_value(self.dialect, self.dataset, ref, "t")
 
     def _time_instant(self, tz: str) -> exp.Expression:
         column = self.dataset.column(self.dataset.time_column or "")
@@ -523,6 +514,23 @@ class Compiler:
             exp.Ordered(this=_col(aliases[name]), desc=desc, nulls_first=False)
             for name, desc in order_keys(ctx.query)
         ]
+
+
+def field_value(
+    dialect: Dialect, dataset: Dataset, ref: FieldRef, table: str | None
+) -> exp.Expression:
+    """A field's value in a stored row of `table`: the column, computed from its source
+    (derived), or the text of a JSON key or the number of a map key."""
+    derived = ref.column.derived
+    if derived is not None:
+        source = _col(dataset.column(derived.of).physical, table)
+        return dialect.derived(derived.fn, source, derived.index)
+    column = _col(ref.column.physical, table)
+    if ref.kind == "json":
+        return dialect.json_text(column, ref.key or "")
+    if ref.kind == "map":
+        return dialect.map_value(column, ref.key or "")
+    return column
 
 
 def _numeric(value: Any) -> bool:
