@@ -49,6 +49,17 @@ CASES = {
     "the localtime zone": ({"time": {"last": "1d"}, "timezone": "localtime"}, "/timezone"),
     "the posixrules zone": ({"timezone": "posixrules"}, "/timezone"),
     "an offset above 2^63": ({"offset": 2**63}, "/offset"),
+    "a JSON key in a list of text and numbers": (
+        {"filter": {"field": "metadata.channel", "op": "in", "value": ["web", 5]}}, "/filter/value",
+    ),
+    "a JSON key not in a list of numbers and text": (
+        {"filter": {"field": "metadata.channel", "op": "nin", "value": [5, "web"]}},
+        "/filter/value",
+    ),
+    "a JSON key between a number and text": (
+        {"filter": {"field": "metadata.channel", "op": "between", "value": [1, "z"]}},
+        "/filter/value",
+    ),
     "an offset above the limit": ({"offset": 1_000_001}, "/offset"),
 }  # fmt: skip
 
@@ -58,7 +69,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     with live_app(tmp_path_factory.mktemp("bounds")) as app:
         rows = [
             {"workspace_id": "ws_a", "brand_id": "br", "event_id": f"e{i}",
-             "event_type": f"type_{i:02d}", "ts": "2026-01-01T00:00:00Z"}
+             "event_type": f"type_{i:02d}", "ts": "2026-01-01T00:00:00Z",
+             "metadata": {"channel": "web"}}
             for i in range(13)
         ]  # fmt: skip
         stored = app.client.post("/v1/datasets/agent_events/rows", json=rows, headers=app.admin)

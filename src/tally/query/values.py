@@ -84,14 +84,22 @@ def coerce_value(ref: FieldRef, op: str, value: Any) -> Any:
             raise ValueError(f"{op} takes a non-empty array")
         if len(value) > MAX_LIST:
             raise ValueError(f"{op} takes at most {MAX_LIST} values")
-        return [_scalar(vtype, v, ref, op) for v in value]
+        return _one_kind(ref, [_scalar(vtype, v, ref, op) for v in value])
     if op == FilterOp.BETWEEN:
         if not isinstance(value, list) or len(value) != 2:
             raise ValueError("between takes [min, max]")
-        low, high = (_scalar(vtype, v, ref, op) for v in value)
+        low, high = _one_kind(ref, [_scalar(vtype, v, ref, op) for v in value])
         return [low, high]
     found = _scalar(vtype, value, ref, op)
     return check_regex(found) if op == FilterOp.REGEX else found
+
+
+def _one_kind(ref: FieldRef, values: list[Any]) -> list[Any]:
+    """A JSON value is compared as a number when every value given is one, else as text: a
+    list mixing both would ask for each comparison both ways at once."""
+    if ref.kind == "json" and len({isinstance(v, str) for v in values}) > 1:
+        raise ValueError("a JSON value is compared with numbers or with text: give one kind")
+    return values
 
 
 def is_temporal(value: Any) -> bool:
