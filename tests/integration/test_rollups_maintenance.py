@@ -5,17 +5,21 @@ stored, and against a rebuild from scratch."""
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from tally.errors import TallyError
 from tally.service import Service
 from tests.integration.rollup_support import (
     ADMIN,
+    FIRST,
     KINDS,
     REGIONS,
+    TENANTS,
     expected_cells,
     instant,
     make_rows,
@@ -79,6 +83,40 @@ def test_appends_and_replays_count_each_stored_row_once(service: Service) -> Non
     # Repeated keys inside one batch: stored once.
     _ingest(service, "rollev", rows[1500:] + rows[1500:1600])
     assert _cells(service, "rollev") == expected_cells(rows, 900, ("kind", "region"))
+    _agrees_with_rebuild(service, "rollev")
+
+
+def test_late_rows_reach_their_cells_behind_many_newer_ones(service: Service) -> None:
+    """Rows that arrive in time order fill several row groups of the rollup table, and a batch
+    looks its cells up only in the row groups within its grains' range: a late batch (old
+    grains, null dimensions, spanning the whole range) must still find every cell it adds to."""
+    rng = random.Random(5)
+    combos = [(t, k, r) for t in TENANTS for k in KINDS for r in REGIONS]
+    in_order = [
+        {
+            "tenant": tenant,
+            "id": f"o{grain}_{i}",
+            "ts": (FIRST + timedelta(seconds=grain * 900 + rng.randrange(900))).isoformat(),
+            "kind": kind,
+            "region": region,
+            "amount": None if rng.random() < 0.1 else rng.randrange(-50, 1000),
+        }
+        for grain in range(2700)
+        for i, (tenant, kind, region) in enumerate(combos)
+    ]
+    instants = [datetime.fromisoformat(r["ts"]) for r in in_order]
+    table = pa.Table.from_pylist(in_order)
+    table = table.set_column(2, "ts", pa.array(instants, pa.timestamp("us", tz="UTC")))
+    for start in range(0, len(in_order), 20_000):
+        service.ingestion.load_table("rollev", table.slice(start, 20_000), partial=False)
+    groups = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('rollev__rollup__fine')"
+    assert service.engine.execute(groups, {}, 30)[1][0][0] > 1
+    late = make_rows(rng, 3000)  # anywhere in 40 days, a quarter of each dimension null
+    first_grain = [{**r, "id": f"f{i}", "ts": FIRST.isoformat()} for i, r in enumerate(late[:50])]
+    _ingest(service, "rollev", late)
+    _ingest(service, "rollev", first_grain)
+    expected = expected_cells(in_order + late + first_grain, 900, ("kind", "region"))
+    assert _cells(service, "rollev") == expected
     _agrees_with_rebuild(service, "rollev")
 
 

@@ -20,6 +20,7 @@ COLUMNS = [
     {"name": "tags", "type": "string[]"},
     {"name": "meta", "type": "json"},
     {"name": "ref", "type": "string"},
+    {"name": "rowid", "type": "string"},
     {"name": "ref_id", "type": "string", "derived": {"fn": "ref_object_id", "of": "ref"}},
 ]
 
@@ -61,6 +62,8 @@ def test_measures_store_a_non_null_count_per_field() -> None:
         ({"name": "r", "dimensions": ["meta"]}, {}, "scalar type"),
         ({"name": "r", "dimensions": ["ref_id"]}, {}, "stored column"),
         ({"name": "r", "dimensions": ["ts"]}, {}, "the time column is the grain"),
+        ({"name": "r", "dimensions": ["rowid"]}, {}, "a column named rowid cannot be a key"),
+        ({"name": "r"}, {"tenant_columns": ["rowid"]}, "a column named rowid cannot be a key"),
         ({"name": "r", "measures": [{"op": "sum", "field": "kind"}]}, {}, "kind does not allow"),
         ({"name": "r", "measures": [{"op": "sum"}]}, {}, "sum needs a field"),
         ({"name": "r", "measures": [{"op": "avg", "field": "amount"}]}, {}, "avg"),

@@ -69,6 +69,7 @@ class Rollup(BaseModel):
         return frozenset(m.op for m in self.measures if m.field == field)
 
 
+ROW_ID = "rowid"
 SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestamp", "date"})
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
 
@@ -88,6 +89,10 @@ def check_rollups(dataset: Dataset) -> None:
     for rollup in dataset.rollups:
         for name in (*rollup.dimensions, *rollup.fields):
             _scalar_column(dataset, rollup, name)
+        keys = (*dataset.tenant_columns, *rollup.dimensions, dataset.time_column)
+        if any(dataset.column(name).physical == ROW_ID for name in keys):
+            # Appends find a stored cell's row by DuckDB's row id, which such a column hides.
+            raise ValueError(f"rollup {rollup.name}: a column named {ROW_ID} cannot be a key")
         for measure in rollup.measures:
             if measure.field is None:
                 if measure.op != "count":

@@ -16,11 +16,14 @@ from __future__ import annotations
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType
+from tally.catalog.rollups import ROW_ID
 from tally.rollups.layout import RollupTable
 from tally.sql.duckdb import DuckDBDialect
 
 DIALECT = DuckDBDialect()
 WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
+DELTA, STORED = "_delta", "_stored"
+STORED_ROW = "#row"  # a stored cell's row id in `_stored` (no catalog name holds a #)
 MICROS = 1_000_000
 
 
@@ -130,10 +133,10 @@ def _cell_match(layout: RollupTable, left: str, right: str) -> exp.Expression:
 
 def _merged(op: str, stored: exp.Expression, added: exp.Expression) -> exp.Expression:
     """A stored aggregate combined with the same aggregate of new rows; null stands for "no
-    value yet" in sums, minimums and maximums, so coalesce keeps the side that has one."""
-    if op == "count":
-        return exp.Add(this=stored, expression=added)
+    value yet" (no stored cell, or a sum, minimum or maximum over no values), so coalesce keeps
+    the side that has one."""
     combined = {
+        "count": lambda: exp.Add(this=stored.copy(), expression=added.copy()),
         "sum": lambda: exp.Add(this=stored.copy(), expression=added.copy()),
         "min": lambda: exp.Least(this=stored.copy(), expressions=[added.copy()]),
         "max": lambda: exp.Greatest(this=stored.copy(), expressions=[added.copy()]),
@@ -164,36 +167,48 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
     return outputs
 
 
+def _temporary(name: str, select: exp.Expression) -> exp.Create:
+    return exp.Create(
+        this=_table(name), kind="TABLE", replace=True, expression=select,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )  # fmt: skip
+
+
 def append_statements(layout: RollupTable) -> tuple[str, ...]:
-    """Add the aggregates of `_written` (the rows an append stored) to their cells: one MERGE,
-    so the rollup table is joined once per batch."""
+    """Add the aggregates of `_written` (the rows an append stored) to their cells.
+
+    The batch's cells (`_delta`) are looked up in the rollup table by a hash join built on
+    them, whose key ranges DuckDB pushes into the scan: row groups outside the batch's grains
+    are skipped, and rollup rows arrive roughly in time order, so the lookup follows the batch
+    rather than the table. The cells found (`_stored`, with their row ids) are deleted and every
+    cell of the batch is inserted with its merged aggregates. Not an UPDATE: a checkpoint
+    rewrites the updated columns of every row group an update touched, and out-of-order rows
+    touch them all (1M rows in random order: the commits of a MERGE cost 2.5x those of this).
+    The insert writes every column of the table: one it cannot fill fails here, not silently."""
     delta = aggregate_select(layout, _table(WRITTEN, "w"), "w")
-    names = [*key_names(layout), *(a.column for a in layout.aggregates)]
-    update = exp.Update(
-        expressions=[
-            exp.EQ(
-                this=_col(a.column),
-                expression=_merged(a.op, _col(a.column, "r"), _col(a.column, "d")),
-            )
-            for a in layout.aggregates
-        ]
+    row_id = exp.alias_(exp.column(ROW_ID, table=_ident("r")), STORED_ROW, quoted=True)
+    found = exp.select(row_id, exp.Column(this=exp.Star(), table=_ident("r")))
+    found = found.from_(_table(layout.name, "r"))
+    found = found.join(_table(DELTA, "d"), on=_cell_match(layout, "r", "d"))
+    stored_rows = exp.Subquery(this=exp.select(_col(STORED_ROW)).from_(_table(STORED)))
+    delete = exp.Delete(
+        this=_table(layout.name),
+        where=exp.Where(this=exp.In(this=exp.column(ROW_ID), query=stored_rows)),
+    )
+    values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
+    for a in layout.aggregates:
+        values[a.column] = _merged(a.op, _col(a.column, "s"), _col(a.column, "d"))
+    names = [c.physical for c in layout.as_dataset.stored_columns]
+    merged = exp.select(*(exp.alias_(values[n], n, quoted=True) for n in names))
+    merged = merged.from_(_table(DELTA, "d")).join(
+        _table(STORED, "s"), on=_cell_match(layout, "s", "d"), join_type="LEFT"
     )
     insert = exp.Insert(
-        this=exp.Tuple(expressions=[_col(n) for n in names]),
-        expression=exp.Tuple(expressions=[_col(n, "d") for n in names]),
+        this=exp.Schema(this=_table(layout.name), expressions=[_ident(n) for n in names]),
+        expression=merged,
     )
-    merge = exp.Merge(
-        this=_table(layout.name, "r"),
-        using=exp.Subquery(this=delta, alias=exp.TableAlias(this=_ident("d"))),
-        on=_cell_match(layout, "r", "d"),
-        whens=exp.Whens(
-            expressions=[
-                exp.When(matched=True, then=update),
-                exp.When(matched=False, then=insert),
-            ]
-        ),
-    )
-    return (_sql(merge),)
+    steps = (_temporary(DELTA, delta), _temporary(STORED, found), delete, insert)
+    return (*(_sql(s) for s in steps), f"DROP TABLE {DELTA}", f"DROP TABLE {STORED}")
 
 
 def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
@@ -206,11 +221,7 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
             *(exp.alias_(e, n, quoted=True) for e, n in zip(key, names, strict=True))
         ).from_(_table(source, "x"))
 
-    make = exp.Create(
-        this=_table(CELLS), kind="TABLE", replace=True,
-        expression=exp.union(cells_of(WRITTEN), cells_of(REPLACED), distinct=True),
-        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-    )  # fmt: skip
+    make = _temporary(CELLS, exp.union(cells_of(WRITTEN), cells_of(REPLACED), distinct=True))
     in_cells = exp.Exists(
         this=exp.select("1").from_(_table(CELLS, "c")).where(_cell_match(layout, "r", "c"))
     )
