@@ -139,6 +139,37 @@ def test_upserts_move_rows_between_cells(service: Service) -> None:
     _agrees_with_rebuild(service, "rollstate")
 
 
+def test_an_upsert_recomputes_its_cells_from_the_rows_at_their_edges(service: Service) -> None:
+    """An upsert recomputes a cell from the stored rows within its grains' range only: rows at
+    the first and the last microsecond of a touched grain are read, rows of the grains on
+    either side are not counted into it, and rows days away are left alone."""
+    start = FIRST + timedelta(days=20)
+
+    def row(key: str, at: datetime, amount: int) -> dict[str, Any]:
+        values = {"tenant": "t_a", "kind": "buy", "region": None, "note": None, "score": None}
+        return {**values, "id": key, "ts": at.isoformat(), "amount": amount}
+
+    micro = timedelta(microseconds=1)
+    stored = [
+        row("before", start - micro, 1),
+        row("first", start, 10),
+        row("last", start + timedelta(seconds=900) - micro, 100),
+        row("after", start + timedelta(seconds=900), 1000),
+        row("early", FIRST, 5),
+        row("late", FIRST + timedelta(days=39), 7),
+    ]
+    _ingest(service, "rollstate", stored)
+    late = row("new", start + timedelta(seconds=1), -40)  # touches that one grain only
+    _ingest(service, "rollstate", [late])
+    rows = [*stored, late]
+    assert _cells(service, "rollstate") == expected_cells(rows, 900, ("kind", "region"))
+    moved = row("after", FIRST + timedelta(days=30), 3000)  # leaves the grain after it
+    _ingest(service, "rollstate", [moved])
+    rows = [*stored[:3], moved, *stored[4:], late]
+    assert _cells(service, "rollstate") == expected_cells(rows, 900, ("kind", "region"))
+    _agrees_with_rebuild(service, "rollstate")
+
+
 def test_a_rejected_batch_leaves_rollups_untouched(service: Service) -> None:
     rows = make_rows(random.Random(3), 300)
     _ingest(service, "rollev", rows[:200])

@@ -22,8 +22,8 @@ from tally.sql.duckdb import DuckDBDialect
 
 DIALECT = DuckDBDialect()
 WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
-DELTA, STORED = "_delta", "_stored"
-STORED_ROW = "#row"  # a stored cell's row id in `_stored` (no catalog name holds a #)
+MERGED = "_merged"
+STORED_ROW = "#row"  # a stored cell's row id in `_merged` (no catalog name holds a #)
 MICROS = 1_000_000
 
 
@@ -177,42 +177,63 @@ def _temporary(name: str, select: exp.Expression) -> exp.Create:
 def append_statements(layout: RollupTable) -> tuple[str, ...]:
     """Add the aggregates of `_written` (the rows an append stored) to their cells.
 
-    The batch's cells (`_delta`) are looked up in the rollup table by a hash join built on
-    them, whose key ranges DuckDB pushes into the scan: row groups outside the batch's grains
-    are skipped, and rollup rows arrive roughly in time order, so the lookup follows the batch
-    rather than the table. The cells found (`_stored`, with their row ids) are deleted and every
-    cell of the batch is inserted with its merged aggregates. Not an UPDATE: a checkpoint
-    rewrites the updated columns of every row group an update touched, and out-of-order rows
-    touch them all (1M rows in random order: the commits of a MERGE cost 2.5x those of this).
-    The insert writes every column of the table: one it cannot fill fails here, not silently."""
-    delta = aggregate_select(layout, _table(WRITTEN, "w"), "w")
+    One join of the batch's cells with the rollup table gives each cell's merged aggregates
+    and the row id of its stored row, if any (`_merged`); those rows are deleted and every
+    cell of the batch is inserted. The join builds its hash table on the batch's cells and
+    DuckDB pushes their key ranges into the scan of the rollup table: row groups outside the
+    batch's grains are skipped, and rollup rows arrive roughly in time order, so the lookup
+    follows the batch rather than the table. Not an UPDATE: a checkpoint rewrites the updated
+    columns of every row group an update touched, and out-of-order rows touch them all (1M
+    rows in random order: the commits after a MERGE cost 2.5x those after this). The insert
+    writes every column of the table: one it cannot fill fails here, not silently."""
+    delta = exp.Subquery(
+        this=aggregate_select(layout, _table(WRITTEN, "w"), "w"),
+        alias=exp.TableAlias(this=_ident("d")),
+    )
+    values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
+    for a in layout.aggregates:
+        values[a.column] = _merged(a.op, _col(a.column, "r"), _col(a.column, "d"))
+    names = [c.physical for c in layout.as_dataset.stored_columns]
     row_id = exp.alias_(exp.column(ROW_ID, table=_ident("r")), STORED_ROW, quoted=True)
-    found = exp.select(row_id, exp.Column(this=exp.Star(), table=_ident("r")))
-    found = found.from_(_table(layout.name, "r"))
-    found = found.join(_table(DELTA, "d"), on=_cell_match(layout, "r", "d"))
-    stored_rows = exp.Subquery(this=exp.select(_col(STORED_ROW)).from_(_table(STORED)))
+    merged = exp.select(row_id, *(exp.alias_(values[n], n, quoted=True) for n in names))
+    merged = merged.from_(delta).join(
+        _table(layout.name, "r"), on=_cell_match(layout, "r", "d"), join_type="LEFT"
+    )
+    stored_rows = exp.Subquery(this=exp.select(_col(STORED_ROW)).from_(_table(MERGED)))
     delete = exp.Delete(
         this=_table(layout.name),
         where=exp.Where(this=exp.In(this=exp.column(ROW_ID), query=stored_rows)),
     )
-    values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
-    for a in layout.aggregates:
-        values[a.column] = _merged(a.op, _col(a.column, "s"), _col(a.column, "d"))
-    names = [c.physical for c in layout.as_dataset.stored_columns]
-    merged = exp.select(*(exp.alias_(values[n], n, quoted=True) for n in names))
-    merged = merged.from_(_table(DELTA, "d")).join(
-        _table(STORED, "s"), on=_cell_match(layout, "s", "d"), join_type="LEFT"
-    )
     insert = exp.Insert(
         this=exp.Schema(this=_table(layout.name), expressions=[_ident(n) for n in names]),
-        expression=merged,
+        expression=exp.select(*(_col(n) for n in names)).from_(_table(MERGED)),
     )
-    steps = (_temporary(DELTA, delta), _temporary(STORED, found), delete, insert)
-    return (*(_sql(s) for s in steps), f"DROP TABLE {DELTA}", f"DROP TABLE {STORED}")
+    steps = (_temporary(MERGED, merged), delete, insert)
+    return (*(_sql(s) for s in steps), f"DROP TABLE {MERGED}")
+
+
+def _within_cells(layout: RollupTable, table: str) -> exp.Expression:
+    """The stored rows' instants from the first touched grain's start to the last one's end:
+    a filter on the time column itself, which DuckDB checks against each row group's range,
+    so a scan for the touched cells skips the table outside them."""
+    time = layout.time_column.physical
+    first = exp.select(exp.Min(this=_col(time, "e"))).from_(_table(CELLS, "e"))
+    last = exp.select(exp.Max(this=_col(time, "e"))).from_(_table(CELLS, "e"))
+    grain = exp.Interval(
+        this=exp.Literal.string(str(layout.grain_seconds)), unit=exp.Var(this="SECOND")
+    )
+    return exp.and_(
+        exp.GTE(this=_col(time, table), expression=exp.Subquery(this=first)),
+        exp.LT(
+            this=_col(time, table),
+            expression=exp.Add(this=exp.Subquery(this=last), expression=grain),
+        ),
+    )
 
 
 def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
-    """Recompute every cell that `_replaced` rows left or `_written` rows entered."""
+    """Recompute every cell that `_replaced` rows left or `_written` rows entered, from the
+    stored rows within the touched grains' range."""
     names = key_names(layout)
 
     def cells_of(source: str) -> exp.Select:
@@ -234,7 +255,9 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     )
     rows = exp.select("1").from_(_table(CELLS, "c")).where(touched)
     source = exp.Subquery(
-        this=exp.select("*").from_(_table(layout.dataset.name, "t")).where(exp.Exists(this=rows)),
+        this=exp.select("*")
+        .from_(_table(layout.dataset.name, "t"))
+        .where(exp.and_(_within_cells(layout, "t"), exp.Exists(this=rows))),
         alias=exp.TableAlias(this=_ident("t")),
     )
     insert = exp.Insert(this=_table(layout.name), expression=aggregate_select(layout, source, "t"))
