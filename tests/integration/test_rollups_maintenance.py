@@ -120,6 +120,29 @@ def test_late_rows_reach_their_cells_behind_many_newer_ones(service: Service) ->
     _agrees_with_rebuild(service, "rollev")
 
 
+def test_an_append_carries_the_columns_it_does_not_merge(service: Service) -> None:
+    """A rollup table may hold columns kept by statements of their own (sets and sketches): an
+    append that touches a stored cell carries them from the stored row; a new cell has none."""
+    rows = make_rows(random.Random(6), 600)
+    _ingest(service, "rollev", rows[:300])
+    table = '"rollev__rollup__fine"'
+    label = "concat_ws('/', tenant, kind, region, ts)"
+    service.engine.transaction(
+        [
+            (f"ALTER TABLE {table} ADD COLUMN extra VARCHAR", ()),
+            (f"UPDATE {table} SET extra = {label}", ()),  # noqa: S608
+        ]
+    )
+    _, before = service.engine.execute(f"SELECT {label} FROM {table}", {}, 30)  # noqa: S608
+    again = [{**r, "id": f"again_{r['id']}"} for r in rows[:100]]  # into stored cells
+    _ingest(service, "rollev", rows[300:] + again)
+    _, after = service.engine.execute(f"SELECT {label}, extra FROM {table}", {}, 30)  # noqa: S608
+    stored = {cell for (cell,) in before}
+    assert stored < {cell for cell, _ in after}
+    assert all(extra == (cell if cell in stored else None) for cell, extra in after)
+    assert _cells(service, "rollev") == expected_cells(rows + again, 900, ("kind", "region"))
+
+
 def test_upserts_move_rows_between_cells(service: Service) -> None:
     rng = random.Random(2)
     rows = make_rows(rng, 1200)

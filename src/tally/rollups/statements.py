@@ -179,13 +179,13 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
 
     One join of the batch's cells with the rollup table gives each cell's merged aggregates
     and the row id of its stored row, if any (`_merged`); those rows are deleted and every
-    cell of the batch is inserted. The join builds its hash table on the batch's cells and
-    DuckDB pushes their key ranges into the scan of the rollup table: row groups outside the
-    batch's grains are skipped, and rollup rows arrive roughly in time order, so the lookup
-    follows the batch rather than the table. Not an UPDATE: a checkpoint rewrites the updated
-    columns of every row group an update touched, and out-of-order rows touch them all (1M
-    rows in random order: the commits after a MERGE cost 2.5x those after this). The insert
-    writes every column of the table: one it cannot fill fails here, not silently."""
+    cell of the batch is inserted. Columns the join does not merge (kept by statements of
+    their own) are carried from the stored row. The join builds its hash table on the batch's
+    cells and DuckDB pushes their key ranges into the scan of the rollup table: row groups
+    outside the batch's grains are skipped, and rollup rows arrive roughly in time order, so
+    the lookup follows the batch rather than the table. Not an UPDATE: a checkpoint rewrites
+    the updated columns of every row group an update touched, and out-of-order rows touch
+    them all (1M rows in random order: the commits after a MERGE cost 2.5x those after this)."""
     delta = exp.Subquery(
         this=aggregate_select(layout, _table(WRITTEN, "w"), "w"),
         alias=exp.TableAlias(this=_ident("d")),
@@ -193,9 +193,12 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
     values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
     for a in layout.aggregates:
         values[a.column] = _merged(a.op, _col(a.column, "r"), _col(a.column, "d"))
-    names = [c.physical for c in layout.as_dataset.stored_columns]
-    row_id = exp.alias_(exp.column(ROW_ID, table=_ident("r")), STORED_ROW, quoted=True)
-    merged = exp.select(row_id, *(exp.alias_(values[n], n, quoted=True) for n in names))
+    carried = exp.Star(except_=[_col(n) for n in values])
+    merged = exp.select(
+        exp.alias_(exp.column(ROW_ID, table=_ident("r")), STORED_ROW, quoted=True),
+        *(exp.alias_(v, n, quoted=True) for n, v in values.items()),
+        exp.Column(this=carried, table=_ident("r")),
+    )
     merged = merged.from_(delta).join(
         _table(layout.name, "r"), on=_cell_match(layout, "r", "d"), join_type="LEFT"
     )
@@ -204,10 +207,8 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
         this=_table(layout.name),
         where=exp.Where(this=exp.In(this=exp.column(ROW_ID), query=stored_rows)),
     )
-    insert = exp.Insert(
-        this=exp.Schema(this=_table(layout.name), expressions=[_ident(n) for n in names]),
-        expression=exp.select(*(_col(n) for n in names)).from_(_table(MERGED)),
-    )
+    cells = exp.select(exp.Star(except_=[_col(STORED_ROW)])).from_(_table(MERGED))
+    insert = exp.Insert(this=_table(layout.name), by_name=True, expression=cells)
     steps = (_temporary(MERGED, merged), delete, insert)
     return (*(_sql(s) for s in steps), f"DROP TABLE {MERGED}")
 
