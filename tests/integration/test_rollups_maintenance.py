@@ -5,18 +5,22 @@ from the rows that must be stored, and against a rebuild from scratch."""
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from tally.errors import TallyError
 from tally.service import Service
 from tests.integration.rollup_support import (
     ADMIN,
+    FIRST,
     KINDS,
     METAS,
     REGIONS,
+    TENANTS,
     channel_text,
     expected_cells,
     expected_sets,
@@ -111,6 +115,63 @@ def test_appends_and_replays_count_each_stored_row_once(service: Service) -> Non
     _agrees_with_rebuild(service, "rollev")
 
 
+def test_late_rows_reach_their_cells_behind_many_newer_ones(service: Service) -> None:
+    """Rows that arrive in time order fill several row groups of the rollup table, and a batch
+    looks its cells up only in the row groups within its grains' range: a late batch (old
+    grains, null dimensions, spanning the whole range) must still find every cell it adds to."""
+    rng = random.Random(5)
+    combos = [(t, k, r) for t in TENANTS for k in KINDS for r in REGIONS]
+    in_order = [
+        {
+            "tenant": tenant,
+            "id": f"o{grain}_{i}",
+            "ts": (FIRST + timedelta(seconds=grain * 900 + rng.randrange(900))).isoformat(),
+            "kind": kind,
+            "region": region,
+            "amount": None if rng.random() < 0.1 else rng.randrange(-50, 1000),
+        }
+        for grain in range(2700)
+        for i, (tenant, kind, region) in enumerate(combos)
+    ]
+    instants = [datetime.fromisoformat(r["ts"]) for r in in_order]
+    table = pa.Table.from_pylist(in_order)
+    table = table.set_column(2, "ts", pa.array(instants, pa.timestamp("us", tz="UTC")))
+    for start in range(0, len(in_order), 20_000):
+        service.ingestion.load_table("rollev", table.slice(start, 20_000), partial=False)
+    groups = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('rollev__rollup__fine')"
+    assert service.engine.execute(groups, {}, 30)[1][0][0] > 1
+    late = make_rows(rng, 3000)  # anywhere in 40 days, a quarter of each dimension null
+    first_grain = [{**r, "id": f"f{i}", "ts": FIRST.isoformat()} for i, r in enumerate(late[:50])]
+    _ingest(service, "rollev", late)
+    _ingest(service, "rollev", first_grain)
+    expected = expected_cells(in_order + late + first_grain, 900, ("kind", "region"))
+    assert _cells(service, "rollev") == expected
+    _agrees_with_rebuild(service, "rollev")
+
+
+def test_an_append_carries_the_columns_it_does_not_merge(service: Service) -> None:
+    """A rollup table may hold columns kept by statements of their own (sets and sketches): an
+    append that touches a stored cell carries them from the stored row; a new cell has none."""
+    rows = make_rows(random.Random(6), 600)
+    _ingest(service, "rollev", rows[:300])
+    table = '"rollev__rollup__fine"'
+    label = "concat_ws('/', tenant, kind, region, ts)"
+    service.engine.transaction(
+        [
+            (f"ALTER TABLE {table} ADD COLUMN extra VARCHAR", ()),
+            (f"UPDATE {table} SET extra = {label}", ()),  # noqa: S608
+        ]
+    )
+    _, before = service.engine.execute(f"SELECT {label} FROM {table}", {}, 30)  # noqa: S608
+    again = [{**r, "id": f"again_{r['id']}"} for r in rows[:100]]  # into stored cells
+    _ingest(service, "rollev", rows[300:] + again)
+    _, after = service.engine.execute(f"SELECT {label}, extra FROM {table}", {}, 30)  # noqa: S608
+    stored = {cell for (cell,) in before}
+    assert stored < {cell for cell, _ in after}
+    assert all(extra == (cell if cell in stored else None) for cell, extra in after)
+    assert _cells(service, "rollev") == expected_cells(rows + again, 900, ("kind", "region"))
+
+
 def test_upserts_move_rows_between_cells(service: Service) -> None:
     rng = random.Random(2)
     rows = make_rows(rng, 1200)
@@ -127,6 +188,37 @@ def test_upserts_move_rows_between_cells(service: Service) -> None:
     stored[(last["tenant"], last["id"])] = last
     _cells_agree(service, "rollstate", list(stored.values()))
     _sets_agree(service, "rollstate", list(stored.values()))
+    _agrees_with_rebuild(service, "rollstate")
+
+
+def test_an_upsert_recomputes_its_cells_from_the_rows_at_their_edges(service: Service) -> None:
+    """An upsert recomputes a cell from the stored rows within its grains' range only: rows at
+    the first and the last microsecond of a touched grain are read, rows of the grains on
+    either side are not counted into it, and rows days away are left alone."""
+    start = FIRST + timedelta(days=20)
+
+    def row(key: str, at: datetime, amount: int) -> dict[str, Any]:
+        values = {"tenant": "t_a", "kind": "buy", "region": None, "note": None, "score": None}
+        return {**values, "id": key, "ts": at.isoformat(), "amount": amount}
+
+    micro = timedelta(microseconds=1)
+    stored = [
+        row("before", start - micro, 1),
+        row("first", start, 10),
+        row("last", start + timedelta(seconds=900) - micro, 100),
+        row("after", start + timedelta(seconds=900), 1000),
+        row("early", FIRST, 5),
+        row("late", FIRST + timedelta(days=39), 7),
+    ]
+    _ingest(service, "rollstate", stored)
+    late = row("new", start + timedelta(seconds=1), -40)  # touches that one grain only
+    _ingest(service, "rollstate", [late])
+    rows = [*stored, late]
+    assert _cells(service, "rollstate") == expected_cells(rows, 900, ("kind", "region"))
+    moved = row("after", FIRST + timedelta(days=30), 3000)  # leaves the grain after it
+    _ingest(service, "rollstate", [moved])
+    rows = [*stored[:3], moved, *stored[4:], late]
+    assert _cells(service, "rollstate") == expected_cells(rows, 900, ("kind", "region"))
     _agrees_with_rebuild(service, "rollstate")
 
 

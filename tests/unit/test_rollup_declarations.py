@@ -20,6 +20,7 @@ COLUMNS = [
     {"name": "tags", "type": "string[]"},
     {"name": "meta", "type": "json"},
     {"name": "ref", "type": "string"},
+    {"name": "rowid", "type": "string"},
     {"name": "ref_id", "type": "string", "derived": {"fn": "ref_object_id", "of": "ref"}},
 ]
 
@@ -86,6 +87,9 @@ def test_distinct_values_and_percentiles_are_kept_as_sets_and_sketches() -> None
         ({"name": "r", "dimensions": ["ref_id"]}, {}, "stored column", ("dimensions", 0)),
         ({"name": "r", "dimensions": ["ts"]}, {}, "the time column is the grain",
          ("dimensions", 0)),
+        ({"name": "r", "dimensions": ["rowid"]}, {}, "a column named rowid cannot be a key",
+         ("dimensions", 0)),
+        ({"name": "r"}, {"tenant_columns": ["rowid"]}, "a column named rowid cannot be a key", ()),
         ({"name": "r", "measures": [{"op": "count"}, {"op": "sum", "field": "kind"}]}, {},
          "kind does not allow", ("measures", 1, "op")),
         ({"name": "r", "measures": [{"op": "sum"}]}, {}, "sum needs a field",

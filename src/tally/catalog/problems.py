@@ -141,16 +141,23 @@ def rollups_of_draft(data: Mapping[str, Any]) -> list[tuple[Location, str]]:
     valid = {}
     for name in _ROLLUPS_READ:
         if name in data:
-            info = Dataset.model_fields[name]
             try:
-                valid[name] = TypeAdapter(Annotated[info.annotation, info]).validate_python(
-                    data[name]
-                )
+                valid[name] = _field_value(name, data[name])
             except ValidationError:
                 return []
     if not valid.get("rollups") or "columns" not in valid:
         return []
-    return rollup_problems(Dataset.model_construct(**valid))
+    try:
+        # Only a rollup key named like DuckDB's row id is checked against them.
+        tenants = _field_value("tenant_columns", data.get("tenant_columns"))
+    except ValidationError:
+        tenants = ()
+    return rollup_problems(Dataset.model_construct(tenant_columns=tenants, **valid))
+
+
+def _field_value(name: str, value: object) -> object:
+    info = Dataset.model_fields[name]
+    return TypeAdapter(Annotated[info.annotation, info]).validate_python(value)
 
 
 def _valid_source(declared: object) -> Source | None:

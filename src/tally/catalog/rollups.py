@@ -111,6 +111,7 @@ class Rollup(BaseModel):
         )
 
 
+ROW_ID = "rowid"
 SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestamp", "date"})
 """Types a rollup stores as they are (an array would fan out, a JSON value has no order)."""
 
@@ -131,6 +132,10 @@ def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:
     time = dataset.time_column
     if time is None or not dataset.has_column(time) or dataset.column(time).type != "timestamp":
         problems.append((("rollups",), "rollups need a timestamp time column"))
+    for name in (*dataset.tenant_columns, time or ""):
+        reason = _hides_row_id(dataset, name)
+        if reason:
+            problems.append((("rollups",), reason))
     seen: set[str] = set()
     for i, rollup in enumerate(dataset.rollups):
         at: Location = ("rollups", i)
@@ -138,7 +143,7 @@ def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:
             problems.append(((*at, "name"), f"duplicate rollup names: a second {rollup.name!r}"))
         seen.add(rollup.name)
         for j, name in enumerate(rollup.dimensions):
-            reason = dimension_problem(dataset, name)
+            reason = _hides_row_id(dataset, name) or dimension_problem(dataset, name)
             if reason:
                 problems.append(((*at, "dimensions", j), reason))
         problems += _measure_problems(dataset, rollup, at)
@@ -169,6 +174,14 @@ def _measure_problems(dataset: Dataset, rollup: Rollup, at: Location) -> list[tu
         ):
             problems.append(((*where, "op"), f"{measure.field} does not allow {measure.op}"))
     return problems
+
+
+def _hides_row_id(dataset: Dataset, name: str) -> str | None:
+    """Appends find a stored cell's row by DuckDB's row id, which a key column of that name
+    would hide."""
+    if dataset.has_column(name) and dataset.column(name).physical == ROW_ID:
+        return f"a column named {ROW_ID} cannot be a key of a rollup"
+    return None
 
 
 def _approx_problem(measure: RollupMeasure) -> str | None:

@@ -39,9 +39,10 @@ def out_of_memory() -> TallyError:
 class Maintenance:
     """Statements that keep derived tables (rollups) in step with a write, run inside the
     write's transaction after the rows are stored: a batch and its derived rows are stored
-    together or not at all. They read two temporary tables: `_written`, the rows the write
-    stored (an idempotent replay's duplicates are not among them), and `_replaced`, the stored
-    rows an upsert replaced (upserts only)."""
+    together or not at all. They read two temporary relations: `_written`, the rows the write
+    stored (an idempotent replay's duplicates are not among them; a view of the batch when none
+    of its keys was stored), and `_replaced`, the stored rows an upsert replaced (upserts
+    only)."""
 
     statements: tuple[str, ...]
 

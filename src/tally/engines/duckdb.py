@@ -254,23 +254,27 @@ class DuckDBEngine:
                     )
                     source = "_batch"
                 updated = 0
+                stored_match = f"FROM {table} AS s WHERE EXISTS "
+                stored_match += f"(SELECT 1 FROM {source} AS b WHERE {match})"
                 if spec.upsert:
-                    stored_match = f"FROM {table} AS s WHERE EXISTS "
-                    stored_match += f"(SELECT 1 FROM {source} AS b WHERE {match})"
                     if maintain:
                         cursor.execute(
                             f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * {stored_match}"
                         )
                     updated = cursor.execute(f"DELETE {stored_match}").fetchone()[0]
-                    new_rows = f"SELECT {carried} FROM {source}"
-                else:
-                    new_rows = (
-                        f"SELECT {carried} FROM {source} AS b "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match})"
-                    )
+                # Every row of the source is stored when none of its keys is: the derived
+                # tables then read the source itself (a view), not a copy of the new rows.
+                whole = spec.upsert or bool(
+                    maintain
+                    and not cursor.execute(f"SELECT EXISTS (SELECT 1 {stored_match})").fetchone()[0]
+                )
+                new_rows = f"SELECT {carried} FROM {source}"
+                if not whole:
+                    new_rows += f" AS b WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match})"
+                written = "VIEW" if whole else "TABLE"
                 if maintain:
                     # The rows about to be stored, kept for the derived tables to read.
-                    cursor.execute(f"CREATE OR REPLACE TEMP TABLE _written AS {new_rows}")
+                    cursor.execute(f"CREATE OR REPLACE TEMP {written} _written AS {new_rows}")
                     new_rows = f"SELECT {carried} FROM _written"
                 stored = cursor.execute(
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({new_rows}){sorted_by}"
@@ -278,11 +282,11 @@ class DuckDBEngine:
                 accepted = stored - updated
                 for statement in maintain.statements if maintain else ():
                     cursor.execute(statement)
-                temporary = ["_batch"] if repeated else []
-                temporary += ["_written"] if maintain else []
-                temporary += ["_replaced"] if maintain and spec.upsert else []
+                temporary = [f"{written} _written"] if maintain else []
+                temporary += ["TABLE _replaced"] if maintain and spec.upsert else []
+                temporary += ["TABLE _batch"] if repeated else []
                 for name in temporary:
-                    cursor.execute(f"DROP TABLE {name}")
+                    cursor.execute(f"DROP {name}")
                 cursor.execute("COMMIT")
             except duckdb.Error as exc:
                 cursor.execute("ROLLBACK")
