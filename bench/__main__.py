@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 
 from bench.external import in_place
-from bench.report import machine, markdown, write_results
-from bench.run import Options, run
+from bench.report import IN_PLACE_MARKERS, in_place_markdown, machine, markdown, write_results
+from bench.run import Figures, Options, in_process, on_postgres, prepare, run
 
 HERE = Path(__file__).parent
 
@@ -28,6 +28,9 @@ def main() -> None:
                         "redis://127.0.0.1:6379/0"))  # fmt: skip
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--in-place", action="store_true",
+                        help="only (a), (b) and the sources read in place: (e) Parquet, (f) "
+                        "PostgreSQL; its tables go to their own block of RESULTS.md")  # fmt: skip
     parser.add_argument("--min-seconds", type=float, default=1.0,
                         help="time (a)+(b), and (c), at least this long per query")  # fmt: skip
     args = parser.parse_args()
@@ -42,14 +45,23 @@ def main() -> None:
         http_ingest_rows=min(rows // 2, 300_000),
         min_seconds=0.0 if args.smoke else args.min_seconds,
     )
-    figures = run(options)
+    if args.in_place:
+        figures = Figures()
+        parquet, data_dir = prepare(options, figures)
+        in_process(options, data_dir, figures)
+        on_postgres(options, parquet, figures)
+    else:
+        figures = run(options)
     in_place(options, figures)
     figures.machine = machine()
-    text = markdown(figures, rows)
+    text = in_place_markdown(figures, rows) if args.in_place else markdown(figures, rows)
     print(text)
     if not args.smoke:
-        write_results(HERE / "RESULTS.md", text)
-        raw = args.work / f"results_{rows}.json"
+        if args.in_place:
+            write_results(HERE / "RESULTS.md", text, IN_PLACE_MARKERS)
+        else:
+            write_results(HERE / "RESULTS.md", text)
+        raw = args.work / f"results_{rows}{'_in_place' if args.in_place else ''}.json"
         raw.write_bytes(orjson.dumps(dataclasses.asdict(figures), option=orjson.OPT_INDENT_2))
         print(f"raw figures: {raw}")
 

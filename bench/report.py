@@ -173,18 +173,35 @@ def _in_place(figures: Figures) -> list[str]:
     return out
 
 
+def in_place_markdown(figures: Figures, rows: int) -> str:
+    """A run of `--in-place`: the owned table's (a) and (b) and both sources read in place."""
+    m = figures.machine
+    lines = [
+        f"## In place, run of {m['date']} — {rows:,} rows",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}, "
+        f"DuckDB {m['duckdb']}. Medians of warm repeated runs, milliseconds.",
+        *_in_place(figures),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 RUN_START = "<!-- bench:run -->"
 RUN_END = "<!-- /bench:run -->"
+IN_PLACE_MARKERS = ("<!-- bench:in-place -->", "<!-- /bench:in-place -->")
 
 
-def write_results(path: Path, run_text: str) -> None:
-    """Put a run's tables between the markers of RESULTS.md, keeping the written analysis
-    around them; a file without markers gets the run appended between new ones."""
-    block = f"{RUN_START}\n{run_text}{RUN_END}"
+def write_results(
+    path: Path, run_text: str, markers: tuple[str, str] = (RUN_START, RUN_END)
+) -> None:
+    """Put a run's tables between its markers in RESULTS.md, keeping the written analysis
+    around them; a file without those markers gets the run appended between new ones."""
+    opening, closing = markers
+    block = f"{opening}\n{run_text}{closing}"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start, end = text.find(RUN_START), text.find(RUN_END)
+    start, end = text.find(opening), text.find(closing)
     if 0 <= start < end:
-        text = text[:start] + block + text[end + len(RUN_END) :]
+        text = text[:start] + block + text[end + len(closing) :]
     else:
         text = (text.rstrip("\n") + "\n\n" if text else "") + block + "\n"
     path.write_text(text, encoding="utf-8")
