@@ -14,8 +14,10 @@ Per size, in one work folder:
     (rollups off) and with rollups in turns (`paired_times_ms`), and which answered
     (`served_from`), with a check that both gave the same rows;
 (d) the same extra rows appended in small batches to the database with rollups and to the copy
-    without, taking turns batch by batch: rows of the window's last day in time order (live
-    data), then (`--orders`) rows spread over the year in random order.
+    without, taking turns batch by batch: rows at the window's end in time order, as dense as
+    the loaded ones (live data), then (`--orders`) rows spread over the year in random order.
+    Every batch of both scans the stored event ids for duplicates (built on the batch), so at
+    100M rows that scan weighs on both sides alike.
 
 The markdown goes to stdout and to `<work>/rollups_<N>.md`; progress to stderr.
 """
@@ -32,7 +34,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -315,10 +316,12 @@ def same_rows(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> bool:
 
 
 def appended(options: Options, order: str) -> pa.Table:
-    """Rows after the loaded ones (ids counting on from them): the window's last day in time
-    order, as live data arrives, or spread over the year in random order."""
+    """Rows after the loaded ones (ids counting on from them): in time order over the end of
+    the year, as densely as the loaded rows (live data arriving at the table's rate: 200k rows
+    are the last 17.5 hours at 100M rows), or spread over the year in random order."""
     if order == "time":
-        period = (END - timedelta(days=1), END)
+        share = min(options.append_rows / options.rows, 1.0)
+        period = (END - (END - START) * share, END)
         rows = generate_chunk(options.rows, options.rows, options.append_rows, period=period)
         return rows.sort_by("ts")
     start = options.rows + options.append_rows
@@ -395,7 +398,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, bool]:
     parser.add_argument("--append-rows", type=int, default=200_000)
     parser.add_argument("--append-batch", type=int, default=10_000)
     parser.add_argument(
-        "--orders", default="time,random", help="appends: time (last day, in order), random"
+        "--orders", default="time,random", help="appends: time (the end, in order), random"
     )
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--declare", choices=sorted(DECLARED), default="tuned")

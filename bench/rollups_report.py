@@ -85,7 +85,7 @@ def _ingest(figures: Figures) -> list[str]:
     ]
     for i in figures.ingest:
         what = (
-            "the window's last day, in time order"
+            "the window's end, in time order, as dense as the table"
             if i["order"] == "time"
             else "spread over the year, random order"
         )
