@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.data import generate
+from bench.data import END, START, chunks, generate, generate_chunk, share_of_year
 
 ROWS = 50_000
 
@@ -67,3 +67,30 @@ def test_agents_tags_ratings_and_metadata(rows: list[dict]) -> None:
     assert {tuple(sorted(json.loads(r["metadata"]))) for r in rows} == {
         ("channel", "country", "plan")
     }
+
+
+def test_chunks_make_one_table_of_the_total() -> None:
+    """Chunks in order: ids unique across them, timestamps in each chunk's share of the year
+    (the chunks are the events as they arrived), sessions drawn over the total's range, and each
+    chunk the same whichever chunks were made before it."""
+    total, size = 40_000, 10_000
+    parts = list(chunks(total, size))
+    assert [p.num_rows for p in parts] == [size] * 4
+    ids = [i for p in parts for i in p.column("event_id").to_pylist()]
+    assert len(set(ids)) == total
+    for k, part in enumerate(parts):
+        first, last = share_of_year(total, k * size, size)
+        stamps = part.column("ts").to_pylist()
+        assert first <= min(stamps) and max(stamps) < last
+        assert last - first == (END - START) / 4
+    sessions = {s for p in parts for s in p.column("session_id").to_pylist()}
+    assert max(int(s[2:]) for s in sessions) > total // 5 * 0.99
+    assert generate_chunk(total, 2 * size, size).equals(parts[2])
+
+
+def test_a_chunk_can_cover_a_period_of_its_own() -> None:
+    first = END - timedelta(days=1)
+    part = generate_chunk(1_000, 1_000, 500, period=(first, END))
+    stamps = part.column("ts").to_pylist()
+    assert first <= min(stamps) and max(stamps) < END
+    assert part.column("event_id")[0].as_py() == "ev_1000"
