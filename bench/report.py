@@ -53,13 +53,19 @@ def geomean(values: list[float]) -> float | None:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
+def _machine_line(m: dict[str, Any]) -> str:
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}, "
+        f"DuckDB {m['duckdb']}. Medians of warm repeated runs, milliseconds"
+    )
+
+
 def markdown(figures: Figures, rows: int) -> str:
     m = figures.machine
     out = [
         f"## Run of {m['date']} — {rows:,} rows",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}, "
-        f"DuckDB {m['duckdb']}. Medians of warm repeated runs, milliseconds; b−a and c−a′ are "
+        f"{_machine_line(m)}; b−a and c−a′ are "
         "the medians of the differences within each round of turns (a and b, a′ and c ran back "
         "to back).",
         "",
@@ -179,8 +185,7 @@ def in_place_markdown(figures: Figures, rows: int) -> str:
     lines = [
         f"## In place, run of {m['date']} — {rows:,} rows",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; Python {m['python']}, "
-        f"DuckDB {m['duckdb']}. Medians of warm repeated runs, milliseconds.",
+        f"{_machine_line(m)}.",
         *_in_place(figures),
     ]
     return "\n".join(lines) + "\n"

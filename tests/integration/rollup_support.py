@@ -3,7 +3,10 @@ rollup table and to compute what it must hold in plain Python."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,3 +200,16 @@ def expected_sets(
         if row[field] is not None:
             cell.add(row[field])
     return {key: frozenset(value) for key, value in cells.items()}
+
+
+def rollups_cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`tally rollups ARGS` in a process of its own over `root`'s data and datasets folders."""
+    environment = {**os.environ, "TALLY_DATA_DIR": str(root / "data"), "COLUMNS": "200", **env}
+    environment["TALLY_DATASETS_DIR"] = str(root / "datasets")
+    return subprocess.run(
+        [sys.executable, "-m", "tally.cli", "rollups", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )

@@ -4,10 +4,7 @@ after), verified over HTTP, for admins of every tenant only; and `tally rollups 
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +28,7 @@ from tests.integration.rollup_support import (
     FIRST,
     make_rows,
     open_service,
+    rollups_cli,
     write_datasets,
 )
 from tests.server_support import running_server
@@ -317,18 +315,6 @@ def test_bad_requests_name_the_offending_field(complete: LiveApp) -> None:
     assert missing.json()["error"]["details"][0]["path"] == "/id"
 
 
-def _tally(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "TALLY_DATA_DIR": str(root / "data"), "COLUMNS": "200", **env}
-    environment["TALLY_DATASETS_DIR"] = str(root / "datasets")
-    return subprocess.run(
-        [sys.executable, "-m", "tally.cli", "rollups", *args],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_the_cli_builds_and_verifies_through_a_running_server(tmp_path: Path) -> None:
     _stored_without_rollups(tmp_path, 2000, 51)
     settings = Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
@@ -337,30 +323,32 @@ def test_the_cli_builds_and_verifies_through_a_running_server(tmp_path: Path) ->
     keys.close()
     served = {"TALLY_DATASETS_DIR": str(tmp_path / "datasets")}
     with running_server(tmp_path / "data", **served) as url:
-        held = _tally(tmp_path, "build")
+        held = rollups_cli(tmp_path, "build")
         assert held.returncode == 1
         assert "tally rollups build --url" in held.stderr
         assert "Traceback" not in held.stderr
 
-        built = _tally(tmp_path, "build", "--url", url, "--token", token)
+        built = rollups_cli(tmp_path, "build", "--url", url, "--token", token)
         assert built.returncode == 0, built.stdout + built.stderr
         assert f"built {len(ROLLUPS)} rollup(s) of rollev" in built.stdout
-        again = _tally(tmp_path, "build", "--url", url, "--token", token)
+        again = rollups_cli(tmp_path, "build", "--url", url, "--token", token)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "nothing to build: every rollup is complete" in again.stdout
         answered = httpx.post(f"{url}/v1/query", json=_question(MARCH), headers=bearer(token))
         assert answered.json()["meta"]["served_from"] in ROLLUPS
 
-        checked = _tally(tmp_path, "verify", "--url", url, TALLY_TOKEN=token)
+        checked = rollups_cli(tmp_path, "verify", "--url", url, TALLY_TOKEN=token)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "compared 1 questions, 1 served from rollups" in checked.stdout
         assert "; 0 difference(s)" in checked.stdout
         assert "asking 1 recorded shapes" in checked.stderr
 
-        unknown = _tally(tmp_path, "verify", "--url", url, "--dataset", "nope", TALLY_TOKEN=token)
+        unknown = rollups_cli(
+            tmp_path, "verify", "--url", url, "--dataset", "nope", TALLY_TOKEN=token
+        )
         assert unknown.returncode == 1
         assert "unknown dataset 'nope'" in unknown.stderr
-        refused = _tally(tmp_path, "verify", "--url", url)
+        refused = rollups_cli(tmp_path, "verify", "--url", url)
         assert refused.returncode == 1
         assert "HTTP 401" in refused.stderr
 
@@ -368,7 +356,7 @@ def test_the_cli_builds_and_verifies_through_a_running_server(tmp_path: Path) ->
         db.execute(f'UPDATE "rollev__rollup__hourly" SET "{COUNT_COLUMN}" = 0')  # noqa: S608
         db.execute(f'UPDATE "rollev__rollup__fine" SET "{COUNT_COLUMN}" = 0')  # noqa: S608
     with running_server(tmp_path / "data", **served) as url:
-        differs = _tally(tmp_path, "verify", "--url", url, "--token", token)
+        differs = rollups_cli(tmp_path, "verify", "--url", url, "--token", token)
         assert differs.returncode == 1, differs.stdout + differs.stderr
         assert "DIFFERENT rollev query" in differs.stdout
         assert "; 1 difference(s)" in differs.stdout

@@ -3,13 +3,10 @@ the service actually answered (and so recorded in its query log)."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from tests.integration.rollup_support import (
     APPEND,
     COLUMNS,
     make_rows,
+    rollups_cli,
     write_datasets,
 )
 from tests.integration.test_rollups_answers import random_query
@@ -50,18 +48,6 @@ def _filled(root: Path, rollups: bool, **settings: Any) -> Service:
         outcome = service.ingestion.ingest("rollev", rows[start : start + 1000], ADMIN, False)
         assert not outcome.rejected
     return service
-
-
-def _tally(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TALLY_DATA_DIR": str(root / "data"), "COLUMNS": "200"}
-    env["TALLY_DATASETS_DIR"] = str(root / "datasets")
-    return subprocess.run(
-        [sys.executable, "-m", "tally.cli", "rollups", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module", params=["whole questions", "shapes only"])
@@ -89,7 +75,7 @@ def _summary(output: str) -> tuple[int, int, int]:
 
 
 def test_verify_finds_rollups_agree_with_the_rows_on_random_questions(asked: Path) -> None:
-    checked = _tally(asked, "verify", "--sample", str(ASKED))
+    checked = rollups_cli(asked, "verify", "--sample", str(ASKED))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     compared, from_rollups, differences = _summary(checked.stdout)
     print(f"\nverify: {compared} compared, {from_rollups} served from rollups")
@@ -108,7 +94,7 @@ def test_verify_reports_a_corrupted_rollup_cell(asked: Path, tmp_path: Path) -> 
     with duckdb.connect(str(tmp_path / "data" / "tally.duckdb")) as db:
         for table in ("rollev__rollup__fine", "rollev__rollup__hourly"):
             db.execute(f'UPDATE "{table}" SET "{COUNT_COLUMN}" = "{COUNT_COLUMN}" + 1')  # noqa: S608
-    checked = _tally(tmp_path, "verify", "--sample", str(ASKED))
+    checked = rollups_cli(tmp_path, "verify", "--sample", str(ASKED))
     assert checked.returncode == 1, checked.stdout + checked.stderr
     _, from_rollups, differences = _summary(checked.stdout)
     assert differences >= 1
@@ -117,14 +103,14 @@ def test_verify_reports_a_corrupted_rollup_cell(asked: Path, tmp_path: Path) -> 
 
 def test_verify_and_suggest_say_when_nothing_is_recorded(tmp_path: Path) -> None:
     _filled(tmp_path, rollups=True).close()
-    checked = _tally(tmp_path, "verify")
+    checked = rollups_cli(tmp_path, "verify")
     assert checked.returncode == 1
     assert "query_log_samples" in checked.stdout + checked.stderr
-    suggested = _tally(tmp_path, "suggest")
+    suggested = rollups_cli(tmp_path, "suggest")
     assert suggested.returncode == 0
     assert "no questions answered from the rows are recorded yet" in suggested.stdout
     for command in ("suggest", "verify"):
-        unknown = _tally(tmp_path, command, "--dataset", "nope")
+        unknown = rollups_cli(tmp_path, command, "--dataset", "nope")
         assert unknown.returncode == 1
         assert "unknown dataset 'nope'" in unknown.stdout + unknown.stderr
         assert "Traceback" not in unknown.stderr
@@ -158,7 +144,7 @@ def test_suggest_proposes_a_rollup_that_then_serves_the_heaviest_shape(tmp_path:
         kept = " ".join(shape for (shape,) in log.execute("SELECT shape FROM shapes"))
     assert '"region"' in kept and '"eu"' not in kept  # fields filtered, never their values
 
-    suggested = _tally(tmp_path, "suggest", "--dataset", "rollev", "--top", "1")
+    suggested = rollups_cli(tmp_path, "suggest", "--dataset", "rollev", "--top", "1")
     assert suggested.returncode == 0, suggested.stderr
     assert "skipped" in suggested.stdout and "percentile" in suggested.stdout  # and why
     proposal = yaml.safe_load(suggested.stdout)["rollups"][0]
