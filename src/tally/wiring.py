@@ -105,4 +105,5 @@ def build_service(settings: Settings) -> Service:
     service = Service(settings, catalog, engine, dialect, cache, versions, readers=readers)
     service.tables.ensure()
     service.rollups.ensure()
+    service.rollups.warm()
     return service

@@ -176,7 +176,7 @@ def stored_sets(service: Service, dataset: str, field: str) -> dict[tuple, froze
     """The `fine` rollup's exact sets of `field`, decoded through its dictionary into values
     and keyed like `expected_cells`."""
     table = f"{dataset}__rollup__fine"
-    _, ids = service.engine.execute(f'SELECT id, value FROM "{table}__ids__{field}"', {}, 30)  # noqa: S608
+    _, ids = service.engine.execute(f'SELECT id, value FROM "{dataset}__ids__{field}"', {}, 30)  # noqa: S608
     values = dict(ids)
     sql = f'SELECT tenant, kind, region, ts, "_ids__{field}" FROM "{table}"'  # noqa: S608
     _, rows = service.engine.execute(sql, {}, 30)

@@ -67,7 +67,7 @@ def test_distinct_values_and_percentiles_are_kept_as_sets_and_sketches() -> None
         ("_hll__ref", "hll", "ref"),
         ("_kll__amount", "kll", "amount"),
     ]
-    assert layout.dictionary("kind") == "ev__rollup__r__ids__kind"
+    assert layout.dictionary("kind") == "ev__ids__kind"
     plain = rollup_tables(dataset({"name": "r", "measures": [{"op": "count"}]}))[0]
     assert plain.fingerprint != layout.fingerprint
 

@@ -5,6 +5,7 @@ Engines know tables and SQL text, never the query IR; the service hands them com
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -42,9 +43,13 @@ class Maintenance:
     together or not at all. They read two temporary relations: `_written`, the rows the write
     stored (an idempotent replay's duplicates are not among them; a view of the batch when none
     of its keys was stored), and `_replaced`, the stored rows an upsert replaced (upserts
-    only)."""
+    only). A step that is not SQL is called with the write's cursor (Python work between the
+    statements, in the same transaction: numbering a batch's values from a mirror in memory);
+    `settled` are told after the transaction whether it committed, so such a mirror keeps only
+    what the tables keep."""
 
-    statements: tuple[str, ...]
+    statements: tuple[str | Callable[[Any], None], ...]
+    settled: tuple[Callable[[bool], None], ...] = ()
 
 
 def refuse_maintenance(engine: str, maintain: Maintenance | None) -> None:

@@ -68,6 +68,11 @@ def _progress(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {"percent": round(percent, 1)} if percent >= 0 else {}
 
 
+def _settle(maintain: Maintenance | None, committed: bool) -> None:
+    for settled in maintain.settled if maintain else ():
+        settled(committed)
+
+
 class DuckDBEngine:
     name = "duckdb"
 
@@ -285,21 +290,28 @@ class DuckDBEngine:
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({new_rows}){sorted_by}"
                 ).fetchone()[0]
                 accepted = stored - updated
-                for statement in maintain.statements if maintain else ():
-                    cursor.execute(statement)
+                for step in maintain.statements if maintain else ():
+                    if isinstance(step, str):
+                        cursor.execute(step)
+                    else:
+                        step(cursor)
                 temporary = [f"{written} _written"] if maintain else []
                 temporary += ["TABLE _replaced"] if maintain and spec.upsert else []
                 temporary += ["TABLE _batch"] if repeated else []
                 for name in temporary:
                     cursor.execute(f"DROP {name}")
                 cursor.execute("COMMIT")
-            except duckdb.Error as exc:
+            except Exception as exc:
                 cursor.execute("ROLLBACK")
+                _settle(maintain, committed=False)
+                if not isinstance(exc, duckdb.Error):
+                    raise
                 log.exception("duckdb write failed")
                 raise TallyError("engine_error", "the batch could not be stored", 500) from exc
             finally:
                 cursor.unregister("_incoming")
                 cursor.close()
+            _settle(maintain, committed=True)
         return WriteOutcome(accepted, batch.num_rows - accepted - updated, updated)
 
     def transaction(
@@ -322,6 +334,16 @@ class DuckDBEngine:
                 cursor.execute("ROLLBACK")
                 log.exception("duckdb transaction failed")
                 raise TallyError("engine_error", "the statements could not be run", 500) from exc
+            finally:
+                cursor.close()
+
+    def serialized(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
+        """Run `work` with a cursor of its own while no write runs (writes wait for it): what
+        reads a table into memory that writes then keep in step (a rollup dictionary)."""
+        with self._write_lock:
+            cursor = self._conn.cursor()
+            try:
+                work(cursor)
             finally:
                 cursor.close()
 

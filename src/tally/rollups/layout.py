@@ -130,8 +130,10 @@ class RollupTable:
         )
 
     def dictionary(self, field: str) -> str:
-        """The table numbering the field's distinct values for this rollup's sets of ids."""
-        return f"{self.name}__ids__{field.replace('.', '__')}"
+        """The table numbering the field's distinct values for sets of ids: one per dataset
+        field, shared by every rollup keeping a set of it (one mirror in memory, one
+        numbering per batch)."""
+        return dictionary_name(self.dataset, field)
 
     def sketch(self, kind: str, field: str) -> StoredSketch | None:
         return next((s for s in self.sketches if (s.kind, s.field) == (kind, field)), None)
@@ -177,7 +179,10 @@ class RollupTable:
         """Changes whenever the table's meaning does: then it is rebuilt before it answers."""
         columns = [(c.physical, c.type.value, c.scale) for c in self.as_dataset.stored_columns]
         aggregates = [(a.op, a.field) for a in self.aggregates]
-        sketches = [(s.kind, s.field) for s in self.sketches]
+        sketches = [
+            (s.kind, s.field, self.dictionary(s.field) if s.kind == "ids" else None)
+            for s in self.sketches
+        ]
         texts = [(k.field, k.column) for k in self.keys if k.json_key is not None]
         extra = [part for part in (sketches, texts) if part]
         return repr((self.grain_seconds, columns, aggregates, *extra))
@@ -185,6 +190,10 @@ class RollupTable:
     @property
     def identity(self) -> tuple[str, str]:
         return self.name, self.fingerprint
+
+
+def dictionary_name(dataset: Dataset, field: str) -> str:
+    return f"{dataset.name}__ids__{field.replace('.', '__')}"
 
 
 def rollup_tables(dataset: Dataset) -> tuple[RollupTable, ...]:

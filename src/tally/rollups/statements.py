@@ -10,10 +10,11 @@ can move a row between cells or lower a maximum, which no stored aggregate can u
 cell an upserted row leaves or enters is recomputed from the stored rows, inside the same
 transaction.
 
-Sets and sketches (`tally.rollups.sketches`) are kept by statements of their own, apart from the
-MERGE of the aggregates: first every new value of a field with a set of ids gets its id in the
-rollup's dictionary of that field, then the cells the MERGE touched merge the batch's sketches
-into theirs. Recomputed and rebuilt cells build theirs from the stored rows.
+Sets and sketches (`tally.rollups.sketches`) merge like the aggregates: an append's sets of
+ids come from the batch's (value, id) pairs, which `tally.rollups.dictionary` makes (numbering
+new values) before these statements run; recomputed and rebuilt cells build theirs from the
+stored rows joined with the whole dictionary, numbering the values it lacks first
+(`add_values`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tally.sql.duckdb import DuckDBDialect
 DIALECT = DuckDBDialect()
 WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
 MERGED = "_merged"
+NUMBERED = "_numbered"
 STORED_ROW = "#row"  # a stored cell's row id in `_merged` (no catalog name holds a #)
 MICROS = 1_000_000
 
@@ -106,12 +108,15 @@ def create_dictionaries(layout: RollupTable) -> tuple[str, ...]:
     return tuple(made)
 
 
-def add_values(layout: RollupTable, source: str) -> tuple[str, ...]:
+def add_values(layout: RollupTable, source: str, unmirrored: bool = False) -> tuple[str, ...]:
     """Number every value of `source`'s rows not yet in a dictionary, after the largest id:
-    equal values share one id, so a set of ids counts what `count(DISTINCT x)` counts."""
+    equal values share one id, so a set of ids counts what `count(DISTINCT x)` counts. With
+    `unmirrored`, only the fields appends do not number in memory (`mirrored`)."""
     added = []
     for sketch in layout.sketches:
         if sketch.kind != "ids":
+            continue
+        if unmirrored and mirrored(layout.dataset.column(sketch.field)):
             continue
         dictionary = layout.dictionary(sketch.field)
         field = _col(layout.dataset.column(sketch.field).physical, "s")
@@ -164,17 +169,67 @@ def _sketch_input(layout: RollupTable, sketch: StoredSketch, table: str) -> exp.
     return exp.cast(value, "VARCHAR")
 
 
-def _with_dictionaries(layout: RollupTable, select: exp.Select, table: str) -> exp.Select:
+def _with_dictionaries(
+    layout: RollupTable, select: exp.Select, table: str, mapped: bool = False
+) -> exp.Select:
     """`select` joined with the dictionary of every set of ids (one row each way: a value has
-    one id; a null joins none)."""
+    one id; a null joins none), or with `mapped` the batch's own (value, id) pairs that
+    `tally.rollups.dictionary` made (what an append reads instead of the whole dictionary)."""
     for sketch in layout.sketches:
         if sketch.kind == "ids":
             alias = f"i{sketch.column}"
-            field = _col(layout.dataset.column(sketch.field).physical, table)
+            column = layout.dataset.column(sketch.field).physical
+            field = _col(column, table)
             on = exp.EQ(this=_col("value", alias), expression=field)
-            dictionary = _table(layout.dictionary(sketch.field), alias)
-            select = select.join(dictionary, on=on, join_type="LEFT")
+            batch_pairs = mapped and mirrored(layout.dataset.column(sketch.field))
+            name = mapped_ids(column) if batch_pairs else layout.dictionary(sketch.field)
+            select = select.join(_table(name, alias), on=on, join_type="LEFT")
     return select
+
+
+def mirrored(column: Column) -> bool:
+    """Whether appends number the column's values through a mirror in memory: not floats,
+    whose SQL equality (-0.0 = 0.0, NaN = NaN) neither Arrow's nor the hash's follows; theirs
+    are numbered in SQL against the whole dictionary (`add_values`)."""
+    return column.type is not ColumnType.FLOAT
+
+
+def mapped_ids(column: str) -> str:
+    """The temporary table of a batch's values of a column and their ids."""
+    return f"_ids__{column}"
+
+
+def batch_values(column: str) -> str:
+    """Each distinct non-null value of a column among the rows an append stores, and its hash
+    (what `IdCache` looks values up by)."""
+    value = _col(column, "w")
+    select = exp.select(
+        exp.alias_(exp.Anonymous(this="hash", expressions=[value]), "h", quoted=True),
+        exp.alias_(value.copy(), "value", quoted=True),
+    )
+    select = select.distinct().from_(_table(WRITTEN, "w"))
+    return _sql(select.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))))
+
+
+def dictionary_rows(dictionary: str) -> str:
+    """Every id of a dictionary with its value and the value's hash."""
+    hashed = exp.Anonymous(this="hash", expressions=[_col("value")])
+    select = exp.select(_col("id"), exp.alias_(hashed, "h", quoted=True), _col("value"))
+    return _sql(select.from_(_table(dictionary)))
+
+
+def count_rows(table: str) -> str:
+    return _sql(exp.select(exp.Count(this=exp.Star())).from_(_table(table)))
+
+
+def keep_numbered(dictionary: str, mapped: str) -> tuple[str, str]:
+    """From `NUMBERED` (a batch's values and ids): the batch's temporary table of them, and
+    the insert of its new ones (id at or after the parameter) into the dictionary."""
+    pairs = exp.select(_col("value"), _col("id")).from_(_table(NUMBERED))
+    fresh = exp.select(_col("id"), _col("value")).from_(_table(NUMBERED))
+    fresh = fresh.where(exp.GTE(this=_col("id"), expression=exp.Placeholder()))
+    insert = exp.Insert(this=_table(dictionary), expression=fresh)
+    return _sql(_temporary(mapped, pairs)), _sql(insert)
 
 
 def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
@@ -236,10 +291,15 @@ def key_names(layout: RollupTable) -> list[str]:
 
 
 def aggregate_select(
-    layout: RollupTable, source: exp.Expression, table: str, sketches: bool = False
+    layout: RollupTable,
+    source: exp.Expression,
+    table: str,
+    sketches: bool = False,
+    mapped: bool = False,
 ) -> exp.Select:
     """One row per cell of `source` (rows shaped like the dataset's table) with its aggregates,
-    and with `sketches` its sets and sketches too (a row of the rollup table)."""
+    and with `sketches` its sets and sketches too (a row of the rollup table), their ids read
+    from the batch's pairs when `mapped` (`_with_dictionaries`)."""
     outputs = [
         exp.alias_(e, n, quoted=True)
         for e, n in zip(_key(layout, table), key_names(layout), strict=True)
@@ -257,7 +317,7 @@ def aggregate_select(
     positions = [exp.Literal.number(i + 1) for i in range(len(key_names(layout)))]
     select = exp.select(*outputs).from_(source)
     if sketches:
-        select = _with_dictionaries(layout, select, table)
+        select = _with_dictionaries(layout, select, table, mapped)
     return select.group_by(*positions)
 
 
@@ -323,29 +383,33 @@ def _temporary(name: str, select: exp.Expression) -> exp.Create:
 
 
 def append_statements(layout: RollupTable) -> tuple[str, ...]:
-    """Add the aggregates of `_written` (the rows an append stored) to their cells.
+    """Add the aggregates, sets and sketches of `_written` (the rows an append stored) to their
+    cells; the sets' ids are the batch's pairs made by `tally.rollups.dictionary` just before
+    (a float field's are numbered here, in SQL: `mirrored`).
 
-    One join of the batch's cells with the rollup table gives each cell's merged aggregates
-    and the row id of its stored row, if any (`_merged`); those rows are deleted and every
-    cell of the batch is inserted. Columns the join does not merge (kept by statements of
-    their own) are carried from the stored row. The join builds its hash table on the batch's
-    cells and DuckDB pushes their key ranges into the scan of the rollup table: row groups
-    outside the batch's grains are skipped, and rollup rows arrive roughly in time order, so
-    the lookup follows the batch rather than the table. Not an UPDATE: a checkpoint rewrites
-    the updated columns of every row group an update touched, and out-of-order rows touch
-    them all (1M rows in random order: the commits after a MERGE cost 2.5x those after this)."""
+    One join of the batch's cells with the rollup table gives each cell's merged aggregates,
+    sets and sketches and the row id of its stored row, if any (`_merged`); those rows are
+    deleted and every cell of the batch is inserted. The join builds its hash table on the
+    batch's cells and DuckDB pushes their key ranges into the scan of the rollup table: row
+    groups outside the batch's grains are skipped, and rollup rows arrive roughly in time
+    order, so the lookup follows the batch rather than the table. Not an UPDATE: a checkpoint
+    rewrites the updated columns of every row group an update touched, and out-of-order rows
+    touch them all (1M rows in random order: the commits after a MERGE cost 2.5x those after
+    this); and one pass, where a second statement merging the sets read the table again."""
     delta = exp.Subquery(
-        this=aggregate_select(layout, _table(WRITTEN, "w"), "w"),
+        this=aggregate_select(layout, _table(WRITTEN, "w"), "w", sketches=True, mapped=True),
         alias=exp.TableAlias(this=_ident("d")),
     )
     values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
     for a in layout.aggregates:
         values[a.column] = _merged(a.op, _col(a.column, "r"), _col(a.column, "d"))
-    carried = exp.Star(except_=[_col(n) for n in values])
+    for s in layout.sketches:
+        values[s.column] = exp.Anonymous(
+            this=MERGE[s.kind], expressions=[_col(s.column, "r"), _col(s.column, "d")]
+        )
     merged = exp.select(
         exp.alias_(exp.column(ROW_ID, table=_ident("r")), STORED_ROW, quoted=True),
         *(exp.alias_(v, n, quoted=True) for n, v in values.items()),
-        exp.Column(this=carried, table=_ident("r")),
     )
     merged = merged.from_(delta).join(
         _table(layout.name, "r"), on=_cell_match(layout, "r", "d"), join_type="LEFT"
@@ -358,7 +422,8 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
     cells = exp.select(exp.Star(except_=[_col(STORED_ROW)])).from_(_table(MERGED))
     insert = exp.Insert(this=_table(layout.name), by_name=True, expression=cells)
     steps = (_temporary(MERGED, merged), delete, insert)
-    return (*(_sql(s) for s in steps), f"DROP TABLE {MERGED}")
+    numbered = add_values(layout, WRITTEN, unmirrored=True)
+    return (*numbered, *(_sql(s) for s in steps), f"DROP TABLE {MERGED}")
 
 
 def _within_cells(layout: RollupTable, table: str) -> exp.Expression:
@@ -378,34 +443,6 @@ def _within_cells(layout: RollupTable, table: str) -> exp.Expression:
             expression=exp.Add(this=exp.Subquery(this=last), expression=grain),
         ),
     )
-
-
-def sketch_statements(layout: RollupTable) -> tuple[str, ...]:
-    """Merge the sets and sketches of `_written` into their cells, which the aggregates' MERGE
-    has made (a new cell's are NULL: empty). Run after the MERGE; the dictionaries get the
-    batch's new values before it (`add_values`)."""
-    if not layout.sketches:
-        return ()
-    names = key_names(layout)
-    key = [exp.alias_(e, n, quoted=True) for e, n in zip(_key(layout, "w"), names, strict=True)]
-    positions = [exp.Literal.number(i + 1) for i in range(len(key))]
-    delta = exp.select(*key, *_built(layout, "w")).from_(_table(WRITTEN, "w"))
-    delta = _with_dictionaries(layout, delta, "w").group_by(*positions)
-    update = exp.Update(
-        this=_table(layout.name, "r"),
-        expressions=[
-            exp.EQ(
-                this=_col(s.column),
-                expression=exp.Anonymous(
-                    this=MERGE[s.kind], expressions=[_col(s.column, "r"), _col(s.column, "d")]
-                ),
-            )
-            for s in layout.sketches
-        ],
-        from_=exp.From(this=exp.Subquery(this=delta, alias=exp.TableAlias(this=_ident("d")))),
-        where=exp.Where(this=_cell_match(layout, "r", "d")),
-    )
-    return (*add_values(layout, WRITTEN), _sql(update))
 
 
 def upsert_statements(layout: RollupTable) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ from tally.engines.duckdb import DuckDBEngine
 from tally.query.model import Query
 from tally.query.scope import Scope
 from tally.rollups import statements
+from tally.rollups.dictionary import Dictionary
 from tally.rollups.layout import RollupTable, rollup_tables
 from tally.rollups.match import answers
 from tally.rollups.sketches import FUNCTIONS
@@ -37,7 +38,7 @@ CREATE_STATE = (
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
 HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
-DICTIONARIES = "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, $prefix)"
+DICTIONARIES = "SELECT table_name FROM duckdb_tables() WHERE contains(table_name, '__ids__')"
 RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
 SIZES_TTL_S = 30.0
 TIMEOUT_S = 30.0
@@ -54,6 +55,7 @@ class Rollups:
         self._ready: set[tuple[str, str]] = set()
         self._layouts: dict[str, tuple[RollupTable, ...]] = {}
         self._maintenance: dict[str, Maintenance] = {}
+        self._dictionaries: dict[str, Dictionary] = {}
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = threading.RLock()
@@ -116,9 +118,11 @@ class Rollups:
         declared = {name for name, _ in kept}
         for name in recorded.keys() - declared:
             self._forget(engine, name)
+        self._sweep_dictionaries(engine, catalog)
         with self._lock:
             self._kept, self._ready = kept, ready
             self._maintenance.clear()
+            self._dictionaries.clear()
             self._layouts = {k: v for k, v in self._layouts.items() if k in served}
 
     def _has_state(self, engine: DuckDBEngine) -> bool:
@@ -126,10 +130,31 @@ class Rollups:
         return bool(rows[0][0])
 
     def _forget(self, engine: DuckDBEngine, name: str) -> None:
-        """Drop a rollup's table, its dictionaries and its record."""
-        _, found = engine.execute(DICTIONARIES, {"prefix": f"{name}__ids__"}, TIMEOUT_S)
-        drops = [(statements.drop(table), ()) for (table,) in found]
-        engine.transaction([*drops, (statements.drop(name), ()), (FORGET, (name,))])
+        """Drop a rollup's table and its record."""
+        engine.transaction([(statements.drop(name), ()), (FORGET, (name,))])
+
+    def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog) -> None:
+        """Drop every dictionary no declared rollup of the catalog's datasets numbers with (a
+        dictionary is shared by a dataset's rollups, so it goes with the last of them). A
+        dataset's own table is never taken for one, whatever its name."""
+        needed = {
+            layout.dictionary(sketch.field)
+            for dataset in catalog
+            for layout in self.layouts(dataset)
+            for sketch in layout.sketches
+            if sketch.kind == "ids"
+        }
+        owned = {dataset.name for dataset in catalog}
+        _, found = engine.execute(DICTIONARIES, {}, TIMEOUT_S)
+        unused = [
+            table
+            for (table,) in found
+            if table not in needed
+            and table not in owned
+            and any(table.startswith(f"{name}__") for name in owned)
+        ]
+        if unused:
+            engine.transaction([(statements.drop(table), ()) for table in unused])
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
         self._forget(engine, layout.name)
@@ -163,11 +188,54 @@ class Rollups:
         with self._lock:
             known = self._maintenance.get(dataset.fingerprint)
             if known is None:
-                upsert = dataset.mode == "upsert"
                 layouts = [lay for lay in self.layouts(dataset) if lay.identity in self._kept]
-                found = tuple(s for layout in layouts for s in _kept_by(layout, upsert))
-                known = self._maintenance[dataset.fingerprint] = Maintenance(found)
+                known = self._maintenance[dataset.fingerprint] = self._maintain(dataset, layouts)
         return known if known.statements else None
+
+    def _maintain(self, dataset: Dataset, layouts: list[RollupTable]) -> Maintenance:
+        """An upsert recomputes its cells from the stored rows (sets and sketches too); an
+        append numbers its values in each dictionary (`tally.rollups.dictionary`), then merges
+        its aggregates, sets and sketches into every rollup."""
+        if dataset.mode == "upsert":
+            recompute = (s for layout in layouts for s in statements.upsert_statements(layout))
+            return Maintenance(tuple(recompute))
+        numbering = self.dictionaries(dataset, layouts)
+        merges = tuple(s for layout in layouts for s in statements.append_statements(layout))
+        drops = tuple(statements.drop(d.mapped) for d in numbering)
+        return Maintenance(
+            (*(d.number for d in numbering), *merges, *drops),
+            tuple(d.settle for d in numbering),
+        )
+
+    def dictionaries(self, dataset: Dataset, layouts: list[RollupTable]) -> list[Dictionary]:
+        """The dictionaries an append to the dataset numbers its values in, one object (and
+        mirror) per table."""
+        made = []
+        for layout in layouts:
+            for sketch in layout.sketches:
+                column = dataset.column(sketch.field)
+                if sketch.kind != "ids" or not statements.mirrored(column):
+                    continue
+                table = layout.dictionary(sketch.field)
+                if table not in self._dictionaries:
+                    self._dictionaries[table] = Dictionary(table, column.physical)
+                if self._dictionaries[table] not in made:
+                    made.append(self._dictionaries[table])
+        return made
+
+    def warm(self) -> None:
+        """Load the mirror of every dictionary appends number values in, so the first append
+        after a start does not wait for it (a 20M-value dictionary: a few seconds)."""
+        engine = self.engine
+        if engine is None:
+            return
+        for dataset in self.catalog:
+            if dataset.mode != "upsert":
+                self.maintenance(dataset)
+        with self._lock:
+            dictionaries = list(self._dictionaries.values())
+        for dictionary in dictionaries:
+            engine.serialized(dictionary.warm)
 
     def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
         """The smallest complete rollup that answers `query` exactly, or None (the rows)."""
@@ -219,11 +287,3 @@ class Rollups:
             with self._lock:
                 self._ready = self._ready | {layout.identity}
         return layouts
-
-
-def _kept_by(layout: RollupTable, upsert: bool) -> tuple[str, ...]:
-    """The statements keeping one rollup in step with a write: an upsert recomputes its cells
-    (sets and sketches too); an append merges its aggregates, then its sets and sketches."""
-    if upsert:
-        return statements.upsert_statements(layout)
-    return (*statements.append_statements(layout), *statements.sketch_statements(layout))

@@ -1,0 +1,195 @@
+"""The ids of an append's values, found in memory rather than by reading the whole dictionary.
+
+A set of ids needs every value of a batch numbered by its field's dictionary (a table of
+value -> dense id). Asked in SQL, each batch reads the whole dictionary: DuckDB's joins, `IN`
+lists and `ON CONFLICT` all scan it or probe its index one key at a time (10,000 values against
+20M: 350-800 ms whichever way), so a batch's cost grew with every value ever seen. `IdCache`
+keeps a mirror of one dictionary in memory, loaded once, and finds a batch's ids in time that
+follows the batch:
+  - the committed values as DuckDB's 64-bit `hash` of each, sorted, with the id at each
+    position, and the values themselves in id order (20M string values: about 0.5 GiB);
+    a value is known when its hash is found AND the value at that id is equal, so two values
+    sharing a hash never share an id;
+  - the values numbered since the sorted arrays were last rebuilt, in a dict (folded into the
+    arrays once they are many, `FOLD_AT`);
+  - the values numbered by the running write, kept apart until its transaction commits
+    (`settle(True)`) and forgotten when it rolls back, so the mirror never holds an id the
+    table does not.
+Only DuckDB writes its dictionaries, serialized by its write lock. A rebuild or an upsert
+numbers values in SQL instead; each append first compares the table's count of values with the
+mirror's and loads the mirror again when they differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tally.rollups import statements
+
+FOLD_AT = 250_000
+BUCKET_HASHES = 16
+
+
+class IdCache:
+    """The mirror of one dictionary table (see the module's reasoning)."""
+
+    def __init__(self, hashes: np.ndarray, values: pa.Array) -> None:
+        """From the table's rows in id order (ids 0..n-1): each value and its hash. Text is
+        held with 64-bit offsets (a dictionary may outgrow 2 GiB of text)."""
+        if pa.types.is_string(values.type):
+            values = values.cast(pa.large_string())
+        order = np.argsort(hashes)
+        self._hashes = hashes[order]
+        self._ids = order.astype(np.int64)
+        self._values = values
+        self._recent: dict[Any, tuple[int, int]] = {}
+        self._pending: dict[Any, tuple[int, int]] = {}
+        self._index()
+
+    @property
+    def size(self) -> int:
+        """How many values are numbered, the running write's included: the next id."""
+        return len(self._values) + len(self._recent) + len(self._pending)
+
+    def assign(self, values: pa.Array, hashes: np.ndarray) -> tuple[np.ndarray, int]:
+        """The id of each of `values` (distinct, non-null; `hashes` theirs), numbering the new
+        ones after every id given; and the first new id (ids from it on are new)."""
+        first_new = self.size
+        values = values.cast(self._values.type)
+        ids = self._found(values, hashes)
+        unfound = np.flatnonzero(ids < 0)
+        rest = values.take(pa.array(unfound)).to_pylist()
+        for i, value, hashed in zip(unfound, rest, hashes[unfound].tolist(), strict=True):
+            known = self._recent.get(value) or self._pending.get(value)
+            if known is None:
+                known = self._pending[value] = (self.size, hashed)
+            ids[i] = known[0]
+        return ids, first_new
+
+    def _found(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:
+        """Ids of the values in the sorted arrays, -1 for the others."""
+        ids = np.full(len(values), -1, dtype=np.int64)
+        if not len(self._hashes):
+            return ids
+        low = self._first_at_least(hashes)
+        end = len(self._hashes)
+        at = np.minimum(low, end - 1)
+        hit = self._hashes[at] == hashes
+        following = self._hashes[np.minimum(low + 1, end - 1)] == hashes
+        shared = hit & following & (low + 1 < end)
+        single = np.flatnonzero(hit & ~shared)
+        if len(single):
+            candidates = self._ids[low[single]]
+            same = pc.equal(self._values.take(pa.array(candidates)), values.take(pa.array(single)))
+            matched = np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+            ids[single[matched]] = candidates[matched]
+        for i in np.flatnonzero(shared):  # values sharing a hash: compare each
+            value, position = values[i].as_py(), int(low[i])
+            while position < end and self._hashes[position] == hashes[i]:
+                if self._values[int(self._ids[position])].as_py() == value:
+                    ids[i] = self._ids[position]
+                position += 1
+        return ids
+
+    def _first_at_least(self, hashes: np.ndarray) -> np.ndarray:
+        """For each hash, the first position in the sorted hashes holding one not below it.
+        `np.searchsorted` over 20M hashes costs ~1.8 us a key in cache misses (18 ms a batch);
+        the directory of each top-bits bucket's start narrows every key to its bucket (~16
+        hashes), searched for all keys at once in a few vectorized halvings (~2 ms)."""
+        bucket = (hashes >> np.uint64(self._shift)).astype(np.int64)
+        low, high = self._directory[bucket], self._directory[bucket + 1]
+        last = len(self._hashes) - 1
+        while True:
+            open_ = low < high
+            if not open_.any():
+                return low
+            middle = (low + high) // 2
+            below = open_ & (self._hashes[np.minimum(middle, last)] < hashes)
+            low = np.where(below, middle + 1, low)
+            high = np.where(open_ & ~below, middle, high)
+
+    def _index(self) -> None:
+        """The bucket directory of the sorted hashes (`_first_at_least`)."""
+        bits = max(1, int(np.log2(max(len(self._hashes), 1) / BUCKET_HASHES)))
+        self._shift = 64 - bits
+        starts = np.arange(1 << bits, dtype=np.uint64) << np.uint64(self._shift)
+        self._directory = np.append(np.searchsorted(self._hashes, starts), len(self._hashes))
+
+    def settle(self, committed: bool) -> None:
+        """The running write's ids become the table's when it committed, else are forgotten."""
+        if committed:
+            self._recent.update(self._pending)
+        self._pending = {}
+        if len(self._recent) >= FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Move the recent values into the sorted arrays (one pass over them)."""
+        entries = sorted(self._recent.items(), key=lambda item: item[1][0])
+        added = pa.array([value for value, _ in entries], type=self._values.type)
+        hashes = np.array([h for _, (_, h) in entries], dtype=np.uint64)
+        ids = np.array([i for _, (i, _) in entries], dtype=np.int64)
+        order = np.argsort(hashes, kind="stable")
+        at = np.searchsorted(self._hashes, hashes[order], side="right")
+        self._hashes = np.insert(self._hashes, at, hashes[order])
+        self._ids = np.insert(self._ids, at, ids[order])
+        self._values = pa.concat_arrays([self._values, added])
+        self._recent = {}
+        self._index()
+
+
+class Dictionary:
+    """One dictionary table, numbering each append's values through its mirror (loaded from the
+    table at the first append that needs it, or by `warm`)."""
+
+    def __init__(self, table: str, field_column: str) -> None:
+        self.table = table
+        self.mapped = statements.mapped_ids(field_column)
+        self._read_batch = statements.batch_values(field_column)
+        self._read_table = statements.dictionary_rows(table)
+        self._count = statements.count_rows(table)
+        self._keep = statements.keep_numbered(table, self.mapped)
+        self._cache: IdCache | None = None
+
+    def warm(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Load the mirror unless it holds as many values as the table: ids are 0..n-1 and
+        only ever added, so a table numbered in SQL meanwhile (a rebuild, an upsert) or made
+        anew holds another count, and is read again. Under the engine's write lock, so no
+        write numbers values meanwhile."""
+        ((count,),) = cursor.execute(self._count).fetchall()
+        if self._cache is not None and self._cache.size == count:
+            return
+        rows = cursor.sql(self._read_table).to_arrow_table()
+        ids = rows["id"].to_numpy()
+        if len(ids) and (ids.min() != 0 or ids.max() != len(ids) - 1):
+            raise RuntimeError(f"{self.table}: ids are not 0..n-1")
+        order = np.empty(len(ids), dtype=np.int64)
+        order[ids] = np.arange(len(ids))
+        values = rows["value"].combine_chunks().take(pa.array(order))
+        self._cache = IdCache(rows["h"].to_numpy()[order], values)
+
+    def number(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """A write's step: every value of `_written` gets its id (new ones are stored in the
+        table), and the batch's (value, id) pairs become the temporary table `mapped` that
+        the rollups' statements join."""
+        self.warm(cursor)
+        assert self._cache is not None
+        found = cursor.sql(self._read_batch).to_arrow_table()
+        values = found["value"].combine_chunks()
+        ids, first_new = self._cache.assign(values, found["h"].to_numpy())
+        cursor.register(statements.NUMBERED, pa.table({"value": values, "id": ids}))
+        try:
+            make, store = self._keep
+            cursor.execute(make)
+            cursor.execute(store, [first_new])
+        finally:
+            cursor.unregister(statements.NUMBERED)
+
+    def settle(self, committed: bool) -> None:
+        if self._cache is not None:
+            self._cache.settle(committed)
