@@ -153,7 +153,7 @@ class Dictionary:
         self._read_batch = statements.batch_values(field_column)
         self._read_table = statements.dictionary_rows(table)
         self._count = statements.count_rows(table)
-        self._keep = statements.keep_numbered(table, self.mapped)
+        self._store = statements.store_numbered(table, self.mapped)
         self._cache: IdCache | None = None
 
     def warm(self, cursor: duckdb.DuckDBPyConnection) -> None:
@@ -174,21 +174,20 @@ class Dictionary:
         self._cache = IdCache(rows["h"].to_numpy()[order], values)
 
     def number(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        """A write's step: every value of `_written` gets its id (new ones are stored in the
-        table), and the batch's (value, id) pairs become the temporary table `mapped` that
-        the rollups' statements join."""
+        """A write's step: every value of `_written` gets its id, new ones stored in the
+        table, and the batch's (value, id) pairs are registered on the cursor as `mapped`,
+        which the rollups' statements join (until `release`)."""
         self.warm(cursor)
         assert self._cache is not None
         found = cursor.sql(self._read_batch).to_arrow_table()
         values = found["value"].combine_chunks()
         ids, first_new = self._cache.assign(values, found["h"].to_numpy())
-        cursor.register(statements.NUMBERED, pa.table({"value": values, "id": ids}))
-        try:
-            make, store = self._keep
-            cursor.execute(make)
-            cursor.execute(store, [first_new])
-        finally:
-            cursor.unregister(statements.NUMBERED)
+        cursor.register(self.mapped, pa.table({"value": values, "id": ids}))
+        cursor.execute(self._store, [first_new])
+
+    def release(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """The write's last step: the batch's pairs are no longer read."""
+        cursor.unregister(self.mapped)
 
     def settle(self, committed: bool) -> None:
         if self._cache is not None:

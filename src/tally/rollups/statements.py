@@ -19,6 +19,8 @@ stored rows joined with the whole dictionary, numbering the values it lacks firs
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType
@@ -32,7 +34,7 @@ from tally.sql.duckdb import DuckDBDialect
 DIALECT = DuckDBDialect()
 WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
 MERGED = "_merged"
-NUMBERED = "_numbered"
+BUILT = "_built"
 STORED_ROW = "#row"  # a stored cell's row id in `_merged` (no catalog name holds a #)
 MICROS = 1_000_000
 
@@ -195,7 +197,8 @@ def mirrored(column: Column) -> bool:
 
 
 def mapped_ids(column: str) -> str:
-    """The temporary table of a batch's values of a column and their ids."""
+    """The relation of a batch's values of a column and their ids (an Arrow table registered
+    on the write's cursor)."""
     return f"_ids__{column}"
 
 
@@ -222,14 +225,12 @@ def count_rows(table: str) -> str:
     return _sql(exp.select(exp.Count(this=exp.Star())).from_(_table(table)))
 
 
-def keep_numbered(dictionary: str, mapped: str) -> tuple[str, str]:
-    """From `NUMBERED` (a batch's values and ids): the batch's temporary table of them, and
-    the insert of its new ones (id at or after the parameter) into the dictionary."""
-    pairs = exp.select(_col("value"), _col("id")).from_(_table(NUMBERED))
-    fresh = exp.select(_col("id"), _col("value")).from_(_table(NUMBERED))
+def store_numbered(dictionary: str, mapped: str) -> str:
+    """Insert into the dictionary the new pairs of a batch's (value, id) pairs, `mapped`:
+    those whose id is at or after the parameter."""
+    fresh = exp.select(_col("id"), _col("value")).from_(_table(mapped))
     fresh = fresh.where(exp.GTE(this=_col("id"), expression=exp.Placeholder()))
-    insert = exp.Insert(this=_table(dictionary), expression=fresh)
-    return _sql(_temporary(mapped, pairs)), _sql(insert)
+    return _sql(exp.Insert(this=_table(dictionary), expression=fresh))
 
 
 def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
@@ -321,9 +322,27 @@ def aggregate_select(
     return select.group_by(*positions)
 
 
+def _never_null(layout: RollupTable) -> set[str]:
+    """The key columns no cell leaves null: the grain start, and every tenant column or
+    dimension read from a column that refuses nulls (not a JSON key, missing in some rows)."""
+    return {layout.time_column.physical} | {
+        k.column for k in layout.keys if k.json_key is None and not k.source.nullable
+    }
+
+
 def _cell_match(layout: RollupTable, left: str, right: str) -> exp.Expression:
+    """The same cell: null-safe equality, or plain equality where no key is null, which DuckDB
+    turns into a range filter on the scanned table, so its row groups outside the other side's
+    grains are skipped (`IS NOT DISTINCT FROM` gives a filter no row group's range excludes:
+    at 10M rows a 10,000-row batch read all 9 row groups of a rollup to find 2,912 rows)."""
+    plain = _never_null(layout)
     return exp.and_(
-        *(exp.NullSafeEQ(this=_col(n, left), expression=_col(n, right)) for n in key_names(layout))
+        *(
+            (exp.EQ if name in plain else exp.NullSafeEQ)(
+                this=_col(name, left), expression=_col(name, right)
+            )
+            for name in key_names(layout)
+        )
     )
 
 
@@ -484,23 +503,43 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     )
 
 
-def rebuild_statements(layout: RollupTable) -> tuple[tuple[str, ...], str, str, str]:
+class Rebuild(NamedTuple):
+    """The statements of a rebuild, run in this order in one transaction: `clear`; `fill`
+    once per tenant (parameter: the primary tenant's value); `rest` (every tenant not yet
+    built: one that arrived after the list `tenants` was read); `place`."""
+
+    clear: tuple[str, ...]
+    fill: str
+    rest: str
+    tenants: str
+    place: tuple[str, ...]
+
+
+def rebuild_statements(layout: RollupTable) -> Rebuild:
     """Clear the table and number every stored value its sets of ids need (a dictionary keeps
-    the ids it gave, so cells built again get the same sets); fill it for one tenant
-    (parameter: the primary tenant's value); fill it for every tenant not yet in it (one that
-    arrived after the list was read); the distinct tenants to go through."""
+    the ids it gave, so cells built again get the same sets); build the cells tenant by
+    tenant into a temporary table; then store them in time order. Appends find their cells
+    by the grain's range (`_cell_match`), which skips row groups only when each holds a
+    narrow range of grains: stored tenant by tenant, every row group spans the whole year."""
     tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
-    clear = (_sql(exp.Delete(this=_table(layout.name))), *add_values(layout, layout.dataset.name))
+    empty = exp.select("*").from_(_table(layout.name)).limit(0)
+    clear = (
+        _sql(exp.Delete(this=_table(layout.name))),
+        _sql(_temporary(BUILT, empty)),
+        *add_values(layout, layout.dataset.name),
+    )
 
     def fill(where: exp.Expression) -> str:
         rows = exp.select("*").from_(_table(layout.dataset.name, "t")).where(where)
         source = exp.Subquery(this=rows, alias=exp.TableAlias(this=_ident("t")))
         cells = aggregate_select(layout, source, "t", sketches=True)
-        return _sql(exp.Insert(this=_table(layout.name), expression=cells))
+        return _sql(exp.Insert(this=_table(BUILT), expression=cells))
 
     one = exp.NullSafeEQ(this=_col(tenant, "t"), expression=exp.Placeholder())
-    present = exp.select("1").from_(_table(layout.name, "r"))
+    present = exp.select("1").from_(_table(BUILT, "r"))
     present = present.where(exp.NullSafeEQ(this=_col(tenant, "r"), expression=_col(tenant, "t")))
     rest = exp.Not(this=exp.Exists(this=present))
     tenants = exp.select(_col(tenant)).from_(_table(layout.dataset.name)).distinct()
-    return clear, fill(one), fill(rest), _sql(tenants)
+    ordered = exp.select("*").from_(_table(BUILT)).order_by(*key_names(layout)[::-1])
+    place = (_sql(exp.Insert(this=_table(layout.name), expression=ordered)), drop(BUILT))
+    return Rebuild(clear, fill(one), fill(rest), _sql(tenants), place)

@@ -201,9 +201,8 @@ class Rollups:
             return Maintenance(tuple(recompute))
         numbering = self.dictionaries(dataset, layouts)
         merges = tuple(s for layout in layouts for s in statements.append_statements(layout))
-        drops = tuple(statements.drop(d.mapped) for d in numbering)
         return Maintenance(
-            (*(d.number for d in numbering), *merges, *drops),
+            (*(d.number for d in numbering), *merges, *(d.release for d in numbering)),
             tuple(d.settle for d in numbering),
         )
 
@@ -272,17 +271,19 @@ class Rollups:
             return []
         layouts = self.incomplete(dataset) if incomplete_only else list(self.layouts(dataset))
         for layout in layouts:
-            clear, fill, rest, tenants_sql = statements.rebuild_statements(layout)
-            _, found = engine.execute(tenants_sql, {}, TIMEOUT_S)
+            rebuild = statements.rebuild_statements(layout)
+            _, found = engine.execute(rebuild.tenants, {}, TIMEOUT_S)
             tenants = [row[0] for row in found]
             started(layout, len(tenants))
             steps = [
-                *((statement, ()) for statement in clear),
-                *((fill, (tenant,)) for tenant in tenants),
-                (rest, ()),
+                *((statement, ()) for statement in rebuild.clear),
+                *((rebuild.fill, (tenant,)) for tenant in tenants),
+                (rebuild.rest, ()),
+                *((statement, ()) for statement in rebuild.place),
                 self._record(layout),
             ]
-            filled = range(1, len(tenants) + 1)
+            first = len(rebuild.clear)
+            filled = range(first, first + len(tenants))
             engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
             with self._lock:
                 self._ready = self._ready | {layout.identity}
