@@ -18,13 +18,16 @@ into theirs. Recomputed and rebuilt cells build theirs from the stored rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from sqlglot import exp
 
 from tally.catalog.model import Column, ColumnType
 from tally.catalog.rollups import ROW_ID
 from tally.query.fields import resolve_field
 from tally.rollups.layout import CellKey, RollupTable, StoredSketch
-from tally.rollups.sketches import BUILD, MERGE
+from tally.rollups.sketches import BUILD, CARDINALITY, MERGE
 from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
@@ -66,8 +69,8 @@ def _sum_kind(column: Column) -> exp.DataType:
 
 def create(layout: RollupTable) -> str:
     """The rollup's table: its cells' keys (a JSON key's text as VARCHAR), the grain start, the
-    aggregates, whose sums are as wide as the engine's own sums (`_sum_kind`); sets and
-    sketches are BLOBs, after every other column."""
+    aggregates, whose sums are as wide as the engine's own sums (`_sum_kind`), the exact sets'
+    cardinalities; sets and sketches are BLOBs, after every other column."""
     wide = {a.column for a in layout.aggregates if a.op == "sum"}
     columns = [
         exp.ColumnDef(
@@ -82,6 +85,9 @@ def create(layout: RollupTable) -> str:
             kind=_sum_kind(c) if c.name in wide else DIALECT.column_kind(c),
         )
         for c in (layout.time_column, *layout.measure_columns)
+    ]
+    columns += [
+        exp.ColumnDef(this=_ident(c), kind=exp.DataType.build("BIGINT")) for c in layout.cards
     ]
     columns += [
         exp.ColumnDef(this=_ident(s.column), kind=exp.DataType.build("BLOB"))
@@ -177,19 +183,34 @@ def _with_dictionaries(layout: RollupTable, select: exp.Select, table: str) -> e
     return select
 
 
+def _stored_sets(
+    layout: RollupTable,
+    value_of: Callable[[StoredSketch], exp.Expression],
+    card_of: Callable[[StoredSketch, exp.Expression], exp.Expression] | None = None,
+) -> list[tuple[str, exp.Expression]]:
+    """Each set and sketch column with the value `value_of` gives it, and beside each exact set
+    its cardinality, wherever a set is written, in the table's order (cardinalities, then
+    BLOBs). The cardinality is read off the set as written (DuckDB computes the repeated
+    expression once), or given by `card_of` where SQL alone says it."""
+
+    def cardinality(sketch: StoredSketch, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this=CARDINALITY, expressions=[value.copy()])
+
+    values = {s: value_of(s) for s in layout.sketches}
+    card = card_of or cardinality
+    cards = [(s.card, card(s, value)) for s, value in values.items() if s.card is not None]
+    return [*cards, *((s.column, value) for s, value in values.items())]
+
+
 def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
-    """Each sketch of a group of rows: built from the list of its rows' inputs."""
-    return [
-        exp.alias_(
-            exp.Anonymous(
-                this=BUILD[s.kind],
-                expressions=[exp.ArrayAgg(this=_sketch_input(layout, s, table))],
-            ),
-            s.column,
-            quoted=True,
-        )
-        for s in layout.sketches
-    ]
+    """Each sketch of a group of rows (built from the list of its rows' inputs), and each exact
+    set's cardinality."""
+
+    def built(sketch: StoredSketch) -> exp.Expression:
+        inputs = exp.ArrayAgg(this=_sketch_input(layout, sketch, table))
+        return exp.Anonymous(this=BUILD[sketch.kind], expressions=[inputs])
+
+    return [exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, built)]
 
 
 def drop(name: str) -> str:
@@ -288,31 +309,38 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
     ]
     time_name = layout.time_column.physical
     outputs.append(exp.alias_(_col(time_name, table), time_name, quoted=True))
+
+    def present(field: str) -> exp.Expression:
+        """1 when the row has a value of `field`, else 0: its count, or its set's size."""
+        value = _col(layout.dataset.column(field).physical, table)
+        return exp.If(
+            this=exp.Is(this=value, expression=exp.Null()),
+            true=exp.Literal.number(0),
+            false=exp.Literal.number(1),
+        )
+
     for aggregate in layout.aggregates:
         if aggregate.field is None:
             value: exp.Expression = exp.Literal.number(1)
+        elif aggregate.op == "count":
+            value = present(aggregate.field)
         else:
-            field = _col(layout.dataset.column(aggregate.field).physical, table)
-            value = field
-            if aggregate.op == "count":
-                value = exp.If(
-                    this=exp.Is(this=field, expression=exp.Null()),
-                    true=exp.Literal.number(0),
-                    false=exp.Literal.number(1),
-                )
+            value = _col(layout.dataset.column(aggregate.field).physical, table)
         outputs.append(exp.alias_(value, aggregate.column, quoted=True))
-    for sketch in layout.sketches:
-        single: exp.Expression = exp.Array(expressions=[_sketch_input(layout, sketch, table)])
+
+    def single(sketch: StoredSketch) -> exp.Expression:
+        one: exp.Expression = exp.Array(expressions=[_sketch_input(layout, sketch, table)])
         if sketch.kind == "ids":
             field = _col(layout.dataset.column(sketch.field).physical, table)
             alias = f"i{sketch.column}"
             dictionary = _table(layout.dictionary(sketch.field), alias)
             found = exp.select(exp.ArrayAgg(this=_col("id", alias))).from_(dictionary)
             found = found.where(exp.EQ(this=_col("value", alias), expression=field))
-            single = exp.Subquery(this=found)
-        built = exp.Anonymous(this=BUILD[sketch.kind], expressions=[single])
-        outputs.append(exp.alias_(built, sketch.column, quoted=True))
-    return outputs
+            one = exp.Subquery(this=found)
+        return exp.Anonymous(this=BUILD[sketch.kind], expressions=[one])
+
+    sets = _stored_sets(layout, single, lambda sketch, _: present(sketch.field))
+    return [*outputs, *(exp.alias_(v, n, quoted=True) for n, v in sets)]
 
 
 def _temporary(name: str, select: exp.Expression) -> exp.Create:
@@ -391,16 +419,17 @@ def sketch_statements(layout: RollupTable) -> tuple[str, ...]:
     positions = [exp.Literal.number(i + 1) for i in range(len(key))]
     delta = exp.select(*key, *_built(layout, "w")).from_(_table(WRITTEN, "w"))
     delta = _with_dictionaries(layout, delta, "w").group_by(*positions)
+
+    def merged(s: StoredSketch) -> exp.Expression:
+        return exp.Anonymous(
+            this=MERGE[s.kind], expressions=[_col(s.column, "r"), _col(s.column, "d")]
+        )
+
     update = exp.Update(
         this=_table(layout.name, "r"),
         expressions=[
-            exp.EQ(
-                this=_col(s.column),
-                expression=exp.Anonymous(
-                    this=MERGE[s.kind], expressions=[_col(s.column, "r"), _col(s.column, "d")]
-                ),
-            )
-            for s in layout.sketches
+            exp.EQ(this=_col(name), expression=value)
+            for name, value in _stored_sets(layout, merged)
         ],
         from_=exp.From(this=exp.Subquery(this=delta, alias=exp.TableAlias(this=_ident("d")))),
         where=exp.Where(this=_cell_match(layout, "r", "d")),
@@ -447,23 +476,40 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     )
 
 
-def rebuild_statements(layout: RollupTable) -> tuple[tuple[str, ...], str, str, str]:
-    """Clear the table and number every stored value its sets of ids need (a dictionary keeps
-    the ids it gave, so cells built again get the same sets); fill it for one tenant
-    (parameter: the primary tenant's value); fill it for every tenant not yet in it (one that
-    arrived after the list was read); the distinct tenants to go through."""
-    tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
+@dataclass(frozen=True)
+class Rebuild:
+    """The statements that fill a rollup afresh, in one transaction: `clear` it (and number
+    every stored value its sets of ids need), fill it for each tenant `tenants` lists
+    (`per_tenant`, parameter: the primary tenant's value), then fill what is left (`rest`).
+    Across tenants there is no tenant to go by: `rest` fills it whole."""
+
+    clear: tuple[str, ...]
+    per_tenant: str | None
+    rest: str
+    tenants: str | None
+
+
+def rebuild_statements(layout: RollupTable) -> Rebuild:
+    """A rebuild goes tenant by tenant (so its progress can be shown), then fills every tenant
+    not yet in the table (one that arrived after the list was read). A dictionary keeps the
+    ids it gave, so cells built again get the same sets."""
     clear = (_sql(exp.Delete(this=_table(layout.name))), *add_values(layout, layout.dataset.name))
 
-    def fill(where: exp.Expression) -> str:
-        rows = exp.select("*").from_(_table(layout.dataset.name, "t")).where(where)
-        source = exp.Subquery(this=rows, alias=exp.TableAlias(this=_ident("t")))
+    def fill(where: exp.Expression | None) -> str:
+        rows = exp.select("*").from_(_table(layout.dataset.name, "t"))
+        source = exp.Subquery(
+            this=rows if where is None else rows.where(where),
+            alias=exp.TableAlias(this=_ident("t")),
+        )
         cells = aggregate_select(layout, source, "t", sketches=True)
         return _sql(exp.Insert(this=_table(layout.name), expression=cells))
 
+    if layout.rollup.across_tenants:
+        return Rebuild(clear, None, fill(None), None)
+    tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
     one = exp.NullSafeEQ(this=_col(tenant, "t"), expression=exp.Placeholder())
     present = exp.select("1").from_(_table(layout.name, "r"))
     present = present.where(exp.NullSafeEQ(this=_col(tenant, "r"), expression=_col(tenant, "t")))
     rest = exp.Not(this=exp.Exists(this=present))
     tenants = exp.select(_col(tenant)).from_(_table(layout.dataset.name)).distinct()
-    return clear, fill(one), fill(rest), _sql(tenants)
+    return Rebuild(clear, fill(one), fill(rest), _sql(tenants))

@@ -196,26 +196,29 @@ class Rollups:
         incomplete_only: bool = False,
     ) -> list[RollupTable]:
         """Rebuild every rollup of a dataset (or only the incomplete ones) from its stored rows,
-        tenant by tenant, each in one transaction with the writes held back (it is complete
-        when it commits)."""
+        tenant by tenant (one across tenants in one fill), each in one transaction with the
+        writes held back (it is complete when it commits)."""
         engine = self.engine
         dataset = self.catalog.require(dataset_name)
         if engine is None:
             return []
         layouts = self.incomplete(dataset) if incomplete_only else list(self.layouts(dataset))
         for layout in layouts:
-            clear, fill, rest, tenants_sql = statements.rebuild_statements(layout)
-            _, found = engine.execute(tenants_sql, {}, TIMEOUT_S)
-            tenants = [row[0] for row in found]
-            started(layout, len(tenants))
-            steps = [
-                *((statement, ()) for statement in clear),
-                *((fill, (tenant,)) for tenant in tenants),
-                (rest, ()),
-                self._record(layout),
-            ]
-            filled = range(1, len(tenants) + 1)
-            engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
+            rebuild = statements.rebuild_statements(layout)
+            clear = [(statement, ()) for statement in rebuild.clear]
+            if rebuild.per_tenant is None or rebuild.tenants is None:
+                # Across tenants: one fill of every row, the one step shown.
+                fills, rest = [(rebuild.rest, ())], []
+            else:
+                _, found = engine.execute(rebuild.tenants, {}, TIMEOUT_S)
+                fills = [(rebuild.per_tenant, (row[0],)) for row in found]
+                rest = [(rebuild.rest, ())]
+            started(layout, len(fills))
+            filled = range(len(clear), len(clear) + len(fills))
+            engine.transaction(
+                [*clear, *fills, *rest, self._record(layout)],
+                lambda i, filled=filled: advanced() if i in filled else None,
+            )
             with self._lock:
                 self._ready = self._ready | {layout.identity}
         return layouts
