@@ -66,6 +66,13 @@ name = "daily"
 grain = "24 hours"
 measures = [{op = "count"}, {op = "count_distinct", field = "session_id"}]
 
+# Q3 and Q6 over all tenants: the same cells with every tenant's rows in one.
+[[rollups]]
+name = "daily_all"
+grain = "24 hours"
+across_tenants = true
+measures = [{op = "count"}, {op = "count_distinct", field = "session_id"}]
+
 [[rollups]]
 name = "by_type_daily"
 grain = "24 hours"

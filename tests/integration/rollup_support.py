@@ -61,6 +61,15 @@ rollups:
     measures: [{op: count}, {op: sum, field: amount}, {op: min, field: amount},
       {op: max, field: amount}, {op: sum, field: score}, {op: min, field: score},
       {op: max, field: score}, {op: count_distinct, field: note}]
+  - name: regions_all
+    grain: 1 hour
+    across_tenants: true
+    dimensions: [region]
+    measures: [{op: count}, {op: sum, field: amount}, {op: min, field: amount},
+      {op: max, field: amount}, {op: sum, field: score}, {op: min, field: score},
+      {op: max, field: score}, {op: count_distinct, field: note},
+      {op: count_distinct, field: amount}, {op: count_distinct, field: score},
+      {op: count_distinct, field: region}]
 """
 APPEND = "name: rollev\ntenant_columns: [tenant]\ntime_column: ts\nkey_columns: [id]\n"
 UPSERT = "name: rollstate\nmode: upsert\ntenant_columns: [tenant]\ntime_column: ts\n"

@@ -84,6 +84,10 @@ GROUPS = {"kind": 0.4, "region": 0.4, "meta.channel": 0.4, "note": 0.1}
 CHANNEL_FIELDS = ("kind", "tenant", "meta.channel", "meta.channel")
 CHANNEL_GROUPS = {"kind": 0.4, "meta.channel": 0.6}
 CHANNEL_QUERIES = 200
+# The dimension of the `regions_all` rollup (across tenants) only.
+REGION_FIELDS = ("region",)
+REGION_GROUPS = {"region": 0.6}
+REGION_QUERIES = 120
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +245,8 @@ def _compare(
     `channel`, `channel_served`: reading meta.channel, and of those from rollups)."""
     served: Counter[str] = Counter()
     rollups = service.answers.rollups
+    dataset = rollups.catalog.require("rollev")
+    across = {lay.label for lay in rollups.layouts(dataset) if lay.rollup.across_tenants}
     try:
         for n in range(count):
             body = make()
@@ -252,6 +258,8 @@ def _compare(
             slow = service.answers.answer(query, principal)
             assert slow.meta["served_from"] == "raw"
             served[fast.meta["served_from"]] += 1
+            # A rollup across tenants answers callers of every tenant only.
+            assert fast.meta["served_from"] not in across or principal.all_tenants
             reads_channel = "meta.channel" in read_fields(query, Scope.everything())
             served["channel"] += reads_channel
             if fast.meta["served_from"] != "raw":
@@ -294,6 +302,18 @@ def test_answers_by_a_json_key_from_rollups_equal_answers_from_rows(service: Ser
     # it does not keep.
     assert served["channels"] >= CHANNEL_QUERIES // 8
     assert served["channel_served"] >= CHANNEL_QUERIES // 8
+
+
+def test_answers_from_a_rollup_across_tenants_equal_answers_from_rows(service: Service) -> None:
+    """Queries reading `region` only: over every tenant `regions_all` (cells of every tenant)
+    answers many; a caller restricted to tenants is answered by another rollup or the rows."""
+    rng = random.Random(20261204)
+    served = _compare(
+        service, rng, REGION_QUERIES, lambda: random_query(rng, REGION_FIELDS, REGION_GROUPS)
+    )
+    print(f"\nanswered from rollups: {dict(served)}")
+    assert served["regions_all"] >= REGION_QUERIES // 8
+    assert served["fine"] + served["hourly"] >= REGION_QUERIES // 20
 
 
 @pytest.mark.parametrize(

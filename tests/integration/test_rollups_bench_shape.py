@@ -1,7 +1,8 @@
 """The benchmark's Q4 (sum of amount and average price by `metadata.channel`, 183 days, three
-event types) is answered from a rollup declared by event type and that JSON key, tenant-scoped
-and over all tenants, with the numbers of the benchmark's own hand-written DuckDB SQL over the
-same generated rows."""
+event types) is answered from a rollup declared by event type and that JSON key, and Q3 (daily
+distinct sessions over 90 days) from the stored cardinalities of daily rollups, per tenant and
+across tenants, without reading the sets: tenant-scoped and over all tenants, with the numbers
+of the benchmark's own hand-written DuckDB SQL over the same generated rows."""
 
 from __future__ import annotations
 
@@ -27,8 +28,15 @@ ROLLUP = {
     "dimensions": ["event_type", "metadata.channel"],
     "measures": [{"op": "sum", "field": "amount"}, {"op": "sum", "field": "price"}],
 }
+DAILY = {"grain": "24 hours", "measures": [{"op": "count_distinct", "field": "session_id"}]}
+ROLLUPS = [
+    ROLLUP,
+    {"name": "daily", **DAILY},
+    {"name": "daily_all", "across_tenants": True, **DAILY},
+]
 ADMIN = Principal(subject="test", role="admin", all_tenants=True)
 Q4 = next(q for q in QUERIES if q.name == "Q4")
+Q3 = next(q for q in QUERIES if q.name == "Q3")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +45,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
     datasets = root / "datasets"
     datasets.mkdir()
     dataset = tomllib.loads((DATASETS / "bench_events.toml").read_text())
-    (datasets / "bench_events.yaml").write_text(yaml.safe_dump({**dataset, "rollups": [ROLLUP]}))
+    (datasets / "bench_events.yaml").write_text(yaml.safe_dump({**dataset, "rollups": ROLLUPS}))
     svc = build_service(Settings.from_env(data_dir=root / "data", datasets_dir=datasets))
     svc.ingestion.load_table("bench_events", generate(ROWS), partial=False)
     yield svc
@@ -56,3 +64,21 @@ def test_bench_q4_is_answered_from_a_rollup_by_a_json_key(service: Service, scop
     for channel, values in want.items():
         for left, right in zip(got[channel], values, strict=True):
             assert math.isclose(left, right, rel_tol=1e-9), (channel, got[channel], values)
+
+
+@pytest.mark.parametrize(("scoped", "served_from"), [(True, "daily"), (False, "daily_all")])
+def test_bench_q3_counts_with_the_stored_cardinalities(
+    service: Service, scoped: bool, served_from: str
+) -> None:
+    query = Query.model_validate(Q3.ir(scoped))
+    result = service.answers.answer(query, ADMIN)
+    assert result.meta["served_from"] == served_from
+    sql = service.answers.explain(query, ADMIN)["sql"]
+    assert '"_card__session_id"' in sql and '"_ids__session_id"' not in sql
+    _, rows = service.engine.execute(Q3.sql("duckdb", scoped), Q3.params(scoped), 30)
+    got = [
+        (int(row["time"].timestamp() * 1000), row["count_distinct_session_id"])
+        for row in result.rows
+    ]
+    assert got == [tuple(row) for row in rows]
+    assert len(got) == 90

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,10 @@ def test_a_rollup_over_stored_rows_answers_once_built(tmp_path: Path) -> None:
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    assert "built 3 rollup(s) of rollev" in built.stdout
+    assert "built 4 rollup(s) of rollev" in built.stdout
+    # Tenant by tenant, and the rollup across tenants in one fill.
+    assert re.search(r"rollev fine +\S+ 3/3 tenants", built.stdout)
+    assert re.search(r"rollev regions_all +\S+ 1/1 tenants", built.stdout)
 
     after = open_service(tmp_path)
     try:

@@ -33,7 +33,7 @@ from tests.integration.rollup_support import (
 )
 from tests.server_support import running_server
 
-ROLLUPS = {"fine", "hourly", "channels"}  # as rollup_support declares them
+ROLLUPS = {"fine", "hourly", "channels", "regions_all"}  # as rollup_support declares them
 MARCH = {"start": "2025-03-01T00:00:00Z", "end": "2025-03-20T00:00:00Z"}
 LATER = {"start": "2025-04-20T00:00:00Z", "end": "2025-06-01T00:00:00Z"}
 

@@ -81,7 +81,9 @@ def _sets_agree(service: Service, dataset: str, rows: list[dict[str, Any]]) -> N
 
 
 def _agrees_with_rebuild(service: Service, dataset: str) -> None:
-    tables = [f"{dataset}__rollup__{name}" for name in ("fine", "hourly", "channels")]
+    tables = [
+        f"{dataset}__rollup__{name}" for name in ("fine", "hourly", "channels", "regions_all")
+    ]
     maintained = {t: rollup_rows(service, t) for t in tables}
     service.rollups.build(dataset)
     assert {t: rollup_rows(service, t) for t in tables} == maintained

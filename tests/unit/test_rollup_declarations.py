@@ -166,3 +166,26 @@ def test_rollup_names_are_unique() -> None:
                 "rollups": [{"name": "r"}, {"name": "r"}],
             }
         )
+
+
+def test_a_rollup_across_tenants_keeps_no_tenant_column() -> None:
+    measures = [{"op": "count"}, {"op": "count_distinct", "field": "kind"}]
+    across = {"name": "r", "dimensions": ["kind"], "measures": measures}
+    (per_tenant,) = rollup_tables(dataset(across))
+    (layout,) = rollup_tables(dataset({**across, "across_tenants": True}))
+    assert [k.field for k in per_tenant.keys] == ["tenant", "kind"]
+    assert [k.field for k in layout.keys] == ["kind"]
+    assert layout.columns == {"kind"}
+    assert layout.cards == ("_card__kind",) == per_tenant.cards
+    assert layout.fingerprint != per_tenant.fingerprint
+    # Written as declared: the default is not said.
+    assert "across_tenants" not in per_tenant.rollup.model_dump()
+    assert layout.rollup.model_dump()["across_tenants"] is True
+
+
+def test_a_rollup_across_tenants_refuses_a_tenant_column_as_a_dimension() -> None:
+    body = {"name": "r", "across_tenants": True, "dimensions": ["kind", "tenant"]}
+    with pytest.raises(ValidationError) as raised:
+        dataset(body)
+    assert "rollups.0.dimensions.1" in str(raised.value)
+    assert "tenant is a tenant column: a rollup across tenants keeps none" in str(raised.value)

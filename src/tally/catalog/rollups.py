@@ -6,14 +6,16 @@ numeric or ordered fields; an average is a sum over a count, so it needs no decl
 distinct values of a field, exactly as a set of ids or approximately as a HyperLogLog sketch; a
 KLL sketch of a field's values for approximate percentiles) and a time grain that divides a
 day, so grains are counted from UTC midnight and every IANA offset in use today (:00, :30, :45)
-lands on a 15-minute grain boundary. Whether a rollup answers a query is decided per query
+lands on a 15-minute grain boundary. Its cells are kept per tenant (so a tenant's scope applies)
+unless it is declared `across_tenants`: then one cell holds every tenant's rows, for callers
+who read all tenants. Whether a rollup answers a query is decided per query
 (`tally.rollups.match`), never by the declaration.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -44,13 +46,30 @@ def grain_minutes(text: str) -> int:
     return minutes
 
 
-class RollupMeasure(BaseModel):
+class _Declared(BaseModel):
+    """A part of a dataset file, written back as declared: each of its `UNSAID_WHEN_FALSE`
+    flags only where it is true (what `rollups suggest` prints; and a dataset's fingerprint,
+    hence its cache keys, stays that of a file written before the flag existed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    UNSAID_WHEN_FALSE: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _flags_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        found = handler(self)
+        for flag in self.UNSAID_WHEN_FALSE:
+            if not getattr(self, flag):
+                found.pop(flag, None)
+        return found
+
+
+class RollupMeasure(_Declared):
     """One stored aggregate: `count` of rows (no field) or of a field's non-null values, the
     sum, minimum or maximum of a field, its distinct values (`count_distinct`: exact, or with
     `approx: true` a HyperLogLog sketch) or a sketch of its values for percentiles (`percentile`,
     approximate only: no stored aggregate recombines to an exact percentile)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    UNSAID_WHEN_FALSE: ClassVar[tuple[str, ...]] = ("approx",)
 
     op: Literal["count", "sum", "min", "max", "count_distinct", "percentile"]
     field: str | None = None
@@ -60,17 +79,9 @@ class RollupMeasure(BaseModel):
         "percentile: required (a KLL sketch).",
     )
 
-    @model_serializer(mode="wrap")
-    def _exact_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Written as declared: `approx` only where it is true (what `rollups suggest` prints)."""
-        found = handler(self)
-        if not self.approx:
-            found.pop("approx", None)
-        return found
 
-
-class Rollup(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Rollup(_Declared):
+    UNSAID_WHEN_FALSE: ClassVar[tuple[str, ...]] = ("across_tenants",)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
     grain: str = Field("15 minutes", description="Whole minutes or hours dividing a day.")
@@ -80,6 +91,11 @@ class Rollup(BaseModel):
         "queries name them (`metadata.channel`): the key's text is kept per cell.",
     )
     measures: tuple[RollupMeasure, ...] = (RollupMeasure(op="count"),)
+    across_tenants: bool = Field(
+        False,
+        description="Cells span every tenant (no tenant columns in the key): smaller, and used "
+        "only by callers who read all tenants and neither filter nor group by a tenant column.",
+    )
 
     @field_validator("grain")
     @classmethod
@@ -144,6 +160,8 @@ def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:
         seen.add(rollup.name)
         for j, name in enumerate(rollup.dimensions):
             reason = _hides_row_id(dataset, name) or dimension_problem(dataset, name)
+            if rollup.across_tenants and name in dataset.tenant_columns:
+                reason = f"{name} is a tenant column: a rollup across tenants keeps none"
             if reason:
                 problems.append(((*at, "dimensions", j), reason))
         problems += _measure_problems(dataset, rollup, at)

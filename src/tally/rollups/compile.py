@@ -10,7 +10,10 @@ stores:
   avg          -> sum of sums / sum of non-null counts
   min, max     -> min of minimums, max of maximums
   count_distinct -> the cardinality of the union of the cells' sets of ids (exact), or the
-                  estimate of the union of their HyperLogLog sketches (approx)
+                  estimate of the union of their HyperLogLog sketches (approx); where each
+                  group is provably one cell (`match.one_cell_per_group`), the exact count is
+                  the sum of the cells' stored cardinalities, 0 over no rows, and the sets
+                  (hundreds of KB each when a cell holds many values) are not read
   percentile   -> the quantile of the union of the cells' KLL sketches (approx only)
 A measure filter (and `filter` on the query) only names rollup dimensions, so it holds for a
 rollup row exactly when it holds for every stored row the row stands for. Where the window cuts
@@ -36,7 +39,7 @@ from tally.query.model import CompareRange, Measure, Query
 from tally.query.scope import Scope
 from tally.rollups import sketches
 from tally.rollups.layout import COUNT_COLUMN, RollupTable, aggregate_column, non_null_column
-from tally.rollups.match import sketch_for, whole_grains
+from tally.rollups.match import one_cell_per_group, sketch_for, whole_grains
 from tally.rollups.statements import rows_as_cells
 from tally.sql.compiled import Compiled
 from tally.sql.compiler import Compiler, _as, _col, _Compilation, _table
@@ -58,10 +61,19 @@ BOUNDS: dict[str, dict[str, Any]] = {
 }
 
 
-def stored_inputs(measure: Measure, layout: RollupTable) -> tuple[str, ...]:
-    """The rollup columns a measure is computed from."""
+def counted_by(measure: Measure, layout: RollupTable, one_cell: bool) -> str | None:
+    """The cardinality column that answers a distinct count when each group is one cell."""
+    sketch = sketch_for(measure, layout)
+    return sketch.card if one_cell and sketch is not None else None
+
+
+def stored_inputs(measure: Measure, layout: RollupTable, one_cell: bool) -> tuple[str, ...]:
+    """The rollup columns a measure is computed from (`one_cell`: each group is one cell)."""
     field = measure.field
     sketch = sketch_for(measure, layout)
+    card = counted_by(measure, layout, one_cell)
+    if card is not None:
+        return (card,)
     if sketch is not None:
         return (sketch.column,)
     if field is None:
@@ -106,12 +118,17 @@ class RollupCompiler(Compiler):
         entry_values: dict[str, exp.Expression],
     ) -> None:
         aliases: dict[str, str] = {}
+        one_cell = self._one_cell(ctx)
         for measure in ctx.query.measures:
-            for column in stored_inputs(measure, self.layout):
+            inputs = stored_inputs(measure, self.layout, one_cell)
+            for column in inputs:
                 if column not in aliases:
                     aliases[column] = f"m{len(aliases)}"
                     src_cols.append(_as(_col(column, "t"), aliases[column]))
-            ctx.inputs.append(tuple(aliases[c] for c in stored_inputs(measure, self.layout)))
+            ctx.inputs.append(tuple(aliases[c] for c in inputs))
+
+    def _one_cell(self, ctx: _Compilation) -> bool:
+        return one_cell_per_group(ctx.query, self.scope, self.layout)
 
     def _aggregate(self, m: Measure, i: int, ctx: _Compilation) -> exp.Expression:
         condition = ctx.conditions[i]
@@ -125,15 +142,15 @@ class RollupCompiler(Compiler):
 
         values = [_col(alias) for alias in ctx.inputs[i]]
         sketch = sketch_for(m, self.layout)
+        if m.op == MeasureOp.COUNT or counted_by(m, self.layout, self._one_cell(ctx)):
+            return exp.Coalesce(
+                this=over(exp.Sum(this=values[0])), expressions=[exp.Literal.number(0)]
+            )
         if sketch is not None:
             merged = [over(exp.ArrayAgg(this=values[0]))]
             if sketch.kind == "kll":
                 merged.append(exp.Literal.number(m.q or 0.5))
             return exp.Anonymous(this=READ[sketch.kind], expressions=merged)
-        if m.op == MeasureOp.COUNT:
-            return exp.Coalesce(
-                this=over(exp.Sum(this=values[0])), expressions=[exp.Literal.number(0)]
-            )
         if m.op == MeasureOp.AVG:
             total, count = over(exp.Sum(this=values[0])), over(exp.Sum(this=values[1]))
             return exp.Div(

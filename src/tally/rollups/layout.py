@@ -4,10 +4,14 @@ A rollup table holds one row per (tenant columns, dimensions, grain start) with 
 and, per measured field, its count of non-null values and the declared sums, minimums and
 maximums, and the declared sketches of its values (BLOB columns, see `tally.rollups.sketches`):
 the exact set of its distinct values as a roaring bitmap of ids from the rollup's dictionary of
-that field (a table of value -> dense id), a HyperLogLog sketch, a KLL sketch. The tenant
-columns are in every rollup, so a tenant scope can always be applied. The grain start sits in a
-column named like the dataset's time column, and every stored dimension keeps its name: the same
-query compiles against the rollup's dataset with only its measures re-spelled.
+that field (a table of value -> dense id), a HyperLogLog sketch, a KLL sketch. Beside each exact
+set, its cardinality (a BIGINT column): where a query's groups each cover one cell, a distinct
+count is that number, and the set is not read. The tenant columns are in every rollup, so a
+tenant scope can always be applied, except in one declared `across_tenants`: its cells span
+every tenant, and only a caller reading all tenants, testing no tenant column, uses it. The
+grain start sits in a column named like the dataset's time column, and every stored dimension
+keeps its name: the same query compiles against the rollup's dataset with only its measures
+re-spelled.
 
 A dimension that is a key of a JSON column (`metadata.channel`) is kept as the key's text, in a
 string column of its own (`_json0__metadata__channel`): the text every query reads of the key
@@ -36,6 +40,11 @@ def aggregate_column(op: str, field: str) -> str:
     return f"_{op}__{field.replace('.', '__')}"
 
 
+def cardinality_column(field: str) -> str:
+    """The column holding the size of the cell's exact set of `field`'s values."""
+    return aggregate_column("card", field)
+
+
 @dataclass(frozen=True)
 class StoredAggregate:
     """One measure column: `op` (count, sum, min or max) of `field` (None: every row)."""
@@ -52,6 +61,11 @@ class StoredSketch:
     column: str
     kind: str
     field: str
+
+    @property
+    def card(self) -> str | None:
+        """The column of the set's cardinality (exact sets only: a sketch's is an estimate)."""
+        return cardinality_column(self.field) if self.kind == "ids" else None
 
 
 @dataclass(frozen=True)
@@ -86,9 +100,11 @@ class RollupTable:
 
     @functools.cached_property
     def keys(self) -> tuple[CellKey, ...]:
-        """Tenant columns, then dimensions (each once): the key of a row, with the grain."""
+        """Tenant columns (none across tenants), then dimensions (each once): the key of a row,
+        with the grain."""
         found: list[CellKey] = []
-        for name in dict.fromkeys((*self.dataset.tenant_columns, *self.rollup.dimensions)):
+        tenants = () if self.rollup.across_tenants else self.dataset.tenant_columns
+        for name in dict.fromkeys((*tenants, *self.rollup.dimensions)):
             addressed = json_key(self.dataset, name)
             if addressed is None:
                 column = self.dataset.column(name)
@@ -129,6 +145,11 @@ class RollupTable:
             if kind in self.rollup.sketches_of(field)
         )
 
+    @functools.cached_property
+    def cards(self) -> tuple[str, ...]:
+        """The cardinality columns of the exact sets, in the sets' order."""
+        return tuple(s.card for s in self.sketches if s.card is not None)
+
     def dictionary(self, field: str) -> str:
         """The table numbering the field's distinct values for sets of ids: one per dataset
         field, shared by every rollup keeping a set of it (one mirror in memory, one
@@ -163,8 +184,12 @@ class RollupTable:
     def as_dataset(self) -> Dataset:
         """The rollup table as a dataset: stored group columns and the grain under their own
         names, the JSON columns whose keys it keeps (read through `text_columns`), and the
-        measure columns, so filters, buckets and scope compile unchanged."""
+        measure columns, so filters, buckets and scope compile unchanged. Across tenants the
+        tenant columns are named (a dataset has them) but not stored: the match lets no query
+        that reads one, or is scoped by one, use the rollup."""
+        tenants = [self.dataset.column(t) for t in self.dataset.tenant_columns]
         stored = [k.source for k in self.keys if k.json_key is None]
+        stored += [c for c in tenants if c not in stored]
         json_columns = dict.fromkeys(k.source for k in self.keys if k.json_key is not None)
         return Dataset(
             name=self.name,
@@ -184,7 +209,9 @@ class RollupTable:
             for s in self.sketches
         ]
         texts = [(k.field, k.column) for k in self.keys if k.json_key is not None]
-        extra = [part for part in (sketches, texts) if part]
+        cards = [("cardinality", self.cards)] if self.cards else []
+        across = ["across tenants"] if self.rollup.across_tenants else []
+        extra = [part for part in (sketches, texts, cards, across) if part]
         return repr((self.grain_seconds, columns, aggregates, *extra))
 
     @property

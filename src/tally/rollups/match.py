@@ -5,6 +5,9 @@ aggregate over rows equals the same aggregate recombined over cells when every c
 in or wholly out of each set of rows the query aggregates. So a rollup answers a query when:
   - every field the query reads (groups, filters at any depth, measure filters, the caller's
     row scope) is a rollup dimension or tenant column: a cell then passes or fails as a whole.
+    A rollup across tenants keeps no tenant column, so it answers only a caller who reads
+    every tenant (`Scope.unrestricted`; a scope listing tenants, even all of them, reads a
+    tenant column) and a query that neither filters nor groups by one;
     A JSON key dimension keeps the key's text, so each test of it must be decided by that text
     alone (`DECIDED_BY_TEXT`): 5 and "5", or a missing key and a JSON null, share one text
     and so one cell, which only a test that reads the text keeps exact;
@@ -36,6 +39,7 @@ from tally.catalog.vocabulary import (
     MeasureOp,
 )
 from tally.query.model import (
+    And,
     CompareRange,
     Filter,
     Leaf,
@@ -47,7 +51,7 @@ from tally.query.model import (
 )
 from tally.query.scope import Scope
 from tally.query.timebuckets import Interval, bucket_start, next_bucket, parse_interval
-from tally.rollups.layout import RollupTable, StoredSketch
+from tally.rollups.layout import CellKey, RollupTable, StoredSketch
 
 SERVED = (MeasureOp.COUNT, MeasureOp.SUM, MeasureOp.AVG, MeasureOp.MIN, MeasureOp.MAX)
 """The measures a rollup recombines from stored aggregates."""
@@ -145,14 +149,22 @@ def calendar_edges_align(
     return all(_aligned(edge, grain) for edge in edges)
 
 
-def windows_align(query: Query, grain_seconds: int) -> bool:
-    """The window (and the compared window) holds a whole grain, and every bucket edge inside
-    its whole grains is a grain edge. A query without a window reads every grain whole unless
-    it has calendar buckets, whose edges cannot all be checked (answered from the rows)."""
+def _windows(query: Query) -> list[CompareRange] | None:
+    """The query's window and compared window (None: a relative compare, never matched)."""
     windows = [query.time] if query.time is not None else []
     if isinstance(query.compare, CompareRange):
         windows.append(query.compare)
     elif query.compare is not None:
+        return None
+    return windows
+
+
+def windows_align(query: Query, grain_seconds: int) -> bool:
+    """The window (and the compared window) holds a whole grain, and every bucket edge inside
+    its whole grains is a grain edge. A query without a window reads every grain whole unless
+    it has calendar buckets, whose edges cannot all be checked (answered from the rows)."""
+    windows = _windows(query)
+    if windows is None:
         return False
     group = time_group(query)
     origin = group.origin if group is not None else None
@@ -180,8 +192,110 @@ def windows_align(query: Query, grain_seconds: int) -> bool:
 def answers(query: Query, scope: Scope, layout: RollupTable) -> bool:
     """Whether `layout` answers `query` for `scope` exactly (see the module's reasoning)."""
     return (
-        read_fields(query, scope) <= layout.columns
+        (scope.unrestricted or not layout.rollup.across_tenants)
+        and read_fields(query, scope) <= layout.columns
         and keys_read_as_text(query, scope, layout)
         and derivable(query, layout)
         and windows_align(query, layout.grain_seconds)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def calendar_buckets_are_grains(
+    start: datetime, end: datetime, iv: Interval, zone: str, origin: datetime | None, grain: int
+) -> bool:
+    """Every day, week or month bucket meeting [start, end) is one grain: its start is a grain
+    edge and the next bucket starts one grain later (a 24-hour grain and days in UTC; not a
+    day of 23 or 25 hours in a zone that changes its clocks). Remembered, as the edges are."""
+    tz = ZoneInfo(zone)
+    edge = bucket_start(start, iv, tz, origin)
+    while edge < end:
+        following = next_bucket(edge, iv, tz)
+        if not _aligned(edge, grain) or (following - edge).total_seconds() != grain:
+            return False
+        edge = following
+    return True
+
+
+def _buckets_are_grains(query: Query, windows: list[CompareRange], grain_seconds: int) -> bool:
+    group = time_group(query)
+    if group is None:
+        return False
+    try:
+        iv = parse_interval(group.time)
+    except ValueError:
+        return False
+    origin = group.origin
+    if iv.fixed:
+        return iv.fixed_seconds == grain_seconds and (
+            origin is None or _aligned(origin, grain_seconds)
+        )
+    return bool(windows) and all(
+        w.start is not None
+        and w.end is not None
+        and calendar_buckets_are_grains(w.start, w.end, iv, query.timezone, origin, grain_seconds)
+        for w in windows
+    )
+
+
+def _pinned_by(leaf: Leaf, key: CellKey) -> bool:
+    """An equality to one value, which one stored key value at most meets: the value is of the
+    column's own type (`coerce_value`) and `=` is the equality that keys the cells (DuckDB's
+    GROUP BY and `=` agree, on -0.0 and 0.0 and on NaN too). Not a number tested against a
+    JSON key's text: it is compared with the text cast to a number, so 5 meets "5" and "5.0"."""
+    if leaf.field != key.field:
+        return False
+    if leaf.op == FilterOp.EQ:
+        value = leaf.value
+    elif leaf.op == FilterOp.IN and isinstance(leaf.value, list) and len(leaf.value) == 1:
+        value = leaf.value[0]
+    else:
+        return False
+    return isinstance(value, str) if key.json_key is not None else value is not None
+
+
+def _conjuncts(node: Filter | None) -> Iterable[Filter]:
+    """The parts of a filter that every row it keeps meets: it, or each part of its ANDs."""
+    if isinstance(node, And):
+        for child in node.and_:
+            yield from _conjuncts(child)
+    elif node is not None:
+        yield node
+
+
+def one_cell_per_group(query: Query, scope: Scope, layout: RollupTable) -> bool:
+    """Whether every group of the answer (and so every measure filter's part of it) gathers at
+    most one of `layout`'s cells, for a query it answers. Then an exact distinct count is the
+    stored cardinality of that cell's set (summed, over none or one row), and the sets are not
+    read: a union of several cells' sets counts a value they share once, which no sum of their
+    sizes can. It holds when all of these do:
+      - no window edge cuts a grain, in the window and a compared one: the rows of a ragged
+        edge join as cells of their own (`RollupCompiler._rows`);
+      - the query has a time bucket, and every bucket meeting the window is exactly one grain:
+        a fixed width equal to the grain from a grain edge, or days (weeks, months) whose every
+        start is a grain edge and which last one grain each in the query's timezone (days in
+        UTC on a 24-hour grain; a DST day lasts 23 or 25 hours);
+      - every key of a cell (tenant columns, dimensions) is grouped by, or pinned to one
+        value: by the caller's scope listing one value of it, or by an equality to one value
+        that the whole filter requires (`_pinned_by`);
+      - no top n: its ranking and its "other" row gather groups.
+    Rollup tables hold one row per cell, as every way of keeping them writes it."""
+    windows = _windows(query)
+    if windows is None or query.top is not None:
+        return False
+    grain = layout.grain_seconds
+    for window in windows:
+        if window.start is None or window.end is None:
+            return False
+        if whole_grains(window.start, window.end, grain) != (window.start, window.end):
+            return False
+    if not _buckets_are_grains(query, windows, grain):
+        return False
+    grouped = set(field_groups(query))
+    tests = [node for node in _conjuncts(query.filter) if isinstance(node, Leaf)]
+    return all(
+        key.field in grouped
+        or len(scope.columns.get(key.field, ())) == 1
+        or any(_pinned_by(leaf, key) for leaf in tests)
+        for key in layout.keys
     )

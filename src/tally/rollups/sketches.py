@@ -54,6 +54,12 @@ def ids_merged(left: bytes | None, right: bytes | None) -> bytes:
     return _stored(_bitmap(left) | _bitmap(right))
 
 
+def ids_cardinality(blob: bytes | None) -> int:
+    """The size of one stored set: what a cell keeps beside it, so that a query whose groups
+    each cover one cell counts without reading the set."""
+    return len(_bitmap(blob))
+
+
 def ids_count(blobs: list[bytes | None] | None) -> int:
     return len(BitMap.union(*(_bitmap(b) for b in blobs or ()))) if blobs else 0
 
@@ -140,6 +146,7 @@ FUNCTIONS = (
     SqlFunction("tally_ids_of", ids_of, ("BIGINT[]",), "BLOB"),
     SqlFunction("tally_ids_merged", ids_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_ids_count", ids_count, ("BLOB[]",), "BIGINT"),
+    SqlFunction("tally_ids_cardinality", ids_cardinality, ("BLOB",), "BIGINT"),
     SqlFunction("tally_hll_of", hll_of, ("VARCHAR[]",), "BLOB"),
     SqlFunction("tally_hll_merged", hll_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_hll_count", hll_count, ("BLOB[]",), "BIGINT"),
@@ -148,4 +155,5 @@ FUNCTIONS = (
     SqlFunction("tally_kll_quantile", kll_quantile, ("BLOB[]", "DOUBLE"), "DOUBLE"),
 )
 BUILD = {"ids": "tally_ids_of", "hll": "tally_hll_of", "kll": "tally_kll_of"}
+CARDINALITY = "tally_ids_cardinality"
 MERGE = {"ids": "tally_ids_merged", "hll": "tally_hll_merged", "kll": "tally_kll_merged"}

@@ -19,7 +19,8 @@ stored rows joined with the whole dictionary, numbering the values it lacks firs
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlglot import exp
 
@@ -27,7 +28,7 @@ from tally.catalog.model import Column, ColumnType
 from tally.catalog.rollups import ROW_ID
 from tally.query.fields import resolve_field
 from tally.rollups.layout import CellKey, RollupTable, StoredSketch
-from tally.rollups.sketches import BUILD, MERGE
+from tally.rollups.sketches import BUILD, CARDINALITY, MERGE
 from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
@@ -70,8 +71,8 @@ def _sum_kind(column: Column) -> exp.DataType:
 
 def create(layout: RollupTable) -> str:
     """The rollup's table: its cells' keys (a JSON key's text as VARCHAR), the grain start, the
-    aggregates, whose sums are as wide as the engine's own sums (`_sum_kind`); sets and
-    sketches are BLOBs, after every other column."""
+    aggregates, whose sums are as wide as the engine's own sums (`_sum_kind`), the exact sets'
+    cardinalities; sets and sketches are BLOBs, after every other column."""
     wide = {a.column for a in layout.aggregates if a.op == "sum"}
     columns = [
         exp.ColumnDef(
@@ -86,6 +87,9 @@ def create(layout: RollupTable) -> str:
             kind=_sum_kind(c) if c.name in wide else DIALECT.column_kind(c),
         )
         for c in (layout.time_column, *layout.measure_columns)
+    ]
+    columns += [
+        exp.ColumnDef(this=_ident(c), kind=exp.DataType.build("BIGINT")) for c in layout.cards
     ]
     columns += [
         exp.ColumnDef(this=_ident(s.column), kind=exp.DataType.build("BLOB"))
@@ -233,19 +237,37 @@ def store_numbered(dictionary: str, mapped: str) -> str:
     return _sql(exp.Insert(this=_table(dictionary), expression=fresh))
 
 
-def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
-    """Each sketch of a group of rows: built from the list of its rows' inputs."""
-    return [
-        exp.alias_(
-            exp.Anonymous(
-                this=BUILD[s.kind],
-                expressions=[exp.ArrayAgg(this=_sketch_input(layout, s, table))],
-            ),
-            s.column,
-            quoted=True,
-        )
-        for s in layout.sketches
-    ]
+def _stored_sets(
+    layout: RollupTable,
+    value_of: Callable[[StoredSketch], exp.Expression],
+    card_of: Callable[[StoredSketch, exp.Expression], exp.Expression] | None = None,
+) -> list[tuple[str, exp.Expression]]:
+    """Each set and sketch column with the value `value_of` gives it, and beside each exact set
+    its cardinality, wherever a set is written, in the table's order (cardinalities, then
+    BLOBs). The cardinality is read off the set as written (DuckDB computes the repeated
+    expression once), or given by `card_of` where SQL alone says it."""
+
+    def cardinality(sketch: StoredSketch, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this=CARDINALITY, expressions=[value.copy()])
+
+    values = {s: value_of(s) for s in layout.sketches}
+    card = card_of or cardinality
+    cards = [(s.card, card(s, value)) for s, value in values.items() if s.card is not None]
+    return [*cards, *((s.column, value) for s, value in values.items())]
+
+
+def _built(layout: RollupTable, table: str, cards: bool = True) -> list[exp.Expression]:
+    """Each sketch of a group of rows (built from the list of its rows' inputs), and with
+    `cards` each exact set's cardinality (not for an append's delta: its sets are merged into
+    the stored ones, whose union is what is counted)."""
+
+    def built(sketch: StoredSketch) -> exp.Expression:
+        inputs = exp.ArrayAgg(this=_sketch_input(layout, sketch, table))
+        return exp.Anonymous(this=BUILD[sketch.kind], expressions=[inputs])
+
+    if not cards:
+        return [exp.alias_(built(s), s.column, quoted=True) for s in layout.sketches]
+    return [exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, built)]
 
 
 def drop(name: str) -> str:
@@ -299,8 +321,9 @@ def aggregate_select(
     mapped: bool = False,
 ) -> exp.Select:
     """One row per cell of `source` (rows shaped like the dataset's table) with its aggregates,
-    and with `sketches` its sets and sketches too (a row of the rollup table), their ids read
-    from the batch's pairs when `mapped` (`_with_dictionaries`)."""
+    and with `sketches` its sets and sketches too (a row of the rollup table), or with `mapped`
+    an append's delta: ids read from the batch's pairs (`_with_dictionaries`), no cardinality
+    (`_built`)."""
     outputs = [
         exp.alias_(e, n, quoted=True)
         for e, n in zip(_key(layout, table), key_names(layout), strict=True)
@@ -314,7 +337,7 @@ def aggregate_select(
             value = kinds[aggregate.op](this=field)
         outputs.append(exp.alias_(value, aggregate.column, quoted=True))
     if sketches:
-        outputs += _built(layout, table)
+        outputs += _built(layout, table, cards=not mapped)
     positions = [exp.Literal.number(i + 1) for i in range(len(key_names(layout)))]
     select = exp.select(*outputs).from_(source)
     if sketches:
@@ -367,31 +390,38 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
     ]
     time_name = layout.time_column.physical
     outputs.append(exp.alias_(_col(time_name, table), time_name, quoted=True))
+
+    def present(field: str) -> exp.Expression:
+        """1 when the row has a value of `field`, else 0: its count, or its set's size."""
+        value = _col(layout.dataset.column(field).physical, table)
+        return exp.If(
+            this=exp.Is(this=value, expression=exp.Null()),
+            true=exp.Literal.number(0),
+            false=exp.Literal.number(1),
+        )
+
     for aggregate in layout.aggregates:
         if aggregate.field is None:
             value: exp.Expression = exp.Literal.number(1)
+        elif aggregate.op == "count":
+            value = present(aggregate.field)
         else:
-            field = _col(layout.dataset.column(aggregate.field).physical, table)
-            value = field
-            if aggregate.op == "count":
-                value = exp.If(
-                    this=exp.Is(this=field, expression=exp.Null()),
-                    true=exp.Literal.number(0),
-                    false=exp.Literal.number(1),
-                )
+            value = _col(layout.dataset.column(aggregate.field).physical, table)
         outputs.append(exp.alias_(value, aggregate.column, quoted=True))
-    for sketch in layout.sketches:
-        single: exp.Expression = exp.Array(expressions=[_sketch_input(layout, sketch, table)])
+
+    def single(sketch: StoredSketch) -> exp.Expression:
+        one: exp.Expression = exp.Array(expressions=[_sketch_input(layout, sketch, table)])
         if sketch.kind == "ids":
             field = _col(layout.dataset.column(sketch.field).physical, table)
             alias = f"i{sketch.column}"
             dictionary = _table(layout.dictionary(sketch.field), alias)
             found = exp.select(exp.ArrayAgg(this=_col("id", alias))).from_(dictionary)
             found = found.where(exp.EQ(this=_col("value", alias), expression=field))
-            single = exp.Subquery(this=found)
-        built = exp.Anonymous(this=BUILD[sketch.kind], expressions=[single])
-        outputs.append(exp.alias_(built, sketch.column, quoted=True))
-    return outputs
+            one = exp.Subquery(this=found)
+        return exp.Anonymous(this=BUILD[sketch.kind], expressions=[one])
+
+    sets = _stored_sets(layout, single, lambda sketch, _: present(sketch.field))
+    return [*outputs, *(exp.alias_(v, n, quoted=True) for n, v in sets)]
 
 
 def _temporary(name: str, select: exp.Expression) -> exp.Create:
@@ -422,10 +452,13 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
     values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
     for a in layout.aggregates:
         values[a.column] = _merged(a.op, _col(a.column, "r"), _col(a.column, "d"))
-    for s in layout.sketches:
-        values[s.column] = exp.Anonymous(
+
+    def merged(s: StoredSketch) -> exp.Expression:
+        return exp.Anonymous(
             this=MERGE[s.kind], expressions=[_col(s.column, "r"), _col(s.column, "d")]
         )
+
+    values.update(_stored_sets(layout, merged))
     merged = exp.select(
         exp.alias_(exp.column(ROW_ID, table=_ident("r")), STORED_ROW, quoted=True),
         *(exp.alias_(v, n, quoted=True) for n, v in values.items()),
@@ -503,43 +536,52 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     )
 
 
-class Rebuild(NamedTuple):
-    """The statements of a rebuild, run in this order in one transaction: `clear`; `fill`
-    once per tenant (parameter: the primary tenant's value); `rest` (every tenant not yet
-    built: one that arrived after the list `tenants` was read); `place`."""
+@dataclass(frozen=True)
+class Rebuild:
+    """The statements that fill a rollup afresh, in one transaction: `clear` it (and number
+    every stored value its sets of ids need), fill it for each tenant `tenants` lists
+    (`per_tenant`, parameter: the primary tenant's value), then fill what is left (`rest`),
+    then `place` the cells built. Across tenants there is no tenant to go by: `rest` fills it
+    whole."""
 
     clear: tuple[str, ...]
-    fill: str
+    per_tenant: str | None
     rest: str
-    tenants: str
+    tenants: str | None
     place: tuple[str, ...]
 
 
 def rebuild_statements(layout: RollupTable) -> Rebuild:
-    """Clear the table and number every stored value its sets of ids need (a dictionary keeps
-    the ids it gave, so cells built again get the same sets); build the cells tenant by
-    tenant into a temporary table; then store them in time order. Appends find their cells
-    by the grain's range (`_cell_match`), which skips row groups only when each holds a
-    narrow range of grains: stored tenant by tenant, every row group spans the whole year."""
-    tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
+    """A rebuild goes tenant by tenant (so its progress can be shown) into a temporary table,
+    then fills every tenant not yet in it (one that arrived after the list was read), then
+    stores the cells in time order. Appends find their cells by the grain's range
+    (`_cell_match`), which skips row groups only when each holds a narrow range of grains:
+    stored tenant by tenant, every row group spanned the whole year. A dictionary keeps the
+    ids it gave, so cells built again get the same sets."""
     empty = exp.select("*").from_(_table(layout.name)).limit(0)
     clear = (
         _sql(exp.Delete(this=_table(layout.name))),
         _sql(_temporary(BUILT, empty)),
         *add_values(layout, layout.dataset.name),
     )
+    ordered = exp.select("*").from_(_table(BUILT)).order_by(*key_names(layout)[::-1])
+    place = (_sql(exp.Insert(this=_table(layout.name), expression=ordered)), drop(BUILT))
 
-    def fill(where: exp.Expression) -> str:
-        rows = exp.select("*").from_(_table(layout.dataset.name, "t")).where(where)
-        source = exp.Subquery(this=rows, alias=exp.TableAlias(this=_ident("t")))
+    def fill(where: exp.Expression | None) -> str:
+        rows = exp.select("*").from_(_table(layout.dataset.name, "t"))
+        source = exp.Subquery(
+            this=rows if where is None else rows.where(where),
+            alias=exp.TableAlias(this=_ident("t")),
+        )
         cells = aggregate_select(layout, source, "t", sketches=True)
         return _sql(exp.Insert(this=_table(BUILT), expression=cells))
 
+    if layout.rollup.across_tenants:
+        return Rebuild(clear, None, fill(None), None, place)
+    tenant = layout.dataset.column(layout.dataset.primary_tenant).physical
     one = exp.NullSafeEQ(this=_col(tenant, "t"), expression=exp.Placeholder())
     present = exp.select("1").from_(_table(BUILT, "r"))
     present = present.where(exp.NullSafeEQ(this=_col(tenant, "r"), expression=_col(tenant, "t")))
     rest = exp.Not(this=exp.Exists(this=present))
     tenants = exp.select(_col(tenant)).from_(_table(layout.dataset.name)).distinct()
-    ordered = exp.select("*").from_(_table(BUILT)).order_by(*key_names(layout)[::-1])
-    place = (_sql(exp.Insert(this=_table(layout.name), expression=ordered)), drop(BUILT))
     return Rebuild(clear, fill(one), fill(rest), _sql(tenants), place)

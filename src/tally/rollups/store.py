@@ -263,8 +263,8 @@ class Rollups:
         incomplete_only: bool = False,
     ) -> list[RollupTable]:
         """Rebuild every rollup of a dataset (or only the incomplete ones) from its stored rows,
-        tenant by tenant, each in one transaction with the writes held back (it is complete
-        when it commits)."""
+        tenant by tenant (one across tenants in one fill), each in one transaction with the
+        writes held back (it is complete when it commits)."""
         engine = self.engine
         dataset = self.catalog.require(dataset_name)
         if engine is None:
@@ -272,19 +272,21 @@ class Rollups:
         layouts = self.incomplete(dataset) if incomplete_only else list(self.layouts(dataset))
         for layout in layouts:
             rebuild = statements.rebuild_statements(layout)
-            _, found = engine.execute(rebuild.tenants, {}, TIMEOUT_S)
-            tenants = [row[0] for row in found]
-            started(layout, len(tenants))
-            steps = [
-                *((statement, ()) for statement in rebuild.clear),
-                *((rebuild.fill, (tenant,)) for tenant in tenants),
-                (rebuild.rest, ()),
-                *((statement, ()) for statement in rebuild.place),
-                self._record(layout),
-            ]
-            first = len(rebuild.clear)
-            filled = range(first, first + len(tenants))
-            engine.transaction(steps, lambda i, filled=filled: advanced() if i in filled else None)
+            clear = [(statement, ()) for statement in rebuild.clear]
+            if rebuild.per_tenant is None or rebuild.tenants is None:
+                # Across tenants: one fill of every row, the one step shown.
+                fills, rest = [(rebuild.rest, ())], []
+            else:
+                _, found = engine.execute(rebuild.tenants, {}, TIMEOUT_S)
+                fills = [(rebuild.per_tenant, (row[0],)) for row in found]
+                rest = [(rebuild.rest, ())]
+            started(layout, len(fills))
+            filled = range(len(clear), len(clear) + len(fills))
+            place = [(statement, ()) for statement in rebuild.place]
+            engine.transaction(
+                [*clear, *fills, *rest, *place, self._record(layout)],
+                lambda i, filled=filled: advanced() if i in filled else None,
+            )
             with self._lock:
                 self._ready = self._ready | {layout.identity}
         return layouts
