@@ -212,7 +212,7 @@ def build(options: Options, figures: Figures) -> None:
     after = _database(options.work / "rolled").stat().st_size
     figures.load["file_growth_bytes"] = after - before
     for (layout, at), end in zip(marks, ends, strict=True):
-        rows, table_bytes, dictionary_bytes = _measure(options.work, layout.name)
+        rows, table_bytes, dictionary_bytes = _measure(options.work, layout)
         figures.builds.append(
             {
                 "rollup": layout.label,
@@ -226,20 +226,17 @@ def build(options: Options, figures: Figures) -> None:
         )
 
 
-def _measure(work: Path, table: str) -> tuple[int, int, int]:
-    """(rows, bytes of the table alone, bytes of its id dictionaries alone): each copied into a
-    fresh DuckDB file, checkpointed on close, that file's size. Honest where blocks of the big
-    file are shared between tables or still hold deleted rows."""
+def _measure(work: Path, layout: RollupTable) -> tuple[int, int, int]:
+    """(rows, bytes of the table alone, bytes of the id dictionaries it reads alone): each
+    copied into a fresh DuckDB file, checkpointed on close, that file's size. Honest where
+    blocks of the big file are shared between tables or still hold deleted rows. A dictionary
+    is the dataset's, shared by every rollup keeping a set of its field."""
+    dictionaries = sorted({layout.dictionary(s.field) for s in layout.sketches if s.kind == "ids"})
     conn = duckdb.connect()
     try:
         conn.execute(f"ATTACH '{_database(work / 'rolled')}' AS source (READ_ONLY)")
-        rows = conn.execute(f'SELECT count(*) FROM source."{table}"').fetchone()[0]
-        found = conn.execute(
-            "SELECT table_name FROM duckdb_tables() "
-            "WHERE database_name = 'source' AND starts_with(table_name, $p)",
-            {"p": f"{table}__ids__"},
-        ).fetchall()
-        sizes = [_alone(conn, work, [table]), _alone(conn, work, [name for (name,) in found])]
+        rows = conn.execute(f'SELECT count(*) FROM source."{layout.name}"').fetchone()[0]
+        sizes = [_alone(conn, work, [layout.name]), _alone(conn, work, dictionaries)]
     finally:
         conn.close()
     return rows, sizes[0], sizes[1]
