@@ -53,6 +53,8 @@ def _load(figures: Figures) -> list[str]:
         f"copied for the database without rollups in {load['copy_s']:.1f} s",
         f"- build of every rollup (`Rollups.build`, as `tally rollups build`): "
         f"{load['build_s']:.1f} s; database file grew by {_size(load['file_growth_bytes'])}",
+        f"- start of a service over the database with rollups, its id dictionaries loaded in "
+        f"memory for appends (in the background of a server): {load.get('warm_s', 0):.1f} s",
     ]
 
 

@@ -105,5 +105,5 @@ def build_service(settings: Settings) -> Service:
     service = Service(settings, catalog, engine, dialect, cache, versions, readers=readers)
     service.tables.ensure()
     service.rollups.ensure()
-    service.rollups.warm()
+    service.rollups.warm_in_background()
     return service

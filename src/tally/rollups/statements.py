@@ -100,10 +100,7 @@ def create(layout: RollupTable) -> str:
     columns += [
         exp.ColumnDef(this=_ident(c), kind=exp.DataType.build("BIGINT")) for c in layout.cards
     ]
-    columns += [
-        exp.ColumnDef(this=_ident(s.column), kind=STORED_BLOB)
-        for s in layout.sketches
-    ]
+    columns += [exp.ColumnDef(this=_ident(s.column), kind=STORED_BLOB) for s in layout.sketches]
     schema = exp.Schema(this=_table(layout.name), expressions=columns)
     return _sql(exp.Create(this=schema, kind="TABLE", exists=True))
 

@@ -236,6 +236,22 @@ class Rollups:
         for dictionary in dictionaries:
             engine.serialized(dictionary.warm)
 
+    def warm_in_background(self) -> threading.Thread:
+        """`warm` on a thread of its own, so a server answers queries at once (at 100M rows the
+        session dictionary's 20M values took 10 s to load); appends wait for it, holding the
+        write lock. A failure (the engine closed meanwhile) only leaves the first append to
+        load the mirror."""
+
+        def run() -> None:
+            try:
+                self.warm()
+            except Exception as exc:
+                log.warning("rollup dictionaries not loaded at start (%s); appends load them", exc)
+
+        thread = threading.Thread(target=run, name="tally-rollup-dictionaries", daemon=True)
+        thread.start()
+        return thread
+
     def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
         """The smallest complete rollup that answers `query` exactly, or None (the rows)."""
         fitting = [layout for layout in self.ready(dataset) if answers(query, scope, layout)]
