@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +119,27 @@ def test_a_bulk_load_is_stored_in_tenant_time_order(tmp_path, upsert, repeated) 
     _, stored = engine.execute('SELECT "tenant", "ts" FROM "ev" ORDER BY rowid', {}, 30)
     assert stored == sorted((r[0], r[2]) for r in rows)
     engine.close()
+
+
+def test_close_waits_for_a_serialized_reader(tmp_path: Path) -> None:
+    """A rollup dictionary is loaded on a thread of its own at start: closing the engine
+    meanwhile waits for it (DuckDB refuses to close a connection one of whose cursors works),
+    and nothing runs after the close."""
+    engine = DuckDBEngine(tmp_path / "close.duckdb")
+    reading = threading.Event()
+    counted: list[int] = []
+
+    def slow(cursor: Any) -> None:
+        reading.set()
+        counted.append(
+            cursor.execute("SELECT sum(i % 7) FROM range(20000000) t(i)").fetchall()[0][0]
+        )
+
+    reader = threading.Thread(target=engine.serialized, args=(slow,))
+    reader.start()
+    reading.wait(5)
+    engine.close()
+    reader.join(5)
+    assert counted == [sum(range(7)) * (20_000_000 // 7) + sum(range(20_000_000 % 7))]
+    engine.serialized(lambda cursor: counted.append(-1))
+    assert counted == [sum(range(7)) * (20_000_000 // 7) + sum(range(20_000_000 % 7))]

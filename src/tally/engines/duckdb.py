@@ -341,6 +341,8 @@ class DuckDBEngine:
         """Run `work` with a cursor of its own while no write runs (writes wait for it): what
         reads a table into memory that writes then keep in step (a rollup dictionary)."""
         with self._write_lock:
+            if self._closed:
+                return
             cursor = self._conn.cursor()
             try:
                 work(cursor)
@@ -376,7 +378,10 @@ class DuckDBEngine:
         self._cursor().execute("SELECT 1").fetchall()
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._watchdog.stop()
-            self._conn.close()
+        """After the write running, if any (a DuckDB connection refuses to close while one of
+        its cursors works: a rollup dictionary's load at start runs on a thread of its own)."""
+        with self._write_lock:
+            if not self._closed:
+                self._closed = True
+                self._watchdog.stop()
+                self._conn.close()
