@@ -12,8 +12,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from tally.config import Settings
 from tally.errors import TallyError
 from tally.service import Service
+from tally.wiring import build_service
 from tests.integration.rollup_support import (
     ADMIN,
     FIRST,
@@ -29,6 +31,7 @@ from tests.integration.rollup_support import (
     open_service,
     rollup_rows,
     stored_sets,
+    write_datasets,
 )
 
 SET_FIELDS = ("note", "amount", "score")
@@ -265,3 +268,26 @@ def _dense_dictionaries(service: Service, dataset: str) -> None:
         sql = f"SELECT count(*), count(DISTINCT id), count(DISTINCT value), max(id) FROM {table}"  # noqa: S608
         _, ((count, ids, values, top),) = service.engine.execute(sql, {}, 30)
         assert count == ids == values == (top + 1 if top is not None else 0), field
+
+
+def test_a_rollup_named_like_a_dictionary_is_kept(tmp_path: Path) -> None:
+    """Unused dictionaries are swept by name; a declared rollup whose name holds `ids__` (its
+    table `rollev__rollup__ids__kinds`) is not one of them, however often the catalog is
+    ensured."""
+    write_datasets(tmp_path / "datasets")
+    path = tmp_path / "datasets" / "rollev.yaml"
+    path.write_text(
+        path.read_text() + "  - name: ids__kinds\n    grain: 1 hour\n    dimensions: [kind]\n"
+    )
+    service = build_service(
+        Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
+    )
+    try:
+        rows = make_rows(random.Random(9), 200)
+        _ingest(service, "rollev", rows)
+        service.rollups.ensure()
+        service.rollups.ensure()
+        kinds = rollup_rows(service, "rollev__rollup__ids__kinds")
+        assert sum(row[-1] for row in kinds) == len(rows)
+    finally:
+        service.engine.close()

@@ -302,8 +302,10 @@ class DuckDBEngine:
                     cursor.execute(f"DROP {name}")
                 cursor.execute("COMMIT")
             except Exception as exc:
-                cursor.execute("ROLLBACK")
-                _settle(maintain, committed=False)
+                try:
+                    cursor.execute("ROLLBACK")
+                finally:
+                    _settle(maintain, committed=False)
                 if not isinstance(exc, duckdb.Error):
                     raise
                 log.exception("duckdb write failed")

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tally.catalog.model import Column
 from tally.rollups import statements
 
 FOLD_AT = 250_000
@@ -136,9 +137,13 @@ class IdCache:
         ids = np.array([i for _, (i, _) in entries], dtype=np.int64)
         order = np.argsort(hashes, kind="stable")
         at = np.searchsorted(self._hashes, hashes[order], side="right")
-        self._hashes = np.insert(self._hashes, at, hashes[order])
-        self._ids = np.insert(self._ids, at, ids[order])
-        self._values = pa.concat_arrays([self._values, added])
+        # Made apart, then swapped in: a failure midway leaves the arrays as they were.
+        folded = (
+            np.insert(self._hashes, at, hashes[order]),
+            np.insert(self._ids, at, ids[order]),
+            pa.concat_arrays([self._values, added]),
+        )
+        self._hashes, self._ids, self._values = folded
         self._recent = {}
         self._index()
 
@@ -147,10 +152,10 @@ class Dictionary:
     """One dictionary table, numbering each append's values through its mirror (loaded from the
     table at the first append that needs it, or by `warm`)."""
 
-    def __init__(self, table: str, field_column: str) -> None:
+    def __init__(self, table: str, field: Column) -> None:
         self.table = table
-        self.mapped = statements.mapped_ids(field_column)
-        self._read_batch = statements.batch_values(field_column)
+        self.mapped = statements.mapped_ids(field.physical)
+        self._read_batch = statements.batch_values(field)
         self._read_table = statements.dictionary_rows(table)
         self._count = statements.count_rows(table)
         self._store = statements.store_numbered(table, self.mapped)
@@ -170,7 +175,10 @@ class Dictionary:
             raise RuntimeError(f"{self.table}: ids are not 0..n-1")
         order = np.empty(len(ids), dtype=np.int64)
         order[ids] = np.arange(len(ids))
-        values = rows["value"].combine_chunks().take(pa.array(order))
+        values = rows["value"]
+        if pa.types.is_string(values.type):  # before joining chunks: 2 GiB of text overflows
+            values = values.cast(pa.large_string())
+        values = values.combine_chunks().take(pa.array(order))
         self._cache = IdCache(rows["h"].to_numpy()[order], values)
 
     def number(self, cursor: duckdb.DuckDBPyConnection) -> None:

@@ -212,13 +212,15 @@ def mapped_ids(column: str) -> str:
     return f"_ids__{column}"
 
 
-def batch_values(column: str) -> str:
+def batch_values(field: Column) -> str:
     """Each distinct non-null value of a column among the rows an append stores, and its hash
-    (what `IdCache` looks values up by)."""
-    value = _col(column, "w")
+    (what `IdCache` looks values up by), of the value as the dictionary's type: DuckDB's hash
+    of one value differs between types (-1 as INTEGER and as BIGINT)."""
+    value = _col(field.physical, "w")
+    typed = exp.cast(value.copy(), DIALECT.column_kind(field))
     select = exp.select(
-        exp.alias_(exp.Anonymous(this="hash", expressions=[value]), "h", quoted=True),
-        exp.alias_(value.copy(), "value", quoted=True),
+        exp.alias_(exp.Anonymous(this="hash", expressions=[typed]), "h", quoted=True),
+        exp.alias_(typed.copy(), "value", quoted=True),
     )
     select = select.distinct().from_(_table(WRITTEN, "w"))
     return _sql(select.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))))
@@ -352,11 +354,10 @@ def aggregate_select(
 
 
 def _never_null(layout: RollupTable) -> set[str]:
-    """The key columns no cell leaves null: the grain start, and every tenant column or
-    dimension read from a column that refuses nulls (not a JSON key, missing in some rows)."""
-    return {layout.time_column.physical} | {
-        k.column for k in layout.keys if k.json_key is None and not k.source.nullable
-    }
+    """The key columns no cell leaves null: the grain start, when the time column refuses
+    nulls. Not the other keys: a column made required later leaves older rows null."""
+    time = layout.time_column
+    return {time.physical} if not time.nullable else set()
 
 
 def _cell_match(layout: RollupTable, left: str, right: str) -> exp.Expression:

@@ -145,13 +145,12 @@ class Rollups:
             if sketch.kind == "ids"
         }
         owned = {dataset.name for dataset in catalog}
+        kept = owned | {layout.name for d in catalog for layout in self.layouts(d)}
         _, found = engine.execute(DICTIONARIES, {}, TIMEOUT_S)
         unused = [
             table
             for (table,) in found
-            if table not in needed
-            and table not in owned
-            and any(table.startswith(f"{name}__") for name in owned)
+            if table not in needed | kept and any(_dictionary_of(table, name) for name in owned)
         ]
         if unused:
             engine.transaction([(statements.drop(table), ()) for table in unused])
@@ -217,7 +216,7 @@ class Rollups:
                     continue
                 table = layout.dictionary(sketch.field)
                 if table not in self._dictionaries:
-                    self._dictionaries[table] = Dictionary(table, column.physical)
+                    self._dictionaries[table] = Dictionary(table, column)
                 if self._dictionaries[table] not in made:
                     made.append(self._dictionaries[table])
         return made
@@ -306,3 +305,10 @@ class Rollups:
             with self._lock:
                 self._ready = self._ready | {layout.identity}
         return layouts
+
+
+def _dictionary_of(table: str, dataset: str) -> bool:
+    """A name a dictionary of the dataset has (`<dataset>__ids__<field>`), or had while each
+    rollup kept its own (`<dataset>__rollup__<rollup>__ids__<field>`)."""
+    own = table.startswith(f"{dataset}__ids__")
+    return own or (table.startswith(f"{dataset}__rollup__") and "__ids__" in table)
