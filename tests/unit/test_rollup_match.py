@@ -14,31 +14,19 @@ from tally.query.model import Query
 from tally.query.scope import Scope
 from tally.rollups.layout import RollupTable, rollup_tables
 from tally.rollups.match import DECIDED_BY_TEXT, answers
+from tests.unit.rollup_datasets import events
 
-DATASET = Dataset.model_validate(
-    {
-        "name": "ev",
-        "tenant_columns": ["tenant"],
-        "time_column": "ts",
-        "columns": [
-            {"name": "tenant", "type": "string"},
-            {"name": "id", "type": "string"},
-            {"name": "ts", "type": "timestamp"},
-            {"name": "kind", "type": "string"},
-            {"name": "owner", "type": "string"},
-            {"name": "note", "type": "string"},
-            {"name": "amount", "type": "int"},
-        ],
-        "rollups": [
-            {
-                "name": "quarter",
-                "dimensions": ["kind", "owner"],
-                "measures": [{"op": "count"}, {"op": "sum", "field": "amount"}],
-            },
-            {"name": "hourly", "grain": "1 hour", "dimensions": ["kind"]},
-        ],
-        "row_access": {"subject_column": "owner"},
-    }
+DATASET = events(
+    {"kind": "string", "owner": "string", "note": "string", "amount": "int"},
+    [
+        {
+            "name": "quarter",
+            "dimensions": ["kind", "owner"],
+            "measures": [{"op": "count"}, {"op": "sum", "field": "amount"}],
+        },
+        {"name": "hourly", "grain": "1 hour", "dimensions": ["kind"]},
+    ],
+    row_access={"subject_column": "owner"},
 )
 QUARTER, HOURLY = rollup_tables(DATASET)
 EVERYONE = Scope.everything()

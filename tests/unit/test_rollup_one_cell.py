@@ -7,42 +7,29 @@ from typing import Any
 
 import pytest
 
-from tally.catalog.model import Dataset
 from tally.query.model import Query
 from tally.query.scope import Scope
 from tally.rollups.layout import rollup_tables
 from tally.rollups.match import answers, one_cell_per_group
+from tests.unit.rollup_datasets import events
 
-DATASET = Dataset.model_validate(
-    {
-        "name": "ev",
-        "tenant_columns": ["tenant"],
-        "time_column": "ts",
-        "columns": [
-            {"name": "tenant", "type": "string"},
-            {"name": "id", "type": "string"},
-            {"name": "ts", "type": "timestamp"},
-            {"name": "kind", "type": "string"},
-            {"name": "score", "type": "float"},
-            {"name": "meta", "type": "json"},
-            {"name": "user", "type": "string"},
-        ],
-        "rollups": [
-            {
-                "name": "daily",
-                "grain": "24 hours",
-                "dimensions": ["kind", "score", "meta.channel"],
-                "measures": [{"op": "count_distinct", "field": "user"}],
-            },
-            {
-                "name": "daily_all",
-                "grain": "24 hours",
-                "across_tenants": True,
-                "dimensions": ["kind"],
-                "measures": [{"op": "count_distinct", "field": "user"}],
-            },
-        ],
-    }
+DATASET = events(
+    {"kind": "string", "score": "float", "meta": "json", "user": "string"},
+    [
+        {
+            "name": "daily",
+            "grain": "24 hours",
+            "dimensions": ["kind", "score", "meta.channel"],
+            "measures": [{"op": "count_distinct", "field": "user"}],
+        },
+        {
+            "name": "daily_all",
+            "grain": "24 hours",
+            "across_tenants": True,
+            "dimensions": ["kind"],
+            "measures": [{"op": "count_distinct", "field": "user"}],
+        },
+    ],
 )
 DAILY, ACROSS = rollup_tables(DATASET)
 ONE = Scope(columns={"tenant": ("a",)})

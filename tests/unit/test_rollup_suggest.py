@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from tally.catalog.model import Dataset
 from tally.rollups.querylog import LoggedShape
 from tally.rollups.suggest import suggest
+from tests.unit.rollup_datasets import events
 
-DATASET = Dataset.model_validate(
+DATASET = events(
     {
-        "name": "ev",
-        "tenant_columns": ["tenant"],
-        "time_column": "ts",
-        "columns": [
-            {"name": "tenant", "type": "string"},
-            {"name": "id", "type": "string"},
-            {"name": "ts", "type": "timestamp"},
-            {"name": "kind", "type": "string"},
-            {"name": "region", "type": "string"},
-            {"name": "agent", "type": "string"},
-            {"name": "plan", "type": "string"},
-            {"name": "amount", "type": "int"},
-            {"name": "payload", "type": "json"},
-        ],
+        "kind": "string",
+        "region": "string",
+        "agent": "string",
+        "plan": "string",
+        "amount": "int",
+        "payload": "json",
     }
 )
 
