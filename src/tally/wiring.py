@@ -106,4 +106,5 @@ def build_service(settings: Settings) -> Service:
     service.tables.ensure()
     service.rollups.ensure()
     service.rollups.warm_in_background()
+    service.rollups.start_compaction()
     return service

@@ -114,9 +114,31 @@ def write_datasets(directory: Path, rollups: bool = True) -> None:
         (directory / f"{name}.yaml").write_text(head + COLUMNS + (ROLLUPS if rollups else ""))
 
 
-def open_service(root: Path, rollups: bool = True) -> Service:
+NO_COMPACTION = {
+    "rollup_compact_rows": 10**9,
+    "rollup_compact_appends": 10**9,
+    "rollup_compact_idle_s": 10.0**9,
+}
+"""Settings under which appends' rollup cells stay pending until a test compacts them."""
+
+
+def open_service(root: Path, rollups: bool = True, compacting: bool = True) -> Service:
+    """A service over the test datasets; unless `compacting`, pending rollup rows are merged in
+    only when a test asks (`Rollups.compact_all`)."""
     write_datasets(root / "datasets", rollups)
-    return build_service(Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets"))
+    quiet = {} if compacting else NO_COMPACTION
+    settings = Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets", **quiet)
+    return build_service(settings)
+
+
+def ingest_half_compacted(service: Service, rows: list[dict[str, Any]], batch: int) -> None:
+    """Ingest `rows` in batches, merging the pending rollup rows in halfway: the rollups then
+    hold compacted cells and pending rows of the same cells, as a running service does."""
+    for start in range(0, len(rows), batch):
+        if start >= len(rows) // 2 > start - batch:
+            service.rollups.compact_all()
+        outcome = service.ingestion.ingest("rollev", rows[start : start + batch], ADMIN, False)
+        assert not outcome.rejected
 
 
 def instant(rng: random.Random) -> datetime:
@@ -157,7 +179,8 @@ def channel_text(row: dict[str, Any]) -> str | None:
 
 
 def rollup_rows(service: Service, table: str) -> list[tuple]:
-    """A rollup table's rows in a stable order."""
+    """A rollup table's rows in a stable order, its pending rows merged in first."""
+    service.rollups.compact_all()
     _, rows = service.engine.execute(f'SELECT * FROM "{table}" ORDER BY ALL', {}, 30)  # noqa: S608
     return rows
 
@@ -185,6 +208,7 @@ def stored_sets(service: Service, dataset: str, field: str) -> dict[tuple, froze
     """The `fine` rollup's exact sets of `field`, decoded through its dictionary into values
     and keyed like `expected_cells`."""
     table = f"{dataset}__rollup__fine"
+    service.rollups.compact_all()
     _, ids = service.engine.execute(f'SELECT id, value FROM "{dataset}__ids__{field}"', {}, 30)  # noqa: S608
     values = dict(ids)
     sql = f'SELECT tenant, kind, region, ts, "_ids__{field}" FROM "{table}"'  # noqa: S608

@@ -31,6 +31,7 @@ from tests.integration.rollup_support import (
     NOTES,
     REGIONS,
     TENANTS,
+    ingest_half_compacted,
     make_rows,
     open_service,
 )
@@ -90,13 +91,14 @@ REGION_GROUPS = {"region": 0.6}
 REGION_QUERIES = 120
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Service:
-    svc = open_service(tmp_path_factory.mktemp("rollup-answers"))
-    rows = make_rows(random.Random(7), 6000)
-    for start in range(0, len(rows), 1000):
-        outcome = svc.ingestion.ingest("rollev", rows[start : start + 1000], ADMIN, partial=False)
-        assert not outcome.rejected
+@pytest.fixture(scope="module", params=["half compacted", "compacted"])
+def service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Service:
+    """Rollups whose cells are half compacted and half pending (queries read both), or all
+    compacted."""
+    svc = open_service(tmp_path_factory.mktemp("rollup-answers"), compacting=False)
+    ingest_half_compacted(svc, make_rows(random.Random(7), 6000), 1000)
+    if request.param == "compacted":
+        svc.rollups.compact_all()
     yield svc
     svc.engine.close()
 

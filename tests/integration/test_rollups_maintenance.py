@@ -50,7 +50,9 @@ def service(tmp_path: Path) -> Service:
 
 
 def _cells(service: Service, dataset: str) -> dict:
-    """The `fine` rollup's amount aggregates, keyed like `expected_cells`."""
+    """The `fine` rollup's amount aggregates, keyed like `expected_cells`, once its pending
+    rows are merged in."""
+    service.rollups.compact_all()
     sql = AMOUNTS.format(key="region", table=f"{dataset}__rollup__fine")
     _, rows = service.engine.execute(sql, {}, 30)
     return {tuple(row[:4]): tuple(row[4:]) for row in rows}
@@ -58,6 +60,7 @@ def _cells(service: Service, dataset: str) -> dict:
 
 def _channel_cells(service: Service, dataset: str) -> dict:
     """The `channels` rollup's amount aggregates per (tenant, kind, channel text, hour)."""
+    service.rollups.compact_all()
     sql = AMOUNTS.format(key='"_json0__meta__channel"', table=f"{dataset}__rollup__channels")
     _, rows = service.engine.execute(sql, {}, 30)
     return {tuple(row[:4]): tuple(row[4:]) for row in rows}
@@ -143,6 +146,7 @@ def test_late_rows_reach_their_cells_behind_many_newer_ones(service: Service) ->
     table = table.set_column(2, "ts", pa.array(instants, pa.timestamp("us", tz="UTC")))
     for start in range(0, len(in_order), 20_000):
         service.ingestion.load_table("rollev", table.slice(start, 20_000), partial=False)
+    service.rollups.compact_all()
     groups = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('rollev__rollup__fine')"
     assert service.engine.execute(groups, {}, 30)[1][0][0] > 1
     late = make_rows(rng, 3000)  # anywhere in 40 days, a quarter of each dimension null
@@ -217,14 +221,14 @@ def test_a_rejected_batch_leaves_rollups_untouched(service: Service) -> None:
 
 def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     """The rows and every rollup are one transaction: when keeping the second rollup fails
-    (its table is gone), neither the rows nor the first rollup change."""
+    (its pending table is gone), neither the rows nor the first rollup change."""
     rows = make_rows(random.Random(4), 300)
     _ingest(service, "rollev", rows[:200])
     before = rollup_rows(service, "rollev__rollup__fine")
     channels = rollup_rows(service, "rollev__rollup__channels")
     numbered = rollup_rows(service, "rollev__ids__amount")
     _, stored = service.engine.execute("SELECT count(*) FROM rollev", {}, 30)
-    service.engine.transaction([('DROP TABLE "rollev__rollup__hourly"', ())])
+    service.engine.transaction([('DROP TABLE "rollev__rollup__hourly__pending"', ())])
     with pytest.raises(TallyError) as failed:
         service.ingestion.ingest("rollev", rows[200:], ADMIN, partial=False)
     assert failed.value.status == 500
@@ -271,14 +275,12 @@ def _dense_dictionaries(service: Service, dataset: str) -> None:
 
 
 def test_a_rollup_named_like_a_dictionary_is_kept(tmp_path: Path) -> None:
-    """Unused dictionaries are swept by name; a declared rollup whose name holds `ids__` (its
-    table `rollev__rollup__ids__kinds`) is not one of them, however often the catalog is
+    """Unused dictionaries are swept by name; a declared rollup named `ids` (its pending table
+    `rollev__rollup__ids__pending`) is not one of them, however often the catalog is
     ensured."""
     write_datasets(tmp_path / "datasets")
     path = tmp_path / "datasets" / "rollev.yaml"
-    path.write_text(
-        path.read_text() + "  - name: ids__kinds\n    grain: 1 hour\n    dimensions: [kind]\n"
-    )
+    path.write_text(path.read_text() + "  - name: ids\n    grain: 1 hour\n    dimensions: [kind]\n")
     service = build_service(
         Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
     )
@@ -287,7 +289,7 @@ def test_a_rollup_named_like_a_dictionary_is_kept(tmp_path: Path) -> None:
         _ingest(service, "rollev", rows)
         service.rollups.ensure()
         service.rollups.ensure()
-        kinds = rollup_rows(service, "rollev__rollup__ids__kinds")
+        kinds = rollup_rows(service, "rollev__rollup__ids")
         assert sum(row[-1] for row in kinds) == len(rows)
     finally:
         service.engine.close()

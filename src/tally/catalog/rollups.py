@@ -83,7 +83,12 @@ class RollupMeasure(_Declared):
 class Rollup(_Declared):
     UNSAID_WHEN_FALSE: ClassVar[tuple[str, ...]] = ("across_tenants",)
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")
+    name: str = Field(
+        pattern=r"^[a-z](_?[a-z0-9])*_?$",
+        max_length=31,
+        description="Lower-case letters, digits and single underscores: a double underscore "
+        "separates the parts of the names of Tally's own tables (`<rollup>__pending`).",
+    )
     grain: str = Field("15 minutes", description="Whole minutes or hours dividing a day.")
     dimensions: tuple[str, ...] = Field(
         (),

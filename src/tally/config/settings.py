@@ -246,6 +246,20 @@ class Settings(BaseModel):
         ge=0,
     )
 
+    rollup_compact_rows: int = _setting(
+        200_000,
+        "Appends leave their rollup cells pending; a dataset's are merged in once one of its "
+        "rollups holds this many pending rows.",
+        "rollups",
+        ge=1,
+    )
+    rollup_compact_appends: int = _setting(
+        64, "... or once this many appends were kept since the last merge.", "rollups", ge=1
+    )
+    rollup_compact_idle_s: float = _setting(
+        2.0, "... or once no append came for this many seconds.", "rollups", gt=0
+    )
+
     limits: SkipValidation[Limits | None] = Field(None, exclude=True)
     jwt: SkipValidation[JwtSettings | None] = Field(None, exclude=True)
     rate_limits: SkipValidation[RateLimitSettings | None] = Field(None, exclude=True)

@@ -339,6 +339,10 @@ class DuckDBEngine:
             finally:
                 cursor.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def serialized(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
         """Run `work` with a cursor of its own while no write runs (writes wait for it): what
         reads a table into memory that writes then keep in step (a rollup dictionary)."""

@@ -90,6 +90,11 @@ class RollupTable:
         return f"{self.dataset.name}__rollup__{self.rollup.name}"
 
     @property
+    def pending(self) -> str:
+        """The table of appended cells not yet merged into this one (`statements.compact`)."""
+        return pending_name(self.name)
+
+    @property
     def label(self) -> str:
         """How `meta.served_from` names it."""
         return self.rollup.name
@@ -217,6 +222,10 @@ class RollupTable:
     @property
     def identity(self) -> tuple[str, str]:
         return self.name, self.fingerprint
+
+
+def pending_name(rollup_table: str) -> str:
+    return f"{rollup_table}__pending"
 
 
 def dictionary_name(dataset: Dataset, field: str) -> str:

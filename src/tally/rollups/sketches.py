@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import datasketches
 import pyarrow as pa
-from datasketches import hll_sketch, hll_union, kll_doubles_sketch, tgt_hll_type
+from datasketches import hll_sketch, kll_doubles_sketch, tgt_hll_type
 from pyroaring import BitMap
 
 HLL_LG_K = 12
@@ -60,8 +61,17 @@ def ids_cardinality(blob: bytes | None) -> int:
     return len(_bitmap(blob))
 
 
+def _ids_union(blobs: list[bytes | None] | None) -> BitMap:
+    return BitMap.union(*(_bitmap(b) for b in blobs)) if blobs else BitMap()
+
+
 def ids_count(blobs: list[bytes | None] | None) -> int:
-    return len(BitMap.union(*(_bitmap(b) for b in blobs or ()))) if blobs else 0
+    return len(_ids_union(blobs))
+
+
+def ids_union(blobs: list[bytes | None] | None) -> bytes:
+    """One set of a cell's stored sets (its compacted row and its pending ones)."""
+    return _stored(_ids_union(blobs))
 
 
 def _hll(blob: bytes | None) -> hll_sketch:
@@ -69,7 +79,7 @@ def _hll(blob: bytes | None) -> hll_sketch:
 
 
 def _hll_union(sketches: Iterable[hll_sketch]) -> hll_sketch:
-    union = hll_union(HLL_LG_K)
+    union = datasketches.hll_union(HLL_LG_K)
     for sketch in sketches:
         union.update(sketch)
     return union.get_result(tgt_hll_type.HLL_4)
@@ -89,6 +99,10 @@ def hll_of(values: list[str | None] | None) -> bytes:
 
 def hll_merged(left: bytes | None, right: bytes | None) -> bytes:
     return _hll_union((_hll(left), _hll(right))).serialize_compact()
+
+
+def hll_union(blobs: list[bytes | None] | None) -> bytes:
+    return _hll_union(_hll(b) for b in blobs or ()).serialize_compact()
 
 
 def hll_count(blobs: list[bytes | None] | None) -> int:
@@ -113,6 +127,10 @@ def _kll_union(blobs: Iterable[bytes | None]) -> kll_doubles_sketch:
 
 def kll_merged(left: bytes | None, right: bytes | None) -> bytes:
     return _kll_union((left, right)).serialize()
+
+
+def kll_union(blobs: list[bytes | None] | None) -> bytes:
+    return _kll_union(blobs or ()).serialize()
 
 
 def kll_quantile(blobs: list[bytes | None] | None, q: float | None) -> float | None:
@@ -147,13 +165,17 @@ FUNCTIONS = (
     SqlFunction("tally_ids_merged", ids_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_ids_count", ids_count, ("BLOB[]",), "BIGINT"),
     SqlFunction("tally_ids_cardinality", ids_cardinality, ("BLOB",), "BIGINT"),
+    SqlFunction("tally_ids_union", ids_union, ("BLOB[]",), "BLOB"),
     SqlFunction("tally_hll_of", hll_of, ("VARCHAR[]",), "BLOB"),
     SqlFunction("tally_hll_merged", hll_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_hll_count", hll_count, ("BLOB[]",), "BIGINT"),
+    SqlFunction("tally_hll_union", hll_union, ("BLOB[]",), "BLOB"),
     SqlFunction("tally_kll_of", kll_of, ("DOUBLE[]",), "BLOB"),
     SqlFunction("tally_kll_merged", kll_merged, ("BLOB", "BLOB"), "BLOB"),
+    SqlFunction("tally_kll_union", kll_union, ("BLOB[]",), "BLOB"),
     SqlFunction("tally_kll_quantile", kll_quantile, ("BLOB[]", "DOUBLE"), "DOUBLE"),
 )
 BUILD = {"ids": "tally_ids_of", "hll": "tally_hll_of", "kll": "tally_kll_of"}
 CARDINALITY = "tally_ids_cardinality"
 MERGE = {"ids": "tally_ids_merged", "hll": "tally_hll_merged", "kll": "tally_kll_merged"}
+UNION = {"ids": "tally_ids_union", "hll": "tally_hll_union", "kll": "tally_kll_union"}

@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import duckdb
+
 from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.catalog.storage import TableSpec
@@ -25,8 +27,9 @@ from tally.query.model import Query
 from tally.query.scope import Scope
 from tally.rollups import statements
 from tally.rollups.dictionary import Dictionary
-from tally.rollups.layout import RollupTable, rollup_tables
+from tally.rollups.layout import RollupTable, pending_name, rollup_tables
 from tally.rollups.match import answers
+from tally.rollups.pending import CompactionRules, Compactor, Pending
 from tally.rollups.sketches import FUNCTIONS
 
 log = logging.getLogger(__name__)
@@ -45,9 +48,16 @@ TIMEOUT_S = 30.0
 
 
 class Rollups:
-    def __init__(self, catalog: Catalog | CatalogHolder, engine: Engine) -> None:
+    def __init__(
+        self,
+        catalog: Catalog | CatalogHolder,
+        engine: Engine,
+        compaction: CompactionRules | None = None,
+    ) -> None:
         self._catalogs = CatalogHolder.of(catalog)
         self.engine = engine if isinstance(engine, DuckDBEngine) else None
+        self.pending = Pending(compaction or CompactionRules())
+        self._compactor: Compactor | None = None
         # Rollups by (table, fingerprint): so a declaration changed by a reload of the catalog
         # is neither kept in nor read from the table of the one before. Layouts and
         # maintenance are remembered by the dataset's fingerprint, for the same reason.
@@ -119,6 +129,7 @@ class Rollups:
         for name in recorded.keys() - declared:
             self._forget(engine, name)
         self._sweep_dictionaries(engine, catalog)
+        self._count_pending(engine, catalog, {name for name, _ in kept})
         with self._lock:
             self._kept, self._ready = kept, ready
             self._maintenance.clear()
@@ -130,8 +141,24 @@ class Rollups:
         return bool(rows[0][0])
 
     def _forget(self, engine: DuckDBEngine, name: str) -> None:
-        """Drop a rollup's table and its record."""
-        engine.transaction([(statements.drop(name), ()), (FORGET, (name,))])
+        """Drop a rollup's table, its pending rows and its record."""
+        pending = statements.drop(pending_name(name))
+        engine.transaction([(statements.drop(name), ()), (pending, ()), (FORGET, (name,))])
+
+    def _count_pending(self, engine: DuckDBEngine, catalog: Catalog, kept: set[str]) -> None:
+        """Make the pending table of every kept rollup (a database from before they existed
+        has none) and note the rows left in them, so they are merged in soon."""
+        for dataset in catalog:
+            layouts = [layout for layout in self.layouts(dataset) if layout.name in kept]
+            if not layouts:
+                continue
+            made = [(statements.create(layout, layout.pending), ()) for layout in layouts]
+            engine.transaction(made)
+            counts = [
+                engine.execute(statements.count_rows(layout.pending), {}, TIMEOUT_S)[1][0][0]
+                for layout in layouts
+            ]
+            self.pending.found(dataset.name, max(counts))
 
     def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog) -> None:
         """Drop every dictionary no declared rollup of the catalog's datasets numbers with (a
@@ -145,7 +172,8 @@ class Rollups:
             if sketch.kind == "ids"
         }
         owned = {dataset.name for dataset in catalog}
-        kept = owned | {layout.name for d in catalog for layout in self.layouts(d)}
+        rollups = [layout for d in catalog for layout in self.layouts(d)]
+        kept = owned | {name for lay in rollups for name in (lay.name, lay.pending)}
         _, found = engine.execute(DICTIONARIES, {}, TIMEOUT_S)
         unused = [
             table
@@ -159,7 +187,8 @@ class Rollups:
         self._forget(engine, layout.name)
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
-        engine.transaction([(create, ()) for create in statements.create_dictionaries(layout)])
+        made = (statements.create(layout, layout.pending), *statements.create_dictionaries(layout))
+        engine.transaction([(create, ()) for create in made])
 
     def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
         _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
@@ -193,17 +222,64 @@ class Rollups:
 
     def _maintain(self, dataset: Dataset, layouts: list[RollupTable]) -> Maintenance:
         """An upsert recomputes its cells from the stored rows (sets and sketches too); an
-        append numbers its values in each dictionary (`tally.rollups.dictionary`), then merges
-        its aggregates, sets and sketches into every rollup."""
+        append numbers its values in each dictionary (`tally.rollups.dictionary`), then stores
+        its cells as pending rows of every rollup and counts them (`pending`)."""
         if dataset.mode == "upsert":
             recompute = (s for layout in layouts for s in statements.upsert_statements(layout))
             return Maintenance(tuple(recompute))
+        if not layouts:
+            return Maintenance(())
         numbering = self.dictionaries(dataset, layouts)
-        merges = tuple(s for layout in layouts for s in statements.append_statements(layout))
+        inserts = tuple(s for layout in layouts for s in statements.append_statements(layout))
+        counted = _PendingCount(dataset.name, [layout.pending for layout in layouts], self)
         return Maintenance(
-            (*(d.number for d in numbering), *merges, *(d.release for d in numbering)),
-            tuple(d.settle for d in numbering),
+            (*(d.number for d in numbering), *inserts, *(d.release for d in numbering), counted),
+            (*(d.settle for d in numbering), counted.settle),
         )
+
+    def appended(self, dataset: str, pending_rows: int) -> None:
+        """An append committed, leaving `pending_rows` in the dataset's fullest pending table."""
+        self.pending.appended(dataset, pending_rows)
+        if self._compactor is not None:
+            self._compactor.nudge()
+
+    def compact(self, dataset_name: str) -> None:
+        """Merge the dataset's pending rows into its rollups' cells, a rollup per transaction
+        (appends wait for one rollup at a time). Answers are the same before and after."""
+        engine = self.engine
+        dataset = self.catalog.get(dataset_name)
+        seen = self.pending.appends(dataset_name)
+        if engine is not None and dataset is not None:
+            with self._lock:
+                kept = self._kept
+            for layout in self.layouts(dataset):
+                if layout.identity in kept:
+                    engine.transaction([(s, ()) for s in statements.compact_statements(layout)])
+        self.pending.compacted(dataset_name, seen)
+
+    def compact_due(self) -> list[str]:
+        """Compact every dataset whose pending rows are due (`pending.CompactionRules`)."""
+        due = self.pending.due()
+        for name in due:
+            self.compact(name)
+        return due
+
+    def compact_all(self) -> None:
+        for name in self.pending.waiting():
+            self.compact(name)
+
+    def start_compaction(self) -> None:
+        """Compact on a thread of its own as datasets fall due (a server; `close` stops it)."""
+        engine = self.engine
+        if engine is not None and self._compactor is None:
+            rules = self.pending.rules
+            ended = lambda: engine.closed  # noqa: E731
+            self._compactor = Compactor(self.compact_due, rules.idle_s, ended).start()
+
+    def close(self) -> None:
+        if self._compactor is not None:
+            self._compactor.stop()
+            self._compactor = None
 
     def dictionaries(self, dataset: Dataset, layouts: list[RollupTable]) -> list[Dictionary]:
         """The dictionaries an append to the dataset numbers its values in, one object (and
@@ -257,7 +333,10 @@ class Rollups:
         if len(fitting) <= 1:
             return fitting[0] if fitting else None
         sizes = self._estimated_sizes()
-        return min(fitting, key=lambda layout: sizes.get(layout.name, 0))
+        return min(
+            fitting,
+            key=lambda layout: sizes.get(layout.name, 0) + sizes.get(layout.pending, 0),
+        )
 
     def _estimated_sizes(self) -> dict[str, int]:
         """Rows per rollup table as DuckDB estimates them, re-read every SIZES_TTL_S."""
@@ -312,3 +391,20 @@ def _dictionary_of(table: str, dataset: str) -> bool:
     rollup kept its own (`<dataset>__rollup__<rollup>__ids__<field>`)."""
     own = table.startswith(f"{dataset}__ids__")
     return own or (table.startswith(f"{dataset}__rollup__") and "__ids__" in table)
+
+
+class _PendingCount:
+    """The last step of an append's maintenance: counts the rows in the dataset's pending
+    tables inside the transaction, and tells `Rollups.appended` once it commits."""
+
+    def __init__(self, dataset: str, tables: list[str], rollups: Rollups) -> None:
+        self._dataset, self._rollups = dataset, rollups
+        self._counts = [statements.count_rows(table) for table in tables]
+        self._rows = 0
+
+    def __call__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._rows = max(cursor.execute(count).fetchall()[0][0] for count in self._counts)
+
+    def settle(self, committed: bool) -> None:
+        if committed:
+            self._rollups.appended(self._dataset, self._rows)

@@ -19,6 +19,7 @@ from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.config import Settings
 from tally.engines.base import Engine
+from tally.rollups.pending import CompactionRules
 from tally.rollups.querylog import QueryLog
 from tally.rollups.store import Rollups
 from tally.service.answers import Answers, BoundRunner, Planned
@@ -56,7 +57,12 @@ class Service:
         self.versions = versions or DataVersions()
         self.clock = clock
         self.readers = readers or Readers(Reader(engine, dialect))
-        self.rollups = Rollups(self.catalogs, engine)
+        compaction = CompactionRules(
+            settings.rollup_compact_rows,
+            settings.rollup_compact_appends,
+            settings.rollup_compact_idle_s,
+        )
+        self.rollups = Rollups(self.catalogs, engine, compaction)
         self.rollup_builds = RollupBuilds(self.rollups, settings.engine)
         self.answers = Answers(
             settings,
@@ -115,6 +121,7 @@ class Service:
         return dataset, tenants
 
     def close(self) -> None:
+        self.rollups.close()
         if self.answers.query_log is not None:
             self.answers.query_log.close()
         self.readers.close()
