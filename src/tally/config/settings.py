@@ -248,16 +248,23 @@ class Settings(BaseModel):
 
     rollup_compact_rows: int = _setting(
         200_000,
-        "Appends leave their rollup cells pending; a dataset's are merged in once one of its "
-        "rollups holds this many pending rows.",
+        "Appends store their rollup cells as pending rows, read by queries with the rest; a "
+        "dataset's are merged in once one of its rollups holds this many.",
         "rollups",
         ge=1,
     )
     rollup_compact_appends: int = _setting(
-        64, "... or once this many appends were kept since the last merge.", "rollups", ge=1
+        64,
+        "Pending rollup rows are merged in once this many appends were kept since the last "
+        "merge.",
+        "rollups",
+        ge=1,
     )
     rollup_compact_idle_s: float = _setting(
-        2.0, "... or once no append came for this many seconds.", "rollups", gt=0
+        2.0,
+        "Pending rollup rows are merged in once no append came for this many seconds.",
+        "rollups",
+        gt=0,
     )
 
     limits: SkipValidation[Limits | None] = Field(None, exclude=True)

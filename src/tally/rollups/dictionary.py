@@ -65,11 +65,15 @@ class IdCache:
         ids = self._found(values, hashes)
         unfound = np.flatnonzero(ids < 0)
         rest = values.take(pa.array(unfound)).to_pylist()
-        for i, value, hashed in zip(unfound, rest, hashes[unfound].tolist(), strict=True):
-            known = self._recent.get(value) or self._pending.get(value)
+        recent, pending, size = self._recent, self._pending, first_new
+        given = []
+        for value, hashed in zip(rest, hashes[unfound].tolist(), strict=True):
+            known = recent.get(value) or pending.get(value)
             if known is None:
-                known = self._pending[value] = (self.size, hashed)
-            ids[i] = known[0]
+                known = pending[value] = (size, hashed)
+                size += 1
+            given.append(known[0])
+        ids[unfound] = given
         return ids, first_new
 
     def _found(self, values: pa.Array, hashes: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ stored rows joined with the whole dictionary, numbering the values it lacks firs
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -240,6 +241,15 @@ def count_rows(table: str) -> str:
     return _sql(exp.select(exp.Count(this=exp.Star())).from_(_table(table)))
 
 
+def most_rows(tables: list[str]) -> str:
+    """The row count of the fullest of `tables`, in one statement."""
+    counts = [
+        exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(_table(t)) for t in tables
+    ]
+    every = functools.reduce(lambda left, right: exp.union(left, right, distinct=False), counts)
+    return _sql(exp.select(exp.Max(this=_col("n"))).from_(_subquery(every, "c")))
+
+
 def store_numbered(dictionary: str, mapped: str) -> str:
     """Insert into the dictionary the new pairs of a batch's (value, id) pairs, `mapped`:
     those whose id is at or after the parameter."""
@@ -269,13 +279,20 @@ def _stored_sets(
 
 def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
     """Each sketch of a group of rows (built from the list of its rows' inputs), and each exact
-    set's cardinality."""
+    set's cardinality: the number of distinct ids in the list the set is built from, counted
+    in SQL (the same list: DuckDB aggregates it once)."""
+
+    def inputs(sketch: StoredSketch) -> exp.Expression:
+        return exp.ArrayAgg(this=_sketch_input(layout, sketch, table))
 
     def built(sketch: StoredSketch) -> exp.Expression:
-        inputs = exp.ArrayAgg(this=_sketch_input(layout, sketch, table))
-        return exp.Anonymous(this=BUILD[sketch.kind], expressions=[inputs])
+        return exp.Anonymous(this=BUILD[sketch.kind], expressions=[inputs(sketch)])
 
-    return [exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, built)]
+    def counted(sketch: StoredSketch, _: exp.Expression) -> exp.Expression:
+        distinct = exp.Anonymous(this="list_distinct", expressions=[inputs(sketch)])
+        return exp.Anonymous(this="len", expressions=[distinct])
+
+    return [exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, built, counted)]
 
 
 def drop(name: str) -> str:

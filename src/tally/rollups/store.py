@@ -154,11 +154,8 @@ class Rollups:
                 continue
             made = [(statements.create(layout, layout.pending), ()) for layout in layouts]
             engine.transaction(made)
-            counts = [
-                engine.execute(statements.count_rows(layout.pending), {}, TIMEOUT_S)[1][0][0]
-                for layout in layouts
-            ]
-            self.pending.found(dataset.name, max(counts))
+            most = statements.most_rows([layout.pending for layout in layouts])
+            self.pending.found(dataset.name, engine.execute(most, {}, TIMEOUT_S)[1][0][0])
 
     def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog) -> None:
         """Drop every dictionary no declared rollup of the catalog's datasets numbers with (a
@@ -399,11 +396,11 @@ class _PendingCount:
 
     def __init__(self, dataset: str, tables: list[str], rollups: Rollups) -> None:
         self._dataset, self._rollups = dataset, rollups
-        self._counts = [statements.count_rows(table) for table in tables]
+        self._count = statements.most_rows(tables)
         self._rows = 0
 
     def __call__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._rows = max(cursor.execute(count).fetchall()[0][0] for count in self._counts)
+        self._rows = cursor.execute(self._count).fetchall()[0][0]
 
     def settle(self, committed: bool) -> None:
         if committed:
