@@ -127,6 +127,7 @@ class Figures:
     builds: list[dict[str, Any]] = field(default_factory=list)
     queries: list[dict[str, Any]] = field(default_factory=list)
     ingest: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
 
 def cpu_seconds() -> float:
@@ -302,6 +303,33 @@ def time_queries(options: Options, figures: Figures) -> None:
         service.close()
 
 
+def time_pending_queries(service: Service, options: Options, figures: Figures) -> None:
+    """The queries a rollup serves, while the appends since the last compaction are pending
+    (the worst a dashboard meets: their cells are inside every window, at its end)."""
+    appends = sum(service.rollups.pending.appends(d.name) for d in service.catalog)
+    for bench in QUERIES:
+        for scoped in (True, False):
+            query = Query.model_validate(bench.ir(scoped))
+
+            def answer(q: Query = query) -> Any:
+                return service.answers.answer(q, ADMIN)
+
+            served = answer().meta["served_from"]
+            if served == "raw":
+                continue
+            (ms,) = paired_times_ms([answer], options.repeats).medians
+            figures.pending.append(
+                {
+                    "query": bench.name,
+                    "scope": "one tenant" if scoped else "all",
+                    "served_from": served,
+                    "ms": ms,
+                    "appends": appends,
+                }
+            )
+            say(f"{bench.name} with {appends} appends pending: {ms:.1f} ms")
+
+
 def same_rows(left: list[dict[str, Any]], right: list[dict[str, Any]]) -> bool:
     """Equal rows, floats to 1e-9 relative (a rollup adds sums in another order)."""
     if len(left) != len(right):
@@ -358,6 +386,8 @@ def ingest(options: Options, figures: Figures) -> None:
                         compactions += len(rolled.rollups.compact_due())
                     taken[0] += time.perf_counter() - wall
                     taken[1] += cpu_seconds() - cpu
+            if order == "time":
+                time_pending_queries(rolled, options, figures)
             wall, cpu = time.perf_counter(), cpu_seconds()
             rolled.rollups.compact_all()  # what the last batches left pending
             spent[1][0] += time.perf_counter() - wall

@@ -100,6 +100,29 @@ def _ingest(figures: Figures) -> list[str]:
     return out
 
 
+def _pending(figures: Figures) -> list[str]:
+    if not figures.pending:
+        return []
+    appends = figures.pending[0]["appends"]
+    with_pending = {(p["query"], p["scope"]): p for p in figures.pending}
+    out = [
+        f"Queries served from rollups right after the time-ordered appends, {appends} of them "
+        "still pending (not merged in; their cells inside every window), against the same "
+        "query with every cell merged in (the table above):",
+        "",
+        "| query | scope | served from | merged p50 ms | with appends pending p50 ms |",
+        "|---|---|---|---:|---:|",
+    ]
+    for q in figures.queries:
+        p = with_pending.get((q["query"], q["scope"]))
+        if p is not None:
+            out.append(
+                f"| {q['query']} | {q['scope']} | {p['served_from']} | {q['rollup_ms']:.1f} | "
+                f"{p['ms']:.1f} |"
+            )
+    return out
+
+
 def render(figures: Figures) -> str:
     o, m = figures.options, figures.machine
     declared = o.declare + (" + kll" if o.kll else "")
@@ -120,6 +143,8 @@ def render(figures: Figures) -> str:
         *_builds(figures),
         "",
         *_ingest(figures),
+        "",
+        *_pending(figures),
         "",
     ]
     return "\n".join(lines)

@@ -255,8 +255,7 @@ class Settings(BaseModel):
     )
     rollup_compact_appends: int = _setting(
         64,
-        "Pending rollup rows are merged in once this many appends were kept since the last "
-        "merge.",
+        "Pending rollup rows are merged in once this many appends were kept since the last merge.",
         "rollups",
         ge=1,
     )
