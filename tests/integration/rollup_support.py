@@ -122,13 +122,16 @@ NO_COMPACTION = {
 """Settings under which appends' rollup cells stay pending until a test compacts them."""
 
 
-def open_service(root: Path, rollups: bool = True, compacting: bool = True) -> Service:
-    """A service over the test datasets; unless `compacting`, pending rollup rows are merged in
-    only when a test asks (`Rollups.compact_all`)."""
+def open_service(
+    root: Path, rollups: bool = True, compacting: bool = True, **settings: Any
+) -> Service:
+    """A service over the test datasets, with `settings`; unless `compacting`, pending rollup
+    rows are merged in only when a test asks (`Rollups.compact_all`)."""
     write_datasets(root / "datasets", rollups)
-    quiet = {} if compacting else NO_COMPACTION
-    settings = Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets", **quiet)
-    return build_service(settings)
+    chosen = {**settings, **({} if compacting else NO_COMPACTION)}
+    return build_service(
+        Settings.from_env(data_dir=root / "data", datasets_dir=root / "datasets", **chosen)
+    )
 
 
 def ingest_half_compacted(service: Service, rows: list[dict[str, Any]], batch: int) -> None:

@@ -63,6 +63,10 @@ class RollupState(BaseModel):
     complete: bool = Field(description="it answers queries (built, and kept by every batch)")
     building: bool = Field(description="a build is filling it now")
     rows: int | None = Field(description="rows of its table (none on an engine without rollups)")
+    pending_rows: int | None = Field(
+        description="cells appended and not yet merged into its table (queries read them too; "
+        "a compaction merges them in: `rollup_compact_*` settings)"
+    )
     estimated_rows: int | None = Field(
         description="DuckDB's estimate of its rows, by which the smallest fitting rollup answers"
     )
@@ -72,6 +76,9 @@ class RollupState(BaseModel):
     grain: str
     grain_seconds: int
     dimensions: list[str]
+    across_tenants: bool = Field(
+        description="its cells span every tenant: it answers only callers of every tenant"
+    )
     measures: list[StoredMeasure]
 
 

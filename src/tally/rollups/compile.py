@@ -40,7 +40,7 @@ from tally.query.scope import Scope
 from tally.rollups import sketches
 from tally.rollups.layout import COUNT_COLUMN, RollupTable, aggregate_column, non_null_column
 from tally.rollups.match import one_cell_per_group, sketch_for, whole_grains
-from tally.rollups.statements import rows_as_cells, stored_cells
+from tally.rollups.statements import key_names, rows_as_cells, stored_cells
 from tally.sql.compiled import Compiled
 from tally.sql.compiler import Compiler, _as, _col, _Compilation, _table
 from tally.sql.dialect import Dialect
@@ -162,7 +162,10 @@ class RollupCompiler(Compiler):
     def _rows(self, ctx: _Compilation, window: CompareRange | None) -> exp.Expression:
         """The rollup's whole grains inside the window, and, where an edge of the window cuts
         a grain, the dataset's own rows between that edge and the first whole grain."""
-        cells = stored_cells(self.layout, self._one_cell(ctx))
+        one_cell = self._one_cell(ctx)
+        read = (stored_inputs(m, self.layout, one_cell) for m in ctx.query.measures)
+        columns = list(dict.fromkeys([*key_names(self.layout), *(c for cs in read for c in cs)]))
+        cells = stored_cells(self.layout, one_cell, columns)
         table = cells.copy()
         table.set("alias", exp.TableAlias(this=exp.to_identifier("t")))
         bounds = window or ctx.query.time
@@ -181,9 +184,9 @@ class RollupCompiler(Compiler):
                 exp.LT(this=instant.copy(), expression=ctx.params.add(high)),
             )
 
-        grains = exp.select("*").from_(cells)
+        grains = exp.select(*(_col(n) for n in columns)).from_(cells)
         grains = grains.where(within("c", first, last))
-        edges = exp.select(*rows_as_cells(self.layout, "r"))
+        edges = exp.select(*rows_as_cells(self.layout, "r", columns))
         edges = edges.from_(_table(self.layout.dataset.name, "r"))
         edges = edges.where(exp.or_(within("r", start, first), within("r", last, end)))
         union = exp.union(grains, edges, distinct=False)

@@ -405,9 +405,9 @@ def _merged(op: str, stored: exp.Expression, added: exp.Expression) -> exp.Expre
     return exp.Coalesce(this=combined, expressions=[stored, added])
 
 
-def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
-    """Stored rows shaped like rollup rows (one cell each, at the row's own instant), in the
-    rollup table's column order: what a ragged window's edges add to the rollup's grains."""
+def rows_as_cells(layout: RollupTable, table: str, columns: list[str]) -> list[exp.Expression]:
+    """Stored rows shaped like rollup rows (one cell each, at the row's own instant), `columns`
+    of them in that order: what a ragged window's edges add to the rollup's grains."""
     outputs: list[exp.Expression] = [
         exp.alias_(key_value(layout, k, table), k.column, quoted=True) for k in layout.keys
     ]
@@ -444,7 +444,9 @@ def rows_as_cells(layout: RollupTable, table: str) -> list[exp.Expression]:
         return exp.Anonymous(this=BUILD[sketch.kind], expressions=[one])
 
     sets = _stored_sets(layout, single, lambda sketch, _: present(sketch.field))
-    return [*outputs, *(exp.alias_(v, n, quoted=True) for n, v in sets)]
+    every = [*outputs, *(exp.alias_(v, n, quoted=True) for n, v in sets)]
+    named = {output.alias: output for output in every}
+    return [named[n] for n in columns]
 
 
 def _temporary(name: str, select: exp.Expression) -> exp.Create:
@@ -472,52 +474,67 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
     return (*add_values(layout, WRITTEN, unmirrored=True), _sql(insert))
 
 
-def cells_merged(layout: RollupTable, source: exp.Expression) -> exp.Select:
+def cells_merged(
+    layout: RollupTable, source: exp.Expression, columns: list[str] | None = None
+) -> exp.Select:
     """One row per cell of `source` (rows of the rollup's shape, several per cell): counts and
     sums added (a sum over no values stays null), the least minimum and greatest maximum, the
-    union of the sets and sketches, and each exact set's cardinality read off the union."""
+    union of the sets and sketches, and each exact set's cardinality read off the union; with
+    `columns`, those only, in that order."""
     kinds = {"count": exp.Sum, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
-    outputs = [_col(n, "c") for n in key_names(layout)]
-    outputs += [
-        exp.alias_(kinds[a.op](this=_col(a.column, "c")), a.column, quoted=True)
-        for a in layout.aggregates
-    ]
+    outputs: dict[str, exp.Expression] = {n: _col(n, "c") for n in key_names(layout)}
+    for a in layout.aggregates:
+        merged = kinds[a.op](this=_col(a.column, "c"))
+        outputs[a.column] = exp.alias_(merged, a.column, quoted=True)
 
     def union(sketch: StoredSketch) -> exp.Expression:
         sets = exp.ArrayAgg(this=_col(sketch.column, "c"))
         return exp.Anonymous(this=UNION[sketch.kind], expressions=[sets])
 
-    outputs += [exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, union)]
-    positions = [exp.Literal.number(i + 1) for i in range(len(key_names(layout)))]
-    return exp.select(*outputs).from_(source).group_by(*positions)
+    outputs.update({n: exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, union)})
+    keys = key_names(layout)
+    chosen = [n for n in columns or outputs if n not in keys]
+    selected = [*(outputs[n] for n in keys), *(outputs[n] for n in chosen)]
+    positions = [exp.Literal.number(i + 1) for i in range(len(keys))]
+    grouped = exp.select(*selected).from_(source).group_by(*positions)
+    if columns is None:
+        return grouped
+    return exp.select(*(_col(n) for n in columns)).from_(_subquery(grouped, "g"))
 
 
 def _subquery(select: exp.Expression, alias: str) -> exp.Subquery:
     return exp.Subquery(this=select, alias=exp.TableAlias(this=_ident(alias)))
 
 
-def stored_cells(layout: RollupTable, one_row_per_cell: bool) -> exp.Expression:
-    """What a query reads as the rollup's rows: the compacted rows and the pending ones (every
-    measure a query reads merges over rows alike), or with `one_row_per_cell` (a query reading
-    stored cardinalities) each cell once: the compacted rows of cells with no pending row, and
-    the cells with pending rows merged (`cells_merged`), which reads the sets of those cells
-    only."""
+def stored_cells(layout: RollupTable, one_row_per_cell: bool, columns: list[str]) -> exp.Expression:
+    """What a query reads as the rollup's rows, `columns` of them (a branch of a UNION reads
+    every column it names, and a set column holds up to hundreds of MB): the compacted rows and
+    the pending ones (every measure a query reads merges over rows alike), or with
+    `one_row_per_cell` (a query reading stored cardinalities) each cell once: the compacted
+    rows of cells with no pending row, and the cells with pending rows merged
+    (`cells_merged`), which reads the sets of those cells only."""
     main, pending = _table(layout.name), _table(layout.pending)
     if not one_row_per_cell:
+        chosen = [_col(n) for n in columns]
         every = exp.union(
-            exp.select("*").from_(main), exp.select("*").from_(pending), distinct=False
+            exp.select(*chosen).from_(main),
+            exp.select(*(c.copy() for c in chosen)).from_(pending),
+            distinct=False,
         )
         return _subquery(every, "c")
     waiting = exp.Exists(
         this=exp.select("1").from_(_table(layout.pending, "p")).where(_cell_match(layout, "m", "p"))
     )
-    settled = exp.select("*").from_(_table(layout.name, "m")).where(exp.Not(this=waiting))
+    settled = exp.select(*(_col(n, "m") for n in columns)).from_(_table(layout.name, "m"))
+    settled = settled.where(exp.Not(this=waiting))
+    sets_of = {s.card: s.column for s in layout.sketches if s.card is not None}
+    read = list(dict.fromkeys(sets_of.get(n, n) for n in [*key_names(layout), *columns]))
     touched = exp.union(
-        exp.select("*").from_(_table(layout.name, "m")).where(waiting.copy()),
-        exp.select("*").from_(pending),
+        exp.select(*(_col(n) for n in read)).from_(_table(layout.name, "m")).where(waiting.copy()),
+        exp.select(*(_col(n) for n in read)).from_(pending),
         distinct=False,
     )
-    merged = cells_merged(layout, _subquery(touched, "c"))
+    merged = cells_merged(layout, _subquery(touched, "c"), columns)
     return _subquery(exp.union(settled, merged, distinct=False), "c")
 
 
@@ -622,7 +639,7 @@ def _within_cells(layout: RollupTable, table: str) -> exp.Expression:
 
 def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     """Recompute every cell that `_replaced` rows left or `_written` rows entered, from the
-    stored rows within the touched grains' range."""
+    stored rows within the touched grains' range (its pending rows, if any, dropped)."""
     names = key_names(layout)
 
     def cells_of(source: str) -> exp.Select:
@@ -636,6 +653,9 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
         this=exp.select("1").from_(_table(CELLS, "c")).where(_cell_match(layout, "r", "c"))
     )
     delete = exp.Delete(this=_table(layout.name, "r"), where=exp.Where(this=in_cells))
+    # Pending rows of a recomputed cell are in the stored rows it is recomputed from (rows an
+    # append stored before the dataset became an upsert one): they would count twice.
+    superseded = exp.Delete(this=_table(layout.pending, "r"), where=exp.Where(this=in_cells.copy()))
     touched = exp.and_(
         *(
             exp.NullSafeEQ(this=_col(n, "c"), expression=e)
@@ -654,7 +674,7 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
     )
     return (
         *add_values(layout, WRITTEN),
-        *(_sql(s) for s in (make, delete, insert)),
+        *(_sql(s) for s in (make, delete, superseded, insert)),
         f"DROP TABLE {CELLS}",
     )
 

@@ -15,24 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlglot import exp
-
 from tally.auth.principal import Principal
 from tally.rollups.layout import rollup_tables
 from tally.rollups.querylog import QueryLog, shape_hash
 from tally.rollups.reask import reask
+from tally.rollups.statements import count_rows
 from tally.rollups.verify import Report, verify
 from tally.service.admission import UNSCOPED
 from tally.service.answers import Answers
 from tally.service.rollup_builds import known_datasets, require_rollups
-from tally.sql.duckdb import DuckDBDialect
 
 if TYPE_CHECKING:
     from tally.service import Service
 
 VERIFIER = Principal(subject="tally rollups verify", role="admin", all_tenants=True)
 TIMEOUT_S = 30.0
-DIALECT = DuckDBDialect()
 
 
 @dataclass(frozen=True)
@@ -121,20 +118,15 @@ def verify_rollups(service: Service, datasets: Sequence[str], sample: int) -> Ve
     return Verified(asked, report)
 
 
-def _count_rows(name: str) -> str:
-    tree = exp.select(exp.Count(this=exp.Star())).from_(exp.to_table(name, quoted=True))
-    return DIALECT.render(tree)
-
-
 ESTIMATES = "SELECT table_name, estimated_size FROM duckdb_tables()"
 
 
 def state(service: Service, building: tuple[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every declared rollup: its declaration, whether it answers (complete), its rows (exact,
-    and DuckDB's estimate, by which the smallest fitting rollup is chosen) and its dataset's
-    estimated rows (how many rows a rollup row stands for); `building` is the rollup a build is
-    filling now. On another engine than DuckDB rollups are declared and never kept: none is
-    complete and none has rows."""
+    """Every declared rollup: its declaration, whether it answers (complete), its rows (exact;
+    those appended and not yet merged in; DuckDB's estimate, by which the smallest fitting
+    rollup is chosen) and its dataset's estimated rows (how many rows a rollup row stands
+    for); `building` is the rollup a build is filling now. On another engine than DuckDB
+    rollups are declared and never kept: none is complete and none has rows."""
     engine = service.rollups.engine
     estimates: dict[str, int] = {}
     if engine is not None:
@@ -145,10 +137,11 @@ def state(service: Service, building: tuple[str, str] | None = None) -> list[dic
         ready = {layout.identity for layout in service.rollups.ready(dataset)}
         for layout in rollup_tables(dataset):
             rollup = layout.rollup
-            rows = None
+            rows = pending = None
             if engine is not None and layout.name in estimates:
-                _, counted = engine.execute(_count_rows(layout.name), {}, TIMEOUT_S)
-                rows = counted[0][0]
+                rows = engine.execute(count_rows(layout.name), {}, TIMEOUT_S)[1][0][0]
+            if engine is not None and layout.pending in estimates:
+                pending = engine.execute(count_rows(layout.pending), {}, TIMEOUT_S)[1][0][0]
             listed.append({
                 "dataset": dataset.name,
                 "name": rollup.name,
@@ -156,11 +149,13 @@ def state(service: Service, building: tuple[str, str] | None = None) -> list[dic
                 "complete": layout.identity in ready,
                 "building": building == (dataset.name, rollup.name),
                 "rows": rows,
+                "pending_rows": pending,
                 "estimated_rows": estimates.get(layout.name),
                 "dataset_estimated_rows": estimates.get(dataset.name),
                 "grain": rollup.grain,
                 "grain_seconds": rollup.grain_seconds,
                 "dimensions": list(rollup.dimensions),
+                "across_tenants": rollup.across_tenants,
                 "measures": [m.model_dump(mode="json", exclude_none=True) for m in rollup.measures],
             })  # fmt: skip
     return listed
