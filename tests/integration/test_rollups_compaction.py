@@ -44,7 +44,8 @@ def _listed(service: Service) -> dict[str, dict[str, Any]]:
 
 
 def _answers_agree(service: Service) -> str:
-    """A daily count and distinct count by kind, from the rollups and from the rows."""
+    """A daily count and distinct count by kind, from the rollups and from the rows; the SQL
+    reads pending rows exactly while appends wait to be merged in."""
     body = {
         "dataset": "rollev",
         "time": {"start": FIRST.isoformat(), "end": "2025-04-10T00:00:00+00:00"},
@@ -61,6 +62,8 @@ def _answers_agree(service: Service) -> str:
     finally:
         service.answers.rollups = rollups
     assert fast.rows == slow.rows
+    sql = service.answers.explain(query, ADMIN)["sql"]
+    assert ("__pending" in sql) == service.rollups.has_pending("rollev")
     return fast.meta["served_from"]
 
 
@@ -78,7 +81,9 @@ def test_appends_wait_as_pending_rows_until_a_compaction_merges_them(tmp_path: P
     assert _count(service, PENDING) > len(expected)
     assert _answers_agree(service) != "raw"
 
+    assert service.rollups.has_pending("rollev")
     service.rollups.compact_all()
+    assert not service.rollups.has_pending("rollev")
     assert _count(service, PENDING) == 0
     assert _cells(service, FINE) == expected
     assert _count(service, FINE) == len(expected)

@@ -86,9 +86,13 @@ def stored_inputs(measure: Measure, layout: RollupTable, one_cell: bool) -> tupl
 
 
 class RollupCompiler(Compiler):
-    def __init__(self, dialect: Dialect, layout: RollupTable, scope: Scope) -> None:
+    def __init__(
+        self, dialect: Dialect, layout: RollupTable, scope: Scope, pending: bool = True
+    ) -> None:
+        """`pending`: the rollup may hold pending rows, which are read with its own."""
         super().__init__(dialect, layout.as_dataset, scope)
         self.layout = layout
+        self.pending = pending
 
     def compile(
         self, query: Query, window: CompareRange | None = None, count_rows: bool = False
@@ -165,7 +169,9 @@ class RollupCompiler(Compiler):
         one_cell = self._one_cell(ctx)
         read = (stored_inputs(m, self.layout, one_cell) for m in ctx.query.measures)
         columns = list(dict.fromkeys([*key_names(self.layout), *(c for cs in read for c in cs)]))
-        cells = stored_cells(self.layout, one_cell, columns)
+        # Cells are read once each only where a stored cardinality is counted.
+        counted = one_cell and any(c in self.layout.cards for c in columns)
+        cells = stored_cells(self.layout, counted, columns, self.pending)
         table = cells.copy()
         table.set("alias", exp.TableAlias(this=exp.to_identifier("t")))
         bounds = window or ctx.query.time

@@ -506,19 +506,24 @@ def _subquery(select: exp.Expression, alias: str) -> exp.Subquery:
     return exp.Subquery(this=select, alias=exp.TableAlias(this=_ident(alias)))
 
 
-def stored_cells(layout: RollupTable, one_row_per_cell: bool, columns: list[str]) -> exp.Expression:
+def stored_cells(
+    layout: RollupTable, one_row_per_cell: bool, columns: list[str], pending: bool = True
+) -> exp.Expression:
     """What a query reads as the rollup's rows, `columns` of them (a branch of a UNION reads
     every column it names, and a set column holds up to hundreds of MB): the compacted rows and
     the pending ones (every measure a query reads merges over rows alike), or with
     `one_row_per_cell` (a query reading stored cardinalities) each cell once: the compacted
     rows of cells with no pending row, and the cells with pending rows merged
-    (`cells_merged`), which reads the sets of those cells only."""
-    main, pending = _table(layout.name), _table(layout.pending)
+    (`cells_merged`), which reads the sets of those cells only. Without `pending` (none can
+    be there), the rollup's table alone: the union costs a few ms even over no pending row."""
+    if not pending:
+        return _table(layout.name, "c")
+    main = _table(layout.name)
     if not one_row_per_cell:
         chosen = [_col(n) for n in columns]
         every = exp.union(
             exp.select(*chosen).from_(main),
-            exp.select(*(c.copy() for c in chosen)).from_(pending),
+            exp.select(*(c.copy() for c in chosen)).from_(_table(layout.pending)),
             distinct=False,
         )
         return _subquery(every, "c")
@@ -531,7 +536,7 @@ def stored_cells(layout: RollupTable, one_row_per_cell: bool, columns: list[str]
     read = list(dict.fromkeys(sets_of.get(n, n) for n in [*key_names(layout), *columns]))
     touched = exp.union(
         exp.select(*(_col(n) for n in read)).from_(_table(layout.name, "m")).where(waiting.copy()),
-        exp.select(*(_col(n) for n in read)).from_(pending),
+        exp.select(*(_col(n) for n in read)).from_(_table(layout.pending)),
         distinct=False,
     )
     merged = cells_merged(layout, _subquery(touched, "c"), columns)

@@ -240,6 +240,12 @@ class Rollups:
         if self._compactor is not None:
             self._compactor.nudge()
 
+    def has_pending(self, dataset_name: str) -> bool:
+        """Whether the dataset's rollups may hold pending rows: an append registers its rows
+        before it is acknowledged, and a compaction forgets them once it committed, so a query
+        planned while this is false finds every acknowledged row in the rollups' own tables."""
+        return dataset_name in self.pending.waiting()
+
     def compact(self, dataset_name: str) -> None:
         """Merge the dataset's pending rows into its rollups' cells, a rollup per transaction
         (appends wait for one rollup at a time). Answers are the same before and after."""

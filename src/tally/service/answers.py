@@ -86,6 +86,8 @@ class Planned:
     scope: Scope
     rollup: RollupTable | None = None
     tenant: str = UNSCOPED
+    pending: bool = True
+    """Whether the rollup's dataset may hold pending rollup rows (read them too)."""
 
     @property
     def served_from(self) -> str:
@@ -94,7 +96,7 @@ class Planned:
     def compiler(self, reader: Reader) -> Compiler:
         """Rollups exist only on owned datasets, so a rollup is read with the owned dialect."""
         if self.rollup is not None:
-            return RollupCompiler(reader.dialect, self.rollup, self.scope)
+            return RollupCompiler(reader.dialect, self.rollup, self.scope, self.pending)
         return reader.compiler(self.dataset, self.scope)
 
 
@@ -192,7 +194,8 @@ class Answers:
         if self.rollups is None:
             return planned
         rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
-        return replace(planned, rollup=rollup)
+        pending = self.rollups.has_pending(planned.dataset.name)
+        return replace(planned, rollup=rollup, pending=pending)
 
     def _cache_key(self, planned: Planned) -> CacheKey:
         """The entry's key leaves out the data versions: the entry records them (versions.py).
