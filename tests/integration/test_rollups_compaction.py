@@ -158,3 +158,16 @@ def test_an_upsert_drops_the_pending_rows_of_the_cells_it_recomputes(tmp_path: P
     service.rollups.compact("rollstate")
     assert _cells(service, fine) == expected_cells(changed, 900, ("kind", "region"))
     service.close()
+
+
+def test_a_query_asked_again_after_an_append_reads_its_pending_rows(tmp_path: Path) -> None:
+    """Compiled while nothing was pending, the same question asked after an append is
+    compiled again to read the pending rows (the statement cache tells the two apart)."""
+    service = open_service(tmp_path, compacting=False)
+    rows = make_rows(random.Random(27), 1500)
+    _ingest(service, rows[:1000], 500)
+    service.rollups.compact_all()
+    assert _answers_agree(service) != "raw"
+    _ingest(service, rows[1000:], 500)
+    assert _answers_agree(service) != "raw"
+    service.close()

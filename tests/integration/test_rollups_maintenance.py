@@ -21,6 +21,7 @@ from tests.integration.rollup_support import (
     FIRST,
     KINDS,
     METAS,
+    NO_COMPACTION,
     REGIONS,
     TENANTS,
     channel_text,
@@ -219,6 +220,11 @@ def test_a_rejected_batch_leaves_rollups_untouched(service: Service) -> None:
     assert [rollup_rows(service, table) for table in tables] == before
 
 
+def _pending_rows(service: Service) -> list[int]:
+    tables = ("rollev__rollup__fine__pending", "rollev__rollup__channels__pending")
+    return [service.engine.execute(f'SELECT count(*) FROM "{t}"', {}, 30)[1][0][0] for t in tables]  # noqa: S608
+
+
 def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     """The rows and every rollup are one transaction: when keeping the second rollup fails
     (its pending table is gone), neither the rows nor the first rollup change."""
@@ -227,12 +233,14 @@ def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     before = rollup_rows(service, "rollev__rollup__fine")
     channels = rollup_rows(service, "rollev__rollup__channels")
     numbered = rollup_rows(service, "rollev__ids__amount")
+    assert _pending_rows(service) == [0, 0]  # all merged in by reading the rollups
     _, stored = service.engine.execute("SELECT count(*) FROM rollev", {}, 30)
     service.engine.transaction([('DROP TABLE "rollev__rollup__hourly__pending"', ())])
     with pytest.raises(TallyError) as failed:
         service.ingestion.ingest("rollev", rows[200:], ADMIN, partial=False)
     assert failed.value.status == 500
     assert service.engine.execute("SELECT count(*) FROM rollev", {}, 30)[1] == stored
+    assert _pending_rows(service) == [0, 0]
     assert rollup_rows(service, "rollev__rollup__fine") == before
     assert rollup_rows(service, "rollev__rollup__channels") == channels
     assert rollup_rows(service, "rollev__ids__amount") == numbered
@@ -281,9 +289,10 @@ def test_a_rollup_named_like_a_dictionary_is_kept(tmp_path: Path) -> None:
     write_datasets(tmp_path / "datasets")
     path = tmp_path / "datasets" / "rollev.yaml"
     path.write_text(path.read_text() + "  - name: ids\n    grain: 1 hour\n    dimensions: [kind]\n")
-    service = build_service(
-        Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
+    settings = Settings.from_env(
+        data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets", **NO_COMPACTION
     )
+    service = build_service(settings)  # its rows stay pending while the catalog is ensured
     try:
         rows = make_rows(random.Random(9), 200)
         _ingest(service, "rollev", rows)

@@ -53,9 +53,21 @@ def test_a_compaction_forgets_only_the_appends_it_saw() -> None:
     seen = pending.appends("ev")
     pending.appended("ev", 12)  # committed while the compaction ran: maybe not merged
     pending.compacted("ev", seen)
-    assert pending.appends("ev") == 4
+    assert pending.appends("ev") == 1 and pending.has("ev")
     pending.compacted("ev", pending.appends("ev"))
-    assert pending.waiting() == {} and pending.due() == []
+    assert pending.waiting() == {} and pending.due() == [] and not pending.has("ev")
+
+
+def test_rows_found_by_a_reload_during_a_compaction_keep_the_appends_after_it() -> None:
+    """A reload finds the pending rows while a compaction runs: the append told after the
+    compaction read its count must still be known when the compaction ends."""
+    pending, _ = _pending()
+    pending.appended("ev", 10)
+    seen = pending.appends("ev")
+    pending.appended("ev", 20)
+    pending.found("ev", 20)
+    pending.compacted("ev", seen)
+    assert pending.has("ev")
 
 
 def test_rows_found_at_start_are_due_at_once() -> None:

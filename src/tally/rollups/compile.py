@@ -15,6 +15,10 @@ stores:
                   the sum of the cells' stored cardinalities, 0 over no rows, and the sets
                   (hundreds of KB each when a cell holds many values) are not read
   percentile   -> the quantile of the union of the cells' KLL sketches (approx only)
+The rollup's rows are its table's and, while appends wait to be merged in, its pending
+table's (`statements.stored_cells`): each measure merges over any number of rows per cell, and
+a count from stored cardinalities reads each cell once, the cells with pending rows merged
+first. Only the columns the query reads are selected.
 A measure filter (and `filter` on the query) only names rollup dimensions, so it holds for a
 rollup row exactly when it holds for every stored row the row stands for. Where the window cuts
 a grain, the stored rows up to the first whole grain join the rollup's rows, each shaped as a
@@ -164,8 +168,9 @@ class RollupCompiler(Compiler):
         return over(kinds[MeasureOp(m.op)](this=values[0]))
 
     def _rows(self, ctx: _Compilation, window: CompareRange | None) -> exp.Expression:
-        """The rollup's whole grains inside the window, and, where an edge of the window cuts
-        a grain, the dataset's own rows between that edge and the first whole grain."""
+        """The rollup's whole grains inside the window (its rows and pending rows, the columns
+        the measures read), and, where an edge of the window cuts a grain, the dataset's own
+        rows between that edge and the first whole grain."""
         one_cell = self._one_cell(ctx)
         read = (stored_inputs(m, self.layout, one_cell) for m in ctx.query.measures)
         columns = list(dict.fromkeys([*key_names(self.layout), *(c for cs in read for c in cs)]))

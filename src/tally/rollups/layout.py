@@ -91,7 +91,8 @@ class RollupTable:
 
     @property
     def pending(self) -> str:
-        """The table of appended cells not yet merged into this one (`statements.compact`)."""
+        """The table of appended cells not yet merged into this one
+        (`statements.compact_statements`)."""
         return pending_name(self.name)
 
     @property

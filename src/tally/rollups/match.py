@@ -279,7 +279,8 @@ def one_cell_per_group(query: Query, scope: Scope, layout: RollupTable) -> bool:
         value: by the caller's scope listing one value of it, or by an equality to one value
         that the whole filter requires (`_pinned_by`);
       - no top n: its ranking and its "other" row gather groups.
-    Rollup tables hold one row per cell, as every way of keeping them writes it."""
+    A rollup table holds one row per cell; its pending rows (appended since the last
+    compaction) are merged per cell before a query counts (`statements.stored_cells`)."""
     windows = _windows(query)
     if windows is None or query.top is not None:
         return False

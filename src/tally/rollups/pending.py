@@ -48,26 +48,37 @@ class Pending:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def appended(self, dataset: str, rows: int) -> None:
-        """An append committed: the largest pending table of the dataset now holds `rows`."""
+        """An append is about to commit (told inside its transaction, before it is
+        acknowledged, so a query planned after never skips its rows; one that rolls back only
+        makes a compaction come sooner): the fullest pending table of the dataset now holds
+        `rows`."""
         with self._lock:
             waiting = self._waiting.setdefault(dataset, _Waiting())
             waiting.rows, waiting.appends, waiting.last = rows, waiting.appends + 1, self.clock()
 
     def found(self, dataset: str, rows: int) -> None:
-        """Pending rows found at start (left by a process that stopped before compacting)."""
+        """Pending rows found in the tables (at start or on a reload): due at once when nothing
+        was known of them; what is known (appends a compaction has not yet forgotten) is kept."""
         if rows:
             with self._lock:
-                self._waiting[dataset] = _Waiting(rows, 0, self.clock() - self.rules.idle_s)
+                if dataset not in self._waiting:
+                    self._waiting[dataset] = _Waiting(rows, 0, self.clock() - self.rules.idle_s)
 
     def compacted(self, dataset: str, appends_seen: int) -> None:
-        """A compaction committed, having merged what `appends_seen` appends left (appends
-        after it was read stay counted)."""
+        """A compaction committed, having merged at least what `appends_seen` appends left;
+        appends told after it read that count stay counted (it may have merged them too)."""
         with self._lock:
             waiting = self._waiting.get(dataset)
             if waiting is None:
                 return
             if waiting.appends <= appends_seen:
                 del self._waiting[dataset]
+            else:
+                waiting.appends -= appends_seen
+
+    def has(self, dataset: str) -> bool:
+        with self._lock:
+            return dataset in self._waiting
 
     def appends(self, dataset: str) -> int:
         with self._lock:
@@ -102,7 +113,7 @@ class Compactor:
         self, compact_due: Callable[[], object], idle_s: float, ended: Callable[[], bool]
     ) -> None:
         self._compact_due, self._ended = compact_due, ended
-        self._period = max(idle_s / 2, 0.05)
+        self._period = min(max(idle_s / 2, 0.05), 60.0)
         self._wake = threading.Event()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tally-rollup-compaction")

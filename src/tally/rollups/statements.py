@@ -277,10 +277,11 @@ def _stored_sets(
     return [*cards, *((s.column, value) for s, value in values.items())]
 
 
-def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
+def _built(layout: RollupTable, table: str, cards: bool) -> list[exp.Expression]:
     """Each sketch of a group of rows (built from the list of its rows' inputs), and each exact
     set's cardinality: the number of distinct ids in the list the set is built from, counted
-    in SQL (the same list: DuckDB aggregates it once)."""
+    in SQL (the same list: DuckDB aggregates it once); null without `cards` (a pending row's
+    is never read: a compaction and a query merge the sets of a cell with pending rows)."""
 
     def inputs(sketch: StoredSketch) -> exp.Expression:
         return exp.ArrayAgg(this=_sketch_input(layout, sketch, table))
@@ -289,6 +290,8 @@ def _built(layout: RollupTable, table: str) -> list[exp.Expression]:
         return exp.Anonymous(this=BUILD[sketch.kind], expressions=[inputs(sketch)])
 
     def counted(sketch: StoredSketch, _: exp.Expression) -> exp.Expression:
+        if not cards:
+            return exp.cast(exp.Null(), "BIGINT")
         distinct = exp.Anonymous(this="list_distinct", expressions=[inputs(sketch)])
         return exp.Anonymous(this="len", expressions=[distinct])
 
@@ -347,7 +350,8 @@ def aggregate_select(
 ) -> exp.Select:
     """One row per cell of `source` (rows shaped like the dataset's table) with its aggregates,
     and with `sketches` its sets and sketches too (a row of the rollup table), with `mapped`
-    their ids read from an append's pairs (`_with_dictionaries`)."""
+    their ids read from an append's pairs (`_with_dictionaries`) and no cardinality (a pending
+    row's)."""
     outputs = [
         exp.alias_(e, n, quoted=True)
         for e, n in zip(_key(layout, table), key_names(layout), strict=True)
@@ -361,7 +365,7 @@ def aggregate_select(
             value = kinds[aggregate.op](this=field)
         outputs.append(exp.alias_(value, aggregate.column, quoted=True))
     if sketches:
-        outputs += _built(layout, table)
+        outputs += _built(layout, table, cards=not mapped)
     positions = [exp.Literal.number(i + 1) for i in range(len(key_names(layout)))]
     select = exp.select(*outputs).from_(source)
     if sketches:
@@ -514,8 +518,9 @@ def stored_cells(
     the pending ones (every measure a query reads merges over rows alike), or with
     `one_row_per_cell` (a query reading stored cardinalities) each cell once: the compacted
     rows of cells with no pending row, and the cells with pending rows merged
-    (`cells_merged`), which reads the sets of those cells only. Without `pending` (none can
-    be there), the rollup's table alone: the union costs a few ms even over no pending row."""
+    (`cells_merged`), which reads the sets of those cells only. Without `pending` (the dataset
+    has no append waiting: `Rollups.has_pending`), the rollup's table alone: the union costs a
+    few ms even over no pending row."""
     if not pending:
         return _table(layout.name, "c")
     main = _table(layout.name)

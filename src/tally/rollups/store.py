@@ -1,12 +1,14 @@
 """The rollups of a running service: their tables, whether each is complete, the statements that
-keep them in step with ingestion, the choice of one for a query, and their rebuild.
+keep them in step with ingestion, their compaction, the choice of one for a query, and their
+rebuild.
 
 A rollup answers only once it is complete: created while its dataset's table is empty, or
 rebuilt by `tally rollups build`; every batch keeps every rollup, complete or not. Completeness
 is recorded per table with the fingerprint of its declaration (`_tally_rollups`), so a changed
 declaration drops the old table and answers from the rows until it is rebuilt. Rollups live on
 DuckDB, the embedded default; on another engine they are declared but never used (every answer
-comes from the rows).
+comes from the rows). Appends leave their cells pending (`tally.rollups.pending` says when a
+compaction merges them in; a server runs it on a thread of its own).
 """
 
 from __future__ import annotations
@@ -234,17 +236,19 @@ class Rollups:
             (*(d.settle for d in numbering), counted.settle),
         )
 
-    def appended(self, dataset: str, pending_rows: int) -> None:
-        """An append committed, leaving `pending_rows` in the dataset's fullest pending table."""
-        self.pending.appended(dataset, pending_rows)
-        if self._compactor is not None:
-            self._compactor.nudge()
+    def nudge(self) -> None:
+        """An append committed: a dataset may have fallen due."""
+        compactor = self._compactor
+        if compactor is not None:
+            compactor.nudge()
 
     def has_pending(self, dataset_name: str) -> bool:
-        """Whether the dataset's rollups may hold pending rows: an append registers its rows
-        before it is acknowledged, and a compaction forgets them once it committed, so a query
-        planned while this is false finds every acknowledged row in the rollups' own tables."""
-        return dataset_name in self.pending.waiting()
+        """Whether the dataset's rollups may hold pending rows: an append tells `pending` inside
+        its transaction, before it commits, and a compaction forgets them only once it
+        committed with no append told since, so a query planned while this is false finds
+        every acknowledged row in the rollups' own tables. (Rows put in a pending table by
+        hand are not known until a reload or a restart finds them.)"""
+        return self.pending.has(dataset_name)
 
     def compact(self, dataset_name: str) -> None:
         """Merge the dataset's pending rows into its rollups' cells, a rollup per transaction
@@ -264,7 +268,10 @@ class Rollups:
         """Compact every dataset whose pending rows are due (`pending.CompactionRules`)."""
         due = self.pending.due()
         for name in due:
-            self.compact(name)
+            try:
+                self.compact(name)
+            except Exception as exc:  # the others still compact; this one is tried again
+                log.warning("rollups of %s not compacted (%s); pending rows stay read", name, exc)
         return due
 
     def compact_all(self) -> None:
@@ -398,16 +405,17 @@ def _dictionary_of(table: str, dataset: str) -> bool:
 
 class _PendingCount:
     """The last step of an append's maintenance: counts the rows in the dataset's pending
-    tables inside the transaction, and tells `Rollups.appended` once it commits."""
+    tables and tells `Rollups.pending`, inside the transaction (before it is acknowledged);
+    once it commits, wakes the compactor."""
 
     def __init__(self, dataset: str, tables: list[str], rollups: Rollups) -> None:
         self._dataset, self._rollups = dataset, rollups
         self._count = statements.most_rows(tables)
-        self._rows = 0
 
     def __call__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._rows = cursor.execute(self._count).fetchall()[0][0]
+        rows = cursor.execute(self._count).fetchall()[0][0]
+        self._rollups.pending.appended(self._dataset, rows)
 
     def settle(self, committed: bool) -> None:
         if committed:
-            self._rollups.appended(self._dataset, self._rows)
+            self._rollups.nudge()

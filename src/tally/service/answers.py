@@ -194,7 +194,7 @@ class Answers:
         if self.rollups is None:
             return planned
         rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
-        pending = self.rollups.has_pending(planned.dataset.name)
+        pending = rollup is not None and self.rollups.has_pending(planned.dataset.name)
         return replace(planned, rollup=rollup, pending=pending)
 
     def _cache_key(self, planned: Planned) -> CacheKey:
@@ -331,6 +331,8 @@ class Answers:
             compare,
             count_rows,
             planned.served_from,
+            planned.rollup.fingerprint if planned.rollup is not None else None,
+            planned.pending,  # the same rollup read with or without its pending rows
         ]
         window = query.compare if compare and isinstance(query.compare, CompareRange) else None
         reader = self.readers.of(planned.dataset)
