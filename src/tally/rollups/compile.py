@@ -126,9 +126,7 @@ class RollupCompiler(Compiler):
         entry_values: dict[str, exp.Expression],
     ) -> None:
         aliases: dict[str, str] = {}
-        one_cell = self._one_cell(ctx)
-        for measure in ctx.query.measures:
-            inputs = stored_inputs(measure, self.layout, one_cell)
+        for inputs in self._stored_inputs(ctx):
             for column in inputs:
                 if column not in aliases:
                     aliases[column] = f"m{len(aliases)}"
@@ -137,6 +135,11 @@ class RollupCompiler(Compiler):
 
     def _one_cell(self, ctx: _Compilation) -> bool:
         return one_cell_per_group(ctx.query, self.scope, self.layout)
+
+    def _stored_inputs(self, ctx: _Compilation) -> list[tuple[str, ...]]:
+        """Each measure's rollup columns (`stored_inputs`), for its inputs and for the rows."""
+        one_cell = self._one_cell(ctx)
+        return [stored_inputs(m, self.layout, one_cell) for m in ctx.query.measures]
 
     def _aggregate(self, m: Measure, i: int, ctx: _Compilation) -> exp.Expression:
         condition = ctx.conditions[i]
@@ -171,11 +174,11 @@ class RollupCompiler(Compiler):
         """The rollup's whole grains inside the window (its rows and pending rows, the columns
         the measures read), and, where an edge of the window cuts a grain, the dataset's own
         rows between that edge and the first whole grain."""
-        one_cell = self._one_cell(ctx)
-        read = (stored_inputs(m, self.layout, one_cell) for m in ctx.query.measures)
-        columns = list(dict.fromkeys([*key_names(self.layout), *(c for cs in read for c in cs)]))
-        # Cells are read once each only where a stored cardinality is counted.
-        counted = one_cell and any(c in self.layout.cards for c in columns)
+        read = (c for inputs in self._stored_inputs(ctx) for c in inputs)
+        columns = list(dict.fromkeys([*key_names(self.layout), *read]))
+        # Cells are read once each only where a stored cardinality is counted (which
+        # `stored_inputs` names only when each group is one cell).
+        counted = any(c in self.layout.cards for c in columns)
         cells = stored_cells(self.layout, counted, columns, self.pending)
         table = cells.copy()
         table.set("alias", exp.TableAlias(this=exp.to_identifier("t")))

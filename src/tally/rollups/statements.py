@@ -67,6 +67,10 @@ def _table(name: str, alias: str | None = None) -> exp.Table:
     return table
 
 
+def _subquery(select: exp.Expression, alias: str) -> exp.Subquery:
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=_ident(alias)))
+
+
 def _sql(tree: exp.Expression) -> str:
     return DIALECT.render(tree)
 
@@ -158,7 +162,7 @@ def add_values(layout: RollupTable, source: str, unmirrored: bool = False) -> tu
         )
         rows = (
             exp.select(numbered, _col("value", "n"))
-            .from_(exp.Subquery(this=fresh, alias=exp.TableAlias(this=_ident("n"))))
+            .from_(_subquery(fresh, "n"))
             .where(exp.Not(this=exp.Exists(this=known)))
         )
         insert = exp.Insert(this=_table(dictionary), expression=rows)
@@ -506,10 +510,6 @@ def cells_merged(
     return exp.select(*(_col(n) for n in columns)).from_(_subquery(grouped, "g"))
 
 
-def _subquery(select: exp.Expression, alias: str) -> exp.Subquery:
-    return exp.Subquery(this=select, alias=exp.TableAlias(this=_ident(alias)))
-
-
 def stored_cells(
     layout: RollupTable, one_row_per_cell: bool, columns: list[str], pending: bool = True
 ) -> exp.Expression:
@@ -618,7 +618,7 @@ def _sets_merged(layout: RollupTable) -> exp.Select:
         others, *(exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, merged))
     ).from_(_table(MERGED, "m"))
     return select.join(
-        exp.Subquery(this=kept, alias=exp.TableAlias(this=_ident("s"))),
+        _subquery(kept, "s"),
         on=exp.EQ(this=_col(STORED_SET_ROW, "s"), expression=_col(STORED_ROW, "m")),
         join_type="LEFT",
     )
@@ -673,11 +673,9 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
         )
     )
     rows = exp.select("1").from_(_table(CELLS, "c")).where(touched)
-    source = exp.Subquery(
-        this=exp.select("*")
-        .from_(_table(layout.dataset.name, "t"))
-        .where(exp.and_(_within_cells(layout, "t"), exp.Exists(this=rows))),
-        alias=exp.TableAlias(this=_ident("t")),
+    stored = exp.select("*").from_(_table(layout.dataset.name, "t"))
+    source = _subquery(
+        stored.where(exp.and_(_within_cells(layout, "t"), exp.Exists(this=rows))), "t"
     )
     insert = exp.Insert(
         this=_table(layout.name), expression=aggregate_select(layout, source, "t", sketches=True)
@@ -723,10 +721,7 @@ def rebuild_statements(layout: RollupTable) -> Rebuild:
 
     def fill(where: exp.Expression | None) -> str:
         rows = exp.select("*").from_(_table(layout.dataset.name, "t"))
-        source = exp.Subquery(
-            this=rows if where is None else rows.where(where),
-            alias=exp.TableAlias(this=_ident("t")),
-        )
+        source = _subquery(rows if where is None else rows.where(where), "t")
         cells = aggregate_select(layout, source, "t", sketches=True)
         return _sql(exp.Insert(this=_table(BUILT), expression=cells))
 
