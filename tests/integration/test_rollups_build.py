@@ -86,3 +86,45 @@ def test_http_answers_name_where_they_came_from(tmp_path: Path) -> None:
         explained = client.post("/v1/query/sql", json=DAILY, headers=headers)
         assert explained.json()["served_from"] == "fine"
         assert "rollev__rollup__fine" in explained.json()["sql"]
+
+
+def _tables(service: Any) -> set[str]:
+    _, found = service.engine.execute("SELECT table_name FROM duckdb_tables()", {}, 30)
+    return {name for (name,) in found}
+
+
+def _pending(service: Any) -> list[tuple]:
+    sql = 'SELECT * FROM "rollev__rollup__fine__pending" ORDER BY ALL'
+    return service.engine.execute(sql, {}, 30)[1]
+
+
+def test_a_rollup_removed_before_it_was_built_leaves_no_table(tmp_path: Path) -> None:
+    """A rollup declared over stored rows gets its tables at once, to be built later; removed
+    from the declaration before any build, its tables go with it. Declared again and still
+    not built, it is kept as it was, not made anew at each start."""
+    rows = make_rows(random.Random(6), 400)
+    before = open_service(tmp_path, rollups=False)
+    before.ingestion.ingest("rollev", rows, ADMIN, partial=False)
+    before.engine.close()
+    made = {"rollev__rollup__fine", "rollev__rollup__fine__pending", "rollev__ids__note"}
+
+    declared = open_service(tmp_path, compacting=False)
+    assert made <= _tables(declared)
+    assert declared.rollups.incomplete(declared.catalog.require("rollev"))
+    more = make_rows(random.Random(7), 5, ids=range(1000, 1005))
+    declared.ingestion.ingest("rollev", more, ADMIN, partial=False)
+    pending = _pending(declared)
+    assert pending
+    declared.engine.close()
+
+    again = open_service(tmp_path, compacting=False)  # still declared, still not built
+    assert _pending(again) == pending
+    again.engine.close()
+
+    removed = open_service(tmp_path, rollups=False)
+    try:
+        tables = _tables(removed)
+        assert not {t for t in tables if t.startswith("rollev__")}, tables
+        assert "rollev" in tables
+    finally:
+        removed.engine.close()

@@ -157,7 +157,7 @@ class Dictionary:
     table at the first append that needs it, or by `warm`)."""
 
     def __init__(self, table: str, field: Column) -> None:
-        self.table = table
+        self.table, self.field = table, field
         self.mapped = statements.mapped_ids(field.physical)
         self._read_batch = statements.batch_values(field)
         self._read_table = statements.dictionary_rows(table)

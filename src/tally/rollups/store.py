@@ -22,6 +22,7 @@ import duckdb
 
 from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
+from tally.catalog.model import Column
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Engine, Maintenance
 from tally.engines.duckdb import DuckDBEngine
@@ -35,7 +36,8 @@ from tally.rollups.pending import CompactionRules, Compactor, Pending
 from tally.rollups.sketches import FUNCTIONS
 
 log = logging.getLogger(__name__)
-# The record of complete rollups: which table, built for which declaration.
+# The record of every rollup table: which table, built for which declaration (or made for one
+# and not built yet: `_unbuilt`), so a table made and never built is dropped with its rollup.
 CREATE_STATE = (
     "CREATE TABLE IF NOT EXISTS _tally_rollups "
     "(name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
@@ -115,7 +117,8 @@ class Rollups:
                 if recorded.get(layout.name) == layout.fingerprint:
                     ready.add(layout.identity)
                     continue
-                self._recreate(engine, layout)
+                if recorded.get(layout.name) != _unbuilt(layout):
+                    self._recreate(engine, layout)
                 if self._is_empty(engine, dataset):
                     self._mark_built(engine, layout)
                     ready.add(layout.identity)
@@ -130,12 +133,20 @@ class Rollups:
         declared = {name for name, _ in kept}
         for name in recorded.keys() - declared:
             self._forget(engine, name)
-        self._sweep_dictionaries(engine, catalog)
+        needed = self._needed_dictionaries(catalog)
+        self._sweep_dictionaries(engine, catalog, set(needed))
         self._count_pending(engine, catalog, {name for name, _ in kept})
         with self._lock:
             self._kept, self._ready = kept, ready
             self._maintenance.clear()
-            self._dictionaries.clear()
+            # A mirror outlives a reload while its table does (none needed is dropped here)
+            # and its field is the same: at 100M rows, loading one again held the next append
+            # for about 10 s. Its count is checked against the table's at every append.
+            self._dictionaries = {
+                table: dictionary
+                for table, dictionary in self._dictionaries.items()
+                if needed.get(table) == dictionary.field
+            }
             self._layouts = {k: v for k, v in self._layouts.items() if k in served}
 
     def _has_state(self, engine: DuckDBEngine) -> bool:
@@ -159,17 +170,20 @@ class Rollups:
             most = statements.most_rows([layout.pending for layout in layouts])
             self.pending.found(dataset.name, engine.execute(most, {}, TIMEOUT_S)[1][0][0])
 
-    def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog) -> None:
-        """Drop every dictionary no declared rollup of the catalog's datasets numbers with (a
-        dictionary is shared by a dataset's rollups, so it goes with the last of them). A
-        dataset's own table is never taken for one, whatever its name."""
-        needed = {
-            layout.dictionary(sketch.field)
+    def _needed_dictionaries(self, catalog: Catalog) -> dict[str, Column]:
+        """The dictionary of every set of ids the catalog's rollups keep, and its field."""
+        return {
+            layout.dictionary(sketch.field): dataset.column(sketch.field)
             for dataset in catalog
             for layout in self.layouts(dataset)
             for sketch in layout.sketches
             if sketch.kind == "ids"
         }
+
+    def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog, needed: set[str]) -> None:
+        """Drop every dictionary no declared rollup of the catalog's datasets numbers with
+        (`needed`; a dictionary is shared by a dataset's rollups, so it goes with the last of
+        them). A dataset's own table is never taken for one, whatever its name."""
         owned = {dataset.name for dataset in catalog}
         rollups = [layout for d in catalog for layout in self.layouts(d)]
         kept = owned | {name for lay in rollups for name in (lay.name, lay.pending)}
@@ -183,11 +197,14 @@ class Rollups:
             engine.transaction([(statements.drop(table), ()) for table in unused])
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
+        """Make the rollup's tables anew, recorded as not built (so that, were it no longer
+        declared before a build, its tables would still be dropped)."""
         self._forget(engine, layout.name)
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
         made = (statements.create(layout, layout.pending), *statements.create_dictionaries(layout))
-        engine.transaction([(create, ()) for create in made])
+        unbuilt = (RECORD, (layout.name, _unbuilt(layout)))
+        engine.transaction([*((create, ()) for create in made), unbuilt])
 
     def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
         _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
@@ -394,6 +411,12 @@ class Rollups:
             with self._lock:
                 self._ready = self._ready | {layout.identity}
         return layouts
+
+
+def _unbuilt(layout: RollupTable) -> str:
+    """The record of a rollup table made for this declaration and not built yet: no
+    declaration's fingerprint."""
+    return f"unbuilt {layout.fingerprint}"
 
 
 def _dictionary_of(table: str, dataset: str) -> bool:
