@@ -25,7 +25,7 @@ STRING_LIST = r'^\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]$'
 # DuckDB and orjson write these alike: strings without escapes, integers, true, false, null
 _MEMBER = r'"[^"\\]*":("[^"\\]*"|-?[0-9]{1,15}|true|false|null)'
 FLAT_OBJECT = rf"^\{{({_MEMBER}(,{_MEMBER})*)?\}}$"
-BOOLEANS = pa.array(["true", "false"])
+BOOLEAN = r"^(true|false)$"  # a regex, not `is_in` an array: made at import, it imported pandas
 TEXTS = (ColumnType.STRING, ColumnType.TIMESTAMP, ColumnType.DATE)
 COUNTED_PAIRS = 2**22  # above this many (row, key) cells, repeats are found by sorting
 
@@ -120,7 +120,7 @@ def column_array(column: Column, texts: pa.Array, extra: pa.Array | None) -> pa.
         _require(pc.starts_with(texts, '"'))
         return finish(column, _unquote(texts))
     if kind is ColumnType.BOOL:
-        _require(pc.is_in(texts.drop_null(), BOOLEANS))
+        _require(pc.match_substring_regex(texts.drop_null(), BOOLEAN))
         return pc.equal(texts, "true")
     if kind in (ColumnType.INT, ColumnType.FLOAT):
         _require(pc.match_substring_regex(texts, INTEGER if kind is ColumnType.INT else NUMBER))
