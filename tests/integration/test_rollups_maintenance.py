@@ -18,6 +18,8 @@ from tally.service import Service
 from tally.wiring import build_service
 from tests.integration.rollup_support import (
     ADMIN,
+    APPEND,
+    COLUMNS,
     FIRST,
     KINDS,
     METAS,
@@ -280,6 +282,30 @@ def _dense_dictionaries(service: Service, dataset: str) -> None:
         sql = f"SELECT count(*), count(DISTINCT id), count(DISTINCT value), max(id) FROM {table}"  # noqa: S608
         _, ((count, ids, values, top),) = service.engine.execute(sql, {}, 30)
         assert count == ids == values == (top + 1 if top is not None else 0), field
+
+
+def test_a_dataset_named_like_a_dictionary_is_kept_when_no_longer_served(tmp_path: Path) -> None:
+    """Unused dictionaries are swept by name and shape: a dataset named like one of another
+    dataset's (`rollev__ids__extra`) keeps its rows when its file is removed, however often
+    the catalog is ensured."""
+    folder = tmp_path / "datasets"
+    write_datasets(folder)
+    extra = folder / "rollev__ids__extra.yaml"
+    extra.write_text(APPEND.replace("name: rollev", "name: rollev__ids__extra") + COLUMNS)
+    service = build_service(Settings.from_env(data_dir=tmp_path / "data", datasets_dir=folder))
+    try:
+        rows = make_rows(random.Random(10), 50)
+        _ingest(service, "rollev__ids__extra", rows)
+        extra.unlink()
+        report = service.reloader.reload()
+        assert report.removed == ["rollev__ids__extra"]
+        service.rollups.ensure()
+        _, ((stored,),) = service.engine.execute(
+            'SELECT count(*) FROM "rollev__ids__extra"', {}, 30
+        )
+        assert stored == len(rows)
+    finally:
+        service.engine.close()
 
 
 def test_a_rollup_named_like_a_dictionary_is_kept(tmp_path: Path) -> None:

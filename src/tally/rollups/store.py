@@ -45,7 +45,13 @@ CREATE_STATE = (
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
 HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
-DICTIONARIES = "SELECT table_name FROM duckdb_tables() WHERE contains(table_name, '__ids__')"
+# Tables named and shaped like dictionaries (a dataset may be named `events__ids__x`; its table,
+# whose columns are the dataset's, is never taken for one).
+DICTIONARIES = (
+    "SELECT t.table_name FROM duckdb_tables() AS t WHERE contains(t.table_name, '__ids__') "
+    "AND (SELECT list(c.column_name ORDER BY c.column_index) FROM duckdb_columns() AS c "
+    "WHERE c.table_oid = t.table_oid) = ['id', 'value']"
+)
 RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
 SIZES_TTL_S = 30.0
 TIMEOUT_S = 30.0
@@ -183,7 +189,8 @@ class Rollups:
     def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog, needed: set[str]) -> None:
         """Drop every dictionary no declared rollup of the catalog's datasets numbers with
         (`needed`; a dictionary is shared by a dataset's rollups, so it goes with the last of
-        them). A dataset's own table is never taken for one, whatever its name."""
+        them). A dataset's table is never taken for one, whatever its name: a served one is
+        kept by name, one no longer served by its columns (`DICTIONARIES`)."""
         owned = {dataset.name for dataset in catalog}
         rollups = [layout for d in catalog for layout in self.layouts(d)]
         kept = owned | {name for lay in rollups for name in (lay.name, lay.pending)}
