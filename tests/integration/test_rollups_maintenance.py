@@ -14,6 +14,7 @@ import pytest
 
 from tally.config import Settings
 from tally.errors import TallyError
+from tally.query.model import Query
 from tally.service import Service
 from tally.wiring import build_service
 from tests.integration.rollup_support import (
@@ -360,5 +361,63 @@ def test_a_reload_keeps_the_mirrors_of_dictionaries_it_keeps(tmp_path: Path) -> 
         _sets_agree(service, "rollev", rows)
         _dense_dictionaries(service, "rollev")
         _agrees_with_rebuild(service, "rollev")
+    finally:
+        service.engine.close()
+
+
+FAR = """name: far
+tenant_columns: [tenant]
+time_column: ts
+key_columns: [id]
+columns:
+  - {name: tenant, type: string, nullable: false}
+  - {name: id, type: string, nullable: false}
+  - {name: ts, type: timestamp, nullable: false}
+  - {name: seen, type: timestamp}
+rollups:
+  - name: seen
+    measures: [{op: count}, {op: count_distinct, field: seen}]
+"""
+
+
+def test_instants_past_year_9999_are_numbered_and_counted(tmp_path: Path) -> None:
+    """An Arrow file may carry instants past year 9999 (DuckDB keeps them; Python's datetime
+    cannot): an append numbers them like any value, and the distinct count from the rollup
+    equals the rows'."""
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    (folder / "far.yaml").write_text(FAR)
+    service = build_service(Settings.from_env(data_dir=tmp_path / "data", datasets_dir=folder))
+    try:
+        rng = random.Random(14)
+        year_10000 = 253_402_300_800_000_000  # microseconds since 1970
+        micros = pa.timestamp("us", tz="UTC")
+        for batch in range(3):
+            n = 40
+            seen = [
+                None if rng.random() < 0.1 else year_10000 + rng.randrange(25) for _ in range(n)
+            ]
+            table = pa.table(
+                {
+                    "tenant": [rng.choice(TENANTS) for _ in range(n)],
+                    "id": [f"f{batch}_{i}" for i in range(n)],
+                    "ts": pa.array([instant(rng) for _ in range(n)], micros),
+                    "seen": pa.array(seen, pa.int64()).cast(micros),
+                }
+            )
+            outcome = service.ingestion.load_table("far", table, partial=False)
+            assert (outcome.accepted, outcome.rejected) == (n, [])
+        body = {
+            "dataset": "far",
+            "time": {"start": FIRST.isoformat(), "end": (FIRST + timedelta(days=40)).isoformat()},
+            "measures": [{"op": "count_distinct", "field": "seen"}],
+            "group_by": ["tenant"],
+            "cache": "no-cache",
+        }
+        answered = service.answers.answer(Query.model_validate(body), ADMIN)
+        assert answered.meta["served_from"] == "seen"
+        raw = "SELECT tenant, count(DISTINCT seen) FROM far GROUP BY tenant"
+        expected = dict(service.engine.execute(raw, {}, 30)[1])
+        assert {r["tenant"]: r["count_distinct_seen"] for r in answered.rows} == expected
     finally:
         service.engine.close()

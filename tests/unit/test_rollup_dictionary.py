@@ -33,15 +33,21 @@ class Reference:
 
 
 @pytest.mark.parametrize("buckets", [None, 7, 1])
-@pytest.mark.parametrize("kind", ["text", "int"])
+@pytest.mark.parametrize("kind", ["text", "int", "instant", "date"])
 def test_the_mirror_numbers_as_a_dict_does(
     buckets: int | None, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dictionary, "FOLD_AT", 40)  # fold often
     rng = random.Random(f"{buckets}{kind}")
+    # Instants and dates as Arrow stores them, up to past year 9999 (Python's datetime ends
+    # there); equal when their integers are.
+    beyond = {"instant": 253_402_300_800_000_000, "date": 2_932_897}
     universe = [f"v{i}" for i in range(400)] if kind == "text" else list(range(-200, 200))
+    if kind in beyond:
+        universe = [beyond[kind] + i * 7 for i in universe]
     initial = rng.sample(universe, 150)
-    arrow = pa.string() if kind == "text" else pa.int64()
+    arrow = {"text": pa.string(), "int": pa.int64(), "instant": pa.timestamp("us", tz="UTC")}
+    arrow = arrow.get(kind, pa.date32())
     cache = IdCache(_hashes(initial, buckets), pa.array(initial, type=arrow))
     reference = Reference(initial)
     for batch in range(30):

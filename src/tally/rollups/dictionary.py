@@ -36,18 +36,29 @@ FOLD_AT = 250_000
 BUCKET_HASHES = 16
 
 
+def _comparable(values: pa.Array) -> pa.Array:
+    """Values as the mirror holds them: text with 64-bit offsets (a dictionary may outgrow
+    2 GiB of text), instants and dates as the integers Arrow stores (Python's datetime stops at
+    year 9999, which Arrow's and DuckDB's do not: such a value failed its batch)."""
+    kind = values.type
+    if pa.types.is_string(kind):
+        return values.cast(pa.large_string())
+    if pa.types.is_temporal(kind):
+        return values.view(pa.int64() if kind.bit_width == 64 else pa.int32())
+    return values
+
+
 class IdCache:
     """The mirror of one dictionary table (see the module's reasoning)."""
 
     def __init__(self, hashes: np.ndarray, values: pa.Array) -> None:
-        """From the table's rows in id order (ids 0..n-1): each value and its hash. Text is
-        held with 64-bit offsets (a dictionary may outgrow 2 GiB of text)."""
-        if pa.types.is_string(values.type):
-            values = values.cast(pa.large_string())
+        """From the table's rows in id order (ids 0..n-1): each value and its hash, held as
+        `_comparable` makes them."""
         order = np.argsort(hashes)
         self._hashes = hashes[order]
         self._ids = order.astype(np.int64)
-        self._values = values
+        self._type = values.type
+        self._values = _comparable(values)
         self._recent: dict[Any, tuple[int, int]] = {}
         self._pending: dict[Any, tuple[int, int]] = {}
         self._index()
@@ -61,7 +72,7 @@ class IdCache:
         """The id of each of `values` (distinct, non-null; `hashes` theirs), numbering the new
         ones after every id given; and the first new id (ids from it on are new)."""
         first_new = self.size
-        values = values.cast(self._values.type)
+        values = _comparable(values.cast(self._type))
         ids = self._found(values, hashes)
         unfound = np.flatnonzero(ids < 0)
         rest = values.take(pa.array(unfound)).to_pylist()
