@@ -365,19 +365,8 @@ def test_a_reload_keeps_the_mirrors_of_dictionaries_it_keeps(tmp_path: Path) -> 
         service.engine.close()
 
 
-FAR = """name: far
-tenant_columns: [tenant]
-time_column: ts
-key_columns: [id]
-columns:
-  - {name: tenant, type: string, nullable: false}
-  - {name: id, type: string, nullable: false}
-  - {name: ts, type: timestamp, nullable: false}
-  - {name: seen, type: timestamp}
-rollups:
-  - name: seen
-    measures: [{op: count}, {op: count_distinct, field: seen}]
-"""
+FAR = APPEND.replace("name: rollev", "name: far") + COLUMNS + "  - {name: seen, type: timestamp}\n"
+FAR += "rollups:\n  - name: seen\n    measures: [{op: count}, {op: count_distinct, field: seen}]\n"
 
 
 def test_instants_past_year_9999_are_numbered_and_counted(tmp_path: Path) -> None:
