@@ -376,14 +376,16 @@ def ingest(options: Options, figures: Figures) -> None:
         for order in options.orders:
             table = appended(options, order)
             spent = [[0.0, 0.0], [0.0, 0.0]]
-            compactions = 0
+            compactions, compacting = 0, 0.0
             for offset in range(0, table.num_rows, options.append_batch):
                 part = table.slice(offset, options.append_batch)
                 for service, taken in zip((plain, rolled), spent, strict=True):
                     wall, cpu = time.perf_counter(), cpu_seconds()
                     service.ingestion.load_table(DATASET, part, partial=False)
                     if service is rolled:
+                        stored = time.perf_counter()
                         compactions += len(rolled.rollups.compact_due())
+                        compacting += time.perf_counter() - stored
                     taken[0] += time.perf_counter() - wall
                     taken[1] += cpu_seconds() - cpu
             if order == "time":
@@ -392,6 +394,7 @@ def ingest(options: Options, figures: Figures) -> None:
             rolled.rollups.compact_all()  # what the last batches left pending
             spent[1][0] += time.perf_counter() - wall
             spent[1][1] += cpu_seconds() - cpu
+            compacting += time.perf_counter() - wall
             say(f"{compactions + 1} compactions in {order} order")
             rows = table.num_rows
             figures.ingest.append(
@@ -402,6 +405,9 @@ def ingest(options: Options, figures: Figures) -> None:
                     "with_wall": rows / spent[1][0],
                     "without_cpu": rows / spent[0][1],
                     "with_cpu": rows / spent[1][1],
+                    "compactions": compactions + 1,
+                    "compacting_s": compacting,
+                    "with_s": spent[1][0],
                 }
             )
             say(f"appended {rows:,} rows in {order} order to both")

@@ -83,8 +83,9 @@ def _ingest(figures: Figures) -> list[str]:
     o = figures.options
     out = [
         f"| appended rows ({o.append_batch:,}-row batches, taking turns) | without rollups "
-        "rows/s | with rollups rows/s | share | CPU: without | CPU: with | CPU share |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "rows/s | with rollups rows/s | share | CPU: without | CPU: with | CPU share | "
+        "compactions: of the time with rollups |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for i in figures.ingest:
         what = (
@@ -95,7 +96,8 @@ def _ingest(figures: Figures) -> list[str]:
         out.append(
             f"| {i['rows']:,}, {what} | {i['without_wall']:,.0f} | {i['with_wall']:,.0f} | "
             f"{i['with_wall'] / i['without_wall']:.0%} | {i['without_cpu']:,.0f} | "
-            f"{i['with_cpu']:,.0f} | {i['with_cpu'] / i['without_cpu']:.0%} |"
+            f"{i['with_cpu']:,.0f} | {i['with_cpu'] / i['without_cpu']:.0%} | "
+            f"{i['compactions']}, {i['compacting_s']:.2f} s of {i['with_s']:.2f} s |"
         )
     return out
 
