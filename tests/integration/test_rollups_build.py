@@ -101,7 +101,8 @@ def _pending(service: Any) -> list[tuple]:
 def test_a_rollup_removed_before_it_was_built_leaves_no_table(tmp_path: Path) -> None:
     """A rollup declared over stored rows gets its tables at once, to be built later; removed
     from the declaration before any build, its tables go with it. Declared again and still
-    not built, it is kept as it was, not made anew at each start."""
+    not built, it is kept as it was, not made anew at each start (a table of it found missing
+    is made again)."""
     rows = make_rows(random.Random(6), 400)
     before = open_service(tmp_path, rollups=False)
     before.ingestion.ingest("rollev", rows, ADMIN, partial=False)
@@ -119,7 +120,15 @@ def test_a_rollup_removed_before_it_was_built_leaves_no_table(tmp_path: Path) ->
 
     again = open_service(tmp_path, compacting=False)  # still declared, still not built
     assert _pending(again) == pending
+    dropped = {"rollev__rollup__fine", "rollev__ids__note"}
+    again.engine.transaction([(f'DROP TABLE "{name}"', ()) for name in dropped])
     again.engine.close()
+
+    repaired = open_service(tmp_path, compacting=False)  # a missing table is made again
+    assert dropped <= _tables(repaired)
+    later = make_rows(random.Random(8), 5, ids=range(2000, 2005))
+    assert repaired.ingestion.ingest("rollev", later, ADMIN, partial=False).accepted == 5
+    repaired.engine.close()
 
     removed = open_service(tmp_path, rollups=False)
     try:

@@ -43,7 +43,7 @@ def _comparable(values: pa.Array) -> pa.Array:
     kind = values.type
     if pa.types.is_string(kind):
         return values.cast(pa.large_string())
-    if pa.types.is_temporal(kind):
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return values.view(pa.int64() if kind.bit_width == 64 else pa.int32())
     return values
 

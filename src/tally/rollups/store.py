@@ -45,10 +45,11 @@ CREATE_STATE = (
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
 HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
-# Tables named and shaped like dictionaries (a dataset may be named `events__ids__x`; its table,
-# whose columns are the dataset's, is never taken for one).
+# Tables of the database's own schema named and shaped like dictionaries (a dataset may be
+# named `events__ids__x`: its table, unless its only columns are `id` and `value`, is not one).
 DICTIONARIES = (
     "SELECT t.table_name FROM duckdb_tables() AS t WHERE contains(t.table_name, '__ids__') "
+    "AND t.database_name = current_database() AND t.schema_name = current_schema() "
     "AND (SELECT list(c.column_name ORDER BY c.column_index) FROM duckdb_columns() AS c "
     "WHERE c.table_oid = t.table_oid) = ['id', 'value']"
 )
@@ -123,7 +124,9 @@ class Rollups:
                 if recorded.get(layout.name) == layout.fingerprint:
                     ready.add(layout.identity)
                     continue
-                if recorded.get(layout.name) != _unbuilt(layout):
+                if recorded.get(layout.name) == _unbuilt(layout):
+                    self._create(engine, layout)  # kept as it is (made again if missing)
+                else:
                     self._recreate(engine, layout)
                 if self._is_empty(engine, dataset):
                     self._mark_built(engine, layout)
@@ -189,8 +192,8 @@ class Rollups:
     def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog, needed: set[str]) -> None:
         """Drop every dictionary no declared rollup of the catalog's datasets numbers with
         (`needed`; a dictionary is shared by a dataset's rollups, so it goes with the last of
-        them). A dataset's table is never taken for one, whatever its name: a served one is
-        kept by name, one no longer served by its columns (`DICTIONARIES`)."""
+        them). A served dataset's table is kept by name; one no longer served is told apart by
+        its columns (`DICTIONARIES`), unless they are exactly a dictionary's."""
         owned = {dataset.name for dataset in catalog}
         rollups = [layout for d in catalog for layout in self.layouts(d)]
         kept = owned | {name for lay in rollups for name in (lay.name, lay.pending)}
@@ -201,12 +204,19 @@ class Rollups:
             if table not in needed | kept and any(_dictionary_of(table, name) for name in owned)
         ]
         if unused:
+            with self._lock:  # no mirror outlives its table, whatever fails after this
+                for table in unused:
+                    self._dictionaries.pop(table, None)
             engine.transaction([(statements.drop(table), ()) for table in unused])
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
         """Make the rollup's tables anew, recorded as not built (so that, were it no longer
         declared before a build, its tables would still be dropped)."""
         self._forget(engine, layout.name)
+        self._create(engine, layout)
+
+    def _create(self, engine: DuckDBEngine, layout: RollupTable) -> None:
+        """Make whichever of the rollup's tables is missing, and record it as not built."""
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
         made = (statements.create(layout, layout.pending), *statements.create_dictionaries(layout))
