@@ -16,6 +16,7 @@ run-optimized before they are stored, so one set has one encoding, however it wa
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -48,21 +49,59 @@ def _stored(bitmap: BitMap) -> bytes:
 
 
 def ids_of(ids: list[int | None] | None) -> bytes:
-    return _stored(BitMap(i for i in ids or () if i is not None))
+    """A list goes to `BitMap` whole (filtered only when it holds a null): fed one by one, a
+    spread batch's 5,000 small sets took 60 ms, and 15 ms so."""
+    if ids and None in ids:
+        ids = [i for i in ids if i is not None]
+    return _stored(BitMap(ids or ()))
 
 
-def ids_merged(left: bytes | None, right: bytes | None) -> bytes:
-    return _stored(_bitmap(left) | _bitmap(right))
+_RUNS_COOKIE, _NO_RUNS_COOKIE = 12347, 12346
 
 
 def ids_cardinality(blob: bytes | None) -> int:
     """The size of one stored set: what a cell keeps beside it, so that a query whose groups
-    each cover one cell counts without reading the set."""
-    return len(_bitmap(blob))
+    each cover one cell counts without reading the set.
+
+    Read off the serialized set's header (Roaring's portable format: per container its key
+    and its size less one), not by deserializing it: a compaction counts every set it
+    rewrites, and at 100M rows a daily set is about 20 KB, which took longer to inflate than
+    to merge."""
+    if not blob:
+        return 0
+    (cookie,) = struct.unpack_from("<I", blob)
+    if cookie & 0xFFFF == _RUNS_COOKIE:
+        containers = (cookie >> 16) + 1
+        start = 4 + (containers + 7) // 8
+    elif cookie == _NO_RUNS_COOKIE:
+        (containers,) = struct.unpack_from("<I", blob, 4)
+        start = 8
+    else:
+        raise ValueError("not a serialized roaring bitmap")
+    keys_and_sizes = struct.unpack_from(f"<{2 * containers}H", blob, start)
+    return containers + sum(keys_and_sizes[1::2])
+
+
+_MANY_SETS = 16
 
 
 def _ids_union(blobs: list[bytes | None] | None) -> BitMap:
-    return BitMap.union(*(_bitmap(b) for b in blobs)) if blobs else BitMap()
+    """Many sets (a query's cells) at once with `BitMap.union`, which merges them lazily: 90
+    daily sets in 0.7 ms, where merging one by one took 10 ms. A few (a compaction's stored
+    set and its pending ones), the smaller ones merged first and then into the largest:
+    `BitMap.union` took five times as long over a large set and ten small ones, and merging
+    each small one into the large set costs a pass over the large one."""
+    sets = sorted((BitMap.deserialize(b) for b in blobs or () if b), key=len)
+    if len(sets) > _MANY_SETS:
+        return BitMap.union(*sets)
+    if len(sets) < 2:
+        return sets[0] if sets else BitMap()
+    smaller = sets[0]
+    for other in sets[1:-1]:
+        smaller |= other
+    largest = sets[-1]
+    largest |= smaller
+    return largest
 
 
 def ids_count(blobs: list[bytes | None] | None) -> int:
@@ -97,10 +136,6 @@ def hll_of(values: list[str | None] | None) -> bytes:
     return _fed(_hll(None), values).serialize_compact()
 
 
-def hll_merged(left: bytes | None, right: bytes | None) -> bytes:
-    return _hll_union((_hll(left), _hll(right))).serialize_compact()
-
-
 def hll_union(blobs: list[bytes | None] | None) -> bytes:
     return _hll_union(_hll(b) for b in blobs or ()).serialize_compact()
 
@@ -123,10 +158,6 @@ def _kll_union(blobs: Iterable[bytes | None]) -> kll_doubles_sketch:
         if blob:
             merged.merge(_kll(blob))
     return merged
-
-
-def kll_merged(left: bytes | None, right: bytes | None) -> bytes:
-    return _kll_union((left, right)).serialize()
 
 
 def kll_union(blobs: list[bytes | None] | None) -> bytes:
@@ -162,20 +193,16 @@ class SqlFunction:
 
 FUNCTIONS = (
     SqlFunction("tally_ids_of", ids_of, ("BIGINT[]",), "BLOB"),
-    SqlFunction("tally_ids_merged", ids_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_ids_count", ids_count, ("BLOB[]",), "BIGINT"),
     SqlFunction("tally_ids_cardinality", ids_cardinality, ("BLOB",), "BIGINT"),
     SqlFunction("tally_ids_union", ids_union, ("BLOB[]",), "BLOB"),
     SqlFunction("tally_hll_of", hll_of, ("VARCHAR[]",), "BLOB"),
-    SqlFunction("tally_hll_merged", hll_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_hll_count", hll_count, ("BLOB[]",), "BIGINT"),
     SqlFunction("tally_hll_union", hll_union, ("BLOB[]",), "BLOB"),
     SqlFunction("tally_kll_of", kll_of, ("DOUBLE[]",), "BLOB"),
-    SqlFunction("tally_kll_merged", kll_merged, ("BLOB", "BLOB"), "BLOB"),
     SqlFunction("tally_kll_union", kll_union, ("BLOB[]",), "BLOB"),
     SqlFunction("tally_kll_quantile", kll_quantile, ("BLOB[]", "DOUBLE"), "DOUBLE"),
 )
 BUILD = {"ids": "tally_ids_of", "hll": "tally_hll_of", "kll": "tally_kll_of"}
 CARDINALITY = "tally_ids_cardinality"
-MERGE = {"ids": "tally_ids_merged", "hll": "tally_hll_merged", "kll": "tally_kll_merged"}
 UNION = {"ids": "tally_ids_union", "hll": "tally_hll_union", "kll": "tally_kll_union"}

@@ -31,7 +31,7 @@ from tally.catalog.model import Column, ColumnType
 from tally.catalog.rollups import ROW_ID
 from tally.query.fields import resolve_field
 from tally.rollups.layout import CellKey, RollupTable, StoredSketch
-from tally.rollups.sketches import BUILD, CARDINALITY, MERGE, UNION
+from tally.rollups.sketches import BUILD, CARDINALITY, UNION
 from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
@@ -483,12 +483,17 @@ def append_statements(layout: RollupTable) -> tuple[str, ...]:
 
 
 def cells_merged(
-    layout: RollupTable, source: exp.Expression, columns: list[str] | None = None
+    layout: RollupTable,
+    source: exp.Expression,
+    columns: list[str] | None = None,
+    gathered: bool = False,
 ) -> exp.Select:
     """One row per cell of `source` (rows of the rollup's shape, several per cell): counts and
     sums added (a sum over no values stays null), the least minimum and greatest maximum, the
     union of the sets and sketches, and each exact set's cardinality read off the union; with
-    `columns`, those only, in that order."""
+    `columns`, those only, in that order. With `gathered`, each set and sketch column holds the
+    list of the rows' ones instead, and no cardinality: a compaction merges that list with the
+    stored set in one call, not building a union only to merge it again."""
     kinds = {"count": exp.Sum, "sum": exp.Sum, "min": exp.Min, "max": exp.Max}
     outputs: dict[str, exp.Expression] = {n: _col(n, "c") for n in key_names(layout)}
     for a in layout.aggregates:
@@ -497,9 +502,13 @@ def cells_merged(
 
     def union(sketch: StoredSketch) -> exp.Expression:
         sets = exp.ArrayAgg(this=_col(sketch.column, "c"))
-        return exp.Anonymous(this=UNION[sketch.kind], expressions=[sets])
+        return sets if gathered else exp.Anonymous(this=UNION[sketch.kind], expressions=[sets])
 
-    outputs.update({n: exp.alias_(v, n, quoted=True) for n, v in _stored_sets(layout, union)})
+    if gathered:
+        sets = ((s.column, union(s)) for s in layout.sketches)
+    else:
+        sets = _stored_sets(layout, union)
+    outputs.update({n: exp.alias_(v, n, quoted=True) for n, v in sets})
     keys = key_names(layout)
     chosen = [n for n in columns or outputs if n not in keys]
     selected = [*(outputs[n] for n in keys), *(outputs[n] for n in chosen)]
@@ -562,7 +571,7 @@ def compact_statements(layout: RollupTable) -> tuple[str, ...]:
     (`_cell_match`). Not an UPDATE: a checkpoint rewrites the updated columns of every row
     group an update touched, and out-of-order rows touch them all (1M rows in random order:
     the commits after a MERGE cost 2.5x those after this)."""
-    delta = _subquery(cells_merged(layout, _table(layout.pending, "c")), "d")
+    delta = _subquery(cells_merged(layout, _table(layout.pending, "c"), gathered=True), "d")
     values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
     for a in layout.aggregates:
         values[a.column] = _merged(a.op, _col(a.column, "r"), _col(a.column, "d"))
@@ -609,9 +618,10 @@ def _sets_merged(layout: RollupTable) -> exp.Select:
     kept = kept.where(exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=touched)))
 
     def merged(s: StoredSketch) -> exp.Expression:
-        return exp.Anonymous(
-            this=MERGE[s.kind], expressions=[_col(s.column, "s"), _col(s.column, "m")]
+        every = exp.Anonymous(
+            this="list_append", expressions=[_col(s.column, "m"), _col(s.column, "s")]
         )
+        return exp.Anonymous(this=UNION[s.kind], expressions=[every])
 
     others = exp.Column(this=exp.Star(except_=[_col(c) for c in sketches]), table=_ident("m"))
     select = exp.select(
