@@ -52,9 +52,15 @@ class Maintenance:
     settled: tuple[Callable[[bool], None], ...] = ()
 
 
-def refuse_maintenance(engine: str, maintain: Maintenance | None) -> None:
+MaintenanceSource = Callable[[], Maintenance | None]
+"""What a write asks for its `Maintenance` once it holds the engine's write lock: the derived
+tables it keeps are then those of that moment, which a reload changes only between writes (a
+write that chose its steps earlier could keep a table dropped meanwhile, or miss one made)."""
+
+
+def refuse_maintenance(engine: str, maintain: MaintenanceSource | None) -> None:
     """Engines without derived tables: the service never hands them statements to keep."""
-    if maintain is not None:
+    if maintain is not None and maintain() is not None:
         raise TallyError("not_supported", f"rollups are not maintained on {engine}", 400)
 
 
@@ -89,7 +95,7 @@ class Engine(Protocol):
     ) -> None: ...
 
     def write(
-        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+        self, spec: TableSpec, batch: pa.Table, maintain: MaintenanceSource | None = None
     ) -> WriteOutcome: ...
 
     def compact(self, spec: TableSpec) -> int: ...

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from tally.catalog.storage import TableSpec
 from tally.engines.base import (
-    Maintenance,
+    MaintenanceSource,
     WriteOutcome,
     out_of_memory,
     refuse_maintenance,
@@ -144,7 +144,7 @@ class ClickHouseEngine:
                     )
 
     def write(
-        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+        self, spec: TableSpec, batch: pa.Table, maintain: MaintenanceSource | None = None
     ) -> WriteOutcome:
         """Store one row per key of a batch unless already stored; count duplicates and updates."""
         refuse_maintenance(self.name, maintain)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,13 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import Maintenance, WriteOutcome, out_of_memory, timed_out
+from tally.engines.base import (
+    Maintenance,
+    MaintenanceSource,
+    WriteOutcome,
+    out_of_memory,
+    timed_out,
+)
 from tally.engines.cancel import Cancel, bound, canceled
 from tally.engines.frame import Frame
 from tally.engines.watchdog import Watchdog
@@ -68,8 +75,8 @@ def _progress(cursor: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     return {"percent": round(percent, 1)} if percent >= 0 else {}
 
 
-def _settle(maintain: Maintenance | None, committed: bool) -> None:
-    for settled in maintain.settled if maintain else ():
+def _settle(maintenance: Maintenance | None, committed: bool) -> None:
+    for settled in maintenance.settled if maintenance else ():
         settled(committed)
 
 
@@ -99,7 +106,7 @@ class DuckDBEngine:
             ) from None
         self._conn.execute("SET TimeZone='UTC'")
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
         self._functions: set[str] = set()
         self._watchdog = Watchdog()
         self._closed = False
@@ -222,10 +229,11 @@ class DuckDBEngine:
                     )
 
     def write(
-        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+        self, spec: TableSpec, batch: pa.Table, maintain: MaintenanceSource | None = None
     ) -> WriteOutcome:
         """Store a batch atomically; a row whose key is stored is a duplicate (or an update).
-        `maintain` runs in the same transaction over the rows stored (see `Maintenance`)."""
+        The `Maintenance` that `maintain` gives, asked for once the write lock is held, runs in
+        the same transaction over the rows stored."""
         if batch.num_rows == 0:
             return WriteOutcome(0, 0)
         table = _quote(spec.name)
@@ -244,6 +252,7 @@ class DuckDBEngine:
             carried = ", ".join([columns, *added])
         sorted_by = f" ORDER BY {', '.join(sort_keys)}" if sort_keys else ""
         with self._write_lock:
+            maintenance = maintain() if maintain else None
             cursor = self._conn.cursor()
             cursor.register("_incoming", ordered)
             try:
@@ -262,7 +271,7 @@ class DuckDBEngine:
                 stored_match = f"FROM {table} AS s WHERE EXISTS "
                 stored_match += f"(SELECT 1 FROM {source} AS b WHERE {match})"
                 if spec.upsert:
-                    if maintain:
+                    if maintenance:
                         cursor.execute(
                             f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * {stored_match}"
                         )
@@ -282,7 +291,7 @@ class DuckDBEngine:
                 if not whole:
                     new_rows += f" AS b WHERE NOT EXISTS (SELECT 1 FROM {table} AS s WHERE {match})"
                 written = "VIEW" if whole else "TABLE"
-                if maintain:
+                if maintenance:
                     # The rows about to be stored, kept for the derived tables to read.
                     cursor.execute(f"CREATE OR REPLACE TEMP {written} _written AS {new_rows}")
                     new_rows = f"SELECT {carried} FROM _written"
@@ -290,13 +299,13 @@ class DuckDBEngine:
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM ({new_rows}){sorted_by}"
                 ).fetchone()[0]
                 accepted = stored - updated
-                for step in maintain.statements if maintain else ():
+                for step in maintenance.statements if maintenance else ():
                     if isinstance(step, str):
                         cursor.execute(step)
                     else:
                         step(cursor)
-                temporary = [f"{written} _written"] if maintain else []
-                temporary += ["TABLE _replaced"] if maintain and spec.upsert else []
+                temporary = [f"{written} _written"] if maintenance else []
+                temporary += ["TABLE _replaced"] if maintenance and spec.upsert else []
                 temporary += ["TABLE _batch"] if repeated else []
                 for name in temporary:
                     cursor.execute(f"DROP {name}")
@@ -305,7 +314,7 @@ class DuckDBEngine:
                 try:
                     cursor.execute("ROLLBACK")
                 finally:
-                    _settle(maintain, committed=False)
+                    _settle(maintenance, committed=False)
                 if not isinstance(exc, duckdb.Error):
                     raise
                 log.exception("duckdb write failed")
@@ -313,7 +322,7 @@ class DuckDBEngine:
             finally:
                 cursor.unregister("_incoming")
                 cursor.close()
-            _settle(maintain, committed=True)
+            _settle(maintenance, committed=True)
         return WriteOutcome(accepted, batch.num_rows - accepted - updated, updated)
 
     def transaction(
@@ -342,6 +351,14 @@ class DuckDBEngine:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Hold every other write back (appends, compactions, transactions) until the block
+        ends; the block's own go through (the lock is reentrant). What changes the derived
+        tables writes keep (a reload's rollups) does so between two writes, never during one."""
+        with self._write_lock:
+            yield
 
     def serialized(self, work: Callable[[duckdb.DuckDBPyConnection], None]) -> None:
         """Run `work` with a cursor of its own while no write runs (writes wait for it): what

@@ -29,7 +29,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tally.catalog.storage import TableSpec
-from tally.engines.base import Maintenance, WriteOutcome, refuse_maintenance, timed_out
+from tally.engines.base import MaintenanceSource, WriteOutcome, refuse_maintenance, timed_out
 from tally.engines.cancel import Cancel, bound, canceled
 from tally.engines.deadline import WATCHDOG
 from tally.engines.frame import Frame
@@ -286,7 +286,7 @@ class PostgresEngine:
             )
 
     def write(
-        self, spec: TableSpec, batch: pa.Table, maintain: Maintenance | None = None
+        self, spec: TableSpec, batch: pa.Table, maintain: MaintenanceSource | None = None
     ) -> WriteOutcome:
         """Store a batch atomically; a row whose key is stored is a duplicate (or an update)."""
         refuse_maintenance(self.name, maintain)

@@ -70,11 +70,15 @@ class Rollups:
         self.pending = Pending(compaction or CompactionRules())
         self._compactor: Compactor | None = None
         # Rollups by (table, fingerprint): so a declaration changed by a reload of the catalog
-        # is neither kept in nor read from the table of the one before. Layouts and
-        # maintenance are remembered by the dataset's fingerprint, for the same reason.
+        # is neither kept in nor read from the table of the one before. Layouts are remembered
+        # by the dataset's fingerprint, for the same reason.
         self._kept: set[tuple[str, str]] = set()
         self._ready: set[tuple[str, str]] = set()
         self._layouts: dict[str, tuple[RollupTable, ...]] = {}
+        # The datasets of the catalog last ensured, by name, and the maintenance of each: what
+        # a write keeps is the rollups ensured when it holds the write lock, whichever catalog
+        # the request that made it had read.
+        self._ensured: dict[str, Dataset] = {}
         self._maintenance: dict[str, Maintenance] = {}
         self._dictionaries: dict[str, Dictionary] = {}
         self._sizes: dict[str, int] = {}
@@ -103,16 +107,29 @@ class Rollups:
         """Create every declared rollup's table of `catalog` (default: the latest); a table whose
         declaration changed is dropped and created anew. A new table over rows is incomplete
         until it is built. Run at start, and by a reload before it swaps the catalog in: a
-        rollup is kept and read only once ensured."""
+        rollup is kept and read only once ensured.
+
+        With every other write held back (`DuckDBEngine.writes_held`), and writes choose their
+        maintenance once they hold the write lock: so no write keeps a table dropped here (it
+        failed), none stores rows a rollup found empty and marked built here misses (the rollup
+        lied), and none fills a table made anew with the old declaration's cells."""
         engine = self.engine
         if engine is None:
             return
         catalog = catalog if catalog is not None else self._catalogs.latest
+        with engine.writes_held():
+            self._ensure(engine, catalog)
+
+    def _ensure(self, engine: DuckDBEngine, catalog: Catalog) -> None:
         served = {dataset.fingerprint for dataset in catalog}
+        ensured = {dataset.name: dataset for dataset in catalog}
         # No table of Tally's own appears in a database whose datasets declare no rollup (and
         # never did: records of rollups no longer declared are dropped below).
         declares = any(self.layouts(dataset) for dataset in catalog)
         if not declares and not self._has_state(engine):
+            with self._lock:
+                self._ensured = ensured
+                self._maintenance.clear()
             return
         engine.transaction([(CREATE_STATE, ())])
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
@@ -146,7 +163,7 @@ class Rollups:
         self._sweep_dictionaries(engine, catalog, set(needed))
         self._count_pending(engine, catalog, {name for name, _ in kept})
         with self._lock:
-            self._kept, self._ready = kept, ready
+            self._kept, self._ready, self._ensured = kept, ready, ensured
             self._maintenance.clear()
             # A mirror outlives a reload while its table does (none needed is dropped here)
             # and its field is the same: at 100M rows, loading one again held the next append
@@ -243,14 +260,20 @@ class Rollups:
             return [lay for lay in self.layouts(dataset) if lay.identity not in self._ready]
 
     def maintenance(self, dataset: Dataset) -> Maintenance | None:
-        """The statements that keep every rollup of the dataset in step with a write: complete
+        """The statements that keep every rollup of the dataset in step with a write, complete
         or not, so a rollup is complete from the moment its build commits (the build holds
-        the writes back; a batch after it is kept whatever it was told before)."""
+        the writes back; a batch after it is kept whatever it was told before). Those of the
+        dataset of that name last ensured (`ensure`): a write asks under the write lock, and
+        the catalog its request read may be a reload behind (none: a dataset no longer served,
+        whose rollups are dropped)."""
         with self._lock:
-            known = self._maintenance.get(dataset.fingerprint)
+            current = self._ensured.get(dataset.name)
+            if current is None:
+                return None
+            known = self._maintenance.get(current.name)
             if known is None:
-                layouts = [lay for lay in self.layouts(dataset) if lay.identity in self._kept]
-                known = self._maintenance[dataset.fingerprint] = self._maintain(dataset, layouts)
+                layouts = [lay for lay in self.layouts(current) if lay.identity in self._kept]
+                known = self._maintenance[current.name] = self._maintain(current, layouts)
         return known if known.statements else None
 
     def _maintain(self, dataset: Dataset, layouts: list[RollupTable]) -> Maintenance:

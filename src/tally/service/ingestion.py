@@ -3,6 +3,7 @@ then bump the data versions of the tenants written so cached answers over them a
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,9 +95,10 @@ class Ingestion:
         return outcome
 
     def _store(self, dataset: Dataset, batch: pa.Table, outcome: IngestOutcome) -> None:
-        """One transaction for the batch and its rollups, then bump the data version of every
-        tenant in it."""
-        maintain = self.rollups.maintenance(dataset) if self.rollups else None
+        """One transaction for the batch and its rollups (which ones, the engine asks once it
+        holds its write lock: a reload may change them meanwhile), then bump the data version
+        of every tenant in it."""
+        maintain = functools.partial(self.rollups.maintenance, dataset) if self.rollups else None
         written = self.engine.write(table_spec(dataset), batch, maintain)
         outcome.accepted = written.accepted
         outcome.duplicates = written.duplicates
