@@ -286,7 +286,7 @@ def _dense_dictionaries(service: Service, dataset: str) -> None:
 
 
 def test_a_dataset_named_like_a_dictionary_is_kept_when_no_longer_served(tmp_path: Path) -> None:
-    """Unused dictionaries are swept by name and shape: a dataset named like one of another
+    """Only the dictionaries Tally made are swept: a dataset named like one of another
     dataset's (`rollev__ids__extra`) keeps its rows when its file is removed, however often
     the catalog is ensured."""
     folder = tmp_path / "datasets"
@@ -309,10 +309,42 @@ def test_a_dataset_named_like_a_dictionary_is_kept_when_no_longer_served(tmp_pat
         service.engine.close()
 
 
+def test_a_table_named_and_shaped_like_a_dictionary_is_kept_unless_tally_made_it(
+    tmp_path: Path,
+) -> None:
+    """A table made by hand in the database, named like a dictionary of a served dataset and
+    with a dictionary's columns, is not Tally's to drop (it was, when the sweep went by name
+    and shape); a dictionary Tally made is dropped with the last rollup using it, also one
+    made before dictionaries were recorded (recorded at the next start)."""
+    service = open_service(tmp_path)
+    try:
+        service.engine.transaction(
+            [('CREATE TABLE "rollev__ids__kept" (id BIGINT, value VARCHAR)', ()),
+             ("INSERT INTO \"rollev__ids__kept\" VALUES (0, 'mine')", ())]
+        )  # fmt: skip
+        _ingest(service, "rollev", make_rows(random.Random(11), 50))
+        forget = "DELETE FROM _tally_rollups WHERE fingerprint = 'dictionary'"
+        service.engine.transaction([(forget, ())])  # as a database of an earlier version
+        service.rollups.ensure()
+        write_datasets(tmp_path / "datasets", rollups=False)
+        assert not service.reloader.reload().problems
+        service.rollups.ensure()
+        _, tables = service.engine.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE contains(table_name, '__ids__') "
+            "ORDER BY 1",
+            {},
+            30,
+        )
+        assert tables == [("rollev__ids__kept",)]
+        kept = service.engine.execute('SELECT * FROM "rollev__ids__kept"', {}, 30)[1]
+        assert kept == [(0, "mine")]
+    finally:
+        service.engine.close()
+
+
 def test_a_rollup_named_like_a_dictionary_is_kept(tmp_path: Path) -> None:
-    """Unused dictionaries are swept by name; a declared rollup named `ids` (its pending table
-    `rollev__rollup__ids__pending`) is not one of them, however often the catalog is
-    ensured."""
+    """A declared rollup named `ids` (its pending table `rollev__rollup__ids__pending`) is not
+    taken for a dictionary, however often the catalog is ensured."""
     write_datasets(tmp_path / "datasets")
     path = tmp_path / "datasets" / "rollev.yaml"
     path.write_text(path.read_text() + "  - name: ids\n    grain: 1 hour\n    dimensions: [kind]\n")

@@ -162,6 +162,11 @@ class RollupTable:
         numbering per batch)."""
         return dictionary_name(self.dataset, field)
 
+    @property
+    def dictionaries(self) -> tuple[str, ...]:
+        """The dictionary tables its exact sets number values with."""
+        return tuple(self.dictionary(s.field) for s in self.sketches if s.kind == "ids")
+
     def sketch(self, kind: str, field: str) -> StoredSketch | None:
         return next((s for s in self.sketches if (s.kind, s.field) == (kind, field)), None)
 

@@ -37,7 +37,8 @@ from tally.rollups.sketches import FUNCTIONS
 
 log = logging.getLogger(__name__)
 # The record of every rollup table: which table, built for which declaration (or made for one
-# and not built yet: `_unbuilt`), so a table made and never built is dropped with its rollup.
+# and not built yet: `_unbuilt`), so a table made and never built is dropped with its rollup;
+# and of every dictionary table Tally made (`DICTIONARY`), the only tables its sweep drops.
 CREATE_STATE = (
     "CREATE TABLE IF NOT EXISTS _tally_rollups "
     "(name VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL)"
@@ -45,15 +46,9 @@ CREATE_STATE = (
 READ_STATE = "SELECT name, fingerprint FROM _tally_rollups"
 HAS_STATE = "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_tally_rollups'"
 FORGET = "DELETE FROM _tally_rollups WHERE name = ?"
-# Tables of the database's own schema named and shaped like dictionaries (a dataset may be
-# named `events__ids__x`: its table, unless its only columns are `id` and `value`, is not one).
-DICTIONARIES = (
-    "SELECT t.table_name FROM duckdb_tables() AS t WHERE contains(t.table_name, '__ids__') "
-    "AND t.database_name = current_database() AND t.schema_name = current_schema() "
-    "AND (SELECT list(c.column_name ORDER BY c.column_index) FROM duckdb_columns() AS c "
-    "WHERE c.table_oid = t.table_oid) = ['id', 'value']"
-)
 RECORD = "INSERT OR REPLACE INTO _tally_rollups VALUES (?, ?)"
+DICTIONARY = "dictionary"
+"""What the record of a dictionary holds for a fingerprint (no declaration's)."""
 SIZES_TTL_S = 30.0
 TIMEOUT_S = 30.0
 
@@ -133,7 +128,8 @@ class Rollups:
             return
         engine.transaction([(CREATE_STATE, ())])
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
-        recorded = dict(found)
+        recorded = {name: print_ for name, print_ in found if print_ != DICTIONARY}
+        dictionaries = {name for name, print_ in found if print_ == DICTIONARY}
         kept, ready = set(), set()
         for dataset in catalog:
             for layout in self.layouts(dataset):
@@ -160,7 +156,7 @@ class Rollups:
         for name in recorded.keys() - declared:
             self._forget(engine, name)
         needed = self._needed_dictionaries(catalog)
-        self._sweep_dictionaries(engine, catalog, set(needed))
+        self._sweep_dictionaries(engine, dictionaries, set(needed))
         self._count_pending(engine, catalog, {name for name, _ in kept})
         with self._lock:
             self._kept, self._ready, self._ensured = kept, ready, ensured
@@ -206,25 +202,23 @@ class Rollups:
             if sketch.kind == "ids"
         }
 
-    def _sweep_dictionaries(self, engine: DuckDBEngine, catalog: Catalog, needed: set[str]) -> None:
-        """Drop every dictionary no declared rollup of the catalog's datasets numbers with
-        (`needed`; a dictionary is shared by a dataset's rollups, so it goes with the last of
-        them). A served dataset's table is kept by name; one no longer served is told apart by
-        its columns (`DICTIONARIES`), unless they are exactly a dictionary's."""
-        owned = {dataset.name for dataset in catalog}
-        rollups = [layout for d in catalog for layout in self.layouts(d)]
-        kept = owned | {name for lay in rollups for name in (lay.name, lay.pending)}
-        _, found = engine.execute(DICTIONARIES, {}, TIMEOUT_S)
-        unused = [
-            table
-            for (table,) in found
-            if table not in needed | kept and any(_dictionary_of(table, name) for name in owned)
-        ]
+    def _sweep_dictionaries(
+        self, engine: DuckDBEngine, recorded: set[str], needed: set[str]
+    ) -> None:
+        """Drop every dictionary Tally made (`recorded`) that no declared rollup numbers with
+        (`needed`: a dictionary is shared by a dataset's rollups, so it goes with the last of
+        them), and record the needed ones (those made before dictionaries were recorded).
+        Only recorded tables are dropped: a name alone (`<dataset>__ids__<field>`) could be a
+        dataset's, whose table and rows stay when it is no longer served."""
+        unused = recorded - needed
         if unused:
             with self._lock:  # no mirror outlives its table, whatever fails after this
                 for table in unused:
                     self._dictionaries.pop(table, None)
-            engine.transaction([(statements.drop(table), ()) for table in unused])
+        steps = [step for table in sorted(unused) for step in _dropped_dictionary(table)]
+        steps += [(RECORD, (table, DICTIONARY)) for table in sorted(needed - recorded)]
+        if steps:
+            engine.transaction(steps)
 
     def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
         """Make the rollup's tables anew, recorded as not built (so that, were it no longer
@@ -237,8 +231,9 @@ class Rollups:
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
         made = (statements.create(layout, layout.pending), *statements.create_dictionaries(layout))
+        dictionaries = [(RECORD, (table, DICTIONARY)) for table in layout.dictionaries]
         unbuilt = (RECORD, (layout.name, _unbuilt(layout)))
-        engine.transaction([*((create, ()) for create in made), unbuilt])
+        engine.transaction([*((create, ()) for create in made), *dictionaries, unbuilt])
 
     def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
         _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
@@ -459,11 +454,8 @@ def _unbuilt(layout: RollupTable) -> str:
     return f"unbuilt {layout.fingerprint}"
 
 
-def _dictionary_of(table: str, dataset: str) -> bool:
-    """A name a dictionary of the dataset has (`<dataset>__ids__<field>`), or had while each
-    rollup kept its own (`<dataset>__rollup__<rollup>__ids__<field>`)."""
-    own = table.startswith(f"{dataset}__ids__")
-    return own or (table.startswith(f"{dataset}__rollup__") and "__ids__" in table)
+def _dropped_dictionary(table: str) -> list[tuple[str, tuple[str, ...]]]:
+    return [(statements.drop(table), ()), (FORGET, (table,))]
 
 
 class _PendingCount:
