@@ -171,3 +171,28 @@ def test_a_query_asked_again_after_an_append_reads_its_pending_rows(tmp_path: Pa
     _ingest(service, rows[1000:], 500)
     assert _answers_agree(service) != "raw"
     service.close()
+
+
+def _fullest_pending_table(service: Service) -> int:
+    tables = [f'"rollev__rollup__{name}__pending"' for name in ("fine", "hourly", "channels")]
+    return max(
+        _count(service, table) for table in [*tables, '"rollev__rollup__regions_all__pending"']
+    )
+
+
+def test_pending_rows_are_counted_as_the_tables_hold_them(tmp_path: Path) -> None:
+    """What decides a compaction (the fullest pending table's rows) is counted in memory as
+    appends insert and compactions empty, and equals the tables' counts (a batch failing
+    inside its transaction adds nothing: `test_a_batch_whose_rollup_fails_stores_nothing`)."""
+    service = open_service(tmp_path, compacting=False)
+    try:
+        rows = make_rows(random.Random(41), 900)
+        _ingest(service, rows[:400], 100)
+        assert service.rollups.pending.waiting() == {"rollev": _fullest_pending_table(service)}
+        service.rollups.compact_all()
+        assert service.rollups.pending.waiting() == {} and _fullest_pending_table(service) == 0
+        _ingest(service, rows[400:], 150)
+        assert service.rollups.pending.waiting() == {"rollev": _fullest_pending_table(service)}
+        assert _fullest_pending_table(service) > 0
+    finally:
+        service.engine.close()

@@ -9,7 +9,9 @@ read, and a query counting from stored cardinalities reads the sets of cells wit
 
 A dataset is due when one of its rollups holds `rows` pending rows, when `appends` appends
 have been kept since its last compaction, or when it has pending rows and no append came for
-`idle_s` seconds (a dashboard reads compacted cells soon after a burst of writes ends).
+`idle_s` seconds (a dashboard reads compacted cells soon after a burst of writes ends). The rows
+are counted as the appends insert them and the compactions empty the tables, not read from the
+tables (a count of each pending table was one more statement in every append).
 """
 
 from __future__ import annotations
@@ -32,37 +34,53 @@ class CompactionRules:
 
 @dataclass
 class _Waiting:
-    rows: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
     appends: int = 0
     last: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        """The pending rows of the fullest table."""
+        return max(self.tables.values(), default=0)
 
 
 @dataclass
 class Pending:
-    """What waits in each dataset's pending tables, as the appends that committed said (each
-    counts its rollups' pending rows inside its transaction)."""
+    """What waits in each dataset's pending tables, as the appends and the compactions said
+    (each inside its transaction)."""
 
     rules: CompactionRules = field(default_factory=CompactionRules)
     clock: Callable[[], float] = time.monotonic
     _waiting: dict[str, _Waiting] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def appended(self, dataset: str, rows: int) -> None:
-        """An append is about to commit (told inside its transaction, before it is
-        acknowledged, so a query planned after never skips its rows; one that rolls back only
-        makes a compaction come sooner): the fullest pending table of the dataset now holds
-        `rows`."""
+    def appended(self, dataset: str, inserted: dict[str, int]) -> None:
+        """An append is about to commit, having inserted `inserted` rows into each pending
+        table: told inside its transaction, before it is acknowledged, so a query planned after
+        never skips its rows (one that then fails to commit only makes a compaction come
+        sooner)."""
         with self._lock:
             waiting = self._waiting.setdefault(dataset, _Waiting())
-            waiting.rows, waiting.appends, waiting.last = rows, waiting.appends + 1, self.clock()
+            for table, rows in inserted.items():
+                waiting.tables[table] = waiting.tables.get(table, 0) + rows
+            waiting.appends, waiting.last = waiting.appends + 1, self.clock()
 
-    def found(self, dataset: str, rows: int) -> None:
+    def emptied(self, dataset: str, table: str) -> None:
+        """A compaction emptied `table` (told inside its transaction, under the write lock, so
+        no append's rows are counted away)."""
+        with self._lock:
+            waiting = self._waiting.get(dataset)
+            if waiting is not None:
+                waiting.tables[table] = 0
+
+    def found(self, dataset: str, tables: dict[str, int]) -> None:
         """Pending rows found in the tables (at start or on a reload): due at once when nothing
         was known of them; what is known (appends a compaction has not yet forgotten) is kept."""
-        if rows:
+        if any(tables.values()):
             with self._lock:
                 if dataset not in self._waiting:
-                    self._waiting[dataset] = _Waiting(rows, 0, self.clock() - self.rules.idle_s)
+                    due = self.clock() - self.rules.idle_s
+                    self._waiting[dataset] = _Waiting(dict(tables), 0, due)
 
     def compacted(self, dataset: str, appends_seen: int) -> None:
         """A compaction committed, having merged at least what `appends_seen` appends left;

@@ -21,7 +21,6 @@ stored rows joined with the whole dictionary, numbering the values it lacks firs
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -243,15 +242,6 @@ def dictionary_rows(dictionary: str) -> str:
 
 def count_rows(table: str) -> str:
     return _sql(exp.select(exp.Count(this=exp.Star())).from_(_table(table)))
-
-
-def most_rows(tables: list[str]) -> str:
-    """The row count of the fullest of `tables`, in one statement."""
-    counts = [
-        exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(_table(t)) for t in tables
-    ]
-    every = functools.reduce(lambda left, right: exp.union(left, right, distinct=False), counts)
-    return _sql(exp.select(exp.Max(this=_col("n"))).from_(_subquery(every, "c")))
 
 
 def store_numbered(dictionary: str, mapped: str) -> str:

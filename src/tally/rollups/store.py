@@ -189,8 +189,13 @@ class Rollups:
                 continue
             made = [(statements.create(layout, layout.pending), ()) for layout in layouts]
             engine.transaction(made)
-            most = statements.most_rows([layout.pending for layout in layouts])
-            self.pending.found(dataset.name, engine.execute(most, {}, TIMEOUT_S)[1][0][0])
+            counts = {
+                layout.pending: engine.execute(
+                    statements.count_rows(layout.pending), {}, TIMEOUT_S
+                )[1][0][0]
+                for layout in layouts
+            }
+            self.pending.found(dataset.name, counts)
 
     def _needed_dictionaries(self, catalog: Catalog) -> dict[str, Column]:
         """The dictionary of every set of ids the catalog's rollups keep, and its field."""
@@ -281,11 +286,14 @@ class Rollups:
         if not layouts:
             return Maintenance(())
         numbering = self.dictionaries(dataset, layouts)
-        inserts = tuple(s for layout in layouts for s in statements.append_statements(layout))
-        counted = _PendingCount(dataset.name, [layout.pending for layout in layouts], self)
+        appended = _Appended(dataset.name, self)
+        inserts: list[str | Callable[[duckdb.DuckDBPyConnection], None]] = []
+        for layout in layouts:
+            *numbered_in_sql, insert = statements.append_statements(layout)
+            inserts += [*numbered_in_sql, _CountedInsert(insert, layout, appended)]
         return Maintenance(
-            (*(d.number for d in numbering), *inserts, *(d.release for d in numbering), counted),
-            (*(d.settle for d in numbering), counted.settle),
+            (*(d.number for d in numbering), *inserts, *(d.release for d in numbering), appended),
+            (*(d.settle for d in numbering), appended.settle),
         )
 
     def nudge(self) -> None:
@@ -313,8 +321,19 @@ class Rollups:
                 kept = self._kept
             for layout in self.layouts(dataset):
                 if layout.identity in kept:
-                    engine.transaction([(s, ()) for s in statements.compact_statements(layout)])
+                    steps = [(s, ()) for s in statements.compact_statements(layout)]
+                    engine.transaction(steps, self._emptied(dataset_name, layout, len(steps)))
         self.pending.compacted(dataset_name, seen)
+
+    def _emptied(self, dataset: str, layout: RollupTable, steps: int) -> Callable[[int], None]:
+        """Tells `pending` once a compaction's last step emptied the pending table, inside its
+        transaction (no append runs meanwhile)."""
+
+        def done(step: int) -> None:
+            if step == steps - 1:
+                self.pending.emptied(dataset, layout.pending)
+
+        return done
 
     def compact_due(self) -> list[str]:
         """Compact every dataset whose pending rows are due (`pending.CompactionRules`)."""
@@ -458,19 +477,35 @@ def _dropped_dictionary(table: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(statements.drop(table), ()), (FORGET, (table,))]
 
 
-class _PendingCount:
-    """The last step of an append's maintenance: counts the rows in the dataset's pending
-    tables and tells `Rollups.pending`, inside the transaction (before it is acknowledged);
-    once it commits, wakes the compactor."""
+class _Appended:
+    """The last step of an append's maintenance: tells `Rollups.pending` the rows its inserts
+    put in each pending table (`_CountedInsert`), inside the transaction (before it is
+    acknowledged; an append failing before this step tells nothing); once it commits, wakes
+    the compactor. Writes run one at a time, so one instance serves them all."""
 
-    def __init__(self, dataset: str, tables: list[str], rollups: Rollups) -> None:
+    def __init__(self, dataset: str, rollups: Rollups) -> None:
         self._dataset, self._rollups = dataset, rollups
-        self._count = statements.most_rows(tables)
+        self._inserted: dict[str, int] = {}
+
+    def inserted(self, table: str, rows: int) -> None:
+        self._inserted[table] = rows
 
     def __call__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        rows = cursor.execute(self._count).fetchall()[0][0]
-        self._rollups.pending.appended(self._dataset, rows)
+        self._rollups.pending.appended(self._dataset, self._inserted)
 
     def settle(self, committed: bool) -> None:
+        self._inserted = {}
         if committed:
             self._rollups.nudge()
+
+
+class _CountedInsert:
+    """An append's insert of its cells into a rollup's pending table, which notes how many
+    rows it put there."""
+
+    def __init__(self, insert: str, layout: RollupTable, appended: _Appended) -> None:
+        self._insert, self._table, self._appended = insert, layout.pending, appended
+
+    def __call__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        ((rows,),) = cursor.execute(self._insert).fetchall()
+        self._appended.inserted(self._table, rows)
