@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyroaring import BitMap
 
-from tally.rollups.sketches import ids_cardinality, ids_count, ids_of, ids_union
+from tally.rollups.sketches import FUNCTIONS, ids_cardinality, ids_count, ids_of, ids_union
 
 ID = st.integers(min_value=0, max_value=2**32 - 1)
 
@@ -72,3 +73,13 @@ def test_a_union_is_stored_in_one_encoding_however_it_was_reached() -> None:
     pieces = [ids_of(values[i::3]) for i in range(3)]
     assert ids_union(pieces) == ids_of(values)
     assert ids_union([ids_of(values[:10]), ids_of(values)]) == ids_of(values)
+
+
+def test_a_compaction_merges_a_stored_set_with_its_pending_ones_in_one_call() -> None:
+    """`tally_ids_merged(stored, pending)`, as DuckDB calls it on Arrow batches: a cell with no
+    stored row yet (null) or no pending set (null list) merges what it has."""
+    merged = next(f for f in FUNCTIONS if f.name == "tally_ids_merged")
+    stored = [ids_of([1, 2, 3]), None, ids_of([7]), None]
+    pending = [[ids_of([3, 4]), None, ids_of([9])], [ids_of([5])], None, None]
+    out = merged.over(pa.array(stored, pa.binary()), pa.array(pending, pa.list_(pa.binary())))
+    assert [_decoded(blob) for blob in out.to_pylist()] == [{1, 2, 3, 4, 9}, {5}, {7}, set()]

@@ -30,7 +30,7 @@ from tally.catalog.model import Column, ColumnType
 from tally.catalog.rollups import ROW_ID
 from tally.query.fields import resolve_field
 from tally.rollups.layout import CellKey, RollupTable, StoredSketch
-from tally.rollups.sketches import BUILD, CARDINALITY, UNION
+from tally.rollups.sketches import BUILD, CARDINALITY, MERGE, UNION
 from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
@@ -608,10 +608,9 @@ def _sets_merged(layout: RollupTable) -> exp.Select:
     kept = kept.where(exp.In(this=exp.column(ROW_ID), query=exp.Subquery(this=touched)))
 
     def merged(s: StoredSketch) -> exp.Expression:
-        every = exp.Anonymous(
-            this="list_append", expressions=[_col(s.column, "m"), _col(s.column, "s")]
+        return exp.Anonymous(
+            this=MERGE[s.kind], expressions=[_col(s.column, "s"), _col(s.column, "m")]
         )
-        return exp.Anonymous(this=UNION[s.kind], expressions=[every])
 
     others = exp.Column(this=exp.Star(except_=[_col(c) for c in sketches]), table=_ident("m"))
     select = exp.select(
