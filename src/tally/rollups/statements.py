@@ -37,7 +37,6 @@ from tally.sql.duckdb import DuckDBDialect
 DIALECT = DuckDBDialect()
 WRITTEN, REPLACED, CELLS = "_written", "_replaced", "_cells"
 MERGED = "_merged"
-MERGED_SETS = "_merged_sets"
 BUILT = "_built"
 STORED_ROW = "#row"  # a stored cell's row id in `_merged` (no catalog name holds a #)
 STORED_SET_ROW = "#set_row"
@@ -552,15 +551,16 @@ def compact_statements(layout: RollupTable) -> tuple[str, ...]:
     pending rows, then merged with the stored row), and empty the pending table.
 
     One join of the pending cells with the rollup table's keys and aggregates gives each cell's
-    merged aggregates and the row id of its stored row, if any (`_merged`); the stored sets and
-    sketches of those rows only are then read by row id and merged with the pending ones
-    (`_merged_sets`); the stored rows are deleted and every pending cell is inserted. The
-    join reads no set: whichever side DuckDB builds its hash table on, it would otherwise copy
-    every stored set (100M rows: 177 MB for a daily rollup, 190 ms, against ~12 ms for the
-    touched rows' sets). Key ranges of the pending cells prune the rollup's row groups
-    (`_cell_match`). Not an UPDATE: a checkpoint rewrites the updated columns of every row
-    group an update touched, and out-of-order rows touch them all (1M rows in random order:
-    the commits after a MERGE cost 2.5x those after this)."""
+    merged aggregates and the row id of its stored row, if any (`_merged`); every touched cell is
+    inserted, its stored sets and sketches read by row id and merged with the pending ones on the
+    way (`_sets_merged`, never held in a table of their own: at 100M rows they are hundreds of MB),
+    and then the stored rows are deleted by row id (rows a transaction inserts are numbered apart
+    from the stored ones). The join reads no set: whichever side DuckDB builds its hash table on, it
+    would otherwise copy every stored set (100M rows: 177 MB for a daily rollup, 190 ms, against ~12
+    ms for the touched rows' sets). Key ranges of the pending cells prune the rollup's row groups
+    (`_cell_match`). Not an UPDATE: a checkpoint rewrites the updated columns of every row group an
+    update touched, and out-of-order rows touch them all (1M rows in random order: the commits after
+    a MERGE cost 2.5x those after this)."""
     delta = _subquery(cells_merged(layout, _table(layout.pending, "c"), gathered=True), "d")
     values: dict[str, exp.Expression] = {n: _col(n, "d") for n in key_names(layout)}
     for a in layout.aggregates:
@@ -577,23 +577,20 @@ def compact_statements(layout: RollupTable) -> tuple[str, ...]:
     merged = merged.from_(delta).join(
         _subquery(stored, "r"), on=_cell_match(layout, "r", "d"), join_type="LEFT"
     )
-    steps: list[exp.Expression] = [_temporary(MERGED, merged)]
-    cells = MERGED
-    if layout.sketches:
-        steps.append(_temporary(MERGED_SETS, _sets_merged(layout)))
-        cells = MERGED_SETS
-    stored_rows = exp.Subquery(this=exp.select(_col(STORED_ROW)).from_(_table(cells)))
-    steps.append(
+    cells = _sets_merged(layout) if layout.sketches else exp.select("*").from_(_table(MERGED))
+    rows = exp.select(exp.Star(except_=[_col(STORED_ROW)])).from_(_subquery(cells, "c"))
+    rows = rows.order_by(_col(layout.time_column.physical))
+    stored_rows = exp.Subquery(this=exp.select(_col(STORED_ROW)).from_(_table(MERGED)))
+    steps = [
+        _temporary(MERGED, merged),
+        exp.Insert(this=_table(layout.name), by_name=True, expression=rows),
         exp.Delete(
             this=_table(layout.name),
             where=exp.Where(this=exp.In(this=exp.column(ROW_ID), query=stored_rows)),
-        )
-    )
-    rows = exp.select(exp.Star(except_=[_col(STORED_ROW)])).from_(_table(cells))
-    rows = rows.order_by(_col(layout.time_column.physical))
-    steps.append(exp.Insert(this=_table(layout.name), by_name=True, expression=rows))
-    steps += [_drop_temporary(name) for name in dict.fromkeys((MERGED, cells))]
-    steps.append(exp.Delete(this=_table(layout.pending)))
+        ),
+        _drop_temporary(MERGED),
+        exp.Delete(this=_table(layout.pending)),
+    ]
     return tuple(_sql(s) for s in steps)
 
 
