@@ -4,9 +4,12 @@ answers never depend on whether it ran, and a server compacts on its own."""
 from __future__ import annotations
 
 import random
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tally.query.model import Query
 from tally.service import Service
@@ -194,5 +197,63 @@ def test_pending_rows_are_counted_as_the_tables_hold_them(tmp_path: Path) -> Non
         _ingest(service, rows[400:], 150)
         assert service.rollups.pending.waiting() == {"rollev": _fullest_pending_table(service)}
         assert _fullest_pending_table(service) > 0
+    finally:
+        service.engine.close()
+
+
+def test_a_reload_counts_the_pending_rows_again(tmp_path: Path) -> None:
+    """A reload that removes a rollup drops its pending table: the rows counted in it no longer
+    decide when the dataset compacts (kept, they would have left it due after every append)."""
+    service = open_service(tmp_path, compacting=False)
+    try:
+        _ingest(service, make_rows(random.Random(43), 600), 150)
+        hourly = _count(service, '"rollev__rollup__hourly__pending"')
+        assert _count(service, PENDING) > hourly > 0
+        path = tmp_path / "datasets" / "rollev.yaml"
+        text = path.read_text()
+        hourly_only = text[text.index("  - name: hourly") : text.index("  - name: channels")]
+        path.write_text(text[: text.index("rollups:")] + "rollups:\n" + hourly_only)
+        assert not service.reloader.reload().problems
+        assert service.rollups.pending.waiting() == {"rollev": hourly}
+    finally:
+        service.engine.close()
+
+
+def test_a_compaction_ending_late_does_not_forget_rows_appended_after_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compactor's compaction merges everything, then ends late; meanwhile an operator's
+    compaction runs and an append comes. The late one must not forget that append: its rows
+    would stay pending while queries no longer read the pending tables (and a later
+    `compact_all` would not merge them). Compactions now run one at a time."""
+    service = open_service(tmp_path, compacting=False)
+    try:
+        rows = make_rows(random.Random(44), 600)
+        _ingest(service, rows[:300], 100)
+        pending = service.rollups.pending
+        ending = threading.Event()
+        compacted = pending.compacted
+
+        def late(dataset: str, appends_seen: int) -> None:
+            if threading.current_thread().name == "late":
+                assert ending.wait(30)
+            compacted(dataset, appends_seen)
+
+        monkeypatch.setattr(pending, "compacted", late)
+        first = threading.Thread(target=service.rollups.compact, args=("rollev",), name="late")
+        first.start()
+        while _count(service, PENDING):  # until it merged everything and waits to end
+            time.sleep(0.01)
+        second = threading.Thread(target=service.rollups.compact_all)
+        second.start()
+        second.join(1.0)  # ran and ended at once, unless compactions wait for each other
+        _ingest(service, rows[300:], 300)
+        ending.set()
+        first.join()
+        second.join()
+        assert service.rollups.has_pending("rollev") or _count(service, PENDING) == 0
+        service.rollups.compact_all()
+        assert _count(service, PENDING) == 0
+        assert _cells(service, FINE) == expected_cells(rows, 900, ("kind", "region"))
     finally:
         service.engine.close()

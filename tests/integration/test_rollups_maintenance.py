@@ -239,9 +239,11 @@ def test_a_batch_whose_rollup_fails_stores_nothing(service: Service) -> None:
     assert _pending_rows(service) == [0, 0]  # all merged in by reading the rollups
     _, stored = service.engine.execute("SELECT count(*) FROM rollev", {}, 30)
     service.engine.transaction([('DROP TABLE "rollev__rollup__hourly__pending"', ())])
+    waiting = service.rollups.pending.waiting()
     with pytest.raises(TallyError) as failed:
         service.ingestion.ingest("rollev", rows[200:], ADMIN, partial=False)
     assert failed.value.status == 500
+    assert service.rollups.pending.waiting() == waiting  # its inserts are not counted
     assert service.engine.execute("SELECT count(*) FROM rollev", {}, 30)[1] == stored
     assert _pending_rows(service) == [0, 0]
     assert rollup_rows(service, "rollev__rollup__fine") == before

@@ -40,6 +40,16 @@ def test_a_sets_cardinality_is_read_off_its_header_as_its_size(ids: list[int]) -
     assert ids_cardinality(ids_of(list(ids))) == len(set(ids))
 
 
+def test_a_set_with_runs_in_many_containers_is_counted_off_its_header() -> None:
+    """Run-encoded sets keep a bitset of which containers are runs, a byte per eight: with 40
+    containers it spans five bytes before the sizes."""
+    ids = [key << 16 | low for key in range(40) for low in range(0, 3_000 if key % 2 else 50, 1)]
+    ids += [i * 65_537 for i in range(40)]
+    blob = ids_of(ids)
+    assert int.from_bytes(blob[:4], "little") & 0xFFFF == 12347  # runs in it
+    assert ids_cardinality(blob) == len(set(ids))
+
+
 def test_an_empty_or_missing_set_counts_nothing() -> None:
     assert ids_cardinality(None) == 0
     assert ids_cardinality(b"") == 0

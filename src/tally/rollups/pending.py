@@ -74,13 +74,17 @@ class Pending:
                 waiting.tables[table] = 0
 
     def found(self, dataset: str, tables: dict[str, int]) -> None:
-        """Pending rows found in the tables (at start or on a reload): due at once when nothing
-        was known of them; what is known (appends a compaction has not yet forgotten) is kept."""
-        if any(tables.values()):
-            with self._lock:
-                if dataset not in self._waiting:
-                    due = self.clock() - self.rules.idle_s
-                    self._waiting[dataset] = _Waiting(dict(tables), 0, due)
+        """The rows counted in each pending table, with every write held back (at start or on a
+        reload): they replace what was counted (a reload may have dropped or made a table anew,
+        which no compaction would ever empty); the appends not yet forgotten by a compaction
+        are kept. Pending rows nothing was known of are due at once."""
+        with self._lock:
+            waiting = self._waiting.get(dataset)
+            if waiting is not None:
+                waiting.tables = dict(tables)
+            elif any(tables.values()):
+                due = self.clock() - self.rules.idle_s
+                self._waiting[dataset] = _Waiting(dict(tables), 0, due)
 
     def compacted(self, dataset: str, appends_seen: int) -> None:
         """A compaction committed, having merged at least what `appends_seen` appends left;

@@ -39,10 +39,6 @@ KLL_RANK_ERROR = round(kll_doubles_sketch.get_normalized_rank_error(KLL_K, False
 """Of one quantile, as a share of the rows (DataSketches' bound at 99 %)."""
 
 
-def _bitmap(blob: bytes | None) -> BitMap:
-    return BitMap.deserialize(blob) if blob else BitMap()
-
-
 def _stored(bitmap: BitMap) -> bytes:
     bitmap.run_optimize()
     return bitmap.serialize()
@@ -91,9 +87,10 @@ def _ids_union(blobs: list[bytes | None] | None) -> BitMap:
     set and its pending ones), the smaller ones merged first and then into the largest:
     `BitMap.union` took five times as long over a large set and ten small ones, and merging
     each small one into the large set costs a pass over the large one."""
-    sets = sorted((BitMap.deserialize(b) for b in blobs or () if b), key=len)
+    sets = [BitMap.deserialize(b) for b in blobs or () if b]
     if len(sets) > _MANY_SETS:
         return BitMap.union(*sets)
+    sets.sort(key=len)
     if len(sets) < 2:
         return sets[0] if sets else BitMap()
     smaller = sets[0]

@@ -26,6 +26,7 @@ from tally.catalog.model import Column
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Engine, Maintenance
 from tally.engines.duckdb import DuckDBEngine
+from tally.errors import unavailable
 from tally.query.model import Query
 from tally.query.scope import Scope
 from tally.rollups import statements
@@ -79,6 +80,10 @@ class Rollups:
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = threading.RLock()
+        # One compaction at a time (the compactor's and an operator's): each forgets the appends
+        # it saw when it ends, and one that started earlier would forget an append made after
+        # another had ended, leaving its rows pending and unread.
+        self._compacting = threading.Lock()
         for function in FUNCTIONS if self.engine is not None else ():
             self.engine.add_function(
                 function.name, function.batch, function.parameters, function.returns
@@ -221,7 +226,7 @@ class Rollups:
                 for table in unused:
                     self._dictionaries.pop(table, None)
         steps = [step for table in sorted(unused) for step in _dropped_dictionary(table)]
-        steps += [(RECORD, (table, DICTIONARY)) for table in sorted(needed - recorded)]
+        steps += [_recorded_dictionary(table) for table in sorted(needed - recorded)]
         if steps:
             engine.transaction(steps)
 
@@ -236,7 +241,7 @@ class Rollups:
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
         engine.ensure_table(statements.create(layout), spec, {})
         made = (statements.create(layout, layout.pending), *statements.create_dictionaries(layout))
-        dictionaries = [(RECORD, (table, DICTIONARY)) for table in layout.dictionaries]
+        dictionaries = [_recorded_dictionary(table) for table in layout.dictionaries]
         unbuilt = (RECORD, (layout.name, _unbuilt(layout)))
         engine.transaction([*((create, ()) for create in made), *dictionaries, unbuilt])
 
@@ -265,11 +270,18 @@ class Rollups:
         the writes back; a batch after it is kept whatever it was told before). Those of the
         dataset of that name last ensured (`ensure`): a write asks under the write lock, and
         the catalog its request read may be a reload behind (none: a dataset no longer served,
-        whose rollups are dropped)."""
+        whose rollups are dropped). A batch checked against other columns than that dataset's
+        (a reload changed them meanwhile) is refused before anything is stored: its rollups'
+        statements could read a column it lacks."""
         with self._lock:
             current = self._ensured.get(dataset.name)
             if current is None:
                 return None
+            if _stored(current) != _stored(dataset):
+                raise unavailable(
+                    f"dataset {dataset.name!r} changed while this batch waited to be stored; "
+                    "nothing was stored, send it again"
+                )
             known = self._maintenance.get(current.name)
             if known is None:
                 layouts = [lay for lay in self.layouts(current) if lay.identity in self._kept]
@@ -312,28 +324,22 @@ class Rollups:
 
     def compact(self, dataset_name: str) -> None:
         """Merge the dataset's pending rows into its rollups' cells, a rollup per transaction
-        (appends wait for one rollup at a time). Answers are the same before and after."""
+        (appends wait for one rollup at a time). Answers are the same before and after. The
+        rollups are those last ensured, as appends keep them (a reload may have added one
+        whose pending rows the served catalog does not know yet)."""
         engine = self.engine
-        dataset = self.catalog.get(dataset_name)
-        seen = self.pending.appends(dataset_name)
-        if engine is not None and dataset is not None:
-            with self._lock:
-                kept = self._kept
-            for layout in self.layouts(dataset):
-                if layout.identity in kept:
-                    steps = [(s, ()) for s in statements.compact_statements(layout)]
-                    engine.transaction(steps, self._emptied(dataset_name, layout, len(steps)))
-        self.pending.compacted(dataset_name, seen)
-
-    def _emptied(self, dataset: str, layout: RollupTable, steps: int) -> Callable[[int], None]:
-        """Tells `pending` once a compaction's last step emptied the pending table, inside its
-        transaction (no append runs meanwhile)."""
-
-        def done(step: int) -> None:
-            if step == steps - 1:
-                self.pending.emptied(dataset, layout.pending)
-
-        return done
+        with self._compacting:
+            seen = self.pending.appends(dataset_name)
+            if engine is not None:
+                with self._lock:
+                    dataset, kept = self._ensured.get(dataset_name), self._kept
+                for layout in self.layouts(dataset) if dataset is not None else ():
+                    if layout.identity in kept:
+                        steps = [(s, ()) for s in statements.compact_statements(layout)]
+                        with engine.writes_held():  # no append between commit and `emptied`
+                            engine.transaction(steps)
+                            self.pending.emptied(dataset_name, layout.pending)
+            self.pending.compacted(dataset_name, seen)
 
     def compact_due(self) -> list[str]:
         """Compact every dataset whose pending rows are due (`pending.CompactionRules`)."""
@@ -475,6 +481,15 @@ def _unbuilt(layout: RollupTable) -> str:
 
 def _dropped_dictionary(table: str) -> list[tuple[str, tuple[str, ...]]]:
     return [(statements.drop(table), ()), (FORGET, (table,))]
+
+
+def _recorded_dictionary(table: str) -> tuple[str, tuple[str, str]]:
+    return RECORD, (table, DICTIONARY)
+
+
+def _stored(dataset: Dataset) -> tuple[tuple[str, str], ...]:
+    """What a batch checked against the dataset holds: its stored columns and their types."""
+    return tuple((c.physical, c.type.value) for c in dataset.stored_columns)
 
 
 class _Appended:
