@@ -139,13 +139,20 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _service(root: Path, options: Options, rollups: bool) -> Service:
-    datasets = root / ("datasets_rolled" if rollups else "datasets_plain")
+def datasets_folder(root: Path, declare: str | None, kll: bool = False) -> Path:
+    """A folder holding the benchmark's dataset file, declaring the rollups `declare` names
+    (`DECLARED`; None: no rollup), with `kll` the KLL rollup too."""
+    datasets = root / ("datasets_rolled" if declare else "datasets_plain")
     datasets.mkdir(parents=True, exist_ok=True)
     text = (HERE / "datasets" / f"{DATASET}.toml").read_text()
-    if rollups:
-        text += DECLARED[options.declare] + (KLL if options.kll else "")
+    if declare:
+        text += DECLARED[declare] + (KLL if kll else "")
     (datasets / f"{DATASET}.toml").write_text(text)
+    return datasets
+
+
+def _service(root: Path, options: Options, rollups: bool) -> Service:
+    datasets = datasets_folder(root, options.declare if rollups else None, options.kll)
     settings = Settings.from_env(
         data_dir=root / "data",
         datasets_dir=datasets,

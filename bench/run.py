@@ -271,17 +271,17 @@ def on_postgres(options: Options, parquet: Path, figures: Figures) -> None:
                 )
 
 
-def _ndjson_batches(parquet: Path, measured: int) -> tuple[list[bytes], bytes]:
+def ndjson_batches(
+    parquet: Path, measured: int, batch_rows: int = HTTP_BATCH_ROWS
+) -> tuple[list[bytes], bytes]:
     """`measured` rows as NDJSON batches, and one batch of the rows after them for warming up."""
-    rows = pq.read_table(parquet).slice(0, measured + HTTP_BATCH_ROWS).to_pylist()
+    rows = pq.read_table(parquet).slice(0, measured + batch_rows).to_pylist()
     lines = []
     for row in rows:
         row["ts"] = row["ts"].isoformat()
         row["metadata"] = orjson.loads(row["metadata"])
         lines.append(orjson.dumps(row))
-    batches = [
-        b"\n".join(lines[i : i + HTTP_BATCH_ROWS]) for i in range(0, measured, HTTP_BATCH_ROWS)
-    ]
+    batches = [b"\n".join(lines[i : i + batch_rows]) for i in range(0, measured, batch_rows)]
     return batches, b"\n".join(lines[measured:])
 
 
@@ -319,7 +319,7 @@ def http_ingest(options: Options, parquet: Path, figures: Figures) -> None:
     first row group are not the steady rate), from one client posting batch after batch and
     from two posting at once, as a producer with two connections would: one batch is then
     validated while the other is stored."""
-    batches, warmup = _ndjson_batches(parquet, options.http_ingest_rows)
+    batches, warmup = ndjson_batches(parquet, options.http_ingest_rows)
     figures.ingest["http_ndjson_rows"] = options.http_ingest_rows
     for clients, key in ((1, "http_ndjson_rows_per_s"), (2, "http_ndjson_2_clients_rows_per_s")):
         rate, again = _ndjson_rate(options, batches, warmup, clients)

@@ -12,6 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from tally.catalog.loader import CatalogError
 from tally.config import Settings
 from tally.errors import TallyError
 from tally.query.model import Query
@@ -287,26 +288,34 @@ def _dense_dictionaries(service: Service, dataset: str) -> None:
         assert count == ids == values == (top + 1 if top is not None else 0), field
 
 
-def test_a_dataset_named_like_a_dictionary_is_kept_when_no_longer_served(tmp_path: Path) -> None:
-    """Only the dictionaries Tally made are swept: a dataset named like one of another
-    dataset's (`rollev__ids__extra`) keeps its rows when its file is removed, however often
-    the catalog is ensured."""
+@pytest.mark.parametrize("name", ["rollev__rollup__fine", "rollev__ids__note"])
+def test_a_dataset_named_like_another_datasets_rollup_or_dictionary_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    """Its table would be `rollev`'s rollup or dictionary, which Tally drops and makes anew
+    (and a dataset named so was once served on the rollup's own table): the file is refused at
+    its name, at start and by a live reload, and the rollup keeps its rows."""
     folder = tmp_path / "datasets"
     write_datasets(folder)
-    extra = folder / "rollev__ids__extra.yaml"
-    extra.write_text(APPEND.replace("name: rollev", "name: rollev__ids__extra") + COLUMNS)
+    extra = folder / f"{name}.yaml"
+    extra.write_text(APPEND.replace("name: rollev", f"name: {name}") + COLUMNS)
+    with pytest.raises(CatalogError) as refused:
+        build_service(Settings.from_env(data_dir=tmp_path / "data", datasets_dir=folder))
+    assert [(p.file, p.field) for p in refused.value.problems] == [(extra.name, "name")]
+    extra.unlink()
     service = build_service(Settings.from_env(data_dir=tmp_path / "data", datasets_dir=folder))
     try:
         rows = make_rows(random.Random(10), 50)
-        _ingest(service, "rollev__ids__extra", rows)
-        extra.unlink()
+        _ingest(service, "rollev", rows)
+        service.rollups.compact_all()
+        before = rollup_rows(service, "rollev__rollup__fine")
+        extra.write_text(APPEND.replace("name: rollev", f"name: {name}") + COLUMNS)
         report = service.reloader.reload()
-        assert report.removed == ["rollev__ids__extra"]
+        assert [p.field for p in report.problems] == ["name"] and not report.added
         service.rollups.ensure()
-        _, ((stored,),) = service.engine.execute(
-            'SELECT count(*) FROM "rollev__ids__extra"', {}, 30
-        )
-        assert stored == len(rows)
+        assert rollup_rows(service, "rollev__rollup__fine") == before
+        counted = 'SELECT sum(_count) FROM "rollev__rollup__fine"'
+        assert service.engine.execute(counted, {}, 30)[1] == [(len(rows),)]
     finally:
         service.engine.close()
 

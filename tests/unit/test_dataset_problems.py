@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from tally.catalog.problems import Problem, read_dataset
 
 FILE = "mixed.yaml"
@@ -106,3 +108,17 @@ def test_rollup_problems_are_located_next_to_a_field_problem_elsewhere() -> None
     ]
     _, hidden = read_dataset(FILE, text.replace("type: timestamp", "type: instant"))
     assert not [p for p in hidden if p.field.startswith("rollups")]
+
+
+@pytest.mark.parametrize("name", ["ev__rollup__daily", "ev__ids__user_id", "a__rollup__b__pending"])
+def test_a_dataset_named_like_a_table_tally_derives_is_refused_at_its_name(name: str) -> None:
+    """Its table would be another dataset's rollup, pending table or dictionary, which Tally
+    drops and makes anew: the dataset's rows would go with it."""
+    columns = "tenant_columns: [t]\nkey_columns: [t]\ncolumns: [{name: t, type: string}]\n"
+    text = f"name: {name}\n{columns}"
+    dataset, problems = read_dataset(FILE, text)
+    assert dataset is None
+    assert _fields(problems) == ["name"]
+    assert "cannot hold" in problems[0].message
+    allowed, none = read_dataset(FILE, text.replace(name, "ev__rollups__daily"))
+    assert allowed is not None and not none

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tally.catalog.model import Column, Dataset, Derived, RowAccess, reference_problems
-from tally.catalog.rollups import Location, rollup_problems
+from tally.catalog.rollups import Location, reserved_name_problem, rollup_problems
 from tally.catalog.sources import (
     ClickHouseSource,
     CsvSource,
@@ -127,6 +127,10 @@ def read_dataset(
         problems = validation_problems(file, exc) + [
             Problem(file, field_path(loc), reason) for loc, reason in found
         ]
+    name = data.get("name")
+    reserved = reserved_name_problem(name) if isinstance(name, str) else None
+    if reserved:
+        problems.append(Problem(file, "name", reserved))
     source = dataset.source if dataset is not None else _valid_source(data.get("source"))
     if source is not None:
         problems += written_passwords(file, str(data.get("name") or "dataset"), source)

@@ -138,6 +138,33 @@ SCALAR_TYPES = frozenset({"string", "int", "float", "decimal", "bool", "timestam
 
 
 Location = tuple[str | int, ...]
+# How Tally names the tables it derives from a dataset: `<dataset>__rollup__<rollup>` (and its
+# `__pending` table) and `<dataset>__ids__<field>`, the dictionaries of exact sets. A dataset's
+# own table is named like the dataset, so a dataset file naming one with these parts could
+# declare another dataset's rollup or dictionary, which Tally drops and makes anew (a rollup's
+# own dataset, `RollupTable.as_dataset`, is named like its table).
+ROLLUP_PART = "__rollup__"
+DICTIONARY_PART = "__ids__"
+
+
+def rollup_table_name(dataset: str, rollup: str) -> str:
+    return f"{dataset}{ROLLUP_PART}{rollup}"
+
+
+def dictionary_table_name(dataset: str, field: str) -> str:
+    return f"{dataset}{DICTIONARY_PART}{field.replace('.', '__')}"
+
+
+def reserved_name_problem(dataset: str) -> str | None:
+    """Why a dataset may not be named `dataset`: its table would share a name with a table
+    Tally derives from another dataset."""
+    for part in (ROLLUP_PART, DICTIONARY_PART):
+        if part in dataset:
+            return (
+                f"a dataset name cannot hold {part!r}: Tally names the tables it derives from "
+                f"a dataset so (<dataset>{part}...)"
+            )
+    return None
 
 
 def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:

@@ -27,7 +27,7 @@ import functools
 from dataclasses import dataclass
 
 from tally.catalog.model import Column, ColumnType, Dataset
-from tally.catalog.rollups import Rollup, json_key
+from tally.catalog.rollups import Rollup, dictionary_table_name, json_key, rollup_table_name
 
 COUNT_COLUMN = "_count"
 
@@ -87,7 +87,7 @@ class RollupTable:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset.name}__rollup__{self.rollup.name}"
+        return rollup_table_name(self.dataset.name, self.rollup.name)
 
     @property
     def pending(self) -> str:
@@ -235,7 +235,7 @@ def pending_name(rollup_table: str) -> str:
 
 
 def dictionary_name(dataset: Dataset, field: str) -> str:
-    return f"{dataset.name}__ids__{field.replace('.', '__')}"
+    return dictionary_table_name(dataset.name, field)
 
 
 def rollup_tables(dataset: Dataset) -> tuple[RollupTable, ...]:

@@ -219,7 +219,7 @@ class Rollups:
         (`needed`: a dictionary is shared by a dataset's rollups, so it goes with the last of
         them), and record the needed ones (those made before dictionaries were recorded).
         Only recorded tables are dropped: a name alone (`<dataset>__ids__<field>`) could be a
-        dataset's, whose table and rows stay when it is no longer served."""
+        table made by hand, or a dataset's from before such dataset names were refused."""
         unused = recorded - needed
         if unused:
             with self._lock:  # no mirror outlives its table, whatever fails after this
