@@ -52,6 +52,7 @@ class Pending:
     rules: CompactionRules = field(default_factory=CompactionRules)
     clock: Callable[[], float] = time.monotonic
     _waiting: dict[str, _Waiting] = field(default_factory=dict)
+    _told: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def appended(self, dataset: str, inserted: dict[str, int]) -> None:
@@ -60,6 +61,7 @@ class Pending:
         never skips its rows (one that then fails to commit only makes a compaction come
         sooner)."""
         with self._lock:
+            self._told[dataset] = self._told.get(dataset, 0) + 1
             waiting = self._waiting.setdefault(dataset, _Waiting())
             for table, rows in inserted.items():
                 waiting.tables[table] = waiting.tables.get(table, 0) + rows
@@ -101,6 +103,11 @@ class Pending:
     def has(self, dataset: str) -> bool:
         with self._lock:
             return dataset in self._waiting
+
+    def told(self, dataset: str) -> int:
+        """Every append ever told for the dataset (compactions forget none of them)."""
+        with self._lock:
+            return self._told.get(dataset, 0)
 
     def appends(self, dataset: str) -> int:
         with self._lock:

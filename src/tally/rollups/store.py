@@ -121,6 +121,12 @@ class Rollups:
             self._ensure(engine, catalog)
 
     def _ensure(self, engine: DuckDBEngine, catalog: Catalog) -> None:
+        """In an order that keeps what is in memory true of the tables if a step fails (a reload
+        then serves the datasets as before, `service.reload`): a table is taken out of what
+        queries read before it is dropped or made anew, and out of what appends keep once that
+        committed; no new table is marked built, and no dictionary dropped, before the last
+        transaction, right before the new state is taken in. So an append never keeps a table
+        made for another declaration, and no table is recorded built that appends skipped."""
         served = {dataset.fingerprint for dataset in catalog}
         ensured = {dataset.name: dataset for dataset in catalog}
         # No table of Tally's own appears in a database whose datasets declare no rollup (and
@@ -135,7 +141,7 @@ class Rollups:
         _, found = engine.execute(READ_STATE, {}, TIMEOUT_S)
         recorded = {name: print_ for name, print_ in found if print_ != DICTIONARY}
         dictionaries = {name for name, print_ in found if print_ == DICTIONARY}
-        kept, ready = set(), set()
+        kept, ready, built = set(), set(), []
         for dataset in catalog:
             for layout in self.layouts(dataset):
                 kept.add(layout.identity)
@@ -144,11 +150,12 @@ class Rollups:
                     continue
                 if recorded.get(layout.name) == _unbuilt(layout):
                     self._create(engine, layout)  # kept as it is (made again if missing)
-                else:
-                    self._recreate(engine, layout)
+                else:  # made anew, recorded as not built (were it removed before a build,
+                    # its tables would still be dropped)
+                    self._changing(layout.name, lambda name=layout.name: self._forget(engine, name))
+                    self._create(engine, layout)
                 if self._is_empty(engine, dataset):
-                    self._mark_built(engine, layout)
-                    ready.add(layout.identity)
+                    built.append(layout)
                 else:
                     log.warning(
                         "rollup %s is not built yet; `tally rollups build` (or POST "
@@ -159,10 +166,24 @@ class Rollups:
         # again, its table would miss them, so it is dropped now (a reload can remove one).
         declared = {name for name, _ in kept}
         for name in recorded.keys() - declared:
-            self._forget(engine, name)
+            self._changing(name, lambda name=name: self._forget(engine, name))
+        self._count_pending(engine, catalog, declared)
+        # A dictionary goes with the last rollup numbering with it. Only those Tally made and
+        # recorded are dropped: a name alone (`<dataset>__ids__<field>`) could be a table made
+        # by hand, or a dataset's from before such dataset names were refused. Those made
+        # before dictionaries were recorded are recorded now.
         needed = self._needed_dictionaries(catalog)
-        self._sweep_dictionaries(engine, dictionaries, set(needed))
-        self._count_pending(engine, catalog, {name for name, _ in kept})
+        unused = dictionaries - set(needed)
+        steps = [self._record(layout) for layout in built]
+        steps += [step for table in sorted(unused) for step in _dropped_dictionary(table)]
+        steps += [_recorded_dictionary(table) for table in sorted(set(needed) - dictionaries)]
+        if unused:
+            with self._lock:  # no mirror outlives its table, whatever fails after this
+                for table in unused:
+                    self._dictionaries.pop(table, None)
+        if steps:
+            engine.transaction(steps)
+        ready |= {layout.identity for layout in built}
         with self._lock:
             self._kept, self._ready, self._ensured = kept, ready, ensured
             self._maintenance.clear()
@@ -175,6 +196,16 @@ class Rollups:
                 if needed.get(table) == dictionary.field
             }
             self._layouts = {k: v for k, v in self._layouts.items() if k in served}
+
+    def _changing(self, name: str, change: Callable[[], None]) -> None:
+        """Drop or make anew the rollup table `name` (`change`): no query reads it from now on,
+        and once the change committed no append keeps it, until the new state is taken in."""
+        with self._lock:
+            self._ready = {identity for identity in self._ready if identity[0] != name}
+        change()
+        with self._lock:
+            self._kept = {identity for identity in self._kept if identity[0] != name}
+            self._maintenance.clear()
 
     def _has_state(self, engine: DuckDBEngine) -> bool:
         _, rows = engine.execute(HAS_STATE, {}, TIMEOUT_S)
@@ -212,30 +243,6 @@ class Rollups:
             if sketch.kind == "ids"
         }
 
-    def _sweep_dictionaries(
-        self, engine: DuckDBEngine, recorded: set[str], needed: set[str]
-    ) -> None:
-        """Drop every dictionary Tally made (`recorded`) that no declared rollup numbers with
-        (`needed`: a dictionary is shared by a dataset's rollups, so it goes with the last of
-        them), and record the needed ones (those made before dictionaries were recorded).
-        Only recorded tables are dropped: a name alone (`<dataset>__ids__<field>`) could be a
-        table made by hand, or a dataset's from before such dataset names were refused."""
-        unused = recorded - needed
-        if unused:
-            with self._lock:  # no mirror outlives its table, whatever fails after this
-                for table in unused:
-                    self._dictionaries.pop(table, None)
-        steps = [step for table in sorted(unused) for step in _dropped_dictionary(table)]
-        steps += [_recorded_dictionary(table) for table in sorted(needed - recorded)]
-        if steps:
-            engine.transaction(steps)
-
-    def _recreate(self, engine: DuckDBEngine, layout: RollupTable) -> None:
-        """Make the rollup's tables anew, recorded as not built (so that, were it no longer
-        declared before a build, its tables would still be dropped)."""
-        self._forget(engine, layout.name)
-        self._create(engine, layout)
-
     def _create(self, engine: DuckDBEngine, layout: RollupTable) -> None:
         """Make whichever of the rollup's tables is missing, and record it as not built."""
         spec = TableSpec(layout.name, (), upsert=False, order_by=())
@@ -248,9 +255,6 @@ class Rollups:
     def _is_empty(self, engine: DuckDBEngine, dataset: Dataset) -> bool:
         _, rows = engine.execute(statements.holds_rows(dataset.name), {}, TIMEOUT_S)
         return not rows[0][0]
-
-    def _mark_built(self, engine: DuckDBEngine, layout: RollupTable) -> None:
-        engine.transaction([self._record(layout)])
 
     def _record(self, layout: RollupTable) -> tuple[str, tuple[str, str]]:
         return RECORD, layout.identity
@@ -322,24 +326,36 @@ class Rollups:
         hand are not known until a reload or a restart finds them.)"""
         return self.pending.has(dataset_name)
 
+    def appends_told(self, dataset_name: str) -> int:
+        """How many appends to the dataset were ever told to its rollups (`has_pending`)."""
+        return self.pending.told(dataset_name)
+
     def compact(self, dataset_name: str) -> None:
         """Merge the dataset's pending rows into its rollups' cells, a rollup per transaction
-        (appends wait for one rollup at a time). Answers are the same before and after. The
-        rollups are those last ensured, as appends keep them (a reload may have added one
-        whose pending rows the served catalog does not know yet)."""
+        (appends wait for one rollup at a time). Answers are the same before and after. Each
+        rollup is taken from those last ensured, as appends keep them, with the writes held
+        from then until its pending table is told emptied: a reload between two rollups may
+        have made one anew for another declaration, which the statements of the one before
+        would merge wrongly."""
         engine = self.engine
         with self._compacting:
             seen = self.pending.appends(dataset_name)
-            if engine is not None:
-                with self._lock:
-                    dataset, kept = self._ensured.get(dataset_name), self._kept
-                for layout in self.layouts(dataset) if dataset is not None else ():
-                    if layout.identity in kept:
-                        steps = [(s, ()) for s in statements.compact_statements(layout)]
-                        with engine.writes_held():  # no append between commit and `emptied`
-                            engine.transaction(steps)
-                            self.pending.emptied(dataset_name, layout.pending)
+            done: set[str] = set()
+            while engine is not None:
+                with engine.writes_held():
+                    layout = self._next_to_compact(dataset_name, done)
+                    if layout is None:
+                        break
+                    engine.transaction([(s, ()) for s in statements.compact_statements(layout)])
+                    self.pending.emptied(dataset_name, layout.pending)
+                done.add(layout.name)
             self.pending.compacted(dataset_name, seen)
+
+    def _next_to_compact(self, dataset_name: str, done: set[str]) -> RollupTable | None:
+        with self._lock:
+            dataset, kept = self._ensured.get(dataset_name), self._kept
+        layouts = self.layouts(dataset) if dataset is not None else ()
+        return next((x for x in layouts if x.identity in kept and x.name not in done), None)
 
     def compact_due(self) -> list[str]:
         """Compact every dataset whose pending rows are due (`pending.CompactionRules`)."""
@@ -451,26 +467,45 @@ class Rollups:
         if engine is None:
             return []
         layouts = self.incomplete(dataset) if incomplete_only else list(self.layouts(dataset))
+        built = []
         for layout in layouts:
-            rebuild = statements.rebuild_statements(layout)
-            clear = [(statement, ()) for statement in rebuild.clear]
-            if rebuild.per_tenant is None or rebuild.tenants is None:
-                # Across tenants: one fill of every row, the one step shown.
-                fills, rest = [(rebuild.rest, ())], []
-            else:
-                _, found = engine.execute(rebuild.tenants, {}, TIMEOUT_S)
-                fills = [(rebuild.per_tenant, (row[0],)) for row in found]
-                rest = [(rebuild.rest, ())]
-            started(layout, len(fills))
-            filled = range(len(clear), len(clear) + len(fills))
-            place = [(statement, ()) for statement in rebuild.place]
-            engine.transaction(
-                [*clear, *fills, *rest, *place, self._record(layout)],
-                lambda i, filled=filled: advanced() if i in filled else None,
-            )
-            with self._lock:
-                self._ready = self._ready | {layout.identity}
-        return layouts
+            # Held from the check to the state taken in: a reload meanwhile may have made the
+            # table anew for another declaration, which this one's statements must not fill.
+            with engine.writes_held():
+                with self._lock:
+                    current = layout.identity in self._kept
+                if not current:
+                    log.warning("rollup %s changed while building; not built", layout.name)
+                    continue
+                self._rebuild(engine, layout, started, advanced)
+                with self._lock:
+                    self._ready = self._ready | {layout.identity}
+            built.append(layout)
+        return built
+
+    def _rebuild(
+        self,
+        engine: DuckDBEngine,
+        layout: RollupTable,
+        started: Callable[[RollupTable, int], None],
+        advanced: Callable[[], None],
+    ) -> None:
+        rebuild = statements.rebuild_statements(layout)
+        clear = [(statement, ()) for statement in rebuild.clear]
+        if rebuild.per_tenant is None or rebuild.tenants is None:
+            # Across tenants: one fill of every row, the one step shown.
+            fills, rest = [(rebuild.rest, ())], []
+        else:
+            _, found = engine.execute(rebuild.tenants, {}, TIMEOUT_S)
+            fills = [(rebuild.per_tenant, (row[0],)) for row in found]
+            rest = [(rebuild.rest, ())]
+        started(layout, len(fills))
+        filled = range(len(clear), len(clear) + len(fills))
+        place = [(statement, ()) for statement in rebuild.place]
+        engine.transaction(
+            [*clear, *fills, *rest, *place, self._record(layout)],
+            lambda i: advanced() if i in filled else None,
+        )
 
 
 def _unbuilt(layout: RollupTable) -> str:

@@ -88,6 +88,9 @@ class Planned:
     tenant: str = UNSCOPED
     pending: bool = True
     """Whether the rollup's dataset may hold pending rollup rows (read them too)."""
+    appends_told: int = 0
+    """The dataset's appends told to its rollups when the rollup was chosen: one told later,
+    while a plan reading no pending rows waited, may be in the snapshot its SQL reads."""
 
     @property
     def served_from(self) -> str:
@@ -193,9 +196,19 @@ class Answers:
         is about to run (a cache hit needs none)."""
         if self.rollups is None:
             return planned
+        told = self.rollups.appends_told(planned.dataset.name)  # before `has_pending`
         rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
         pending = rollup is not None and self.rollups.has_pending(planned.dataset.name)
-        return replace(planned, rollup=rollup, pending=pending)
+        return replace(planned, rollup=rollup, pending=pending, appends_told=told)
+
+    def _skipped_appends(self, planned: Planned) -> bool:
+        """Whether a plan that read no pending rows may have missed an append: one told since
+        it was routed (an append tells before it commits) may have committed before its SQL
+        ran, and the SQL read that snapshot's rows at a ragged edge but none of its pending
+        cells."""
+        if self.rollups is None or planned.rollup is None or planned.pending:
+            return False
+        return self.rollups.appends_told(planned.dataset.name) != planned.appends_told
 
     def _cache_key(self, planned: Planned) -> CacheKey:
         """The entry's key leaves out the data versions: the entry records them (versions.py).
@@ -247,6 +260,11 @@ class Answers:
             started = time.perf_counter()
             try:
                 result = self._run_planned(planned, compiled, previous)
+                if self._skipped_appends(planned):
+                    planned = replace(planned, pending=True)
+                    compiled = self._compile(planned)
+                    previous = self._compile(planned, compare=True) if previous else None
+                    result = self._run_planned(planned, compiled, previous)
             except TallyError as failed:
                 raise unreadable(planned.dataset, failed) from None
             execute_ms = (time.perf_counter() - started) * 1000

@@ -108,7 +108,14 @@ class Reloader:
                     _restore(name, previous, served, origins)
             report = _compare(previous, served)
             catalog = Catalog(served.values(), origins)
-            self._ensure_rollups(catalog)
+            failed = self._ensure_rollups(catalog)
+            if failed is not None:
+                for name in (*report.added, *report.changed):
+                    message = f"dataset {name}: its rollups could not be prepared ({failed})"
+                    problems.append(Problem(Path(origins.get(name, "")).name, "rollups", message))
+                    _restore(name, previous, served, origins)
+                report = _compare(previous, served)
+                catalog = Catalog(served.values(), origins)
             self.readers.add(opened)
             self.catalogs.swap(catalog)
             self.readers.keep_only({ds.fingerprint for ds in catalog if not ds.owned})
@@ -116,13 +123,18 @@ class Reloader:
         _log(report)
         return report
 
-    def _ensure_rollups(self, catalog: Catalog) -> None:
-        """Create the rollup tables of added and changed datasets before they are served; one
-        that fails leaves their answers to the rows (nothing is served from an unready rollup)."""
+    def _ensure_rollups(self, catalog: Catalog) -> str | None:
+        """Create the rollup tables of added and changed datasets before they are served; None,
+        or why that failed. Then those datasets are served as before (their files are
+        refused): what the rollups hold in memory is still true of the tables for the datasets
+        they last ensured (`Rollups._ensure`), and appends keep no table a new declaration made.
+        """
         try:
             self.rollups.ensure(catalog)
-        except Exception:
+        except Exception as exc:
             log.exception("the rollups of the reloaded datasets could not be prepared")
+            return exc.message if isinstance(exc, TallyError) else type(exc).__name__
+        return None
 
     def _refusals(self, before: Dataset | None, after: Dataset, file: str) -> list[Problem]:
         """What an owned table already holds that `after` would change in place."""
