@@ -174,6 +174,58 @@ def test_appends_go_on_after_a_reload_adding_a_column_failed_in_its_rollups(
     assert _ordered(served.rows) == _ordered(raw.rows)
 
 
+def _waiting_in_line(service: Service, monkeypatch: pytest.MonkeyPatch, body: dict[str, Any]):
+    """A question asked on a thread of its own, which, once routed, waits for its admission
+    slot until the returned `go` is set; `answers` gets its answer."""
+    routed, go = threading.Event(), threading.Event()
+    admitted = service.answers._admitted
+
+    def waiting(tenant: str, shape: str) -> Any:
+        if threading.current_thread().name == "asking" and not routed.is_set():
+            routed.set()
+            assert go.wait(30)
+        return admitted(tenant, shape)
+
+    monkeypatch.setattr(service.answers, "_admitted", waiting)
+    answers: list[Any] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(_both_ways(service, body)[0]), name="asking"
+    )
+    asking.start()
+    assert routed.wait(30)
+    return asking, go, answers
+
+
+def test_a_query_routed_before_a_reload_made_its_rollup_anew_answers_from_the_rows(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routed to `hourly` (the only rollup keeping regions' sets by kind), the query waits for
+    a slot while a reload gives `hourly` another grain: its table, made anew with the same
+    columns, is empty until built. The statement read it (an answer without a row), so the
+    question is asked again of the rows."""
+    _ingest(service, make_rows(random.Random(1), 600))
+    service.rollups.compact_all()
+    body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
+    assert _both_ways(service, body)[0].meta["served_from"] == "hourly"
+    asking, go, answers = _waiting_in_line(service, monkeypatch, body)
+    _declare(
+        tmp_path,
+        ROLLUPS.replace(
+            "grain: 1 hour\n    dimensions: [kind]\n",
+            "grain: 30 minutes\n    dimensions: [kind]\n",
+            1,
+        ),
+    )
+    assert service.reloader.reload().changed == ["rollev"]
+    go.set()
+    asking.join(30)
+    (served,) = answers
+    _, raw = _both_ways(service, body)
+    assert served.meta["served_from"] == "raw"
+    assert sum(row["count"] for row in raw.rows) == 600
+    assert _ordered(served.rows) == _ordered(raw.rows)
+
+
 def test_a_query_routed_before_an_append_and_run_after_it_reads_its_pending_cells(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,22 +236,8 @@ def test_a_query_routed_before_an_append_and_run_after_it_reads_its_pending_cell
     _ingest(service, make_rows(random.Random(1), 600))
     service.rollups.compact_all()
     assert not service.rollups.has_pending("rollev")
-    routed, go = threading.Event(), threading.Event()
-    admitted = service.answers._admitted
-
-    def waiting_in_line(tenant: str, shape: str) -> Any:
-        if threading.current_thread().name == "asking" and not routed.is_set():
-            routed.set()
-            assert go.wait(30)
-        return admitted(tenant, shape)
-
-    monkeypatch.setattr(service.answers, "_admitted", waiting_in_line)
-    answers: list[Any] = []
     body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
-    asking = threading.Thread(target=lambda: answers.append(_both_ways(service, body)[0]))
-    asking.name = "asking"
-    asking.start()
-    assert routed.wait(30)
+    asking, go, answers = _waiting_in_line(service, monkeypatch, body)
     _ingest(service, make_rows(random.Random(2), 300, ids=range(1000, 1300)))
     go.set()
     asking.join(30)

@@ -77,6 +77,7 @@ class Rollups:
         self._ensured: dict[str, Dataset] = {}
         self._maintenance: dict[str, Maintenance] = {}
         self._dictionaries: dict[str, Dictionary] = {}
+        self._changes = 0
         self._sizes: dict[str, int] = {}
         self._sizes_at = 0.0
         self._lock = threading.RLock()
@@ -202,6 +203,7 @@ class Rollups:
         and once the change committed no append keeps it, until the new state is taken in."""
         with self._lock:
             self._ready = {identity for identity in self._ready if identity[0] != name}
+            self._changes += 1
         change()
         with self._lock:
             self._kept = {identity for identity in self._kept if identity[0] != name}
@@ -325,6 +327,12 @@ class Rollups:
         every acknowledged row in the rollups' own tables. (Rows put in a pending table by
         hand are not known until a reload or a restart finds them.)"""
         return self.pending.has(dataset_name)
+
+    def changes(self) -> int:
+        """How many times a rollup table was about to be dropped or made anew: a query whose
+        statement ran after this changed may have read a table other than the one it chose."""
+        with self._lock:
+            return self._changes
 
     def appends_told(self, dataset_name: str) -> int:
         """How many appends to the dataset were ever told to its rollups (`has_pending`)."""

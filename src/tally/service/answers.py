@@ -91,6 +91,8 @@ class Planned:
     appends_told: int = 0
     """The dataset's appends told to its rollups when the rollup was chosen: one told later,
     while a plan reading no pending rows waited, may be in the snapshot its SQL reads."""
+    tables_changed: int = 0
+    """The rollup tables dropped or made anew when the rollup was chosen (`Rollups.changes`)."""
 
     @property
     def served_from(self) -> str:
@@ -196,19 +198,31 @@ class Answers:
         is about to run (a cache hit needs none)."""
         if self.rollups is None:
             return planned
-        told = self.rollups.appends_told(planned.dataset.name)  # before `has_pending`
+        changed = self.rollups.changes()  # before `choose` and `has_pending`, which read
+        told = self.rollups.appends_told(planned.dataset.name)  # what they count
         rollup = self.rollups.choose(planned.query, planned.dataset, planned.scope)
         pending = rollup is not None and self.rollups.has_pending(planned.dataset.name)
-        return replace(planned, rollup=rollup, pending=pending, appends_told=told)
+        return replace(
+            planned, rollup=rollup, pending=pending, appends_told=told, tables_changed=changed
+        )
 
-    def _skipped_appends(self, planned: Planned) -> bool:
-        """Whether a plan that read no pending rows may have missed an append: one told since
-        it was routed (an append tells before it commits) may have committed before its SQL
-        ran, and the SQL read that snapshot's rows at a ragged edge but none of its pending
-        cells."""
-        if self.rollups is None or planned.rollup is None or planned.pending:
-            return False
-        return self.rollups.appends_told(planned.dataset.name) != planned.appends_told
+    def _run_again(self, planned: Planned) -> Planned | None:
+        """The plan to run again when what its rollup statement read may not be what it chose
+        (its SQL ran after it was routed, having waited for a slot): from the rows, when a
+        rollup table was dropped or made anew since (a reload; the statement may have read the
+        new, empty table); reading the pending rows too, when it read none and an append was
+        told since (an append tells before it commits: its batch may be in the snapshot, read
+        at a ragged edge, while its pending cells were not)."""
+        if self.rollups is None or planned.rollup is None:
+            return None
+        if self.rollups.changes() != planned.tables_changed:
+            return replace(planned, rollup=None)
+        told = self.rollups.appends_told(planned.dataset.name)
+        return (
+            replace(planned, pending=True)
+            if not planned.pending and told != planned.appends_told
+            else None
+        )
 
     def _cache_key(self, planned: Planned) -> CacheKey:
         """The entry's key leaves out the data versions: the entry records them (versions.py).
@@ -260,8 +274,9 @@ class Answers:
             started = time.perf_counter()
             try:
                 result = self._run_planned(planned, compiled, previous)
-                if self._skipped_appends(planned):
-                    planned = replace(planned, pending=True)
+                again = self._run_again(planned)
+                if again is not None:
+                    planned = again
                     compiled = self._compile(planned)
                     previous = self._compile(planned, compare=True) if previous else None
                     result = self._run_planned(planned, compiled, previous)
