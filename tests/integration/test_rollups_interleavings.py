@@ -226,6 +226,26 @@ def test_a_query_routed_before_a_reload_made_its_rollup_anew_answers_from_the_ro
     assert _ordered(served.rows) == _ordered(raw.rows)
 
 
+def test_a_query_routed_to_a_rollup_a_reload_then_removed_answers_from_the_rows(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reload drops `hourly`'s table while the question routed to it waits for a slot:
+    its statement fails on the missing table, and the question is asked of the rows instead
+    of failing."""
+    _ingest(service, make_rows(random.Random(1), 600))
+    body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
+    asking, go, answers = _waiting_in_line(service, monkeypatch, body)
+    start, end = ROLLUPS.index("  - name: hourly"), ROLLUPS.index("  - name: channels")
+    _declare(tmp_path, ROLLUPS[:start] + ROLLUPS[end:])
+    assert service.reloader.reload().changed == ["rollev"]
+    go.set()
+    asking.join(30)
+    (served,) = answers
+    _, raw = _both_ways(service, body)
+    assert served.meta["served_from"] == "raw"
+    assert _ordered(served.rows) == _ordered(raw.rows)
+
+
 def test_a_query_routed_before_an_append_and_run_after_it_reads_its_pending_cells(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:

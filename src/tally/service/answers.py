@@ -273,13 +273,7 @@ class Answers:
         with self._admitted(planned.tenant, compiled.sql):
             started = time.perf_counter()
             try:
-                result = self._run_planned(planned, compiled, previous)
-                again = self._run_again(planned)
-                if again is not None:
-                    planned = again
-                    compiled = self._compile(planned)
-                    previous = self._compile(planned, compare=True) if previous else None
-                    result = self._run_planned(planned, compiled, previous)
+                planned, result = self._run_checked(planned, compiled, previous)
             except TallyError as failed:
                 raise unreadable(planned.dataset, failed) from None
             execute_ms = (time.perf_counter() - started) * 1000
@@ -298,6 +292,25 @@ class Answers:
         if compile_ms + execute_ms >= self.settings.slow_query_ms:
             self._log_slow(planned, compile_ms, execute_ms, len(result.rows))
         return result
+
+    def _run_checked(
+        self, planned: Planned, compiled: Compiled, previous: Compiled | None
+    ) -> tuple[Planned, Result]:
+        """The plan run, or run again as `_run_again` says; also when its statement failed
+        after a reload dropped its rollup's table (it answers from the rows then)."""
+        try:
+            result = self._run_planned(planned, compiled, previous)
+        except TallyError:
+            again = self._run_again(planned)
+            if again is None or again.rollup is not None:
+                raise
+        else:
+            again = self._run_again(planned)
+            if again is None:
+                return planned, result
+        compiled = self._compile(again)
+        previous = self._compile(again, compare=True) if previous else None
+        return again, self._run_planned(again, compiled, previous)
 
     def _run_planned(
         self, planned: Planned, compiled: Compiled, previous: Compiled | None
