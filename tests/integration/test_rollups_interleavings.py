@@ -300,3 +300,62 @@ def test_a_build_skips_a_rollup_a_reload_made_anew_meanwhile(
     served, raw = _both_ways(service, BY_KIND_AND_REGION)
     assert served.meta["served_from"] == "hourly"
     assert _ordered(served.rows) == _ordered(raw.rows)
+
+
+REGRAINED = ROLLUPS.replace(
+    "grain: 1 hour\n    dimensions: [kind]\n", "grain: 30 minutes\n    dimensions: [kind]\n", 1
+)
+WITHOUT_HOURLY = (
+    ROLLUPS[: ROLLUPS.index("  - name: hourly")] + ROLLUPS[ROLLUPS.index("  - name: channels") :]
+)
+
+
+@pytest.mark.parametrize("rollups", [REGRAINED, WITHOUT_HOURLY], ids=["made anew", "dropped"])
+def test_a_query_run_again_for_an_append_is_checked_again_for_a_reload(
+    service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rollups: str
+) -> None:
+    """The query's first statement reads no pending rows; an append is told before that is
+    checked, so it runs again reading them, and before that statement a reload makes `hourly`
+    anew or drops it. The run again is checked too, and the question is asked of the rows (it
+    answered 0 rows of 900 from the new table, or failed on the dropped one)."""
+    _ingest(service, make_rows(random.Random(1), 600))
+    service.rollups.compact_all()
+    original = service.answers._run_planned
+    runs: list[tuple[str, bool]] = []
+    first_ran, appended, again, go = (threading.Event() for _ in range(4))
+
+    def run_planned(planned: Any, compiled: Any, previous: Any) -> Any:
+        if threading.current_thread().name != "asking":
+            return original(planned, compiled, previous)
+        runs.append((planned.served_from, planned.pending))
+        if len(runs) == 1:
+            result = original(planned, compiled, previous)
+            first_ran.set()
+            assert appended.wait(30)
+            return result
+        if len(runs) == 2:
+            again.set()
+            assert go.wait(30)
+        return original(planned, compiled, previous)
+
+    monkeypatch.setattr(service.answers, "_run_planned", run_planned)
+    body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
+    answers: list[Any] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(_both_ways(service, body)[0]), name="asking"
+    )
+    asking.start()
+    assert first_ran.wait(30)
+    _ingest(service, make_rows(random.Random(2), 300, ids=range(1000, 1300)))
+    appended.set()
+    assert again.wait(30)
+    _declare(tmp_path, rollups)
+    assert service.reloader.reload().changed == ["rollev"]
+    go.set()
+    asking.join(30)
+    assert runs[:3] == [("hourly", False), ("hourly", True), ("raw", True)]  # then its raw twin
+    (served,) = answers
+    _, raw = _both_ways(service, body)
+    assert served.meta["served_from"] == "raw"
+    assert sum(row["count"] for row in raw.rows) == 900
+    assert _ordered(served.rows) == _ordered(raw.rows)

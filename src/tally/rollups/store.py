@@ -483,7 +483,11 @@ class Rollups:
                 with self._lock:
                     current = layout.identity in self._kept
                 if not current:
-                    log.warning("rollup %s changed while building; not built", layout.name)
+                    log.warning(
+                        "rollup %s is not the one last prepared (a reload changed it, or failed "
+                        "to prepare it); not built",
+                        layout.name,
+                    )
                     continue
                 self._rebuild(engine, layout, started, advanced)
                 with self._lock:

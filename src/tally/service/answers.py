@@ -297,20 +297,23 @@ class Answers:
         self, planned: Planned, compiled: Compiled, previous: Compiled | None
     ) -> tuple[Planned, Result]:
         """The plan run, or run again as `_run_again` says; also when its statement failed
-        after a reload dropped its rollup's table (it answers from the rows then)."""
-        try:
-            result = self._run_planned(planned, compiled, previous)
-        except TallyError:
-            again = self._run_again(planned)
-            if again is None or again.rollup is not None:
-                raise
-        else:
-            again = self._run_again(planned)
-            if again is None:
-                return planned, result
-        compiled = self._compile(again)
-        previous = self._compile(again, compare=True) if previous else None
-        return again, self._run_planned(again, compiled, previous)
+        after a reload dropped its rollup's table (it answers from the rows then). A run again
+        is checked again against the counts taken when the plan was routed: a reload may come
+        between it and the first (at most three runs: reading pending rows, then the rows)."""
+        while True:
+            try:
+                result = self._run_planned(planned, compiled, previous)
+            except TallyError:
+                again = self._run_again(planned)
+                if again is None or again.rollup is not None:
+                    raise
+            else:
+                again = self._run_again(planned)
+                if again is None:
+                    return planned, result
+            planned = again
+            compiled = self._compile(planned)
+            previous = self._compile(planned, compare=True) if previous else None
 
     def _run_planned(
         self, planned: Planned, compiled: Compiled, previous: Compiled | None
