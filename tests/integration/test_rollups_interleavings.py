@@ -25,6 +25,12 @@ from tests.integration.rollup_support import (
 )
 
 HOURLY_BY_REGION = ROLLUPS.replace("dimensions: [kind]\n", "dimensions: [kind, region]\n", 1)
+REGRAINED = ROLLUPS.replace(
+    "grain: 1 hour\n    dimensions: [kind]\n", "grain: 30 minutes\n    dimensions: [kind]\n", 1
+)
+WITHOUT_HOURLY = (
+    ROLLUPS[: ROLLUPS.index("  - name: hourly")] + ROLLUPS[ROLLUPS.index("  - name: channels") :]
+)
 BY_KIND_AND_REGION = {
     "dataset": "rollev",
     "time": {"start": "2025-03-01T00:00:00+00:00", "end": "2025-04-10T00:00:00+00:00"},
@@ -208,14 +214,7 @@ def test_a_query_routed_before_a_reload_made_its_rollup_anew_answers_from_the_ro
     body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
     assert _both_ways(service, body)[0].meta["served_from"] == "hourly"
     asking, go, answers = _waiting_in_line(service, monkeypatch, body)
-    _declare(
-        tmp_path,
-        ROLLUPS.replace(
-            "grain: 1 hour\n    dimensions: [kind]\n",
-            "grain: 30 minutes\n    dimensions: [kind]\n",
-            1,
-        ),
-    )
+    _declare(tmp_path, REGRAINED)
     assert service.reloader.reload().changed == ["rollev"]
     go.set()
     asking.join(30)
@@ -235,8 +234,7 @@ def test_a_query_routed_to_a_rollup_a_reload_then_removed_answers_from_the_rows(
     _ingest(service, make_rows(random.Random(1), 600))
     body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
     asking, go, answers = _waiting_in_line(service, monkeypatch, body)
-    start, end = ROLLUPS.index("  - name: hourly"), ROLLUPS.index("  - name: channels")
-    _declare(tmp_path, ROLLUPS[:start] + ROLLUPS[end:])
+    _declare(tmp_path, WITHOUT_HOURLY)
     assert service.reloader.reload().changed == ["rollev"]
     go.set()
     asking.join(30)
@@ -300,14 +298,6 @@ def test_a_build_skips_a_rollup_a_reload_made_anew_meanwhile(
     served, raw = _both_ways(service, BY_KIND_AND_REGION)
     assert served.meta["served_from"] == "hourly"
     assert _ordered(served.rows) == _ordered(raw.rows)
-
-
-REGRAINED = ROLLUPS.replace(
-    "grain: 1 hour\n    dimensions: [kind]\n", "grain: 30 minutes\n    dimensions: [kind]\n", 1
-)
-WITHOUT_HOURLY = (
-    ROLLUPS[: ROLLUPS.index("  - name: hourly")] + ROLLUPS[ROLLUPS.index("  - name: channels") :]
-)
 
 
 @pytest.mark.parametrize("rollups", [REGRAINED, WITHOUT_HOURLY], ids=["made anew", "dropped"])
