@@ -371,6 +371,10 @@ class DuckDBEngine:
                 work(cursor)
             finally:
                 cursor.close()
+                # Freed under the lock, before `close` can run: a cursor freed on a thread
+                # still running while the interpreter exits aborted the process (DuckDB's
+                # destructor then throws).
+                del cursor
 
     def compact(self, spec: TableSpec) -> int:
         """Rewrite the table in (tenant, time) order so scans skip other tenants' row groups."""

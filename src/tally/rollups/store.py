@@ -65,6 +65,8 @@ class Rollups:
         self.engine = engine if isinstance(engine, DuckDBEngine) else None
         self.pending = Pending(compaction or CompactionRules())
         self._compactor: Compactor | None = None
+        self._warming: threading.Thread | None = None
+        self._closing = threading.Event()
         # Rollups by (table, fingerprint): so a declaration changed by a reload of the catalog
         # is neither kept in nor read from the table of the one before. Layouts are remembered
         # by the dataset's fingerprint, for the same reason.
@@ -388,9 +390,15 @@ class Rollups:
             self._compactor = Compactor(self.compact_due, rules.idle_s, ended).start()
 
     def close(self) -> None:
+        """Stop the compactor and the dictionaries' load (after the dictionary it is loading):
+        no thread of theirs may still hold a DuckDB cursor when the process exits."""
+        self._closing.set()
         if self._compactor is not None:
             self._compactor.stop()
             self._compactor = None
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
 
     def dictionaries(self, dataset: Dataset, layouts: list[RollupTable]) -> list[Dictionary]:
         """The dictionaries an append to the dataset numbers its values in, one object (and
@@ -408,9 +416,10 @@ class Rollups:
                     made.append(self._dictionaries[table])
         return made
 
-    def warm(self) -> None:
+    def warm(self, stopping: threading.Event | None = None) -> None:
         """Load the mirror of every dictionary appends number values in, so the first append
-        after a start does not wait for it (a 20M-value dictionary: a few seconds)."""
+        after a start does not wait for it (a 20M-value dictionary: a few seconds); none more
+        once `stopping` is set."""
         engine = self.engine
         if engine is None:
             return
@@ -420,6 +429,8 @@ class Rollups:
         with self._lock:
             dictionaries = list(self._dictionaries.values())
         for dictionary in dictionaries:
+            if stopping is not None and stopping.is_set():
+                return
             engine.serialized(dictionary.warm)
 
     def warm_in_background(self) -> threading.Thread:
@@ -430,12 +441,13 @@ class Rollups:
 
         def run() -> None:
             try:
-                self.warm()
+                self.warm(self._closing)
             except Exception as exc:
                 log.warning("rollup dictionaries not loaded at start (%s); appends load them", exc)
 
         thread = threading.Thread(target=run, name="tally-rollup-dictionaries", daemon=True)
         thread.start()
+        self._warming = thread
         return thread
 
     def choose(self, query: Query, dataset: Dataset, scope: Scope) -> RollupTable | None:
