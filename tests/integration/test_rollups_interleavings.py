@@ -202,6 +202,24 @@ def _waiting_in_line(service: Service, monkeypatch: pytest.MonkeyPatch, body: di
     return asking, go, answers
 
 
+def _reloaded_while_waiting(
+    service: Service,
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    body: dict[str, Any],
+    rollups: str,
+) -> tuple[Any, Any]:
+    """The answer to `body` routed before a reload declaring `rollups` and run after it, and
+    the same question answered from the rows."""
+    asking, go, answers = _waiting_in_line(service, monkeypatch, body)
+    _declare(root, rollups)
+    assert service.reloader.reload().changed == ["rollev"]
+    go.set()
+    asking.join(30)
+    (served,) = answers
+    return served, _both_ways(service, body)[1]
+
+
 def test_a_query_routed_before_a_reload_made_its_rollup_anew_answers_from_the_rows(
     service: Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,13 +231,7 @@ def test_a_query_routed_before_a_reload_made_its_rollup_anew_answers_from_the_ro
     service.rollups.compact_all()
     body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
     assert _both_ways(service, body)[0].meta["served_from"] == "hourly"
-    asking, go, answers = _waiting_in_line(service, monkeypatch, body)
-    _declare(tmp_path, REGRAINED)
-    assert service.reloader.reload().changed == ["rollev"]
-    go.set()
-    asking.join(30)
-    (served,) = answers
-    _, raw = _both_ways(service, body)
+    served, raw = _reloaded_while_waiting(service, tmp_path, monkeypatch, body, REGRAINED)
     assert served.meta["served_from"] == "raw"
     assert sum(row["count"] for row in raw.rows) == 600
     assert _ordered(served.rows) == _ordered(raw.rows)
@@ -233,13 +245,7 @@ def test_a_query_routed_to_a_rollup_a_reload_then_removed_answers_from_the_rows(
     of failing."""
     _ingest(service, make_rows(random.Random(1), 600))
     body = {**BY_KIND_AND_REGION, "group_by": ["kind"]}
-    asking, go, answers = _waiting_in_line(service, monkeypatch, body)
-    _declare(tmp_path, WITHOUT_HOURLY)
-    assert service.reloader.reload().changed == ["rollev"]
-    go.set()
-    asking.join(30)
-    (served,) = answers
-    _, raw = _both_ways(service, body)
+    served, raw = _reloaded_while_waiting(service, tmp_path, monkeypatch, body, WITHOUT_HOURLY)
     assert served.meta["served_from"] == "raw"
     assert _ordered(served.rows) == _ordered(raw.rows)
 
