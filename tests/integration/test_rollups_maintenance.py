@@ -453,3 +453,117 @@ def test_instants_past_year_9999_are_numbered_and_counted(tmp_path: Path) -> Non
         assert {r["tenant"]: r["count_distinct_seen"] for r in answered.rows} == expected
     finally:
         service.engine.close()
+
+
+TIMELESS = """name: timeless
+mode: upsert
+tenant_columns: [tenant]
+time_column: ts
+key_columns: [id]
+columns:
+  - {name: tenant, type: string, nullable: false}
+  - {name: id, type: string, nullable: false}
+  - {name: ts, type: timestamp}
+  - {name: kind, type: string}
+  - {name: amount, type: int}
+rollups:
+  - name: by_kind
+    grain: 1 hour
+    dimensions: [kind]
+    measures: [{op: count}, {op: sum, field: amount}, {op: count_distinct, field: amount}]
+"""
+
+
+def _timeless_service(tmp_path: Path) -> Service:
+    folder = tmp_path / "datasets"
+    folder.mkdir(exist_ok=True)
+    (folder / "timeless.yaml").write_text(TIMELESS)
+    return build_service(Settings.from_env(data_dir=tmp_path / "data", datasets_dir=folder))
+
+
+def _upsert_timeless(
+    service: Service, rng: random.Random, stored: dict, keys: list[int], untimed: float
+) -> None:
+    """Upsert rows `k<key>`, a share `untimed` of them with no time value; `stored` follows."""
+    batch = []
+    for key in keys:
+        at = None if rng.random() < untimed else instant(rng).isoformat()
+        kind, amount = rng.choice(("a", "b")), rng.randrange(100)
+        batch.append({"tenant": "t_a", "id": f"k{key}", "ts": at, "kind": kind, "amount": amount})
+    _ingest(service, "timeless", batch)
+    stored.update({row["id"]: row for row in batch})
+
+
+def _timeless_agrees(service: Service, stored: dict) -> None:
+    """The answer by kind (no window: from the rollup) equals Python over the stored rows."""
+    measures = [
+        {"op": "count"},
+        {"op": "sum", "field": "amount"},
+        {"op": "count_distinct", "field": "amount"},
+    ]
+    body = {"dataset": "timeless", "measures": measures, "group_by": ["kind"], "cache": "no-cache"}
+    answer = service.answers.answer(Query.model_validate(body), ADMIN)
+    assert answer.meta["served_from"] == "by_kind"
+    got = {
+        r["kind"]: (r["count"], r["sum_amount"], r["count_distinct_amount"]) for r in answer.rows
+    }
+    kinds: dict[str, list] = {}
+    for row in stored.values():
+        kinds.setdefault(row["kind"], []).append(row["amount"])
+    assert got == {k: (len(v), sum(v), len(set(v))) for k, v in kinds.items()}
+
+
+def _timeless_agrees_with_rebuild(service: Service) -> None:
+    table = "timeless__rollup__by_kind"
+    maintained = rollup_rows(service, table)
+    service.rollups.build("timeless")
+    assert rollup_rows(service, table) == maintained
+
+
+def test_upserts_keep_the_cell_of_rows_with_no_time(tmp_path: Path) -> None:
+    """Rows with no time value (a nullable time column) share a cell with no grain. An upsert
+    recomputes the cells it touches from the stored rows in their grains' range, which no such
+    row is in: the cell must be recomputed from those rows too, not emptied. Checked against
+    Python over the rows that must be stored, and against a rebuild."""
+    service = _timeless_service(tmp_path)
+    rng = random.Random(15)
+    stored: dict[str, dict[str, Any]] = {}
+    try:
+        _upsert_timeless(service, rng, stored, list(range(40)), 0.5)
+        for _ in range(6):  # rows move in and out of the timeless cell, and within it
+            _upsert_timeless(service, rng, stored, rng.sample(range(50), 8), 0.5)
+            _timeless_agrees(service, stored)
+        _upsert_timeless(service, rng, stored, [3], 1.0)  # a batch touching that cell only
+        _timeless_agrees(service, stored)
+        _timeless_agrees_with_rebuild(service)
+    finally:
+        service.engine.close()
+
+
+def test_upserts_empty_the_timeless_cell_after_the_time_column_became_required(
+    tmp_path: Path,
+) -> None:
+    """A time column made required (`nullable: false`) by a later reload: the rows stored with
+    no time value keep their cell, which appends then match by plain equality on the grain (a
+    range DuckDB prunes by). Upserts that move those rows out must still empty that cell."""
+    service = _timeless_service(tmp_path)
+    rng = random.Random(16)
+    stored: dict[str, dict[str, Any]] = {}
+    try:
+        _upsert_timeless(service, rng, stored, list(range(30)), 0.5)
+        path = tmp_path / "datasets" / "timeless.yaml"
+        path.write_text(
+            TIMELESS.replace(
+                "{name: ts, type: timestamp}", "{name: ts, type: timestamp, nullable: false}"
+            )
+        )
+        assert not service.reloader.reload().problems
+        service.rollups.build("timeless")
+        _timeless_agrees(service, stored)
+        untimed = [int(key[1:]) for key, row in stored.items() if row["ts"] is None]
+        for start in range(0, len(untimed), 4):
+            _upsert_timeless(service, rng, stored, untimed[start : start + 4], 0.0)
+            _timeless_agrees(service, stored)
+        _timeless_agrees_with_rebuild(service)
+    finally:
+        service.engine.close()

@@ -655,13 +655,22 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
         ).from_(_table(source, "x"))
 
     make = _temporary(CELLS, exp.union(cells_of(WRITTEN), cells_of(REPLACED), distinct=True))
-    in_cells = exp.Exists(
-        this=exp.select("1").from_(_table(CELLS, "c")).where(_cell_match(layout, "r", "c"))
-    )
-    delete = exp.Delete(this=_table(layout.name, "r"), where=exp.Where(this=in_cells))
+    time = layout.time_column.physical
+    in_cells = [_cell_match(layout, "r", "c")]
+    if time in _never_null(layout):
+        # A time column made required later leaves older rows with no time value, in a cell
+        # whose grain is null: plain equality never matches it.
+        same = (exp.NullSafeEQ(this=_col(n, "r"), expression=_col(n, "c")) for n in names)
+        timeless = exp.Is(this=_col(time, "r"), expression=exp.Null())
+        in_cells.append(exp.and_(timeless, *same))
+
+    def emptied(table: str, match: exp.Expression) -> exp.Delete:
+        cells = exp.select("1").from_(_table(CELLS, "c")).where(match.copy())
+        return exp.Delete(this=_table(table, "r"), where=exp.Where(this=exp.Exists(this=cells)))
+
     # Pending rows of a recomputed cell are in the stored rows it is recomputed from (rows an
     # append stored before the dataset became an upsert one): they would count twice.
-    superseded = exp.Delete(this=_table(layout.pending, "r"), where=exp.Where(this=in_cells.copy()))
+    deletes = [emptied(t, m) for m in in_cells for t in (layout.name, layout.pending)]
     touched = exp.and_(
         *(
             exp.NullSafeEQ(this=_col(n, "c"), expression=e)
@@ -669,16 +678,23 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
         )
     )
     rows = exp.select("1").from_(_table(CELLS, "c")).where(touched)
-    stored = exp.select("*").from_(_table(layout.dataset.name, "t"))
+
+    def stored(where: exp.Expression) -> exp.Select:
+        select = exp.select("*").from_(_table(layout.dataset.name, "t"))
+        return select.where(exp.and_(where, exp.Exists(this=rows.copy())))
+
+    # Rows with no time value have a cell of their own (no grain), outside every range: a
+    # branch apart, so the range stays a filter DuckDB checks against row groups.
+    no_time = exp.Is(this=_col(time, "t"), expression=exp.Null())
     source = _subquery(
-        stored.where(exp.and_(_within_cells(layout, "t"), exp.Exists(this=rows))), "t"
+        exp.union(stored(_within_cells(layout, "t")), stored(no_time), distinct=False), "t"
     )
     insert = exp.Insert(
         this=_table(layout.name), expression=aggregate_select(layout, source, "t", sketches=True)
     )
     return (
         *add_values(layout, WRITTEN),
-        *(_sql(s) for s in (make, delete, superseded, insert)),
+        *(_sql(s) for s in (make, *deletes, insert)),
         f"DROP TABLE {CELLS}",
     )
 
