@@ -222,7 +222,10 @@ class RollupTable:
         texts = [(k.field, k.column) for k in self.keys if k.json_key is not None]
         cards = [("cardinality", self.cards)] if self.cards else []
         across = ["across tenants"] if self.rollup.across_tenants else []
-        extra = [part for part in (sketches, texts, cards, across) if part]
+        # Cells of a required time column are matched by plain equality on the grain: made
+        # required later, rows stored with no time would keep a cell no append matches.
+        required = ["time required"] if not self.time_column.nullable else []
+        extra = [part for part in (sketches, texts, cards, across, required) if part]
         return repr((self.grain_seconds, columns, aggregates, *extra))
 
     @property
