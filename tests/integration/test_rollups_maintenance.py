@@ -595,3 +595,38 @@ def test_a_time_column_made_required_remakes_its_rollups(tmp_path: Path) -> None
         _timeless_agrees_with_rebuild(service)
     finally:
         service.engine.close()
+
+
+def test_rollups_of_a_dataset_no_longer_declared_are_kept_until_it_returns(
+    tmp_path: Path,
+) -> None:
+    """A service opened with its datasets folder mistyped (or the file away for a moment)
+    declares none of them: no batch reaches their tables, so their rollups and dictionaries
+    still hold their rows. Dropping them cost a build of every rollup (minutes at 100M rows);
+    kept, they answer as soon as the dataset is back. A rollup its dataset no longer declares
+    is dropped."""
+    service = open_service(tmp_path)
+    rows = make_rows(random.Random(18), 400)
+    try:
+        _ingest(service, "rollev", rows)
+        before = rollup_rows(service, "rollev__rollup__fine")
+    finally:
+        service.engine.close()
+    elsewhere = Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "mistyped")
+    build_service(elsewhere).engine.close()
+    service = build_service(
+        Settings.from_env(data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets")
+    )
+    try:
+        body = {"dataset": "rollev", "measures": [{"op": "count"}], "group_by": ["kind"]}
+        answer = service.answers.answer(Query.model_validate({**body, "cache": "no-cache"}), ADMIN)
+        assert answer.meta["served_from"] in {"fine", "hourly", "channels"}
+        assert sum(r["count"] for r in answer.rows) == len(rows)
+        assert rollup_rows(service, "rollev__rollup__fine") == before
+        _sets_agree(service, "rollev", rows)
+        write_datasets(tmp_path / "datasets", rollups=False)
+        assert not service.reloader.reload().problems
+        _, tables = service.engine.execute("SELECT table_name FROM duckdb_tables()", {}, 30)
+        assert not [t for (t,) in tables if t.startswith("rollev__")]
+    finally:
+        service.engine.close()

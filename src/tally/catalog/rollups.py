@@ -155,6 +155,13 @@ def dictionary_table_name(dataset: str, field: str) -> str:
     return f"{dataset}{DICTIONARY_PART}{field.replace('.', '__')}"
 
 
+def derived_from(table: str) -> str | None:
+    """The dataset a table Tally derived is named after (no dataset name holds either part, so
+    the first one found ends it), or None for any other table."""
+    found = [table.find(part) for part in (ROLLUP_PART, DICTIONARY_PART) if part in table]
+    return table[: min(found)] if found else None
+
+
 def reserved_name_problem(dataset: str) -> str | None:
     """Why a dataset may not be named `dataset`: its table would share a name with a table
     Tally derives from another dataset."""

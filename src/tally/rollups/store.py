@@ -23,6 +23,7 @@ import duckdb
 from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.catalog.model import Column
+from tally.catalog.rollups import derived_from
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Engine, Maintenance
 from tally.engines.duckdb import DuckDBEngine
@@ -167,16 +168,22 @@ class Rollups:
                     )
         # A rollup no longer declared is not kept by the batches that follow: were it declared
         # again, its table would miss them, so it is dropped now (a reload can remove one).
+        # Not one whose dataset is declared no more: no batch reaches that dataset either, so
+        # the rollup still holds its rows, kept for when it returns (a datasets folder mistyped
+        # or missing would otherwise drop every rollup, and building them again takes minutes).
         declared = {name for name, _ in kept}
         for name in recorded.keys() - declared:
-            self._changing(name, lambda name=name: self._forget(engine, name))
+            if derived_from(name) in ensured:
+                self._changing(name, lambda name=name: self._forget(engine, name))
+            else:
+                log.warning("rollup %s kept: its dataset is not declared", name)
         self._count_pending(engine, catalog, declared)
         # A dictionary goes with the last rollup numbering with it. Only those Tally made and
         # recorded are dropped: a name alone (`<dataset>__ids__<field>`) could be a table made
         # by hand, or a dataset's from before such dataset names were refused. Those made
         # before dictionaries were recorded are recorded now.
         needed = self._needed_dictionaries(catalog)
-        unused = dictionaries - set(needed)
+        unused = {table for table in dictionaries - set(needed) if derived_from(table) in ensured}
         steps = [self._record(layout) for layout in built]
         steps += [step for table in sorted(unused) for step in _dropped_dictionary(table)]
         steps += [_recorded_dictionary(table) for table in sorted(set(needed) - dictionaries)]
