@@ -21,7 +21,7 @@ from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
 from tally.api.observe import record_answer
 from tally.api.openapi import Contract
 from tally.api.prefer import Preferences
-from tally.api.responses import cache_headers, json_response, render_result
+from tally.api.responses import answer_headers, json_response, render_result
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.profiles.contract import READ_ERRORS, Parameter
@@ -92,7 +92,7 @@ async def answer_or_start(
         if job.error is not None:
             raise job.error
         record_answer(request, [job.result])
-        headers = cache_headers([job.result])
+        headers = answer_headers([job.result])
         if prefer.wait_s is not None:
             headers["Preference-Applied"] = prefer.applied(False)
         return json_response(render_result(job.result), headers=headers)

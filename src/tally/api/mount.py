@@ -12,7 +12,7 @@ from tally.api.body import read_json, require_json
 from tally.api.errors import ErrorShape, shaped_route
 from tally.api.observe import record_answer
 from tally.api.openapi import Contract
-from tally.api.responses import cache_headers, json_response
+from tally.api.responses import answer_headers, json_response
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.errors import TallyError
@@ -43,7 +43,7 @@ async def respond(profile: Profile, request: Request, who: Principal) -> Respons
     except TallyError as error:
         raise profile.refine_error(error, asked) from None
     record_answer(request, results)
-    return json_response(answer, headers=cache_headers(results))
+    return json_response(answer, headers=answer_headers(results))
 
 
 def mount(app: FastAPI, profile: Profile) -> Contract:

@@ -13,7 +13,7 @@ from tally.api.errors import NATIVE, native_error, shaped_route, trace_id
 from tally.api.observe import record_answer
 from tally.api.openapi import Contract
 from tally.api.prefer import parse_prefer
-from tally.api.responses import cache_headers, json_response, render_result
+from tally.api.responses import answer_headers, json_response, render_result
 from tally.api.security import principal
 from tally.auth.principal import Principal
 from tally.catalog.model import ColumnType, Dataset
@@ -77,7 +77,7 @@ async def query(request: Request, who: Principal = Depends(principal)) -> Respon
         return await jobs.answer_or_start(request, asked, who, prefer)
     result = await service.answers.answer_async(asked, who)
     record_answer(request, [result])
-    return json_response(render_result(result), headers=cache_headers([result]))
+    return json_response(render_result(result), headers=answer_headers([result]))
 
 
 @router.post("/v1/query/sql", summary="The SQL a question would run (admin; never executed)")

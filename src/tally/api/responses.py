@@ -1,5 +1,6 @@
 """JSON responses through orjson (aware datetimes as ISO 8601, UTC as `Z`), and the cache facts
-of an answer as HTTP headers, for clients whose bodies must stay exactly as their API says."""
+of an answer and where it was served from as HTTP headers, for clients whose bodies must stay
+exactly as their API says."""
 
 from __future__ import annotations
 
@@ -29,13 +30,19 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def cache_headers(results: Sequence[Result]) -> dict[str, str]:
+def answer_headers(results: Sequence[Result]) -> dict[str, str]:
     """`X-Cache: hit` when every answer behind a response came from the cache (else `miss`),
     and `Age`: the seconds since the oldest of them was computed (RFC 9111). `X-Tally-Cache`
-    repeats X-Cache under the name earlier clients read."""
+    repeats X-Cache under the name earlier clients read. `X-Tally-Served-From`: where each
+    answer came from (`meta.served_from`: a rollup's name or `raw`), in the order asked, each
+    once; an external profile's body has no place for it."""
     facts = [r.meta.get("cache") or {} for r in results]
     hit = bool(facts) and all(f.get("hit") for f in facts)
     now = datetime.now(UTC)
     ages = [(now - f["generated_at"]).total_seconds() for f in facts if f.get("generated_at")]
     state = "hit" if hit else "miss"
-    return {"X-Cache": state, "X-Tally-Cache": state, "Age": str(int(max(ages, default=0)))}
+    headers = {"X-Cache": state, "X-Tally-Cache": state, "Age": str(int(max(ages, default=0)))}
+    sources = dict.fromkeys(str(r.meta["served_from"]) for r in results if "served_from" in r.meta)
+    if sources:
+        headers["X-Tally-Served-From"] = ", ".join(sources)
+    return headers
