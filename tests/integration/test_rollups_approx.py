@@ -16,6 +16,7 @@ from tally.config import Settings
 from tally.query.model import Query
 from tally.rollups.verify import verify
 from tally.service import Service
+from tally.sql.compiled import EXACT_BOUND
 from tally.wiring import build_service
 from tests.integration.rollup_support import ADMIN, APPEND, COLUMNS
 
@@ -32,6 +33,9 @@ rollups:
       - {op: count}
       - {op: count_distinct, field: visitor, approx: true}
       - {op: percentile, field: latency, approx: true}
+      - {op: sum, field: latency}
+      - {op: min, field: latency}
+      - {op: max, field: latency}
 """
 )
 FIRST = datetime(2025, 5, 1, tzinfo=UTC)
@@ -193,3 +197,53 @@ def test_verify_compares_the_exact_measures_of_an_approximate_answer(
         return found
 
     assert len(verify([("visits", body)], off_by_one, raw).differences) == 1
+
+
+APPROXIMABLE = ("count_distinct_visitor", "p50_latency")
+
+
+@pytest.mark.parametrize("rollups", [True, False], ids=["from the rollup", "from the rows"])
+def test_only_estimated_values_are_labelled_approximate(
+    loaded: tuple[Service, list[dict[str, Any]]], rollups: bool
+) -> None:
+    """`approx` on a count, sum, average, minimum or maximum changes nothing: the value is
+    computed exactly from a rollup's aggregates or the rows, and says so (exact, and the exact
+    bound). A distinct count and a percentile are estimated by the sketches, or by DuckDB's own
+    approximate functions over the rows, and say that."""
+    service, rows = loaded
+    end = FIRST + timedelta(days=2)
+    exactly = [
+        {"op": op, "field": "latency", "approx": True} for op in ("sum", "avg", "min", "max")
+    ]
+    body = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": end.isoformat()},
+        "measures": [
+            {"op": "count", "approx": True},
+            *exactly,
+            {"op": "count_distinct", "field": "visitor", "approx": True},
+            {"op": "p50", "field": "latency", "approx": True},
+        ],
+        "group_by": ["kind"],
+        "cache": "no-cache",
+    }
+    kept = service.answers.rollups
+    if not rollups:
+        service.answers.rollups = None
+    try:
+        result = service.answers.answer(Query.model_validate(body), ADMIN)
+    finally:
+        service.answers.rollups = kept
+    assert result.meta["served_from"] == ("sketched" if rollups else "raw")
+    estimated = {"hll", "kll"} if rollups else {"engine"}
+    for label, exact in result.meta["exact"].items():
+        method = result.meta["error"][label]["method"]
+        assert exact == (label not in APPROXIMABLE), label
+        assert (method in estimated) == (label in APPROXIMABLE), (label, method)
+        if exact:
+            assert result.meta["error"][label] == EXACT_BOUND
+    counts = defaultdict(int)
+    for row in rows:
+        if datetime.fromisoformat(row["ts"]) < end:
+            counts[row["kind"]] += 1
+    assert {r["kind"]: r["count"] for r in result.rows} == counts

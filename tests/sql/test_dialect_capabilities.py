@@ -18,6 +18,7 @@ from tally.query.normalize import normalize
 from tally.query.scope import Scope
 from tally.service import Service
 from tally.sql.capabilities import DIALECTS, capability_table
+from tally.sql.compiled import EXACT_BOUND, Compiled
 from tally.sql.compiler import Compiler
 from tally.sql.dialect import Unsupported
 from tally.sql.duckdb import DuckDBDialect
@@ -38,13 +39,14 @@ class NoPercentiles(DuckDBDialect):
         raise Unsupported(self.name, "JSON keys")
 
 
-def _compile(dialect, body: dict) -> None:
+def _compile(dialect, body: dict) -> Compiled:
     catalog = Catalog.load()
     query = Query.model_validate(body)
     dataset = catalog.get(query.dataset)
     assert dataset is not None
     normalized = normalize(query, NOW, Settings().limits)
-    Compiler(dialect, dataset, Scope(columns={"workspace_id": ("ws_a",)})).compile(normalized)
+    scope = Scope(columns={"workspace_id": ("ws_a",)})
+    return Compiler(dialect, dataset, scope).compile(normalized)
 
 
 @pytest.mark.parametrize(
@@ -142,3 +144,33 @@ def test_engine_settings_are_checked(tmp_path, engine: str, message: str) -> Non
 def test_an_unknown_engine_is_refused_with_the_known_ones(tmp_path) -> None:
     with pytest.raises(ValueError, match="expected one of duckdb, postgres, clickhouse"):
         Settings.from_env(data_dir=tmp_path, engine="oracle")
+
+
+@pytest.mark.parametrize("name", sorted(DIALECTS))
+@pytest.mark.parametrize(
+    "measure",
+    [
+        {"op": "count"},
+        {"op": "sum", "field": "duration_ms"},
+        {"op": "avg", "field": "duration_ms"},
+        {"op": "min", "field": "score"},
+        {"op": "count_distinct", "field": "session_id"},
+        {"op": "p95", "field": "score"},
+    ],
+    ids=lambda m: m["op"],
+)
+def test_an_approx_measure_is_labelled_estimated_only_where_its_sql_estimates(
+    name: str, measure: dict
+) -> None:
+    """`approx` may leave the SQL as it is (a sum; PostgreSQL's distinct counts and
+    percentiles): then the value is exact and says so. Where it changes the SQL (an engine's
+    approximate function), the value says it is the engine's estimate."""
+    dialect = DIALECTS[name]()
+    body = {"dataset": "agent_events", "measures": [measure]}
+    exact = _compile(dialect, body)
+    approx = _compile(dialect, {**body, "measures": [{**measure, "approx": True}]})
+    (label,) = approx.exact
+    estimated = approx.sql != exact.sql
+    assert approx.exact[label] is not estimated
+    assert approx.error[label] == ({"method": "engine"} if estimated else EXACT_BOUND)
+    assert exact.exact[label] is True and not exact.error

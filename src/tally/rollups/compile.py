@@ -45,13 +45,13 @@ from tally.rollups import sketches
 from tally.rollups.layout import COUNT_COLUMN, RollupTable, aggregate_column, non_null_column
 from tally.rollups.match import one_cell_per_group, sketch_for, whole_grains
 from tally.rollups.statements import key_names, rows_as_cells, stored_cells
-from tally.sql.compiled import Compiled
+from tally.sql.compiled import EXACT_BOUND, Compiled
 from tally.sql.compiler import Compiler, _as, _col, _Compilation, _table
 from tally.sql.dialect import Dialect
 
 READ = {"ids": "tally_ids_count", "hll": "tally_hll_count", "kll": "tally_kll_quantile"}
 BOUNDS: dict[str, dict[str, Any]] = {
-    "ids": {"method": "exact", "relative_error": 0.0, "confidence": 1.0},
+    "ids": EXACT_BOUND,
     "hll": {
         "method": "hll",
         "relative_error": sketches.HLL_RELATIVE_ERROR,

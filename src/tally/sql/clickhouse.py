@@ -22,7 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 from tally.catalog.model import DECIMAL_PRECISION, Column, ColumnType, Dataset
-from tally.catalog.vocabulary import FilterOp
+from tally.catalog.vocabulary import FilterOp, MeasureOp
 from tally.sql.calendar import CalendarDialect
 from tally.sql.dialect import fn, lit
 
@@ -61,6 +61,7 @@ def _param_type(value: Any) -> str:
 
 class ClickHouseDialect(CalendarDialect):
     name = "clickhouse"
+    approximates = frozenset({MeasureOp.COUNT_DISTINCT, MeasureOp.PERCENTILE})
     sqlglot_name = "clickhouse"
     decimal_type = "Decimal({precision}, {scale})"
     current_schema = "currentDatabase"

@@ -20,6 +20,10 @@ class Role(StrEnum):
     MEASURE = "measure"
 
 
+# `meta.error` of a measure that asked for `approx` and was computed exactly all the same.
+EXACT_BOUND: dict[str, Any] = {"method": "exact", "relative_error": 0.0, "confidence": 1.0}
+
+
 @dataclass(frozen=True)
 class OutputColumn:
     """One column of the result: its SQL alias, its key in a result row, and its role."""

@@ -51,7 +51,7 @@ from tally.query.ordering import OTHER_KEY, TIME_KEY, order_keys
 from tally.query.scope import Scope
 from tally.query.timebuckets import parse_interval
 from tally.query.values import coerce_value
-from tally.sql.compiled import Compiled, OutputColumn, Role
+from tally.sql.compiled import EXACT_BOUND, Compiled, OutputColumn, Role
 from tally.sql.dialect import Dialect
 
 TIME_ALIAS = "_t"
@@ -212,6 +212,11 @@ class Compiler:
                 ]
             ),
         )
+        # Per measure: whether it asked for `approx`, and whether the engine then estimated it.
+        asked = {
+            column.name: (m.approx, m.approx and m.op in self.dialect.approximates)
+            for column, m in zip(ctx.of_role(Role.MEASURE), query.measures, strict=True)
+        }
         return Compiled(
             sql=self.dialect.render(final),
             params=ctx.params.values,
@@ -219,14 +224,11 @@ class Compiler:
             other_alias=OTHER_ALIAS if query.top is not None else None,
             total_rows_alias=TOTAL_ALIAS if count_rows else None,
             total_groups_alias=GROUPS_ALIAS if query.top is not None else None,
-            exact={
-                column.name: not m.approx
-                for column, m in zip(ctx.of_role(Role.MEASURE), query.measures, strict=True)
-            },
+            exact={name: not estimated for name, (_, estimated) in asked.items()},
             error={
-                column.name: {"method": "engine"}
-                for column, m in zip(ctx.of_role(Role.MEASURE), query.measures, strict=True)
-                if m.approx
+                name: {"method": "engine"} if estimated else EXACT_BOUND
+                for name, (approx, estimated) in asked.items()
+                if approx
             },
         )
 

@@ -87,6 +87,9 @@ class Dialect:
     current_schema = "current_schema"
     renames: ClassVar[Mapping[Operation, str]] = {}
     unsupported: ClassVar[frozenset[Operation]] = frozenset()
+    # The measures `approx` makes the engine estimate; it computes the others exactly whatever
+    # is asked (and so says `meta.exact` true of them).
+    approximates: ClassVar[frozenset[MeasureOp]] = frozenset()
 
     def __init_subclass__(cls, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

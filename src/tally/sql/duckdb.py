@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlglot import exp
 
 from tally.catalog.model import ColumnType
-from tally.catalog.vocabulary import FilterOp
+from tally.catalog.vocabulary import FilterOp, MeasureOp
 from tally.query.timebuckets import EPOCH_DATE, Interval
 from tally.sql.calendar import CalendarDialect, day_grid, local_date
 from tally.sql.dialect import fn, lit
@@ -27,6 +27,7 @@ def _cast(value: exp.Expression, to: str) -> exp.Expression:
 
 class DuckDBDialect(CalendarDialect):
     name = "duckdb"
+    approximates = frozenset({MeasureOp.COUNT_DISTINCT, MeasureOp.PERCENTILE})
     sqlglot_name = "duckdb"
     column_types = {
         ColumnType.STRING: "VARCHAR",
