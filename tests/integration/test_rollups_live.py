@@ -307,6 +307,14 @@ def test_bad_requests_name_the_offending_field(complete: LiveApp) -> None:
         error = unknown.json()["error"]
         assert error["code"] == "unknown_dataset"
         assert error["details"] == [{"path": "/datasets/1", "reason": "unknown dataset 'nope'"}]
+        # A built-in dataset declares none: building or verifying it would do nothing.
+        bare = {"datasets": ["rollev", "agent_events"]}
+        refused = live.client.post(path, json=bare, headers=live.admin)
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "no_rollups"
+        reason = "dataset 'agent_events' declares no rollups"
+        assert error["details"] == [{"path": "/datasets/1", "reason": reason}]
         extra = live.client.post(path, json={"dataset": "rollev"}, headers=live.admin)
         assert extra.status_code == 400
         assert extra.json()["error"]["details"][0]["path"] == "/dataset"

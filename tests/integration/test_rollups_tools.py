@@ -121,6 +121,26 @@ def test_verify_and_suggest_say_when_nothing_is_recorded(tmp_path: Path) -> None
         assert "Traceback" not in unknown.stderr
 
 
+def test_rollup_commands_refuse_to_succeed_having_nothing_to_do(tmp_path: Path) -> None:
+    """A build or verify of a dataset that declares no rollup, a build where none is declared
+    (a datasets folder mistyped), and a suggest over a data folder that does not exist fail
+    and say why, instead of succeeding having done nothing."""
+    _filled(tmp_path, rollups=False).close()
+    for command in ("build", "verify"):
+        bare = rollups_cli(tmp_path, command, "--dataset", "rollev")
+        assert bare.returncode == 1, bare.stdout
+        assert "dataset 'rollev' declares no rollups" in bare.stdout + bare.stderr
+    everything = rollups_cli(tmp_path, "build")
+    assert everything.returncode == 1, everything.stdout
+    assert "no dataset declares rollups" in everything.stdout + everything.stderr
+    missing = rollups_cli(tmp_path, "suggest", TALLY_DATA_DIR=str(tmp_path / "mistyped"))
+    assert missing.returncode == 1, missing.stdout
+    assert "no data directory at" in missing.stdout + missing.stderr
+    assert not (tmp_path / "mistyped").exists()
+    for ran in (bare, everything, missing):
+        assert "Traceback" not in ran.stderr
+
+
 HEAVY = {
     "dataset": "rollev",
     "time": {"start": "2025-03-02T00:00:00+05:45", "end": "2025-03-30T00:00:00+05:45"},

@@ -117,8 +117,12 @@ def build(
     svc = _open(settings(data_dir), "build")
     try:
         require_rollups(svc.rollups, svc.settings.engine)
-        known_datasets(svc.catalog, dataset)
+        known_datasets(svc.rollups, svc.catalog, dataset)
         chosen = targets(svc.rollups, svc.catalog, dataset)
+        if not any(svc.rollups.layouts(d) for d in svc.catalog):  # a datasets folder mistyped?
+            raise fail(
+                f"no dataset declares rollups (datasets folder: {svc.settings.datasets_dir})"
+            )
         if not chosen:
             console.print(NOTHING_TO_BUILD)
             return
@@ -176,6 +180,8 @@ def suggest_rollups(
     """Propose rollup declarations (YAML for the dataset file) from the shapes of the questions
     answered from the rows, heaviest first, with the share of that time each would take over."""
     config = settings(data_dir)
+    if not config.data_dir.is_dir():  # its query log would be "empty", not missing
+        raise fail(f"no data directory at {config.data_dir}: point --data-dir at the right one")
     try:
         catalog = Catalog.load(config.datasets_dir)
     except CatalogError as exc:

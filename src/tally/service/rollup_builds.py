@@ -52,16 +52,24 @@ def require_rollups(rollups: Rollups, engine: str) -> None:
         )
 
 
-def known_datasets(catalog: Catalog, names: Sequence[str]) -> None:
-    """Every name is a dataset of the catalog, else a 400 pointing at each one that is not
-    (`/datasets/i` of the request)."""
-    details = [
+def known_datasets(rollups: Rollups, catalog: Catalog, names: Sequence[str]) -> None:
+    """Every name is a dataset of the catalog that declares rollups, else a 400 pointing at each
+    one that is not (`/datasets/i` of the request): building or verifying the rollups of a
+    dataset that has none would succeed having done nothing."""
+    unknown = [
         ErrorDetail(pointer("datasets", i), f"unknown dataset {name!r}")
         for i, name in enumerate(names)
         if name not in catalog
     ]
-    if details:
-        raise TallyError("unknown_dataset", details[0].reason, 400, details)
+    if unknown:
+        raise TallyError("unknown_dataset", unknown[0].reason, 400, unknown)
+    bare = [
+        ErrorDetail(pointer("datasets", i), f"dataset {name!r} declares no rollups")
+        for i, name in enumerate(names)
+        if not rollups.layouts(catalog.require(name))
+    ]
+    if bare:
+        raise TallyError("no_rollups", bare[0].reason, 400, bare)
 
 
 def targets(rollups: Rollups, catalog: Catalog, names: Sequence[str]) -> list[tuple[str, bool]]:
@@ -140,7 +148,7 @@ class RollupBuilds:
         rollups to build are chosen now, from `catalog`: an unknown dataset fails here, and
         with nothing incomplete the build succeeds at once, having built nothing."""
         require_rollups(self.rollups, self.engine)
-        known_datasets(catalog, names)
+        known_datasets(self.rollups, catalog, names)
         asked = tuple(dict.fromkeys(names))
         with self._lock:
             for build in self._builds.values():

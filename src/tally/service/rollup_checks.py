@@ -102,7 +102,7 @@ def verify_rollups(service: Service, datasets: Sequence[str], sample: int) -> Ve
     """Ask recent questions again with rollups and from the rows; the differences are in the
     report (never an error: a difference is what verify is for)."""
     require_rollups(service.rollups, service.settings.engine)
-    known_datasets(service.catalog, datasets)
+    known_datasets(service.rollups, service.catalog, datasets)
     settings = service.settings
     log = service.answers.query_log or QueryLog.in_dir(
         settings.data_dir, settings.query_log_shapes, settings.query_log_samples
