@@ -108,6 +108,14 @@ def test_ingest_jsonl_csv_parquet_then_query(tmp_path: Path) -> None:
     assert got == expected
     table_out = tally("query", "-", data_dir=tmp_path, stdin=json.dumps(query))
     assert "event_type" in table_out.stdout and "purchase" in table_out.stdout
+    assert "served from raw" in table_out.stdout  # a table says where its values came from
+    assert "approximate" not in table_out.stdout
+    estimate = {
+        **query,
+        "measures": [{"op": "count_distinct", "field": "session_id", "approx": True}],
+    }
+    table_out = tally("query", "-", data_dir=tmp_path, stdin=json.dumps(estimate))
+    assert "approximate: count_distinct_session_id (engine)" in table_out.stdout
 
 
 def test_ingest_rejects_a_bad_file_and_stores_nothing(tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ def query(
     else:
         console.print(output.table(rows))
         meta = answer.get("meta", {})
-        console.print(f"[dim]{len(rows):,} rows · {output.timing(meta)}[/dim]", highlight=False)
+        console.print(
+            f"[dim]{len(rows):,} rows · {output.answer_facts(meta)}[/dim]", highlight=False
+        )
 
 
 def _remote_query(url: str, token: str | None, body: dict) -> dict:

@@ -69,10 +69,22 @@ def _csv_value(value: Any) -> Any:
     return orjson.dumps(value).decode() if isinstance(value, dict | list) else value
 
 
-def timing(meta: dict) -> str:
-    """`compile 0.4 ms, execute 12.1 ms, cache hit` from the answer's meta."""
+def answer_facts(meta: dict) -> str:
+    """`compile 0.4 ms, execute 12.1 ms, cache hit, served from daily, approximate: p99_latency
+    (kll)` from the answer's meta: a table has no other place to say where its values came
+    from and which are estimates."""
     parts = [f"{name} {ms:,.1f} ms" for name, ms in (meta.get("timing_ms") or {}).items()]
     cache = meta.get("cache") or {}
     if cache:
         parts.append("cache hit" if cache.get("hit") else "cache miss")
+    if meta.get("served_from"):
+        parts.append(f"served from {meta['served_from']}")
+    errors = meta.get("error") or {}
+    estimated = [
+        f"{label} ({errors.get(label, {}).get('method', 'estimate')})"
+        for label, exact in (meta.get("exact") or {}).items()
+        if not exact
+    ]
+    if estimated:
+        parts.append(f"approximate: {', '.join(estimated)}")
     return ", ".join(parts)
