@@ -14,8 +14,9 @@ import pytest
 
 from tally.config import Settings
 from tally.query.model import Query
-from tally.rollups.verify import verify
+from tally.rollups.verify import Answer, verify
 from tally.service import Service
+from tally.service.rollup_checks import verify_rollups
 from tally.sql.compiled import EXACT_BOUND
 from tally.wiring import build_service
 from tests.integration.rollup_support import ADMIN, APPEND, COLUMNS
@@ -163,6 +164,23 @@ def test_an_exact_count_is_never_taken_from_a_sketch(
     assert "error" not in result.meta
 
 
+def _both_ways(service: Service) -> tuple[Answer, Answer]:
+    """Answering with the service's rollups, and from the rows (its rollups switched off)."""
+    rollups = service.answers.rollups
+
+    def raw(query: Query) -> Any:
+        service.answers.rollups = None
+        try:
+            return service.answers.answer(query, ADMIN)
+        finally:
+            service.answers.rollups = rollups
+
+    def fast(query: Query) -> Any:
+        return service.answers.answer(query, ADMIN)
+
+    return fast, raw
+
+
 def test_verify_compares_the_exact_measures_of_an_approximate_answer(
     loaded: tuple[Service, list[dict[str, Any]]],
 ) -> None:
@@ -176,17 +194,7 @@ def test_verify_compares_the_exact_measures_of_an_approximate_answer(
         "group_by": ["kind"],
         "compare": "previous_period",
     }
-    rollups = service.answers.rollups
-
-    def raw(query: Query) -> Any:
-        service.answers.rollups = None
-        try:
-            return service.answers.answer(query, ADMIN)
-        finally:
-            service.answers.rollups = rollups
-
-    def fast(query: Query) -> Any:
-        return service.answers.answer(query, ADMIN)
+    fast, raw = _both_ways(service)
 
     report = verify([("visits", body)], fast, raw)
     assert report.served_from == {"sketched": 1} and report.differences == []
@@ -197,6 +205,47 @@ def test_verify_compares_the_exact_measures_of_an_approximate_answer(
         return found
 
     assert len(verify([("visits", body)], off_by_one, raw).differences) == 1
+
+
+@pytest.mark.parametrize(
+    ("measure", "label", "method"),
+    [
+        (
+            {"op": "count_distinct", "field": "visitor", "approx": True},
+            "count_distinct_visitor",
+            "hll",
+        ),
+        ({"op": "p90", "field": "latency", "approx": True}, "p90_latency", "kll"),
+        ({"op": "percentile", "field": "latency", "q": 0.25, "approx": True}, "p25_latency", "kll"),
+    ],
+    ids=["hll", "kll p90", "kll q"],
+)
+def test_verify_checks_each_estimate_against_the_exact_value(
+    loaded: tuple[Service, list[dict[str, Any]]], measure: dict, label: str, method: str
+) -> None:
+    """An estimate within its bound passes; one a broken sketch gave (a value a third off, or
+    none) is a difference, however the recorded shape asked for it."""
+    service, _ = loaded
+    body = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": (FIRST + timedelta(days=3)).isoformat()},
+        "measures": [{"op": "count"}, measure],
+        "group_by": ["kind"],
+    }
+    fast, raw = _both_ways(service)
+
+    report = verify([("visits", body)], fast, raw)
+    assert report.served_from == {"sketched": 1} and report.estimates == 1
+    assert report.differences == []
+    for broken in (lambda v: v * 4 / 3, lambda v: None):
+
+        def off(query: Query, broken: Any = broken) -> Any:
+            found = fast(query)
+            found.rows[-1][label] = broken(found.rows[-1][label])
+            return found
+
+        (difference,) = verify([("visits", body)], off, raw).differences
+        assert f"{label} " in difference.detail and method in difference.detail
 
 
 APPROXIMABLE = ("count_distinct_visitor", "p50_latency")
@@ -247,3 +296,28 @@ def test_only_estimated_values_are_labelled_approximate(
         if datetime.fromisoformat(row["ts"]) < end:
             counts[row["kind"]] += 1
     assert {r["kind"]: r["count"] for r in result.rows} == counts
+
+
+def test_verify_asks_recorded_shapes_of_estimates_again_as_estimates(
+    loaded: tuple[Service, list[dict[str, Any]]],
+) -> None:
+    """The query log keeps a shape's `approx` and percentile `q` (never a value): asked again,
+    the shape is served by the sketches as it was, and each estimate is checked."""
+    service, _ = loaded
+    body = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": (FIRST + timedelta(days=2)).isoformat()},
+        "measures": [
+            {"op": "count_distinct", "field": "visitor", "approx": True},
+            {"op": "percentile", "field": "latency", "q": 0.75, "approx": True},
+        ],
+        "group_by": ["kind"],
+    }
+    assert (
+        service.answers.answer(Query.model_validate(body), ADMIN).meta["served_from"] == "sketched"
+    )
+    verified = verify_rollups(service, ["visits"], 50)
+    assert verified.questions.source == "shapes"
+    report = verified.report
+    assert report.unanswered == [] and report.differences == []
+    assert report.served_from["sketched"] >= 1 and report.estimates >= 2

@@ -113,6 +113,10 @@ class VerifyReport(BaseModel):
     compared: int
     from_rollups: int
     served_from: dict[str, int] = Field(description="questions compared, by where they came from")
+    estimates_checked: int = Field(
+        description="values a sketch estimated, checked to be within twice their stated bound "
+        "of the exact value from the rows"
+    )
     differences: list[VerifyDifference]
     not_compared: list[VerifyNotCompared]
 

@@ -238,8 +238,9 @@ def verify_rollups(
     data_dir: DataDir = None,
 ) -> None:
     """Ask the recent questions kept by the query log (`query_log_samples`) again, with rollups
-    and from the rows, over every tenant; exit 1 on any difference. With --url, in the running
-    server (its questions wait for a slot like any other)."""
+    and from the rows, over every tenant; exit 1 on any difference (an estimate beyond twice its
+    stated bound is one) or when none could be compared. With --url, in the running server (its
+    questions wait for a slot like any other)."""
     if url:
         body = {"datasets": dataset, "sample": sample}
         report = call(url, token, "POST", "/v1/rollups/verify", body, VERIFY_TIMEOUT_S)
@@ -252,6 +253,8 @@ def verify_rollups(
     _print_report(report)
     if report["differences"]:
         raise typer.Exit(1)
+    if not report["compared"]:
+        raise fail("no question could be compared (see above): nothing was verified")
 
 
 ASKING = {
@@ -282,7 +285,8 @@ def _print_report(report: dict[str, Any]) -> None:
     served = ", ".join(f"{k}: {v}" for k, v in sorted(report["served_from"].items()))
     console.print(
         f"compared {report['compared']} questions, {report['from_rollups']} served from rollups "
-        f"({served}); {len(report['differences'])} difference(s)",
+        f"({served}), {report['estimates_checked']} sketch estimate(s) checked against their "
+        f"bounds; {len(report['differences'])} difference(s)",
         highlight=False,
         soft_wrap=True,
     )

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from tally.catalog import Dataset
-from tally.query.model import Query, field_groups, time_group
+from tally.query.model import Measure, Query, field_groups, time_group
 from tally.query.scope import Scope
 from tally.rollups.match import read_fields
 
@@ -67,15 +67,37 @@ def shape_of(query: Query, scope: Scope, dataset: Dataset) -> dict[str, Any]:
     tenants = set(dataset.tenant_columns)
     filtered = sorted(read_fields(query, scope) - set(groups) - tenants)
     group = time_group(query)
-    measures = sorted({(str(m.op), m.field or "") for m in query.measures})
+    measures = sorted({_measure_entry(m) for m in query.measures})
     return {
         "dataset": dataset.name,
         "groups": groups,
         "filtered": filtered,
-        "measures": [[op, field] if field else [op] for op, field in measures],
+        "measures": [[op, field, *options] if field else [op] for op, field, *options in measures],
         "bucket": group.time if group is not None else None,
         "timezone": query.timezone,
     }
+
+
+def _measure_entry(measure: Measure) -> tuple:
+    """(op, field) and, for an approximate or percentile measure, what asking it again needs:
+    `{"approx": true, "q": 0.9}` (a shape of exact plain measures is as it always was)."""
+    options = {"approx": True} if measure.approx else {}
+    if measure.q is not None:
+        options["q"] = measure.q
+    entry = (str(measure.op), measure.field or "")
+    return (
+        (*entry, orjson.dumps(options, option=orjson.OPT_SORT_KEYS).decode()) if options else entry
+    )
+
+
+def measure_of(entry: list) -> dict[str, Any]:
+    """A shape's measure entry as a query's measure."""
+    measure: dict[str, Any] = {"op": entry[0]}
+    if len(entry) > 1:
+        measure["field"] = entry[1]
+    if len(entry) > 2:
+        measure.update(orjson.loads(entry[2]))
+    return measure
 
 
 def shape_hash(shape: dict[str, Any]) -> str:

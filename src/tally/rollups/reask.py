@@ -15,6 +15,7 @@ from sqlglot import exp
 from tally.catalog import Dataset
 from tally.engines.base import Engine
 from tally.query.fields import resolve_field
+from tally.rollups.querylog import measure_of
 from tally.sql.compiler import field_value
 from tally.sql.duckdb import DuckDBDialect
 
@@ -77,9 +78,7 @@ def reask(engine: Engine, dataset: Dataset, shape: dict[str, Any]) -> dict[str, 
         "dataset": dataset.name,
         "time": {"start": start.isoformat(), "end": end.isoformat()},
         "timezone": shape["timezone"],
-        "measures": [
-            {"op": m[0], "field": m[1]} if len(m) > 1 else {"op": m[0]} for m in shape["measures"]
-        ],
+        "measures": [measure_of(m) for m in shape["measures"]],
         "group_by": groups,
         "limit": 10_000,
     }

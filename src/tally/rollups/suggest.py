@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
 from tally.catalog import Dataset
 from tally.catalog.rollups import Rollup, rollup_problems
 from tally.query.timebuckets import parse_interval
-from tally.rollups.querylog import LoggedShape
+from tally.rollups.querylog import LoggedShape, measure_of
 
 DEFAULT_GRAIN_S = 900
 STORED = {
@@ -66,10 +67,22 @@ class Suggestions:
     skipped: list[tuple[LoggedShape, str]] = field(default_factory=list)
 
 
+def _measure_text(measure: dict[str, Any]) -> str:
+    """`count`, `sum(amount)`, `percentile(latency, q=0.9, approx)`."""
+    if "field" not in measure:
+        return measure["op"]
+    inside = [measure["field"]]
+    if "q" in measure:
+        inside.append(f"q={measure['q']:g}")
+    if measure.get("approx"):
+        inside.append("approx")
+    return f"{measure['op']}({', '.join(inside)})"
+
+
 def describe(shape: LoggedShape) -> str:
     """A shape as a person reads it."""
     found = shape.shape
-    measures = ", ".join("(".join(m) + ")" if len(m) > 1 else m[0] for m in found["measures"])
+    measures = ", ".join(_measure_text(measure_of(m)) for m in found["measures"])
     parts = [measures, f"by {', '.join(found['groups']) or '-'}"]
     if found["filtered"]:
         parts.append(f"filtered on {', '.join(found['filtered'])}")

@@ -53,6 +53,7 @@ class Verified:
             "compared": report.compared,
             "from_rollups": report.from_rollups,
             "served_from": dict(sorted(report.served_from.items())),
+            "estimates_checked": report.estimates,
             "differences": [
                 {"dataset": d.dataset, "query_hash": d.query_hash,
                  "served_from": d.served_from, "detail": d.detail}
