@@ -106,6 +106,24 @@ def test_verify_reports_a_corrupted_rollup_cell(asked: Path, tmp_path: Path) -> 
     assert "DIFFERENT rollev" in checked.stdout
 
 
+def test_verify_fails_when_no_question_could_be_compared(tmp_path: Path) -> None:
+    """Recorded shapes are asked again over every whole day of the data (40 here): with the
+    longest window cut to 10 days the service refuses each, and a verify that compared nothing
+    verified nothing, which is not a success."""
+    service = _filled(tmp_path, rollups=True)
+    try:
+        body = {**random_query(random.Random(3)), "cache": "no-cache"}
+        service.answers.answer(Query.model_validate(body), ADMIN)
+        service.answers.query_log.flush()
+    finally:
+        service.close()
+    checked = rollups_cli(tmp_path, "verify", TALLY_MAX_WINDOW_DAYS="10")
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    assert "not compared (rollev)" in checked.stdout
+    assert "no question could be compared" in checked.stderr
+    assert _summary(checked.stdout)[0] == 0
+
+
 def test_verify_and_suggest_say_when_nothing_is_recorded(tmp_path: Path) -> None:
     _filled(tmp_path, rollups=True).close()
     checked = rollups_cli(tmp_path, "verify")
