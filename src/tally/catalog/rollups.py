@@ -201,6 +201,8 @@ def rollup_problems(dataset: Dataset) -> list[tuple[Location, str]]:
             reason = _hides_row_id(dataset, name) or dimension_problem(dataset, name)
             if rollup.across_tenants and name in dataset.tenant_columns:
                 reason = f"{name} is a tenant column: a rollup across tenants keeps none"
+            if name in rollup.dimensions[:j]:
+                reason = f"duplicate dimensions: a second {name!r}"
             if reason:
                 problems.append(((*at, "dimensions", j), reason))
         problems += _measure_problems(dataset, rollup, at)
@@ -212,6 +214,10 @@ def _measure_problems(dataset: Dataset, rollup: Rollup, at: Location) -> list[tu
     checked: set[str] = set()
     for k, measure in enumerate(rollup.measures):
         where = (*at, "measures", k)
+        if measure in rollup.measures[:k]:
+            of = f" of {measure.field}" if measure.field else ""
+            problems.append((where, f"duplicate measures: a second {measure.op}{of}"))
+            continue
         if measure.field is None:
             if measure.op != "count":
                 problems.append(((*where, "op"), f"{measure.op} needs a field"))
@@ -219,7 +225,7 @@ def _measure_problems(dataset: Dataset, rollup: Rollup, at: Location) -> list[tu
         approx = _approx_problem(measure)
         if approx:
             problems.append(((*where, "approx"), approx))
-        reason = _not_scalar(dataset, measure.field)
+        reason = _measured_problem(dataset, measure.field)
         if reason:
             if measure.field not in checked:
                 problems.append(((*where, "field"), reason))
@@ -231,6 +237,21 @@ def _measure_problems(dataset: Dataset, rollup: Rollup, at: Location) -> list[tu
         ):
             problems.append(((*where, "op"), f"{measure.field} does not allow {measure.op}"))
     return problems
+
+
+def _measured_problem(dataset: Dataset, field: str) -> str | None:
+    """Why a rollup cannot keep a measure of `field`, or None."""
+    if json_key(dataset, field) is not None:
+        return (
+            f"{field} is a key of a json column: a rollup keeps measures of stored scalar "
+            "columns only (a key can be a dimension; measures of it are answered from the rows)"
+        )
+    if field == dataset.time_column:
+        return (
+            "the time column is the grain: measures of it are answered from the rows "
+            "(count counts its rows)"
+        )
+    return _not_scalar(dataset, field)
 
 
 def _hides_row_id(dataset: Dataset, name: str) -> str | None:
