@@ -207,41 +207,57 @@ def test_verify_compares_the_exact_measures_of_an_approximate_answer(
     assert len(verify([("visits", body)], off_by_one, raw).differences) == 1
 
 
-@pytest.mark.parametrize(
-    ("measure", "label", "method"),
-    [
-        (
-            {"op": "count_distinct", "field": "visitor", "approx": True},
-            "count_distinct_visitor",
-            "hll",
-        ),
-        ({"op": "p90", "field": "latency", "approx": True}, "p90_latency", "kll"),
-        ({"op": "percentile", "field": "latency", "q": 0.25, "approx": True}, "p25_latency", "kll"),
-    ],
-    ids=["hll", "kll p90", "kll q"],
-)
+ESTIMATES = [
+    ({"op": "count_distinct", "field": "visitor", "approx": True}, "count_distinct_visitor", "hll"),
+    ({"op": "p90", "field": "latency", "approx": True}, "p90_latency", "kll"),
+    ({"op": "percentile", "field": "latency", "q": 0.25, "approx": True}, "p25_latency", "kll"),
+]
+DAY = timedelta(days=1)
+# (window, more of the question, whether a value a third off must be found): a few rows per
+# group (in the 90 seconds of the last hour's bucket) leave a percentile only its group's
+# range to be checked in.
+SHAPES = {
+    "by kind": ((FIRST, FIRST + 3 * DAY), {}, True),
+    "compared": ((FIRST + 3 * DAY, FIRST + 6 * DAY), {"compare": "previous_period"}, True),
+    "top 2 by it": ((FIRST, FIRST + 3 * DAY), {"top": {"n": 2}}, True),
+    "few rows": (
+        (FIRST + DAY, FIRST + DAY + timedelta(hours=1, seconds=90)),
+        {"group_by": ["kind", {"time": "1 hour"}]},
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize(("measure", "label", "method"), ESTIMATES, ids=["hll", "kll p90", "kll q"])
 def test_verify_checks_each_estimate_against_the_exact_value(
-    loaded: tuple[Service, list[dict[str, Any]]], measure: dict, label: str, method: str
+    loaded: tuple[Service, list[dict[str, Any]]], measure: dict, label: str, method: str, shape: str
 ) -> None:
-    """An estimate within its bound passes; one a broken sketch gave (a value a third off, or
-    none) is a difference, however the recorded shape asked for it."""
+    """An estimate within its bound passes, over few rows or many, compared with another
+    window, or deciding which groups are answered; one a broken sketch gave (a value a third
+    off, or none) is a difference."""
     service, _ = loaded
+    (start, end), more, far_is_found = SHAPES[shape]
     body = {
         "dataset": "visits",
-        "time": {"start": FIRST.isoformat(), "end": (FIRST + timedelta(days=3)).isoformat()},
-        "measures": [{"op": "count"}, measure],
+        "time": {"start": start.isoformat(), "end": end.isoformat()},
+        "measures": [measure, {"op": "count"}],
         "group_by": ["kind"],
+        **more,
     }
     fast, raw = _both_ways(service)
-
     report = verify([("visits", body)], fast, raw)
     assert report.served_from == {"sketched": 1} and report.estimates == 1
     assert report.differences == []
-    for broken in (lambda v: v * 4 / 3, lambda v: None):
+    broken = {
+        "none": lambda v: None,
+        **({"a third off": lambda v: v * 4 / 3} if far_is_found else {}),
+    }
+    for change in broken.values():
 
-        def off(query: Query, broken: Any = broken) -> Any:
+        def off(query: Query, change: Any = change) -> Any:
             found = fast(query)
-            found.rows[-1][label] = broken(found.rows[-1][label])
+            found.rows[0][label] = change(found.rows[0][label])
             return found
 
         (difference,) = verify([("visits", body)], off, raw).differences

@@ -17,10 +17,19 @@ from typing import Any
 
 import orjson
 
-from tally.catalog.vocabulary import MeasureOp
 from tally.errors import TallyError
-from tally.query.model import SHORTHAND_QUANTILES, Query, measure_label
+from tally.query.model import Query
 from tally.result import Result
+from tally.rollups.estimates import (
+    SUFFIXES,
+    Bounds,
+    estimate_problem,
+    exact_twin,
+    is_other,
+    selects_groups,
+    stated_bounds,
+    twin_only,
+)
 
 Answer = Callable[[Query], Result]
 
@@ -58,97 +67,48 @@ class Report:
         return self.compared - self.served_from["raw"]
 
 
-# An estimate is reported when it is off by more than twice its stated bound: each bound holds
-# for one value at its confidence (95.4 %, 99 %), twice it (four standard deviations of an HLL
-# estimate) all but never, so a difference is a broken sketch, not bad luck.
-SLACK = 2.0
-ESTIMATED = ("hll", "kll")
-COMPARED_SUFFIXES = ("", "_previous")
-
-
-def _estimates(fast: Result) -> dict[str, dict[str, Any]]:
-    """The stated bound of each value a sketch estimated, by label."""
-    return {
-        label: bound
-        for label, bound in (fast.meta.get("error") or {}).items()
-        if bound.get("method") in ESTIMATED
-    }
-
-
-def exact_twin(query: Query, estimates: dict[str, dict[str, Any]]) -> Query:
-    """The query with each estimated measure asked exactly under its own label; a percentile
-    also at q ± twice its rank bound (`<label>__low`, `<label>__high`), the range its estimate
-    must fall in."""
-    measures = []
-    for measure in query.measures:
-        label = measure_label(measure)
-        bound = estimates.get(label)
-        if bound is None:
-            measures.append(measure)
-            continue
-        measures.append(measure.model_copy(update={"approx": False, "as_": label}))
-        if bound["method"] == "kll":
-            q = measure.q if measure.q is not None else SHORTHAND_QUANTILES[measure.op]
-            spread = SLACK * bound["rank_error"]
-            for side, at in (("low", max(q - spread, 1e-9)), ("high", min(q + spread, 1 - 1e-9))):
-                update = {
-                    "op": MeasureOp.PERCENTILE,
-                    "q": at,
-                    "approx": False,
-                    "as_": f"{label}__{side}",
-                }
-                measures.append(measure.model_copy(update=update))
-    return query.model_copy(update={"measures": measures})
-
-
-def _within(got: Any, row: dict[str, Any], key: str, bound: dict[str, Any]) -> bool:
-    """Whether the estimate `got` of `row[key]` (the exact value) is within twice its bound."""
-    want = row.get(key)
-    if got is None or want is None:
-        return got is None and want is None
-    if bound["method"] == "hll":
-        return abs(got - want) <= SLACK * bound["relative_error"] * want
-    low, high = row.get(f"{key}__low"), row.get(f"{key}__high")
-    return low is not None and high is not None and low <= got <= high
-
-
-def _unchecked(fast: Result, slow: Result, estimates: dict[str, dict[str, Any]]) -> set[str]:
+def _unchecked(fast: Result, slow: Result, bounds: Bounds) -> set[str]:
     """The row keys left out of the exact comparison: values approximate in either answer (an
-    estimate, checked apart, or one without a stated bound, and every delta of one), and the
-    exact twin's range of each percentile estimate."""
+    estimate, checked apart, or one without a stated bound, and every delta of one), and what
+    the exact twin adds."""
     labels = {k for r in (fast, slow) for k, exact in r.meta.get("exact", {}).items() if not exact}
-    labels |= {f"{label}__{side}" for label in estimates for side in ("low", "high")}
-    suffixes = (*COMPARED_SUFFIXES, "_delta", "_delta_pct")
-    return {label + suffix for label in labels for suffix in suffixes}
+    suffixes = (*SUFFIXES, "_delta", "_delta_pct")
+    return {label + suffix for label in labels for suffix in suffixes} | twin_only(bounds)
+
+
+def _by_group(answer: Result) -> dict[tuple, dict[str, Any]]:
+    return {_group(answer, row): row for row in answer.rows}
+
+
+def _group(answer: Result, row: dict[str, Any]) -> tuple:
+    return tuple(repr(row.get(name)) for name in (*answer.groups, "time"))
 
 
 def first_difference(
-    fast: Result, slow: Result, estimates: dict[str, dict[str, Any]] | None = None
+    fast: Result, slow: Result, bounds: Bounds | None = None, selected: bool = False
 ) -> str | None:
     """The first row where the answers differ: exact values equal (floats within rounding),
-    estimates within twice their stated bound of the exact values `slow` holds for them."""
-    if len(fast.rows) != len(slow.rows):
+    estimates within twice their stated bound of the exact values `slow` (the exact twin) holds
+    for them. Rows are matched in order, or by group when estimates may order them, or (when
+    `selected`) decided which groups are answered: then `slow` holds every group."""
+    bounds = bounds or {}
+    if not selected and len(fast.rows) != len(slow.rows):
         return f"{len(fast.rows)} rows from the rollup, {len(slow.rows)} from the rows"
-    estimates = estimates or {}
-    skipped = _unchecked(fast, slow, estimates)
-    got_rows, want_rows = fast.rows, slow.rows
-    if estimates:  # rows ordered by an estimate may come in another order: matched by group
-        measured = skipped | set(fast.meta.get("exact", {}))
-        measured |= {label + suffix for label in measured for suffix in COMPARED_SUFFIXES}
-
-        def group(row: dict[str, Any]) -> list[str]:
-            return [repr((k, v)) for k, v in sorted(row.items()) if k not in measured]
-
-        got_rows, want_rows = sorted(got_rows, key=group), sorted(want_rows, key=group)
-    for n, (got, want) in enumerate(zip(got_rows, want_rows, strict=True)):
-        for label, bound in estimates.items():
-            for key in (label + suffix for suffix in COMPARED_SUFFIXES):
-                if key in got and not _within(got[key], want, key, bound):
-                    exact = {k: v for k, v in want.items() if k.startswith(key)}
-                    return (
-                        f"row {n}: {key} {got[key]!r} from the rollup's {bound['method']} sketch, "
-                        f"beyond twice its stated bound of {exact} from the rows"
-                    )
+    skipped = _unchecked(fast, slow, bounds)
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]
+    if bounds:
+        twins = _by_group(slow)
+        pairs = [
+            (row, twins.get(_group(fast, row))) for row in fast.rows if not is_other(row, fast)
+        ]
+    else:
+        pairs = list(zip(fast.rows, slow.rows, strict=True))
+    for n, (got, want) in enumerate(pairs):
+        if want is None:
+            return f"row {n}: {got} from the rollup, a group the rows do not answer"
+        problem = estimate_problem(got, want, bounds)
+        if problem is not None:
+            return f"row {n}: {problem}"
         got = {k: v for k, v in got.items() if k not in skipped}
         want = {k: v for k, v in want.items() if k not in skipped}
         if not same(got, want):
@@ -167,16 +127,16 @@ def verify(
         try:
             query = Query.model_validate({**body, "cache": "no-cache"})
             fast = with_rollups(query)
-            estimates = _estimates(fast)
-            slow = raw(exact_twin(query, estimates) if estimates else query)
+            bounds = stated_bounds(fast)
+            slow = raw(exact_twin(query, bounds) if bounds else query)
         except (TallyError, ValueError) as exc:
             report.unanswered.append((dataset, getattr(exc, "message", str(exc))))
             continue
         served_from = fast.meta["served_from"]
         report.compared += 1
         report.served_from[served_from] += 1
-        report.estimates += len(estimates)
-        detail = first_difference(fast, slow, estimates)
+        report.estimates += len(bounds)
+        detail = first_difference(fast, slow, bounds, bool(bounds) and selects_groups(query))
         if detail is not None:
             canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
             digest = hashlib.sha256(canonical).hexdigest()[:16]
