@@ -630,3 +630,31 @@ def test_rollups_of_a_dataset_no_longer_declared_are_kept_until_it_returns(
         assert not [t for (t,) in tables if t.startswith("rollev__")]
     finally:
         service.engine.close()
+
+
+@pytest.mark.parametrize("name", ["ev__ids", "ev__rollup"])
+def test_a_rollup_removed_from_a_dataset_named_like_a_marker_is_dropped(
+    tmp_path: Path, name: str
+) -> None:
+    """A dataset's name may end in part of the markers of derived tables (`ev__ids`): its
+    rollup `ev__ids__rollup__daily`, removed from the file, belongs to it, not to a dataset
+    `ev`, and is dropped; declared again later, it does not answer with the rows it missed."""
+    folder = tmp_path / "datasets"
+    folder.mkdir()
+    head = APPEND.replace("rollev", name) + COLUMNS
+    daily = "rollups:\n  - name: daily\n    grain: 1 hour\n    dimensions: [kind]\n"
+    (folder / "ds.yaml").write_text(head + daily)
+    service = build_service(Settings.from_env(data_dir=tmp_path / "data", datasets_dir=folder))
+    rows = make_rows(random.Random(19), 400)
+    try:
+        _ingest(service, name, rows[:200])
+        (folder / "ds.yaml").write_text(head)
+        assert not service.reloader.reload().problems
+        _ingest(service, name, rows[200:])
+        (folder / "ds.yaml").write_text(head + daily)
+        assert not service.reloader.reload().problems
+        body = {"dataset": name, "measures": [{"op": "count"}], "cache": "no-cache"}
+        answer = service.answers.answer(Query.model_validate(body), ADMIN)
+        assert answer.rows == [{"count": len(rows)}], answer.meta["served_from"]
+    finally:
+        service.engine.close()

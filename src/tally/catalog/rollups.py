@@ -155,11 +155,15 @@ def dictionary_table_name(dataset: str, field: str) -> str:
     return f"{dataset}{DICTIONARY_PART}{field.replace('.', '__')}"
 
 
-def derived_from(table: str) -> str | None:
-    """The dataset a table Tally derived is named after (no dataset name holds either part, so
-    the first one found ends it), or None for any other table."""
-    found = [table.find(part) for part in (ROLLUP_PART, DICTIONARY_PART) if part in table]
-    return table[: min(found)] if found else None
+def rollup_of(table: str, dataset: str) -> bool:
+    """Whether `table` is named as a rollup of `dataset` (a dataset's name may end in part of a
+    marker, `sales__rollup`, so the name is matched whole, never split at a marker)."""
+    return table.startswith(dataset + ROLLUP_PART)
+
+
+def dictionary_of(table: str, dataset: str) -> bool:
+    """Whether `table` is named as a dictionary of `dataset` (as `rollup_of`)."""
+    return table.startswith(dataset + DICTIONARY_PART)
 
 
 def reserved_name_problem(dataset: str) -> str | None:

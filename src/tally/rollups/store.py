@@ -23,7 +23,7 @@ import duckdb
 from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.catalog.model import Column
-from tally.catalog.rollups import derived_from
+from tally.catalog.rollups import dictionary_of, rollup_of
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Engine, Maintenance
 from tally.engines.duckdb import DuckDBEngine
@@ -173,7 +173,7 @@ class Rollups:
         # or missing would otherwise drop every rollup, and building them again takes minutes).
         declared = {name for name, _ in kept}
         for name in recorded.keys() - declared:
-            if derived_from(name) in ensured:
+            if any(rollup_of(name, dataset) for dataset in ensured):
                 self._changing(name, lambda name=name: self._forget(engine, name))
             else:
                 log.warning("rollup %s kept: its dataset is not declared", name)
@@ -183,7 +183,11 @@ class Rollups:
         # by hand, or a dataset's from before such dataset names were refused. Those made
         # before dictionaries were recorded are recorded now.
         needed = self._needed_dictionaries(catalog)
-        unused = {table for table in dictionaries - set(needed) if derived_from(table) in ensured}
+        unused = {
+            table
+            for table in dictionaries - set(needed)
+            if any(dictionary_of(table, dataset) for dataset in ensured)
+        }
         steps = [self._record(layout) for layout in built]
         steps += [step for table in sorted(unused) for step in _dropped_dictionary(table)]
         steps += [_recorded_dictionary(table) for table in sorted(set(needed) - dictionaries)]
