@@ -367,8 +367,10 @@ def aggregate_select(
 
 
 def _never_null(layout: RollupTable) -> set[str]:
-    """The key columns no cell leaves null: the grain start, when the time column refuses
-    nulls. Not the other keys: a column made required later leaves older rows null."""
+    """The key columns matched by plain equality: the grain start, when the time column
+    refuses nulls, as no row appended since has none (a cell with none, rebuilt from rows
+    stored before the column became required, is matched apart: `upsert_statements`). Not the
+    other keys: a column made required later leaves older rows null."""
     time = layout.time_column
     return {time.physical} if not time.nullable else set()
 
@@ -656,21 +658,24 @@ def upsert_statements(layout: RollupTable) -> tuple[str, ...]:
 
     make = _temporary(CELLS, exp.union(cells_of(WRITTEN), cells_of(REPLACED), distinct=True))
     time = layout.time_column.physical
-    in_cells = [_cell_match(layout, "r", "c")]
+    in_cells: list[tuple[exp.Expression | None, exp.Expression]] = [
+        (None, _cell_match(layout, "r", "c"))
+    ]
     if time in _never_null(layout):
-        # A time column made required later leaves older rows with no time value, in a cell
-        # whose grain is null: plain equality never matches it.
+        # A rollup rebuilt over rows stored before the time column became required holds a
+        # cell whose grain is null: plain equality never matches it. The test of the grain
+        # stays outside the correlated EXISTS, where DuckDB skips row groups by it.
         same = (exp.NullSafeEQ(this=_col(n, "r"), expression=_col(n, "c")) for n in names)
-        timeless = exp.Is(this=_col(time, "r"), expression=exp.Null())
-        in_cells.append(exp.and_(timeless, *same))
+        in_cells.append((exp.Is(this=_col(time, "r"), expression=exp.Null()), exp.and_(*same)))
 
-    def emptied(table: str, match: exp.Expression) -> exp.Delete:
+    def emptied(table: str, outer: exp.Expression | None, match: exp.Expression) -> exp.Delete:
         cells = exp.select("1").from_(_table(CELLS, "c")).where(match.copy())
-        return exp.Delete(this=_table(table, "r"), where=exp.Where(this=exp.Exists(this=cells)))
+        where = exp.and_(outer.copy(), exp.Exists(this=cells)) if outer else exp.Exists(this=cells)
+        return exp.Delete(this=_table(table, "r"), where=exp.Where(this=where))
 
     # Pending rows of a recomputed cell are in the stored rows it is recomputed from (rows an
     # append stored before the dataset became an upsert one): they would count twice.
-    deletes = [emptied(t, m) for m in in_cells for t in (layout.name, layout.pending)]
+    deletes = [emptied(t, *m) for m in in_cells for t in (layout.name, layout.pending)]
     touched = exp.and_(
         *(
             exp.NullSafeEQ(this=_col(n, "c"), expression=e)
