@@ -223,9 +223,11 @@ class RollupTable:
         cards = [("cardinality", self.cards)] if self.cards else []
         across = ["across tenants"] if self.rollup.across_tenants else []
         # Cells of a required time column are matched by plain equality on the grain: made
-        # required later, rows stored with no time would keep a cell no append matches.
-        required = ["time required"] if not self.time_column.nullable else []
-        extra = [part for part in (sketches, texts, cards, across, required) if part]
+        # required later, rows stored with no time would keep a cell no append matches. (Said
+        # of a nullable one, so the fingerprints of the common case, required, stayed as they
+        # were before this mattered.)
+        nullable = ["time nullable"] if self.time_column.nullable else []
+        extra = [part for part in (sketches, texts, cards, across, nullable) if part]
         return repr((self.grain_seconds, columns, aggregates, *extra))
 
     @property
