@@ -371,3 +371,18 @@ def test_the_cli_builds_and_verifies_through_a_running_server(tmp_path: Path) ->
         assert differs.returncode == 1, differs.stdout + differs.stderr
         assert "DIFFERENT rollev query" in differs.stdout
         assert "; 1 difference(s)" in differs.stdout
+
+
+def test_building_or_verifying_where_no_dataset_declares_rollups_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Over a datasets folder with no rollup (the built-in datasets only: a folder mistyped, say)
+    a build or verify of every dataset would succeed having done nothing: a 400 says why, as
+    the CLI does with or without --url."""
+    with live_app(tmp_path) as live:
+        for path in ("/v1/rollups/build", "/v1/rollups/verify"):
+            refused = live.client.post(path, json={}, headers=live.admin)
+            assert refused.status_code == 400, refused.text
+            error = refused.json()["error"]
+            assert error["code"] == "no_rollups"
+            assert error["details"][0]["path"] == "/datasets"

@@ -54,8 +54,12 @@ def require_rollups(rollups: Rollups, engine: str) -> None:
 
 def known_datasets(rollups: Rollups, catalog: Catalog, names: Sequence[str]) -> None:
     """Every name is a dataset of the catalog that declares rollups, else a 400 pointing at each
-    one that is not (`/datasets/i` of the request): building or verifying the rollups of a
-    dataset that has none would succeed having done nothing."""
+    one that is not (`/datasets/i` of the request), and with no name some dataset declares
+    rollups: building or verifying rollups where there are none would succeed having done
+    nothing (a datasets folder mistyped, say)."""
+    if not names and not any(rollups.layouts(dataset) for dataset in catalog):
+        reason = "no dataset declares rollups (is the datasets folder the right one?)"
+        raise TallyError("no_rollups", reason, 400, [ErrorDetail("/datasets", reason)])
     unknown = [
         ErrorDetail(pointer("datasets", i), f"unknown dataset {name!r}")
         for i, name in enumerate(names)
