@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tally.rollups.querylog import LoggedShape
+from tally.query.model import Measure
+from tally.rollups.querylog import LoggedShape, measure_entry
 from tally.rollups.suggest import suggest
 from tests.unit.rollup_datasets import events
 
@@ -114,3 +115,35 @@ def test_keys_of_a_json_column_are_proposed_as_dimensions() -> None:
     assert proposal.rollup.dimensions == ("kind", "payload.channel")
     [(_, reason)] = found.skipped  # a whole JSON value has no text a rollup keeps
     assert "payload is a json column" in reason and "validation error" not in reason
+
+
+def _entry(body: dict[str, Any]) -> tuple[str, ...]:
+    """A measure as the query log records it in a shape."""
+    return tuple(measure_entry(Measure.model_validate(body)))
+
+
+def test_approximate_measures_are_proposed_as_sketches() -> None:
+    """A shape that asked an approximate percentile or distinct count is served by a sketch,
+    which is far smaller than an exact set: that is what is proposed (an exact set, when some
+    shape needs one, answers the approximate count too). An exact percentile is skipped."""
+    p90 = _entry({"op": "percentile", "field": "amount", "q": 0.9, "approx": True})
+    users = _entry({"op": "count_distinct", "field": "agent", "approx": True})
+    plans = _entry({"op": "count_distinct", "field": "plan", "approx": True})
+    exact_plans = _entry({"op": "count_distinct", "field": "plan"})
+    exact_p50 = _entry({"op": "percentile", "field": "amount", "q": 0.5})
+    shapes = [
+        shape(50, ("kind",), (), (p90, users, plans)),
+        shape(30, ("kind",), (), (exact_plans,)),
+        shape(20, ("kind",), (), (exact_p50,)),
+    ]
+    found = suggest(DATASET, shapes, top=3)
+    [proposal] = found.proposals
+    kept = {(m.op, m.field, m.approx) for m in proposal.rollup.measures}
+    assert kept == {
+        ("count", None, False),
+        ("percentile", "amount", True),
+        ("count_distinct", "agent", True),
+        ("count_distinct", "plan", False),
+    }
+    [(skipped, reason)] = found.skipped
+    assert skipped.execute_ms == 20 and "percentile cannot be recombined" in reason

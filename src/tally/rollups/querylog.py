@@ -67,7 +67,7 @@ def shape_of(query: Query, scope: Scope, dataset: Dataset) -> dict[str, Any]:
     tenants = set(dataset.tenant_columns)
     filtered = sorted(read_fields(query, scope) - set(groups) - tenants)
     group = time_group(query)
-    measures = sorted({_measure_entry(m) for m in query.measures})
+    measures = sorted({measure_entry(m) for m in query.measures})
     return {
         "dataset": dataset.name,
         "groups": groups,
@@ -78,7 +78,7 @@ def shape_of(query: Query, scope: Scope, dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _measure_entry(measure: Measure) -> tuple:
+def measure_entry(measure: Measure) -> tuple:
     """(op, field) and, for an approximate or percentile measure, what asking it again needs:
     `{"approx": true, "q": 0.9}` (a shape of exact plain measures is as it always was)."""
     options = {"approx": True} if measure.approx else {}

@@ -34,6 +34,20 @@ STORED = {
     "max": "max",
     "count_distinct": "count_distinct",
 }
+# What an approximate measure is kept as: a sketch (`approx: true` in the declaration). An
+# exact percentile is kept as nothing (no stored aggregate recombines to one).
+SKETCHED = {"count_distinct": "count_distinct~", "percentile": "percentile~"}
+ORDER = ("sum", "min", "max", "count_distinct", "count_distinct~", "percentile~")
+
+
+def _kept_as(entry: list) -> tuple[str, str] | None:
+    """What a declaration keeps for a shape's measure (op, or op~ for a sketch; field), or
+    None: a count is always kept, an exact percentile never."""
+    measure = measure_of(entry)
+    if measure.get("approx") and measure["op"] in SKETCHED:
+        return SKETCHED[measure["op"]], measure["field"]
+    op = STORED.get(measure["op"])
+    return (op, measure["field"]) if op else None
 
 
 @dataclass
@@ -97,8 +111,7 @@ def fields_of(shape: LoggedShape) -> set[str]:
 
 def unserved(shape: LoggedShape) -> str | None:
     """Why no rollup can answer the shape exactly, or None."""
-    answered = {"count", *STORED}
-    ops = sorted({m[0] for m in shape.shape["measures"] if m[0] not in answered})
+    ops = sorted({m[0] for m in shape.shape["measures"] if m[0] != "count" and not _kept_as(m)})
     if ops:
         return (
             f"{', '.join(ops)} cannot be recombined from stored aggregates exactly "
@@ -136,14 +149,18 @@ def cluster(shapes: list[LoggedShape], max_dimensions: int) -> list[Cluster]:
             clusters.append(home)
         home.dimensions |= wanted
         home.grain_s = math.gcd(home.grain_s, grain)
-        home.measures |= {(STORED[m[0]], m[1]) for m in shape.shape["measures"] if m[0] in STORED}
+        home.measures |= {kept for m in shape.shape["measures"] if (kept := _kept_as(m))}
         home.shapes.append(shape)
     return clusters
 
 
 def declaration(name: str, found: Cluster) -> Rollup:
-    measures = [{"op": "count"}]
-    measures += [{"op": op, "field": f} for op, f in sorted(found.measures, key=_by_field)]
+    measures: list[dict[str, Any]] = [{"op": "count"}]
+    for op, field_name in sorted(found.measures, key=_by_field):
+        if op.endswith("~") and (op.rstrip("~"), field_name) in found.measures:
+            continue  # the exact set answers the approximate count exactly
+        sketch = {"approx": True} if op.endswith("~") else {}
+        measures.append({"op": op.rstrip("~"), "field": field_name, **sketch})
     minutes = found.grain_s // 60
     grain = f"{minutes // 60} hour" if minutes % 60 == 0 else f"{minutes} minute"
     return Rollup.model_validate(
@@ -169,7 +186,7 @@ def misfit(dataset: Dataset, found: Cluster) -> str | None:
 
 
 def _by_field(measure: tuple[str, str]) -> tuple[str, int]:
-    return measure[1], ("sum", "min", "max", "count_distinct").index(measure[0])
+    return measure[1], ORDER.index(measure[0])
 
 
 def suggest(
