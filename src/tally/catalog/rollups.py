@@ -155,14 +155,15 @@ def dictionary_table_name(dataset: str, field: str) -> str:
     return f"{dataset}{DICTIONARY_PART}{field.replace('.', '__')}"
 
 
-def rollup_of(table: str, dataset: str) -> bool:
-    """Whether `table` is named as a rollup of `dataset` (a dataset's name may end in part of a
-    marker, `sales__rollup`, so the name is matched whole, never split at a marker)."""
-    return table.startswith(dataset + ROLLUP_PART)
+def rollup_owner(table: str) -> str:
+    """The dataset a rollup table (`<dataset>__rollup__<rollup>`) belongs to: a rollup's name
+    never holds `__`, so the last marker starts it (a dataset's may: `ev__rollup`)."""
+    return table[: table.rfind(ROLLUP_PART)]
 
 
 def dictionary_of(table: str, dataset: str) -> bool:
-    """Whether `table` is named as a dictionary of `dataset` (as `rollup_of`)."""
+    """Whether `table` may be a dictionary of `dataset` (`<dataset>__ids__<field>`: a field's
+    path may hold `__`, so a name alone may fit two datasets, `ev` and `ev__ids`)."""
     return table.startswith(dataset + DICTIONARY_PART)
 
 

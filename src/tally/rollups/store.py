@@ -23,7 +23,7 @@ import duckdb
 from tally.catalog import Catalog, Dataset
 from tally.catalog.holder import CatalogHolder
 from tally.catalog.model import Column
-from tally.catalog.rollups import dictionary_of, rollup_of
+from tally.catalog.rollups import dictionary_of, rollup_owner
 from tally.catalog.storage import TableSpec
 from tally.engines.base import Engine, Maintenance
 from tally.engines.duckdb import DuckDBEngine
@@ -172,21 +172,24 @@ class Rollups:
         # the rollup still holds its rows, kept for when it returns (a datasets folder mistyped
         # or missing would otherwise drop every rollup, and building them again takes minutes).
         declared = {name for name, _ in kept}
+        away: set[str] = set()  # datasets no longer declared whose rollups are kept
         for name in recorded.keys() - declared:
-            if any(rollup_of(name, dataset) for dataset in ensured):
+            if rollup_owner(name) in ensured:
                 self._changing(name, lambda name=name: self._forget(engine, name))
             else:
+                away.add(rollup_owner(name))
                 log.warning("rollup %s kept: its dataset is not declared", name)
         self._count_pending(engine, catalog, declared)
         # A dictionary goes with the last rollup numbering with it. Only those Tally made and
         # recorded are dropped: a name alone (`<dataset>__ids__<field>`) could be a table made
         # by hand, or a dataset's from before such dataset names were refused. Those made
-        # before dictionaries were recorded are recorded now.
+        # before dictionaries were recorded are recorded now. Kept too: those a kept rollup of a
+        # dataset no longer declared may number with.
         needed = self._needed_dictionaries(catalog)
         unused = {
             table
             for table in dictionaries - set(needed)
-            if any(dictionary_of(table, dataset) for dataset in ensured)
+            if not any(dictionary_of(table, dataset) for dataset in away)
         }
         steps = [self._record(layout) for layout in built]
         steps += [step for table in sorted(unused) for step in _dropped_dictionary(table)]
