@@ -8,6 +8,7 @@ import bisect
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -337,3 +338,56 @@ def test_verify_asks_recorded_shapes_of_estimates_again_as_estimates(
     report = verified.report
     assert report.unanswered == [] and report.differences == []
     assert report.served_from["sketched"] >= 1 and report.estimates >= 2
+
+
+def test_verify_checks_what_fits_and_every_group_the_default_limit_cut(tmp_path: Path) -> None:
+    """Asked of the rows, the exact twin holds every group (a question ranked by an estimate
+    is cut at the default limit by it), no more measures than a query may hold (each percentile
+    estimate adds five), and no label of the question's own: an estimate with no room or no
+    free label is left unchecked, never a question refused."""
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "visits.yaml").write_text(DATASET)
+    settings = Settings.from_env(
+        data_dir=tmp_path / "data", datasets_dir=tmp_path / "datasets", default_limit=50
+    )
+    service = build_service(settings)
+    rng = random.Random(12)
+    rows = [
+        {
+            "tenant": "t1",
+            "id": f"v{i}",
+            "ts": (FIRST + timedelta(seconds=rng.randrange(86_400))).isoformat(),
+            "kind": f"k{rng.randrange(200)}",
+            "visitor": f"u{rng.randrange(3_000)}",
+            "latency": round(rng.expovariate(1 / 120), 2),
+        }
+        for i in range(6_000)
+    ]
+    try:
+        assert not service.ingestion.ingest("visits", rows, ADMIN, partial=False).rejected
+        fast, raw = _both_ways(service)
+        window = {"start": FIRST.isoformat(), "end": (FIRST + DAY).isoformat()}
+        distinct = {"op": "count_distinct", "field": "visitor", "approx": True}
+        ranked = {"dataset": "visits", "time": window, "measures": [distinct], "group_by": ["kind"]}
+        quantiles = [
+            {"op": "percentile", "field": "latency", "q": q / 10, "approx": True}
+            for q in range(1, 8)
+        ]
+        crowded = {**ranked, "measures": quantiles}
+        named = {"op": "max", "field": "latency", "as": "p50_latency__max"}
+        clashing = {
+            **ranked,
+            "measures": [{"op": "p50", "field": "latency", "approx": True}, named],
+        }
+        report = verify(
+            [("visits", ranked), ("visits", crowded), ("visits", clashing)],
+            fast,
+            raw,
+            settings.limits,
+        )
+        assert report.unanswered == [] and report.differences == []
+        assert report.served_from == {"sketched": 3}
+        # 1 distinct count; 5 of 7 percentiles (7 + 5 x 5 = 32 measures); the clashing one none.
+        assert report.estimates == 1 + 5
+    finally:
+        service.engine.close()

@@ -6,9 +6,11 @@ estimate is a difference when it is off by more than twice its stated bound: eac
 for one value at its confidence (95.4 %, 99 %), twice it (four standard deviations of an HLL
 estimate) all but never, so a difference is a broken sketch, not bad luck.
 
-Which groups an answer holds may itself follow an estimate (`top`, `limit`, `having`, ranked
-by it): then the twin asks every group, and each group of the answer is checked against its own
-(the folded `__other__` row, made of whichever groups were left out, is not).
+Which groups an answer holds may itself follow an estimate (`top`, `limit`, `having`, or the
+default limit cutting rows ranked by it): so the twin asks every group it may (up to the most
+rows a query may return), and each group of the answer is checked against its own (the folded
+`__other__` row, made of whichever groups were left out, is not). An estimate the twin has no
+room for (the most measures a query may hold) or no free label for is left unchecked.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from tally.catalog.vocabulary import MeasureOp
+from tally.query.limits import Limits
 from tally.query.model import SHORTHAND_QUANTILES, Measure, Query, measure_label
 from tally.result import Result
 
@@ -39,34 +42,33 @@ def stated_bounds(answer: Result) -> Bounds:
     }
 
 
-def selects_groups(query: Query) -> bool:
-    """Whether which groups are answered may follow the measures' values."""
-    return (
-        query.top is not None or query.limit is not None or bool(query.offset) or bool(query.having)
-    )
-
-
-def exact_twin(query: Query, bounds: Bounds) -> Query:
-    """The query asked of the rows with each estimated measure exact (and, for a percentile,
-    the values of `RANGE` as `<label>__<part>`), over every group when the query selects
-    groups."""
+def exact_twin(query: Query, bounds: Bounds, limits: Limits) -> tuple[Query, Bounds]:
+    """The query asked of the rows over every group, with each estimated measure exact (and,
+    for a percentile, the values of `RANGE` as `<label>__<part>`), and the bounds of the
+    estimates it checks."""
+    taken = {measure_label(m) for m in query.measures}
+    room = limits.max_measures - len(query.measures)
+    checked: Bounds = {}
     measures: list[Measure] = []
     for measure in query.measures:
         label = measure_label(measure)
         bound = bounds.get(label)
-        if bound is None:
+        extra = _percentile_range(measure, label, bound) if bound else []
+        free = not {measure_label(m) for m in extra} & taken
+        if bound is None or len(extra) > room or not free:
             measures.append(measure)
             continue
-        measures.append(measure.model_copy(update={"approx": False, "as_": label}))
-        if bound["method"] == "kll":
-            measures += _percentile_range(measure, label, SLACK * bound["rank_error"])
-    update: dict[str, Any] = {"measures": measures}
-    if selects_groups(query):
-        update.update(top=None, limit=None, offset=0, having=None)
-    return query.model_copy(update=update)
+        room -= len(extra)
+        checked[label] = bound
+        measures += [measure.model_copy(update={"approx": False, "as_": label}), *extra]
+    twin = {"measures": measures, "top": None, "having": None, "offset": 0}
+    return query.model_copy(update={**twin, "limit": limits.max_rows}), checked
 
 
-def _percentile_range(measure: Measure, label: str, spread: float) -> list[Measure]:
+def _percentile_range(measure: Measure, label: str, bound: dict[str, Any]) -> list[Measure]:
+    if bound["method"] != "kll":
+        return []
+    spread = SLACK * bound["rank_error"]
     q = measure.q if measure.q is not None else SHORTHAND_QUANTILES[measure.op]
     at = {"low": max(q - spread, 1e-9), "high": min(q + spread, 1 - 1e-9)}
     parts = {
@@ -117,6 +119,8 @@ def _within(got: Any, twin: dict[str, Any], label: str, suffix: str, bound: dict
     if bound["method"] == "hll":
         return abs(got - want) <= SLACK * bound["relative_error"] * want
     part = {p: twin.get(f"{label}__{p}{suffix}") for p in RANGE}
+    if None in part.values():
+        return False
     # A KLL estimate is one of the field's values: among a few values the exact percentiles at
     # q ± the spread (interpolated) may fall between two neighbours, so there it is checked to
     # be one of the group's values' range only.

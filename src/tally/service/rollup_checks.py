@@ -115,6 +115,7 @@ def verify_rollups(service: Service, datasets: Sequence[str], sample: int) -> Ve
         asked.asked,
         lambda query: fresh.answer(query, VERIFIER),
         lambda query: raw.answer(query, VERIFIER),
+        settings.limits,
     )
     return Verified(asked, report)
 
