@@ -147,3 +147,12 @@ def test_approximate_measures_are_proposed_as_sketches() -> None:
     }
     [(skipped, reason)] = found.skipped
     assert skipped.execute_ms == 20 and "percentile cannot be recombined" in reason
+
+
+def test_a_count_of_a_fields_values_keeps_a_measure_of_the_field() -> None:
+    """`count` of a field counts its non-null values: a rollup answers it from the count a
+    measure of that field keeps, so one is declared."""
+    found = suggest(DATASET, [shape(10, ("kind",), (), (("count", "amount"),))], top=1)
+    [proposal] = found.proposals
+    kept = {(m.op, m.field) for m in proposal.rollup.measures}
+    assert kept == {("count", None), ("count", "amount")}

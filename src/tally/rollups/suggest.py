@@ -37,13 +37,16 @@ STORED = {
 # What an approximate measure is kept as: a sketch (`approx: true` in the declaration). An
 # exact percentile is kept as nothing (no stored aggregate recombines to one).
 SKETCHED = {"count_distinct": "count_distinct~", "percentile": "percentile~"}
-ORDER = ("sum", "min", "max", "count_distinct", "count_distinct~", "percentile~")
+ORDER = ("count", "sum", "min", "max", "count_distinct", "count_distinct~", "percentile~")
 
 
 def _kept_as(entry: list) -> tuple[str, str] | None:
     """What a declaration keeps for a shape's measure (op, or op~ for a sketch; field), or
-    None: a count is always kept, an exact percentile never."""
+    None: a count of rows is always kept, an exact percentile never. A count of a field's
+    values reads the non-null count a measure of the field keeps."""
     measure = measure_of(entry)
+    if measure["op"] == "count":
+        return ("count", measure["field"]) if measure.get("field") else None
     if measure.get("approx") and measure["op"] in SKETCHED:
         return SKETCHED[measure["op"]], measure["field"]
     op = STORED.get(measure["op"])
