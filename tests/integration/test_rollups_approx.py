@@ -391,3 +391,29 @@ def test_verify_checks_what_fits_and_every_group_the_default_limit_cut(tmp_path:
         assert report.estimates == 1 + 5
     finally:
         service.engine.close()
+
+
+def test_verify_finds_a_group_missing_from_an_approximate_answer(
+    loaded: tuple[Service, list[dict[str, Any]]],
+) -> None:
+    """Rows of an approximate answer are matched by group; one that should hold every group
+    (no top, having or offset, under its limit) and misses one is a difference."""
+    service, _ = loaded
+    fast, raw = _both_ways(service)
+    body = {
+        "dataset": "visits",
+        "time": {"start": FIRST.isoformat(), "end": (FIRST + DAY).isoformat()},
+        "measures": [{"op": "count_distinct", "field": "visitor", "approx": True}],
+        "group_by": ["kind"],
+    }
+
+    def missing(query: Query) -> Any:
+        found = fast(query)
+        found.rows.pop()
+        return found
+
+    assert verify([("visits", body)], fast, raw).differences == []
+    (difference,) = verify([("visits", body)], missing, raw).differences
+    assert (
+        difference.detail == f"{len(KINDS) - 1} groups from the rollup, {len(KINDS)} from the rows"
+    )
