@@ -356,7 +356,7 @@ def test_verify_checks_what_fits_and_every_group_the_default_limit_cut(tmp_path:
         {
             "tenant": "t1",
             "id": f"v{i}",
-            "ts": (FIRST + timedelta(seconds=rng.randrange(86_400))).isoformat(),
+            "ts": (FIRST - DAY + timedelta(seconds=rng.randrange(2 * 86_400))).isoformat(),
             "kind": f"k{rng.randrange(200)}",
             "visitor": f"u{rng.randrange(3_000)}",
             "latency": round(rng.expovariate(1 / 120), 2),
@@ -379,16 +379,20 @@ def test_verify_checks_what_fits_and_every_group_the_default_limit_cut(tmp_path:
             **ranked,
             "measures": [{"op": "p50", "field": "latency", "approx": True}, named],
         }
+        # Compared with the day before, cut at its own 50 groups ranked by the estimate: the
+        # compared window's values are not the twin's (cut at another limit), so not checked.
+        compared = {**ranked, "compare": "previous_period"}
         report = verify(
-            [("visits", ranked), ("visits", crowded), ("visits", clashing)],
+            [("visits", ranked), ("visits", crowded), ("visits", clashing), ("visits", compared)],
             fast,
             raw,
             settings.limits,
         )
         assert report.unanswered == [] and report.differences == []
-        assert report.served_from == {"sketched": 3}
-        # 1 distinct count; 5 of 7 percentiles (7 + 5 x 5 = 32 measures); the clashing one none.
-        assert report.estimates == 1 + 5
+        assert report.served_from == {"sketched": 4}
+        # 1 distinct count; 5 of 7 percentiles (7 + 5 x 5 = 32 measures); the clashing one none;
+        # 1 distinct count in its window.
+        assert report.estimates == 1 + 5 + 1
     finally:
         service.engine.close()
 

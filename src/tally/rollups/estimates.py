@@ -95,11 +95,13 @@ def twin_only(bounds: Bounds) -> set[str]:
     }
 
 
-def estimate_problem(got: dict[str, Any], twin: dict[str, Any], bounds: Bounds) -> str | None:
-    """Why an estimate of the answer's row `got` is beyond twice its bound of the exact values
-    the twin's row holds, or None."""
+def estimate_problem(
+    got: dict[str, Any], twin: dict[str, Any], bounds: Bounds, suffixes: tuple[str, ...] = SUFFIXES
+) -> str | None:
+    """Why an estimate of the answer's row `got` (its values of `suffixes`) is beyond twice its
+    bound of the exact values the twin's row holds, or None."""
     for label, bound in bounds.items():
-        for suffix in SUFFIXES:
+        for suffix in suffixes:
             key = label + suffix
             if key in got and not _within(got[key], twin, label, suffix, bound):
                 exact = {
