@@ -20,13 +20,15 @@ from typing import Any
 from tally.catalog.vocabulary import MeasureOp
 from tally.query.limits import Limits
 from tally.query.model import SHORTHAND_QUANTILES, Measure, Query, measure_label
+from tally.query.ordering import OTHER_KEY
 from tally.result import Result
 
 SLACK = 2.0
 ESTIMATED = ("hll", "kll")
 # An answer's values of a measure: over the window, and over the compared one.
 SUFFIXES = ("", "_previous")
-OTHER = "__other__"
+# ... and every row key a measure's label gives: those and the change between them.
+ROW_KEYS = (*SUFFIXES, "_delta", "_delta_pct")
 # What the twin asks beside a percentile estimate: exact percentiles at q ± twice its rank
 # bound, and the field's non-null count, minimum and maximum.
 RANGE = ("low", "high", "n", "min", "max")
@@ -91,7 +93,7 @@ def twin_only(bounds: Bounds) -> set[str]:
         for label, bound in bounds.items()
         if bound["method"] == "kll"
         for part in RANGE
-        for suffix in (*SUFFIXES, "_delta", "_delta_pct")
+        for suffix in ROW_KEYS
     }
 
 
@@ -132,4 +134,4 @@ def _within(got: Any, twin: dict[str, Any], label: str, suffix: str, bound: dict
 
 
 def is_other(row: dict[str, Any], answer: Result) -> bool:
-    return any(row.get(group) == OTHER for group in answer.groups)
+    return any(row.get(group) == OTHER_KEY for group in answer.groups)

@@ -22,6 +22,7 @@ from tally.query.limits import Limits
 from tally.query.model import Query
 from tally.result import Result
 from tally.rollups.estimates import (
+    ROW_KEYS,
     SUFFIXES,
     Bounds,
     estimate_problem,
@@ -72,8 +73,7 @@ def _unchecked(fast: Result, slow: Result, bounds: Bounds) -> set[str]:
     estimate, checked apart, or one without a stated bound, and every delta of one), and what
     the exact twin adds."""
     labels = {k for r in (fast, slow) for k, exact in r.meta.get("exact", {}).items() if not exact}
-    suffixes = (*SUFFIXES, "_delta", "_delta_pct")
-    return {label + suffix for label in labels for suffix in suffixes} | twin_only(bounds)
+    return {label + suffix for label in labels for suffix in ROW_KEYS} | twin_only(bounds)
 
 
 def _approximate(answer: Result) -> bool:
@@ -105,7 +105,7 @@ def first_difference(
     bounds = bounds or {}
     skipped = _unchecked(fast, slow, bounds)
     if not compared:
-        skipped |= {m + s for m in fast.measures for s in ("_previous", "_delta", "_delta_pct")}
+        skipped |= {m + suffix for m in fast.measures for suffix in ROW_KEYS[1:]}
     pairs: list[tuple[dict[str, Any], dict[str, Any] | None]]
     if _approximate(fast):
         twins = _by_group(slow)
